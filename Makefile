@@ -1,0 +1,30 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both create or reuse .venv.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench docs clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m actlang demo
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check actlang tests benchmarks examples
+
+test: lint
+	HYPOTHESIS_PROFILE=ci $(PY) -m pytest -n 2 -q
+
+bench: $(STAMP)
+	$(PY) benchmarks/run_all.py
+
+docs: $(STAMP)
+	$(PY) -m actlang.docs
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache

@@ -1,0 +1,41 @@
+"""actlang: a small language for neural-network activation functions, and a compiler for it.
+
+>>> import actlang
+>>> str(actlang.parse("add(relu(x),swish(x))"))
+'relu(x) + silu(x)'
+"""
+
+from __future__ import annotations
+
+from actlang.ast import Call, Constant, Expr, Input, Num, Param
+from actlang.build import call
+from actlang.errors import (
+    ActlangError,
+    ArityError,
+    EvaluationError,
+    HyperparameterError,
+    LimitError,
+    ParseError,
+    Span,
+    UnknownNameError,
+    UnsupportedError,
+)
+from actlang.evaluate import evaluate
+from actlang.parser import parse
+from actlang.printer import Style, format_expr
+from actlang.registry import Hyper, Learned, Primitive, lookup, primitives
+
+__version__ = "0.1.0"
+
+
+def format(expr: Expr | str, style: Style = "actlang") -> str:  # noqa: A001 - the SPEC's name
+    """Canonical text of ``expr`` (parsing it first if it is a string); see SPEC §2.4."""
+    return format_expr(parse(expr) if isinstance(expr, str) else expr, style)
+
+
+__all__ = [
+    "ActlangError", "ArityError", "Call", "Constant", "EvaluationError", "Expr", "Hyper",
+    "HyperparameterError", "Input", "Learned", "LimitError", "Num", "Param", "ParseError",
+    "Primitive", "Span", "UnknownNameError", "UnsupportedError", "call", "evaluate", "format",
+    "lookup", "parse", "primitives",
+]  # fmt: skip

@@ -1,0 +1,160 @@
+"""The actlang abstract syntax tree: five immutable node types.
+
+An activation is a tree of
+
+- :class:`Num` — a non-negative finite constant (``-2`` is ``neg(Num(2))``, so every tree has
+  exactly one spelling and ``parse(format(e)) == e`` holds);
+- :class:`Input` — the input ``x``;
+- :class:`Constant` — ``pi`` or ``e``;
+- :class:`Param` — a learned scalar, with the initial value a ``where`` clause gives it;
+- :class:`Call` — a primitive (operators included: ``a + b`` is ``Call("add", (a, b))``) with its
+  canonical name, arguments and fully resolved hyperparameters sorted by key.
+
+Source positions (``span``) and nesting ``depth`` ride along but never take part in equality.
+Build calls with :func:`actlang.call`, which resolves aliases and validates hyperparameters.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TypeAlias
+
+from actlang.errors import Span
+
+HyperValue: TypeAlias = float | int | bool | str
+CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e}
+RESERVED_NAMES = frozenset({"x", *CONSTANTS, "where", "true", "false"})
+
+
+@dataclass(frozen=True, slots=True)
+class Num:
+    """A literal constant, never learned. Always finite and >= 0; negation is a ``neg`` call."""
+
+    value: float
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.value) and self.value >= 0) or math.copysign(1, self.value) < 0:
+            raise ValueError(f"Num holds finite non-negative values only, got {self.value!r}")
+        object.__setattr__(self, "value", float(self.value))
+
+    @property
+    def depth(self) -> int:
+        return 1
+
+    def __str__(self) -> str:
+        from actlang.printer import format_expr
+
+        return format_expr(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Input:
+    """The activation's input ``x``."""
+
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def depth(self) -> int:
+        return 1
+
+    def __str__(self) -> str:
+        return "x"
+
+
+@dataclass(frozen=True, slots=True)
+class Constant:
+    """A mathematical constant: ``pi`` or ``e``."""
+
+    name: str
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.name not in CONSTANTS:
+            raise ValueError(f"unknown constant {self.name!r}; constants are {sorted(CONSTANTS)}")
+
+    @property
+    def value(self) -> float:
+        return CONSTANTS[self.name]
+
+    @property
+    def depth(self) -> int:
+        return 1
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """A learned scalar parameter; ``init`` is its initial value (1.0 unless a ``where`` says)."""
+
+    name: str
+    init: float = 1.0
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.name.isidentifier() or self.name in RESERVED_NAMES:
+            raise ValueError(f"{self.name!r} cannot name a parameter")
+        if not math.isfinite(self.init):
+            raise ValueError(f"initial value of {self.name!r} must be finite, got {self.init!r}")
+        object.__setattr__(self, "init", float(self.init))
+
+    @property
+    def depth(self) -> int:
+        return 1
+
+    def __str__(self) -> str:
+        from actlang.printer import format_expr
+
+        return format_expr(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A primitive applied to arguments: ``name[hyper](args...)``.
+
+    ``name`` is canonical (aliases resolved) and ``hyper`` holds every hyperparameter of the
+    primitive, defaults included, as ``(key, value)`` pairs sorted by key.
+    """
+
+    name: str
+    args: tuple[Expr, ...]
+    hyper: tuple[tuple[str, HyperValue], ...] = ()
+    span: Span | None = field(default=None, compare=False, repr=False)
+    depth: int = field(default=1, init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "depth", 1 + max((a.depth for a in self.args), default=0))
+
+    @property
+    def hp(self) -> dict[str, HyperValue]:
+        """The hyperparameters as a dict."""
+        return dict(self.hyper)
+
+    def __str__(self) -> str:
+        from actlang.printer import format_expr
+
+        return format_expr(self)
+
+
+Expr: TypeAlias = Num | Input | Constant | Param | Call
+
+
+def walk(expr: Expr) -> Iterator[Expr]:
+    """Every node of ``expr`` in evaluation order (children left to right, then the node)."""
+    if isinstance(expr, Call):
+        for arg in expr.args:
+            yield from walk(arg)
+    yield expr
+
+
+def params(expr: Expr) -> dict[str, float]:
+    """Learned scalar parameters by name, in order of first appearance, with initial values."""
+    found: dict[str, float] = {}
+    for node in walk(expr):
+        if isinstance(node, Param):
+            found.setdefault(node.name, node.init)
+    return found

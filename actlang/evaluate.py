@@ -1,0 +1,124 @@
+"""Float64 reference evaluation with numpy/scipy only — the oracle the compiled modules are
+tested against. It never imports torch."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from actlang.ast import Call, Constant, Expr, Input, Num, Param, params
+from actlang.build import as_expr
+from actlang.errors import EvaluationError
+from actlang.registry import Primitive, lookup
+
+
+def evaluate(expr: Expr | str, xs: Any, params: Mapping[str, Any] | None = None) -> np.ndarray:
+    """``expr`` at the points ``xs`` in float64, as an array shaped like ``xs``.
+
+    ``params`` overrides initial values: learned scalars by name (``"beta"``) and learned tensors
+    of stateful primitives by qualified name (``"prelu_0.a"``; sites are numbered per primitive in
+    evaluation order, as the compiler names its submodules). Stochastic primitives use their
+    deterministic (eval-mode) form. NaN and inf appear exactly where the math has them.
+    """
+    if isinstance(expr, str):
+        from actlang.parser import parse
+
+        expr = parse(expr)
+    xs = np.asarray(xs, dtype=np.float64)
+    given = dict(params or {})
+    _check_params(expr, given)
+    counters: dict[str, int] = {}
+    with np.errstate(all="ignore"):
+        result = _eval(expr, xs, given, counters)
+        return np.broadcast_to(np.asarray(result, dtype=np.float64), xs.shape).copy()
+
+
+def _check_params(expr: Expr, given: Mapping[str, Any]) -> None:
+    known = set(params(expr)) | set(learned_names(expr))
+    unknown = sorted(set(given) - known)
+    if unknown:
+        listed = ", ".join(sorted(known)) or "none"
+        raise EvaluationError(f"unknown parameter '{unknown[0]}'; the expression's parameters: {listed}")
+
+
+def learned_names(expr: Expr) -> list[str]:
+    """Qualified names of the learned tensors of stateful primitives, e.g. ``['prelu_0.a']``."""
+    from actlang.ast import walk
+
+    names, counters = [], {}
+    for node in walk(expr):
+        if isinstance(node, Call) and (primitive := lookup(node.name)) and primitive.stateful:
+            site = f"{node.name}_{counters.setdefault(node.name, 0)}"
+            counters[node.name] += 1
+            names += [f"{site}.{learned.name}" for learned in primitive.learned]
+    return names
+
+
+def _eval(expr: Expr, xs: np.ndarray, given: Mapping[str, Any], counters: dict[str, int]) -> Any:
+    match expr:
+        case Num(value=value):
+            return np.float64(value)
+        case Input():
+            return xs
+        case Constant(value=value):
+            return np.float64(value)
+        case Param(name=name, init=init):
+            return np.asarray(given.get(name, init), dtype=np.float64)
+        case Call(name=name, args=args, hyper=hyper):
+            values = [_eval(a, xs, given, counters) for a in args]
+            primitive = lookup(name)
+            assert primitive is not None, name
+            kwargs = dict(hyper) | _learned_values(primitive, dict(hyper), given, counters)
+            return reference(primitive)(*values, **kwargs)
+    raise TypeError(f"not an actlang expression: {expr!r}")
+
+
+def _learned_values(
+    primitive: Primitive, hp: dict[str, Any], given: Mapping[str, Any], counters: dict[str, int]
+) -> dict[str, Any]:
+    if not primitive.stateful:
+        return {}
+    site = f"{primitive.name}_{counters.setdefault(primitive.name, 0)}"
+    counters[primitive.name] += 1
+    return {
+        learned.name: np.asarray(given.get(f"{site}.{learned.name}", learned.initial(hp)), dtype=np.float64)
+        for learned in primitive.learned
+    }
+
+
+@functools.cache
+def reference(primitive: Primitive):
+    """The primitive's numpy reference: given, or expanded from its actlang definition."""
+    if primitive.numpy is not None:
+        return primitive.numpy
+    if primitive.definition is None:
+        raise EvaluationError(f"{primitive.name} has no numpy reference")
+
+    def expanded(*args: Any, **hp: Any) -> Any:
+        body = expand_definition(primitive, tuple(sorted(hp.items())))
+        # The definition's x is the first argument; evaluate it with that argument as input.
+        return _eval(body, np.asarray(args[0], dtype=np.float64), {}, {})
+
+    return expanded
+
+
+@functools.cache
+def expand_definition(primitive: Primitive, hyper: tuple[tuple[str, Any], ...]) -> Expr:
+    """The primitive's actlang definition with its hyperparameter names replaced by values."""
+    from actlang.parser import parse
+
+    assert primitive.definition is not None
+    return _substitute(parse(primitive.definition), dict(hyper))
+
+
+def _substitute(expr: Expr, values: Mapping[str, Any]) -> Expr:
+    match expr:
+        case Param(name=name) if name in values:
+            return as_expr(values[name])
+        case Call(name=name, args=args, hyper=hyper):
+            return Call(name, tuple(_substitute(a, values) for a in args), hyper, expr.span)
+        case _:
+            return expr

@@ -1,0 +1,270 @@
+"""Text to AST: a Lark LALR parser built once, with a Transformer method per grammar rule.
+
+The transformer runs inside the LALR parser (no intermediate parse tree), which keeps parsing
+at tens of microseconds per short expression. Every failure — Lark's, a bad name, a bad
+hyperparameter, a bound — surfaces as an :class:`~actlang.errors.ActlangError` with a caret.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import math
+from importlib import resources
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+
+from actlang.ast import CONSTANTS, Call, Constant, Expr, Input, Num, Param
+from actlang.build import Keyword, make_call, unknown_primitive
+from actlang.errors import ActlangError, ArityError, LimitError, ParseError, Span, UnknownNameError
+from actlang.registry import lookup
+
+MAX_LENGTH = 10_000
+MAX_DEPTH = 200
+_depth_limit: contextvars.ContextVar[int] = contextvars.ContextVar("depth_limit", default=MAX_DEPTH)
+
+
+def span_of(token: Token) -> Span:
+    return Span(token.line, token.column, max(1, len(token)))
+
+
+def _checked(node: Expr, span: Span) -> Expr:
+    # Depth is checked as the tree is built, so a 10,000-deep chain fails fast and no later
+    # recursive pass ever sees a tree deeper than the bound.
+    if node.depth > _depth_limit.get():
+        raise LimitError(f"expression nested deeper than the limit of {_depth_limit.get()}", span=span)
+    return node
+
+
+_BINARY = {"+": "add", "-": "sub", "*": "mul", "/": "div", "^": "pow", "**": "pow"}
+
+
+@v_args(inline=True)
+class _ToAst(Transformer):
+    """One method per grammar rule; each returns an AST node (or a piece of one)."""
+
+    def start(self, expr: Expr, inits: list[tuple[Token, float]] | None = None) -> Expr:
+        return _apply_where(expr, inits or [])
+
+    def inits(self, *items: tuple[Token, float]) -> list[tuple[Token, float]]:
+        return list(items)
+
+    def init(self, name: Token, value: float) -> tuple[Token, float]:
+        return (name, value)
+
+    def binary(self, left: Expr, op: Token, right: Expr) -> Expr:
+        return _checked(Call(_BINARY[op.value], (left, right), (), span_of(op)), span_of(op))
+
+    def neg(self, op: Token, operand: Expr) -> Expr:
+        return _checked(Call("neg", (operand,), (), span_of(op)), span_of(op))
+
+    def pos(self, _op: Token, operand: Expr) -> Expr:
+        return operand
+
+    def number(self, token: Token) -> Num:
+        value = float(token)
+        if not math.isfinite(value):
+            raise LimitError(f"number {token.value} is out of range", span=span_of(token))
+        return Num(value, span_of(token))
+
+    def name(self, token: Token, hyper: list[Keyword] | None = None) -> Expr:
+        name, span = token.value, span_of(token)
+        if hyper is None and name == "x":
+            return Input(span)
+        if hyper is None and name in CONSTANTS:
+            return Constant(name, span)
+        primitive = lookup(name)
+        if primitive is None:
+            if hyper is not None:
+                raise unknown_primitive(name, span)
+            return Param(name, 1.0, span)
+        if not primitive.accepts(1):
+            raise ArityError(
+                f"{primitive.name} takes {primitive.arity_text()}; a bare name means it applied to x",
+                span=span,
+                hint=f"usage: {primitive.signature()}",
+            )
+        return _checked(make_call(name, [Input(span)], hyper or [], span), span)
+
+    def call(self, token: Token, hyper: list[Keyword] | None, args: list[object] | None) -> Expr:
+        keywords: list[Keyword] = list(hyper or [])
+        positional: list[Expr] = []
+        for arg in args or []:
+            if isinstance(arg, tuple):
+                keywords.append(arg)
+            elif len(keywords) > len(hyper or []):
+                raise ParseError("positional argument after a keyword argument", span=_span_of_expr(arg, token))
+            else:
+                positional.append(arg)
+        return _checked(make_call(token.value, positional, keywords, span_of(token)), span_of(token))
+
+    def hyper(self, *keywords: Keyword | None) -> list[Keyword]:
+        return [k for k in keywords if k is not None]
+
+    def args(self, *items: object) -> list[object]:
+        return list(items)
+
+    def keyword(self, name: Token, value: object) -> Keyword:
+        return (name.value, value, span_of(name))
+
+    def true(self, _token: Token) -> bool:
+        return True
+
+    def false(self, _token: Token) -> bool:
+        return False
+
+    def word(self, token: Token) -> str:
+        return token.value
+
+    def signed_number(self, *tokens: Token) -> float:
+        value = float(tokens[-1])
+        if not math.isfinite(value):
+            raise LimitError(f"number {tokens[-1].value} is out of range", span=span_of(tokens[-1]))
+        return -value if tokens[0].type == "MINUS" else value
+
+
+def _span_of_expr(expr: object, fallback: Token) -> Span:
+    return getattr(expr, "span", None) or span_of(fallback)
+
+
+def _apply_where(expr: Expr, inits: list[tuple[Token, float]]) -> Expr:
+    """Write the ``where`` clause's initial values into the expression's ``Param`` nodes."""
+    if not inits:
+        return expr
+    from actlang.ast import params
+
+    known = params(expr)
+    values: dict[str, float] = {}
+    for token, value in inits:
+        if token.value in values:
+            raise ParseError(f"'{token.value}' is set twice in the where clause", span=span_of(token))
+        if token.value not in known:
+            listed = ", ".join(known) or "none"
+            raise UnknownNameError(
+                f"where clause sets '{token.value}', which is not a learned parameter of the expression",
+                span=span_of(token),
+                hint=f"learned parameters: {listed}",
+            )
+        values[token.value] = value
+    return _with_inits(expr, values)
+
+
+def _with_inits(expr: Expr, values: dict[str, float]) -> Expr:
+    match expr:
+        case Param(name=name) if name in values:
+            return Param(name, values[name], expr.span)
+        case Call(name=name, args=args, hyper=hyper):
+            return Call(name, tuple(_with_inits(a, values) for a in args), hyper, expr.span)
+        case _:
+            return expr
+
+
+@functools.cache
+def _lark() -> Lark:
+    grammar = resources.files("actlang").joinpath("grammar/actlang.lark").read_text()
+    return Lark(grammar, parser="lalr", transformer=_ToAst(), maybe_placeholders=True)
+
+
+_TERMINALS = {
+    "NAME": "a name", "NUMBER": "a number", "LPAR": "'('", "RPAR": "')'", "LSQB": "'['",
+    "RSQB": "']'", "COMMA": "','", "EQUAL": "'='", "PLUS": "'+'", "MINUS": "'-'", "STAR": "'*'",
+    "SLASH": "'/'", "POW": "'^'", "TRUE": "true", "FALSE": "false", "_WHERE": "'where'",
+    "$END": "end of input",
+}  # fmt: skip
+_OPERATORS = {"PLUS", "MINUS", "STAR", "SLASH", "POW"}
+
+
+def _expected(terminals: set[str]) -> str:
+    """Lark's expected-terminal set in words: 'an expression', 'an operator', "')'", ..."""
+    terminals = set(terminals)
+    words = []
+    if {"NAME", "NUMBER", "LPAR"} <= terminals:
+        words.append("an expression")
+        terminals -= {"NAME", "NUMBER", "LPAR", "PLUS", "MINUS"}
+    if _OPERATORS <= terminals:
+        words.append("an operator")
+        terminals -= _OPERATORS
+    words += sorted(_TERMINALS.get(t, t) for t in terminals)
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _describe(token: Token) -> str:
+    if token.type == "$END":
+        return "end of input"
+    if token.type == "NAME":
+        return f"name '{token.value}'"
+    if token.type == "NUMBER":
+        return f"number {token.value}"
+    return f"'{token.value}'"
+
+
+def _from_lark(error: UnexpectedInput, text: str) -> ParseError:
+    if isinstance(error, UnexpectedCharacters):
+        span = Span(error.line, error.column, 1)
+        char = text[error.pos_in_stream] if error.pos_in_stream < len(text) else ""
+        return ParseError(f"unexpected character {char!r}", text, span)
+    if isinstance(error, UnexpectedToken):
+        token = error.token
+        if token.type == "$END":
+            span = _end_span(text)
+        else:
+            span = span_of(token)
+        # ``accepts`` replays the parser on each terminal: exact, unlike the LALR table's merged set.
+        expected = _expected(set(error.accepts or error.expected))
+        return ParseError(f"unexpected {_describe(token)}", text, span, hint=f"expected {expected}")
+    return ParseError("unexpected end of input", text, _end_span(text))
+
+
+def _end_span(text: str) -> Span:
+    lines = text.split("\n")
+    return Span(len(lines), len(lines[-1]) + 1, 1)
+
+
+def parse(text: str, *, max_length: int = MAX_LENGTH, max_depth: int = MAX_DEPTH) -> Expr:
+    """Parse actlang ``text`` into an immutable expression tree.
+
+    Raises an :class:`~actlang.errors.ActlangError` subclass for every malformed input; input
+    longer than ``max_length`` characters or nested deeper than ``max_depth`` is a ``LimitError``.
+    """
+    if not isinstance(text, str):
+        raise ParseError(f"expected the activation as a string, got {type(text).__name__}")
+    if max_length == MAX_LENGTH and max_depth == MAX_DEPTH:
+        return _parse_cached(text)
+    return _parse(text, max_length, max_depth)
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_cached(text: str) -> Expr:
+    return _parse(text, MAX_LENGTH, MAX_DEPTH)
+
+
+def _parse(text: str, max_length: int, max_depth: int) -> Expr:
+    if len(text) > max_length:
+        raise LimitError(
+            f"input is {len(text)} characters long; the limit is {max_length}",
+            text,
+            _position(text, max_length),
+        )
+    if not text.strip():
+        raise ParseError("empty input; expected an activation such as 'relu(x)'")
+    token = _depth_limit.set(max_depth)
+    try:
+        return _lark().parse(text)
+    except ActlangError as error:
+        raise type(error)(error.message, text, error.span, error.hint) from None
+    except UnexpectedInput as error:
+        raise _from_lark(error, text) from None
+    except LarkError as error:  # pragma: no cover - defensive: Lark wraps callback failures
+        cause = error.__context__
+        if isinstance(cause, ActlangError):
+            raise type(cause)(cause.message, text, cause.span, cause.hint) from None
+        raise ParseError(f"cannot parse: {error}", text) from None
+    finally:
+        _depth_limit.reset(token)
+
+
+def _position(text: str, offset: int) -> Span:
+    before = text[:offset]
+    line = before.count("\n") + 1
+    return Span(line, offset - (before.rfind("\n") + 1) + 1, 1)

@@ -1,0 +1,126 @@
+"""Classic activations with PyTorch semantics, AQuaSurF's variants, and PReLU/RReLU.
+
+Composites are written in actlang (``definition``): their reference and sympy form come from
+expanding the definition; the torch template maps them onto PyTorch's fused native kernels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import special
+
+from actlang.registry import Hyper, Learned, Primitive, define
+
+SELU_SCALE = 1.0507009873554804934193349852946
+SELU_ALPHA = 1.6732632423543772848170429916717
+_TORCH = "PyTorch torch.nn.functional"
+
+
+def act(name: str, doc: str, torch: str, source: str = _TORCH, **fields) -> None:
+    define(Primitive(name=name, doc=doc, source=source, torch=torch, **fields))
+
+
+act("sigmoid", "1 / (1 + e^{−x})", "torch.sigmoid({0})", numpy=special.expit,
+    sympy=lambda sp, x: 1 / (1 + sp.exp(-x)), aquasurf="sigmoid")  # fmt: skip
+act("log_sigmoid", "log σ(x) = −softplus(−x)", "F.logsigmoid({0})", definition="-softplus(-x)",
+    aliases=("logsigmoid",), aquasurf="log_sigmoid")  # fmt: skip
+act("softsign", "x / (1 + |x|)", "F.softsign({0})", definition="x / (1 + abs(x))", aquasurf="softsign")
+act(
+    "softplus", "log(1 + e^{βx}) / β (torch returns x where βx > 20)", "F.softplus({0}, beta={beta})",
+    numpy=lambda x, beta: np.logaddexp(0.0, beta * x) / beta,
+    sympy=lambda sp, x, beta: sp.log(1 + sp.exp(beta * x)) / beta,
+    hyper=(Hyper("beta", "float", 1.0, low=0, open_low=True, doc="sharpness"),), aquasurf="softplus",
+)  # fmt: skip
+act("relu", "max(x, 0)", "torch.relu({0})", numpy=lambda x: np.maximum(x, 0.0),
+    sympy=lambda sp, x: sp.Max(x, 0), aquasurf="relu")  # fmt: skip
+act("relu6", "min(max(x, 0), 6)", "F.relu6({0})", definition="min(relu(x), 6)")
+act(
+    "leaky_relu", "x for x ≥ 0, slope·x below", "F.leaky_relu({0}, {slope})",
+    numpy=lambda x, slope: np.where(x >= 0, x, slope * x),
+    sympy=lambda sp, x, slope: sp.Max(x, 0) + slope * sp.Min(x, 0),
+    hyper=(Hyper("slope", "float", 0.01, doc="negative slope"),), aliases=("leakyrelu",), aquasurf="leakyrelu",
+)  # fmt: skip
+act(
+    "elu", "x for x > 0, α(eˣ − 1) below", "F.elu({0}, {alpha})",
+    numpy=lambda x, alpha: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0.0))),
+    sympy=lambda sp, x, alpha: sp.Piecewise((x, x > 0), (alpha * (sp.exp(x) - 1), True)),
+    hyper=(Hyper("alpha", "float", 1.0, doc="saturation value −α"),), aquasurf="elu",
+)  # fmt: skip
+act(
+    "celu", "max(0, x) + min(0, α(e^{x/α} − 1))", "F.celu({0}, {alpha})",
+    numpy=lambda x, alpha: np.maximum(x, 0.0) + np.minimum(0.0, alpha * np.expm1(np.minimum(x, 0.0) / alpha)),
+    sympy=lambda sp, x, alpha: sp.Max(x, 0) + sp.Min(0, alpha * (sp.exp(x / alpha) - 1)),
+    hyper=(Hyper("alpha", "float", 1.0, low=0, open_low=True),),
+)  # fmt: skip
+act("selu", f"{SELU_SCALE:.6f}·elu[α={SELU_ALPHA:.6f}](x), the self-normalising constants", "F.selu({0})",
+    definition=f"{SELU_SCALE!r} * elu[alpha={SELU_ALPHA!r}](x)", aquasurf="selu")  # fmt: skip
+act(
+    "gelu", "x·Φ(x); approximate=tanh: x/2·(1 + tanh(√(2/π)(x + 0.044715x³)))",
+    "F.gelu({0}, approximate={approximate})",
+    numpy=lambda x, approximate: _gelu_numpy(x, approximate),
+    sympy=lambda sp, x, approximate: _gelu_sympy(sp, x, approximate),
+    hyper=(Hyper("approximate", "choice", "none", choices=("none", "tanh")),), aquasurf="gelu",
+)  # fmt: skip
+act("silu", "x·σ(x), a.k.a. swish", "F.silu({0})", definition="x * sigmoid(x)", aliases=("swish",),
+    aquasurf="swish")  # fmt: skip
+act("mish", "x·tanh(softplus(x))", "F.mish({0})", definition="x * tanh(softplus(x))", aquasurf="mish")
+act("hardsigmoid", "relu6(x + 3) / 6 (PyTorch's; see hard_sigmoid)", "F.hardsigmoid({0})",
+    definition="relu6(x + 3) / 6")  # fmt: skip
+act("hard_sigmoid", "clip(0.2x + 0.5, 0, 1), Keras 2's, as AQuaSurF used", "torch.clamp(0.2 * {0} + 0.5, 0.0, 1.0)",
+    source="Keras 2 hard_sigmoid (AQuaSurF)", definition="min(max(0.2 * x + 0.5, 0), 1)",
+    aquasurf="hard_sigmoid")  # fmt: skip
+act("hardswish", "x · hardsigmoid(x)", "F.hardswish({0})", definition="x * hardsigmoid(x)")
+act(
+    "hardtanh", "clip(x, min, max)", "F.hardtanh({0}, {min}, {max})",
+    numpy=lambda x, min, max: np.clip(x, min, max),
+    sympy=lambda sp, x, min, max: sp.Min(sp.Max(x, min), max),
+    hyper=(Hyper("min", "float", -1.0), Hyper("max", "float", 1.0)),
+    check=lambda hp: None if hp["min"] < hp["max"] else "min must be below max",
+)  # fmt: skip
+act("tanhshrink", "x − tanh(x)", "F.tanhshrink({0})", definition="x - tanh(x)")
+act(
+    "softshrink", "x − λ above λ, x + λ below −λ, 0 between", "F.softshrink({0}, {lambd})",
+    numpy=lambda x, lambd: np.where(x > lambd, x - lambd, np.where(x < -lambd, x + lambd, 0.0)),
+    sympy=lambda sp, x, lambd: sp.Piecewise((x - lambd, x > lambd), (x + lambd, x < -lambd), (0, True)),
+    hyper=(Hyper("lambd", "float", 0.5, low=0),),
+)  # fmt: skip
+act(
+    "hardshrink", "x where |x| > λ, else 0", "F.hardshrink({0}, {lambd})",
+    numpy=lambda x, lambd: np.where(np.abs(x) > lambd, x, 0.0),
+    sympy=lambda sp, x, lambd: sp.Piecewise((x, sp.Abs(x) > lambd), (0, True)),
+    hyper=(Hyper("lambd", "float", 0.5, low=0),),
+)  # fmt: skip
+act(
+    "elish", "x·σ(x) for x > 0, (eˣ − 1)·σ(x) below (ELiSH)",
+    # expm1 sees min(x, 0) so the branch torch.where discards never overflows into a NaN gradient.
+    "torch.sigmoid({0}) * torch.where({0} > 0, {0}, torch.expm1(torch.clamp({0}, max=0.0)))",
+    source="Basirat & Roth 2018 (ELiSH), as AQuaSurF used it",
+    definition="sigmoid(x) * (relu(x) + min(expm1(x), 0))", aquasurf="elish",
+)  # fmt: skip
+act(
+    "prelu", "x for x ≥ 0, a·x below; a learned (init 0.25)", "torch.where({0} >= 0, {0}, {a} * {0})",
+    numpy=lambda x, a: np.where(x >= 0, x, a * x),
+    sympy=lambda sp, x, a: sp.Max(x, 0) + a * sp.Min(x, 0),
+    learned=(Learned("a", 0.25, doc="negative slope"),),
+)  # fmt: skip
+act(
+    "rrelu", "x for x ≥ 0, r·x below: r ~ U(lower, upper) in training, (lower+upper)/2 otherwise",
+    "F.rrelu({0}, {lower}, {upper}, {training})",
+    numpy=lambda x, lower, upper: np.where(x >= 0, x, 0.5 * (lower + upper) * x),
+    sympy=lambda sp, x, lower, upper: sp.Max(x, 0) + (lower + upper) / 2 * sp.Min(x, 0),
+    hyper=(Hyper("lower", "float", 1 / 8, low=0, high=1), Hyper("upper", "float", 1 / 3, low=0, high=1)),
+    check=lambda hp: None if hp["lower"] <= hp["upper"] else "lower must not exceed upper",
+    stochastic=True,
+)  # fmt: skip
+
+
+def _gelu_numpy(x, approximate: str):
+    if approximate == "tanh":
+        return 0.5 * x * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (x + 0.044715 * x**3)))
+    return x * special.ndtr(x)
+
+
+def _gelu_sympy(sp, x, approximate: str):
+    if approximate == "tanh":
+        return x / 2 * (1 + sp.tanh(sp.sqrt(2 / sp.pi) * (x + sp.Rational(44715, 1000000) * x**3)))
+    return x * (1 + sp.erf(x / sp.sqrt(2))) / 2

@@ -1,0 +1,50 @@
+"""Elementary functions, with PyTorch semantics (NaN/inf exactly where torch has them)."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import special
+
+from actlang.registry import Primitive, define
+
+
+def _unary(name: str, doc: str, torch: str, numpy, sympy, aquasurf: str | None = None, **extra) -> None:
+    define(
+        Primitive(
+            name=name, doc=doc, source=extra.pop("source", f"torch {torch.split('(')[0]}"),
+            torch=torch, numpy=numpy, sympy=sympy, aquasurf=aquasurf, **extra,
+        )
+    )  # fmt: skip
+
+
+_unary("abs", "|x|", "torch.abs({0})", np.abs, lambda sp, x: sp.Abs(x), "abs")
+_unary("square", "x²", "torch.square({0})", np.square, lambda sp, x: x**2, "square")
+_unary("reciprocal", "1/x (±inf at 0)", "torch.reciprocal({0})", np.reciprocal, lambda sp, x: 1 / x, "reciprocal")
+_unary("exp", "eˣ", "torch.exp({0})", np.exp, lambda sp, x: sp.exp(x), "exp")
+_unary("expm1", "eˣ − 1, accurate near 0", "torch.expm1({0})", np.expm1, lambda sp, x: sp.exp(x) - 1, "expm1")
+_unary("log", "natural log (−inf at 0, NaN below)", "torch.log({0})", np.log, lambda sp, x: sp.log(x))
+_unary("log1p", "log(1 + x), accurate near 0", "torch.log1p({0})", np.log1p, lambda sp, x: sp.log(1 + x))
+_unary("sqrt", "√x (NaN below 0)", "torch.sqrt({0})", np.sqrt, lambda sp, x: sp.sqrt(x))
+_unary("sin", "sine", "torch.sin({0})", np.sin, lambda sp, x: sp.sin(x))
+_unary("cos", "cosine", "torch.cos({0})", np.cos, lambda sp, x: sp.cos(x))
+_unary("sinh", "hyperbolic sine", "torch.sinh({0})", np.sinh, lambda sp, x: sp.sinh(x), "sinh")
+_unary("cosh", "hyperbolic cosine", "torch.cosh({0})", np.cosh, lambda sp, x: sp.cosh(x), "cosh")
+_unary("tanh", "hyperbolic tangent", "torch.tanh({0})", np.tanh, lambda sp, x: sp.tanh(x), "tanh")
+_unary("asinh", "inverse hyperbolic sine", "torch.asinh({0})", np.arcsinh, lambda sp, x: sp.asinh(x),
+       "arcsinh", aliases=("arcsinh",))  # fmt: skip
+_unary("atan", "inverse tangent", "torch.atan({0})", np.arctan, lambda sp, x: sp.atan(x),
+       "arctan", aliases=("arctan",))  # fmt: skip
+_unary("erf", "error function", "torch.special.erf({0})", special.erf, lambda sp, x: sp.erf(x), "erf")
+_unary("erfc", "complementary error function 1 − erf(x)", "torch.special.erfc({0})", special.erfc,
+       lambda sp, x: sp.erfc(x), "erfc")  # fmt: skip
+_unary("ndtr", "standard normal CDF Φ(x)", "torch.special.ndtr({0})", special.ndtr,
+       lambda sp, x: (1 + sp.erf(x / sp.sqrt(2))) / 2)  # fmt: skip
+_unary("bessel_i0e", "e^{−|x|}·I₀(x), exponentially scaled Bessel", "torch.special.i0e({0})", special.i0e,
+       lambda sp, x: sp.exp(-sp.Abs(x)) * sp.besseli(0, x), "bessel_i0e")  # fmt: skip
+_unary("bessel_i1e", "e^{−|x|}·I₁(x), exponentially scaled Bessel", "torch.special.i1e({0})", special.i1e,
+       lambda sp, x: sp.exp(-sp.Abs(x)) * sp.besseli(1, x), "bessel_i1e")  # fmt: skip
+_unary("zero", "0, shaped like x", "torch.zeros_like({0})", np.zeros_like, lambda sp, x: sp.Integer(0), "zero",
+       source="AQuaSurF constant operator")  # fmt: skip
+_unary("one", "1, shaped like x", "torch.ones_like({0})", np.ones_like, lambda sp, x: sp.Integer(1), "one",
+       source="AQuaSurF constant operator")  # fmt: skip
+_unary("identity", "x", "{0}", np.positive, lambda sp, x: x, "identity", source="AQuaSurF identity operator")

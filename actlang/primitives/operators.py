@@ -1,0 +1,65 @@
+"""Operators: what infix syntax means (``+ - * / ^`` and prefix ``-``), plus max/min and the
+variadic reductions AQuaSurF uses. Division and powers follow IEEE and torch: ``x/0`` is ±inf and
+a negative base to a non-integer power is NaN."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from actlang.registry import Primitive, define
+
+_SRC = "arithmetic (IEEE semantics, as torch)"
+
+
+def _binary(name: str, doc: str, torch: str, numpy, sympy, infix: str | None = None) -> None:
+    define(
+        Primitive(
+            name=name, doc=doc, source=_SRC, torch=torch, numpy=numpy, sympy=sympy, arity=2,
+            infix=infix, aquasurf=name, tags=frozenset({"operator"}),
+        )
+    )  # fmt: skip
+
+
+_binary("add", "a + b", "{0} + {1}", np.add, lambda sp, a, b: a + b, "+")
+_binary("sub", "a - b", "{0} - {1}", np.subtract, lambda sp, a, b: a - b, "-")
+_binary("mul", "a · b", "{0} * {1}", np.multiply, lambda sp, a, b: a * b, "*")
+_binary("div", "a / b (x/0 = ±inf, 0/0 = NaN)", "{0} / {1}", np.divide, lambda sp, a, b: a / b, "/")
+_binary(
+    "pow", "a ^ b (NaN for a negative base and a non-integer exponent)",
+    "torch.pow({0}, {1})", np.power, lambda sp, a, b: a**b, "^",
+)  # fmt: skip
+_binary("max", "larger of a and b (NaN if either is NaN)", "torch.maximum({0}, {1})", np.maximum,
+        lambda sp, a, b: sp.Max(a, b))  # fmt: skip
+_binary("min", "smaller of a and b (NaN if either is NaN)", "torch.minimum({0}, {1})", np.minimum,
+        lambda sp, a, b: sp.Min(a, b))  # fmt: skip
+
+define(
+    Primitive(
+        name="neg", doc="−a", source=_SRC, torch="-{0}", numpy=np.negative, sympy=lambda sp, a: -a,
+        aliases=("negative",), infix="-", aquasurf="negative", tags=frozenset({"operator"}),
+    )
+)  # fmt: skip
+
+
+def _variadic(name: str, doc: str, join: str, numpy_op, sympy_op) -> None:
+    def torch(args, names, join=join):
+        if join in ("+", "*"):
+            return "(" + f" {join} ".join(args) + ")"
+        return functools.reduce(lambda a, b: f"torch.{join}({a}, {b})", args)
+
+    define(
+        Primitive(
+            name=name, doc=doc, source="AQuaSurF n-ary operators", torch=torch,
+            numpy=lambda *args: functools.reduce(numpy_op, args),
+            sympy=lambda sp, *args: sympy_op(sp)(*args), arity=None, min_args=1, aquasurf=name,
+            tags=frozenset({"operator"}),
+        )
+    )  # fmt: skip
+
+
+_variadic("sum_n", "a + b + ... (any number of arguments)", "+", np.add, lambda sp: sp.Add)
+_variadic("prod_n", "a · b · ... (any number of arguments)", "*", np.multiply, lambda sp: sp.Mul)
+_variadic("max_n", "largest argument (NaN if any is NaN)", "maximum", np.maximum, lambda sp: sp.Max)
+_variadic("min_n", "smallest argument (NaN if any is NaN)", "minimum", np.minimum, lambda sp: sp.Min)

@@ -1,0 +1,98 @@
+"""AST to canonical text: infix with minimal parentheses, canonical names, defaults omitted.
+
+``format_expr(parse(t))`` is the canonical spelling of ``t`` and ``parse(format_expr(e)) == e``
+for every tree ``e``. ``style="aquasurf"`` prints AQuaSurF's prefix form instead.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from actlang.ast import Call, Constant, Expr, HyperValue, Input, Num, Param, params
+from actlang.errors import UnsupportedError
+from actlang.registry import lookup
+
+# Binding strength of what a piece of text is, lowest first; an operand printed at a weaker
+# level than its slot needs gets parentheses.
+SUM, PRODUCT, UNARY, POWER, ATOM = 1, 2, 3, 4, 5
+_INFIX = {"add": ("+", SUM), "sub": ("-", SUM), "mul": ("*", PRODUCT), "div": ("/", PRODUCT)}
+
+Style = Literal["actlang", "aquasurf"]
+
+
+def format_expr(expr: Expr, style: Style = "actlang") -> str:
+    """Canonical text of ``expr`` (with a ``where`` clause for non-default initial values)."""
+    if style == "aquasurf":
+        return _prefix(expr)
+    if style != "actlang":
+        raise ValueError(f"unknown style {style!r}; expected 'actlang' or 'aquasurf'")
+    text = _infix(expr)[0]
+    inits = [f"{name} = {format_number(v)}" for name, v in params(expr).items() if v != 1.0]
+    return f"{text} where {', '.join(inits)}" if inits else text
+
+
+def format_number(value: float) -> str:
+    """Shortest text that reads back as the same float: ``2``, ``0.5``, ``1e-05``, ``-1.5``."""
+    if float(value).is_integer() and abs(value) < 1e16:
+        return str(int(value)) if value != 0 else "0"
+    return repr(float(value))
+
+
+def format_value(value: HyperValue) -> str:
+    """A hyperparameter value as written inside brackets."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    return format_number(value)
+
+
+def _wrap(piece: tuple[str, int], needed: int) -> str:
+    text, level = piece
+    return text if level >= needed else f"({text})"
+
+
+def _infix(expr: Expr) -> tuple[str, int]:
+    """Text of ``expr`` and the binding level of its outermost construct."""
+    match expr:
+        case Num(value=value):
+            return format_number(value), ATOM
+        case Input():
+            return "x", ATOM
+        case Constant(name=name) | Param(name=name):
+            return name, ATOM
+        case Call(name=name, args=(left, right)) if name in _INFIX:
+            symbol, level = _INFIX[name]
+            return f"{_wrap(_infix(left), level)} {symbol} {_wrap(_infix(right), level + 1)}", level
+        case Call(name="pow", args=(base, exponent)):
+            return f"{_wrap(_infix(base), ATOM)}^{_wrap(_infix(exponent), UNARY)}", POWER
+        case Call(name="neg", args=(operand,)):
+            return f"-{_wrap(_infix(operand), UNARY)}", UNARY
+        case Call(name=name, args=args, hyper=hyper):
+            primitive = lookup(name)
+            defaults = {h.name: h.default for h in primitive.hyper} if primitive else {}
+            shown = [f"{k}={format_value(v)}" for k, v in hyper if defaults.get(k) != v]
+            brackets = f"[{', '.join(shown)}]" if shown else ""
+            return f"{name}{brackets}({', '.join(_infix(a)[0] for a in args)})", ATOM
+    raise TypeError(f"not an actlang expression: {expr!r}")
+
+
+def _prefix(expr: Expr) -> str:
+    """AQuaSurF's spelling: prefix calls, no spaces, leaf ``x``; every node must have a name."""
+    match expr:
+        case Input():
+            return "x"
+        case Call(name=name, args=args, hyper=hyper):
+            primitive = lookup(name)
+            defaults = tuple(sorted((h.name, h.default) for h in primitive.hyper)) if primitive else ()
+            if primitive is None or primitive.aquasurf is None or hyper != defaults:
+                named = primitive is not None and primitive.aquasurf is not None
+                why = "has non-default hyperparameters" if named else "has no AQuaSurF name"
+                raise UnsupportedError(f"cannot print in AQuaSurF style: {format_expr(expr)} {why}", span=expr.span)
+            return f"{primitive.aquasurf}({','.join(_prefix(a) for a in args)})"
+        case _:
+            raise UnsupportedError(
+                f"cannot print in AQuaSurF style: {format_expr(expr)} has no AQuaSurF name "
+                "(AQuaSurF has no constants or parameters)",
+                span=expr.span,
+            )

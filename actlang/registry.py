@@ -1,0 +1,229 @@
+"""The primitive registry: one :class:`Primitive` record per primitive, defined once.
+
+A record carries everything every pass needs — torch code template, sympy form, independent
+numpy/scipy reference, hyperparameters with types and ranges, learned parameters with initial
+values, arity, pointwise/stochastic flags, infix spelling, AQuaSurF name, and a doc line with its
+source. Parser, printer, evaluator, compiler, docs, CLI listing and parametrized tests all read
+these records, so adding a primitive means adding one ``define(...)`` call in
+``actlang/primitives/``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from actlang.ast import HyperValue
+
+HyperKind = Literal["float", "int", "bool", "choice"]
+REQUIRED: Any = object()  # default of a hyperparameter the user must give
+
+
+@dataclass(frozen=True)
+class Hyper:
+    """A hyperparameter: fixed at parse time, never learned.
+
+    ``low``/``high`` bound numeric values; ``open_low``/``open_high`` make the bound strict.
+    """
+
+    name: str
+    kind: HyperKind
+    default: Any = REQUIRED
+    low: float | None = None
+    high: float | None = None
+    open_low: bool = False
+    open_high: bool = False
+    choices: tuple[str, ...] = ()
+    doc: str = ""
+
+    def __post_init__(self) -> None:
+        if self.default is not REQUIRED:  # defaults are stored canonical, like parsed values
+            object.__setattr__(self, "default", self.coerce(self.default))
+
+    def describe(self) -> str:
+        """Human-readable type and range, e.g. ``float > 0`` or ``one of none, tanh``."""
+        if self.kind == "choice":
+            return "one of " + ", ".join(self.choices)
+        parts = [self.kind]
+        if self.low is not None:
+            parts.append(f"{'>' if self.open_low else '>='} {self.low:g}")
+        if self.high is not None:
+            parts.append(f"{'<' if self.open_high else '<='} {self.high:g}")
+        return " ".join(parts)
+
+    def coerce(self, value: HyperValue) -> HyperValue:
+        """The canonical value for ``value``, or raise ``ValueError`` saying what was expected."""
+        if self.kind == "bool":
+            if isinstance(value, bool):
+                return value
+            raise ValueError(f"expected true or false, got {value!r}")
+        if self.kind == "choice":
+            if isinstance(value, str) and value in self.choices:
+                return value
+            raise ValueError(f"expected {self.describe()}, got {_show(value)}")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"expected a number ({self.describe()}), got {_show(value)}")
+        if self.kind == "int":
+            if not float(value).is_integer():
+                raise ValueError(f"expected an integer, got {_show(value)}")
+            value = int(value)
+        else:
+            value = float(value)
+        if not math.isfinite(value):
+            raise ValueError(f"expected a finite number, got {_show(value)}")
+        if self.low is not None and (value < self.low or (self.open_low and value == self.low)):
+            raise ValueError(f"expected {self.describe()}, got {_show(value)}")
+        if self.high is not None and (value > self.high or (self.open_high and value == self.high)):
+            raise ValueError(f"expected {self.describe()}, got {_show(value)}")
+        return value
+
+
+def _show(value: HyperValue) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f"'{value}'"
+    return f"{value:g}"
+
+
+@dataclass(frozen=True)
+class Learned:
+    """A learned tensor of a primitive (e.g. PReLU's slope ``a``).
+
+    ``init`` is a number or a function of the hyperparameters; ``shape`` a function of them giving
+    the per-module shape (``()`` for a scalar). ``channels=C`` in the compiler prepends ``C``.
+    """
+
+    name: str
+    init: float | Callable[[Mapping[str, HyperValue]], Any]
+    shape: Callable[[Mapping[str, HyperValue]], tuple[int, ...]] = lambda hp: ()
+    doc: str = ""
+
+    def initial(self, hp: Mapping[str, HyperValue]) -> Any:
+        return self.init(hp) if callable(self.init) else self.init
+
+
+TorchTemplate = str | Callable[[Sequence[str], Mapping[str, str]], str]
+
+
+@dataclass(frozen=True)
+class Primitive:
+    """One primitive, defined once.
+
+    - ``torch``: code for the compiler — a ``str.format`` template over argument variables
+      ``{0}``, ``{1}``, ... and hyperparameter/learned names (``{beta}``, ``{a}``), or a function
+      ``(args, names) -> code`` for variadic primitives. Names in scope: ``torch``, ``F``.
+    - ``numpy``: independent float64 reference ``(*args, **hyper, **learned) -> ndarray``.
+    - ``sympy``: elementary form ``(sp, *args, **hyper, **learned) -> sympy.Expr``, with the
+      sympy module passed in so that importing actlang does not import sympy; ``None`` = opaque.
+    - ``definition``: the primitive written in actlang itself (hyperparameter names usable as
+      bare names); when given, ``numpy`` and ``sympy`` default to expanding it.
+    - ``arity``: number of arguments; ``None`` for variadic (at least ``min_args``).
+    - ``learned``: learned tensors (name, initial value, shape). Primitives with only these are
+      lowered through the template (``{a}`` names the tensor).
+    - ``module``: for primitives whose state needs more than a template (CPAB θ with methods,
+      ASH statistics, mixture weights): ``"package.module:Factory"``, called as
+      ``Factory(hp, channels, channel_dim)`` to build the ``nn.Module`` of one site
+      (``<name>_<i>``, numbered per primitive in evaluation order); its forward takes the
+      argument tensors. Its parameters are named as in ``learned``.
+    - ``pointwise``: False for primitives that use statistics of the whole tensor (ASH).
+    - ``stochastic``: random in training (templates see ``training``); deterministic otherwise.
+    """
+
+    name: str
+    doc: str
+    source: str
+    torch: TorchTemplate | None
+    numpy: Callable[..., Any] | None = None
+    sympy: Callable[..., Any] | None = None
+    definition: str | None = None
+    arity: int | None = 1
+    min_args: int = 1
+    hyper: tuple[Hyper, ...] = ()
+    learned: tuple[Learned, ...] = ()
+    aliases: tuple[str, ...] = ()
+    pointwise: bool = True
+    stochastic: bool = False
+    infix: str | None = None
+    aquasurf: str | None = None
+    module: str | None = None
+    check: Callable[[Mapping[str, HyperValue]], str | None] | None = None
+    tags: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def stateful(self) -> bool:
+        """True when the compiled primitive owns learned tensors (a submodule ``<name>_<i>``)."""
+        return bool(self.learned) or self.module is not None
+
+    @property
+    def opaque(self) -> bool:
+        """True when the primitive has no elementary sympy form."""
+        return self.sympy is None and self.definition is None
+
+    def hyper_spec(self, key: str) -> Hyper | None:
+        return next((h for h in self.hyper if h.name == key), None)
+
+    def accepts(self, count: int) -> bool:
+        return count == self.arity if self.arity is not None else count >= self.min_args
+
+    def arity_text(self) -> str:
+        if self.arity is None:
+            return f"at least {self.min_args} argument{'s' if self.min_args != 1 else ''}"
+        return f"{self.arity} argument{'s' if self.arity != 1 else ''}"
+
+    def signature(self) -> str:
+        """``softplus[beta=1](x)``-style summary for tables and messages."""
+        hyper = ", ".join(
+            h.name if h.default is REQUIRED else f"{h.name}={_show(h.default)}" for h in self.hyper
+        )
+        args = {0: "", 1: "x", 2: "a, b"}.get(self.arity, "a, ...") if self.arity is not None else "a, ..."
+        return f"{self.name}{f'[{hyper}]' if hyper else ''}({args})"
+
+
+REGISTRY: dict[str, Primitive] = {}
+ALIASES: dict[str, str] = {}
+
+
+def define(primitive: Primitive) -> Primitive:
+    """Register ``primitive``; its name and aliases must be new."""
+    for name in (primitive.name, *primitive.aliases):
+        if name in REGISTRY or name in ALIASES:
+            raise RuntimeError(f"primitive name {name!r} defined twice")
+    REGISTRY[primitive.name] = primitive
+    for alias in primitive.aliases:
+        ALIASES[alias] = primitive.name
+    return primitive
+
+
+def lookup(name: str) -> Primitive | None:
+    """The primitive named ``name`` (canonical or alias), or ``None``."""
+    _load()
+    primitive = REGISTRY.get(name)
+    if primitive is None and name in ALIASES:
+        primitive = REGISTRY[ALIASES[name]]
+    return primitive
+
+
+def all_names() -> list[str]:
+    """Every canonical name and alias, for did-you-mean hints."""
+    _load()
+    return [*REGISTRY, *ALIASES]
+
+
+def primitives() -> list[Primitive]:
+    """Every registered primitive, in definition order."""
+    _load()
+    return list(REGISTRY.values())
+
+
+_loaded = False
+
+
+def _load() -> None:
+    # The definitions import this module, so they are loaded on first lookup, not at import.
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        import actlang.primitives  # noqa: F401
