@@ -7,6 +7,9 @@
 
 from __future__ import annotations
 
+# Load the definitions now: importing the subpackage actlang.primitives later would rebind the
+# attribute ``actlang.primitives`` from the function below to the subpackage.
+import actlang.primitives as _definitions  # noqa: F401
 from actlang.ast import Call, Constant, Expr, Input, Num, Param
 from actlang.build import call
 from actlang.errors import (
