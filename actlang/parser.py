@@ -18,6 +18,7 @@ from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, Un
 from actlang.ast import CONSTANTS, Call, Constant, Expr, Input, Num, Param
 from actlang.build import Keyword, make_call, unknown_primitive
 from actlang.errors import ActlangError, ArityError, LimitError, ParseError, Span, UnknownNameError
+from actlang.lalr import FALLBACK, Driver
 from actlang.registry import lookup
 
 MAX_LENGTH = 10_000
@@ -37,6 +38,7 @@ def _checked(node: Expr, span: Span) -> Expr:
     return node
 
 
+_KEYWORDS = frozenset({"where", "true", "false"})
 _BINARY = {"+": "add", "-": "sub", "*": "mul", "/": "div", "^": "pow", "**": "pow"}
 
 
@@ -78,6 +80,8 @@ class _ToAst(Transformer):
         if primitive is None:
             if hyper is not None:
                 raise unknown_primitive(name, span)
+            if name in _KEYWORDS:  # the contextual lexer reads a misplaced keyword as a name
+                raise ParseError(f"'{name}' is a keyword and cannot be used as a name here", span=span)
             return Param(name, 1.0, span)
         if not primitive.accepts(1):
             raise ArityError(
@@ -166,6 +170,11 @@ def _lark() -> Lark:
     return Lark(grammar, parser="lalr", transformer=_ToAst(), maybe_placeholders=True)
 
 
+@functools.cache
+def _driver() -> Driver:
+    return Driver(_lark())
+
+
 _TERMINALS = {
     "NAME": "a name", "NUMBER": "a number", "LPAR": "'('", "RPAR": "')'", "LSQB": "'['",
     "RSQB": "']'", "COMMA": "','", "EQUAL": "'='", "PLUS": "'+'", "MINUS": "'-'", "STAR": "'*'",
@@ -247,10 +256,12 @@ def _parse(text: str, max_length: int, max_depth: int) -> Expr:
             _position(text, max_length),
         )
     if not text.strip():
-        raise ParseError("empty input; expected an activation such as 'relu(x)'")
+        raise ParseError("empty input; expected an activation such as 'relu(x)'", text, Span(1, 1, 1))
     token = _depth_limit.set(max_depth)
     try:
-        return _lark().parse(text)
+        result = _driver().parse(text)
+        # Anything the fast driver does not plainly accept is re-parsed by Lark for its error.
+        return _lark().parse(text) if result is FALLBACK else result
     except ActlangError as error:
         raise type(error)(error.message, text, error.span, error.hint) from None
     except UnexpectedInput as error:
