@@ -23,11 +23,13 @@ _NUMBER_OK = frozenset({"add", "sub", "mul", "div", "neg", "pow", "sum_n", "prod
 
 @dataclass(frozen=True)
 class Site:
-    """One stateful primitive occurrence: submodule name, primitive, hyperparameters."""
+    """One stateful primitive occurrence: submodule name, primitive, hyperparameters, and the
+    number of arguments (variadic module primitives such as ``mix`` size their state by it)."""
 
     name: str
     primitive: Primitive
     hyper: tuple[tuple[str, HyperValue], ...]
+    arity: int = 1
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ class _Emitter:
         if primitive.stateful:
             site = f"{primitive.name}_{self.counters.setdefault(primitive.name, 0)}"
             self.counters[primitive.name] += 1
-            self.sites.append(Site(site, primitive, hyper))
+            self.sites.append(Site(site, primitive, hyper, len(args)))
             if primitive.module is not None:
                 return f"self.{site}({', '.join(args)})"
             names |= {learned.name: f"self.{site}.{learned.name}" for learned in primitive.learned}

@@ -125,7 +125,7 @@ class Primitive:
       lowered through the template (``{a}`` names the tensor).
     - ``module``: for primitives whose state needs more than a template (CPAB θ with methods,
       ASH statistics, mixture weights): ``"package.module:Factory"``, called as
-      ``Factory(hp, channels, channel_dim)`` to build the ``nn.Module`` of one site
+      ``Factory(hp, channels, channel_dim)`` (variadic ones also get ``arity=n``) to build the ``nn.Module`` of one site
       (``<name>_<i>``, numbered per primitive in evaluation order); its forward takes the
       argument tensors. Its parameters are named as in ``learned``.
     - ``pointwise``: False for primitives that use statistics of the whole tensor (ASH).
