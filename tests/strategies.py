@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
+from hypothesis import reject
 from hypothesis import strategies as st
 
 import actlang
@@ -97,20 +98,19 @@ def _eligible(
 def calls_of(draw, primitive: Primitive, args: list[Expr]) -> Call:
     """A validated call of ``primitive`` on ``args`` with randomly drawn hyperparameters.
 
-    Some primitives constrain combinations (``hardtanh`` needs min < max); a few redraws find a
-    valid combination, and the defaults are the last resort.
+    Some primitives constrain combinations (``hardtanh`` needs min < max); redraws find a valid
+    combination (later ones keep optional hyperparameters at their defaults).
     """
-    for _ in range(4):
+    for attempt in range(8):
         keywords = []
         for spec in primitive.hyper:
-            if spec.default is REQUIRED or draw(st.booleans()):
+            if spec.default is REQUIRED or (attempt < 4 and draw(st.booleans())):
                 keywords.append((spec.name, draw(hyper_values(spec)), None))
         try:
             return make_call(primitive.name, args, keywords)
         except ActlangError:
             continue
-    required = [(h.name, draw(hyper_values(h)), None) for h in primitive.hyper if h.default is REQUIRED]
-    return make_call(primitive.name, args, required)
+    reject()  # a combination constraint (a < b) failed eight draws in a row
 
 
 @st.composite
