@@ -30,6 +30,17 @@ from actlang.registry import Hyper, Learned, Primitive, lookup, primitives
 
 __version__ = "0.1.0"
 
+# The compiler needs torch; it is imported on first use so that `import actlang` stays light.
+_COMPILER = frozenset({"compile", "export", "ActivationModule"})
+
+
+def __getattr__(name: str):
+    if name in _COMPILER:
+        import actlang.compiler
+
+        return getattr(actlang.compiler, name)
+    raise AttributeError(f"module 'actlang' has no attribute {name!r}")
+
 
 def format(expr: Expr | str, style: Style = "actlang") -> str:  # noqa: A001 - the SPEC's name
     """Canonical text of ``expr`` (parsing it first if it is a string); see SPEC §2.4."""
@@ -37,8 +48,8 @@ def format(expr: Expr | str, style: Style = "actlang") -> str:  # noqa: A001 - t
 
 
 __all__ = [
-    "ActlangError", "ArityError", "Call", "Constant", "EvaluationError", "Expr", "Hyper",
+    "ActivationModule", "ActlangError", "ArityError", "Call", "Constant", "EvaluationError", "Expr", "Hyper",
     "HyperparameterError", "Input", "Learned", "LimitError", "Num", "Param", "ParseError",
-    "Primitive", "Span", "UnknownNameError", "UnsupportedError", "call", "evaluate", "format",
+    "Primitive", "Span", "UnknownNameError", "UnsupportedError", "call", "compile", "evaluate", "export", "format",
     "lookup", "parse", "primitives",
 ]  # fmt: skip

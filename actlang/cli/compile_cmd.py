@@ -1,0 +1,55 @@
+"""``actlang compile EXPR [-o FILE --format F]``: print the generated code, or write a module file.
+
+``actlang export EXPR -o FILE`` is the same with the output file required.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "compile",
+        help="compile an activation to PyTorch: print its code or write a module file",
+        description="Compile EXPR to an nn.Module. Without -o, print the generated forward; with -o, export "
+        "the module to FILE (it loads without actlang).",
+    )
+    add_arguments(parser, output_required=False)
+
+
+def add_arguments(parser: argparse.ArgumentParser, output_required: bool) -> None:
+    from actlang.compiler.export import FORMATS
+
+    parser.add_argument("expr", metavar="EXPR", help="activation text, e.g. 'erfc(softplus(x))^2'")
+    parser.add_argument("-o", "--output", metavar="FILE", required=output_required, help="file to write")
+    parser.add_argument("--format", choices=FORMATS, default="torchscript",
+                        help="file format: torchscript (torch.jit.load), exported (torch.export.load; name it .pt2), "
+                        "onnx (onnxruntime)")  # fmt: skip
+    parser.add_argument("--channels", type=int, default=None, metavar="C", help="one parameter value per channel")
+    parser.add_argument("--channel-dim", type=int, default=1, metavar="D", help="the channel dimension (default 1)")
+    parser.add_argument("--json", action="store_true", help="print a JSON summary")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from actlang.compiler import compile as compile_
+    from actlang.compiler import export
+
+    module = compile_(args.expr, channels=args.channels, channel_dim=args.channel_dim)
+    summary = {
+        "expression": module.expression,
+        "parameters": {name: list(p.shape) for name, p in module.named_parameters()},
+        "code": module.code,
+    }
+    if args.output:
+        export(module, args.output, args.format)
+        summary |= {"output": args.output, "format": args.format}
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    elif args.output:
+        print(f"wrote {args.output} ({args.format})")
+    else:
+        print(module.code, end="")
+    return 0

@@ -1,0 +1,16 @@
+"""``actlang export EXPR -o FILE [--format F]``: compile and write a module file."""
+
+from __future__ import annotations
+
+import argparse
+
+from actlang.cli.compile_cmd import add_arguments
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "export",
+        help="compile an activation and write it as a TorchScript, torch.export or ONNX file",
+        description="Compile EXPR and export it to FILE; the file loads without actlang.",
+    )
+    add_arguments(parser, output_required=True)

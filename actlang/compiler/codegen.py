@@ -1,0 +1,161 @@
+"""AST -> straight-line torch statements, with common subexpressions computed once.
+
+One :class:`Emitter` lowers any number of expressions (a function and its derivatives) into one
+list of assignments ``tK = <template>``; equal pure subtrees (same node, by AST equality) share
+one variable, so ``f`` and ``f'`` emitted together reuse ``sigmoid(x)``, ``softplus(x)``, ...
+Stateful and stochastic calls are never shared: every occurrence is its own site ``<name>_<i>``
+(numbered per primitive in evaluation order, as :func:`actlang.evaluate` numbers them).
+
+Learned scalars are read once into locals ``p_<name>``; with ``channels`` they are reshaped to
+broadcast along ``channel_dim`` (``[-1] + [1] * trailing``). Subtrees with neither ``x`` nor a
+parameter are folded to float literals by the numpy reference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from actlang.ast import Call, Constant, Expr, Input, Num, Param
+from actlang.compiler.rewrite import is_pure
+from actlang.lower import Site, hyper_literal, literal, render
+from actlang.registry import Primitive, lookup
+
+# Templates that accept a Python number in place of a tensor operand.
+_NUMBER_OK = frozenset({"add", "sub", "mul", "div", "neg", "pow", "sum_n", "prod_n"})
+
+
+@dataclass
+class Layout:
+    """Where learned values come from in the code being generated.
+
+    ``param``: code reading learned scalar ``name`` (``self.beta``, or a function argument);
+    ``learned``: code reading learned tensor ``name`` of site ``site`` (``self.prelu_0.a``);
+    ``channel_dim``: broadcast dimension when parameters are per channel, else None.
+    """
+
+    param: Callable[[str], str] = lambda name: f"self.{name}"
+    learned: Callable[[str, str], str] = lambda site, name: f"self.{site}.{name}"
+    channel_dim: int | None = None
+    reshape_learned: bool = True
+
+
+@dataclass
+class Emitter:
+    """Collects statements; ``value(expr)`` returns (code, is_tensor) for an expression."""
+
+    layout: Layout = field(default_factory=Layout)
+    lines: list[str] = field(default_factory=list)
+    params: dict[str, float] = field(default_factory=dict)
+    sites: list[Site] = field(default_factory=list)
+    counters: dict[str, int] = field(default_factory=dict)
+    memo: dict[Expr, tuple[str, bool]] = field(default_factory=dict)
+    shape_var: str | None = None
+    bound: set[str] = field(default_factory=set)
+    count: int = 0
+
+    def emit(self, code: str) -> str:
+        name = f"t{self.count}"
+        self.count += 1
+        self.lines.append(f"{name} = {code}")
+        return name
+
+    def value(self, expr: Expr) -> tuple[str, bool]:
+        """Code for ``expr`` and whether it is a tensor (False: a Python number literal)."""
+        if expr in self.memo:
+            return self.memo[expr]
+        match expr:
+            case Num(value=value) | Constant(value=value):
+                result = literal(value), False
+            case Input():
+                result = "x", True
+            case Param(name=name, init=init):
+                self.params.setdefault(name, init)
+                result = self._bind(f"p_{name}", self.layout.param(name)), True
+            case Call(name=name, args=args, hyper=hyper):
+                primitive = lookup(name)
+                assert primitive is not None, name
+                lowered = [self.value(a) for a in args]
+                if not any(is_tensor for _, is_tensor in lowered) and not primitive.stateful:
+                    result = literal(_fold(expr)), False
+                else:
+                    result = self.emit(self._call(primitive, lowered, hyper)), True
+            case _:
+                raise TypeError(f"not an actlang expression: {expr!r}")
+        if is_pure(expr):
+            self.memo[expr] = result
+        return result
+
+    def tensor(self, expr: Expr) -> str:
+        """A variable holding ``expr`` as a tensor shaped like ``x`` (constants broadcast)."""
+        code, is_tensor = self.value(expr)
+        if not is_tensor:
+            return self.emit(f"torch.full_like(x, {code})")
+        if not _uses_input(expr):
+            return self.emit(f"{code} + torch.zeros_like(x)")  # shaped like x, as every activation
+        return code
+
+    def _bind(self, local: str, source: str) -> str:
+        """Assign a learned value to a local once, reshaped per channel when needed."""
+        if local not in self.bound:
+            self.bound.add(local)
+            if self.layout.channel_dim is not None:
+                source = f"{source}.reshape({self._shape()})"
+            self.lines.append(f"{local} = {source}")
+        return local
+
+    def _shape(self) -> str:
+        if self.shape_var is None:
+            dim = self.layout.channel_dim
+            assert dim is not None
+            trailing = f"x.dim() - {dim + 1}" if dim >= 0 else str(-dim - 1)
+            self.shape_var = "cshape"
+            self.lines.append(f"cshape = [-1] + [1] * ({trailing})")
+        return self.shape_var
+
+    def _call(self, primitive: Primitive, lowered: list[tuple[str, bool]], hyper) -> str:
+        args = [
+            code if is_tensor or primitive.name in _NUMBER_OK else f"torch.full_like(x, {code})"
+            for code, is_tensor in lowered
+        ]
+        names: dict[str, str] = {k: hyper_literal(v) for k, v in hyper}
+        if primitive.stateful:
+            index = self.counters.setdefault(primitive.name, 0)
+            self.counters[primitive.name] += 1
+            site = f"{primitive.name}_{index}"
+            self.sites.append(Site(site, primitive, hyper, len(args)))
+            if primitive.module is not None:
+                return f"self.{site}({', '.join(args)})"
+            hp = dict(hyper)
+            for learned in primitive.learned:
+                source = self.layout.learned(site, learned.name)
+                local = f"p_{site}_{learned.name}"
+                if learned.shape(hp) == () and self.layout.reshape_learned:
+                    names[learned.name] = self._bind(local, source)
+                else:
+                    names[learned.name] = source
+        if primitive.stochastic:
+            names["training"] = "self.training"
+        return render(primitive, args, names)
+
+
+def _fold(expr: Expr) -> float:
+    from actlang.evaluate import evaluate
+
+    return float(evaluate(expr, 0.0))
+
+
+def _uses_input(expr: Expr) -> bool:
+    match expr:
+        case Input():
+            return True
+        case Call(args=args):
+            return any(_uses_input(a) for a in args)
+    return False
+
+
+def function_source(name: str, signature: str, lines: list[str], result: str, returns: str = "") -> str:
+    """A Python function definition with ``lines`` as its straight-line body."""
+    body = "".join(f"    {line}\n" for line in lines)
+    annotation = f" -> {returns}" if returns else ""
+    return f"def {name}({signature}){annotation}:\n{body}    return {result}\n"

@@ -1,0 +1,139 @@
+"""``ActivationModule``: the ``nn.Module`` that :func:`actlang.compile` returns.
+
+Each compiled expression gets a subclass (one per cached program) whose ``plain_forward`` is the
+generated straight-line code. ``forward`` picks the path:
+
+- TorchScript, ``torch.compile``/``torch.export`` tracing, inference (no grad needed), and
+  ``memory_efficient=False``: ``plain_forward`` — autograd records each kernel as usual;
+- training otherwise, for pointwise expressions: the fused autograd function (see
+  :mod:`actlang.compiler.fused`), which saves f'(x) instead of every intermediate.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+
+import torch
+from torch import nn
+
+from actlang.ast import Call, Expr, Param
+from actlang.errors import UnsupportedError
+
+
+class ActivationModule(nn.Module):
+    """A compiled activation; ``code`` shows its generated forward, ``expression`` its source."""
+
+    # ``program`` (the compiled Program) is a class attribute of each generated subclass; it is
+    # not annotated here so that TorchScript does not take it for a module attribute.
+    __jit_unused_properties__ = ["code", "fused_code", "expression"]  # noqa: RUF012 - TorchScript's hook
+
+    def __init__(self, channels: int | None = None, channel_dim: int = 1, memory_efficient: bool = True) -> None:
+        super().__init__()
+        self.channels = channels
+        self.channel_dim = channel_dim
+        self.memory_efficient = memory_efficient
+        shape = (channels,) if channels is not None else ()
+        for name, init in self.program.params.items():
+            setattr(self, name, nn.Parameter(torch.full(shape, float(init))))
+        for site in self.program.sites:
+            setattr(self, site.name, _site_module(site, channels, channel_dim))
+
+    def plain_forward(self, x: torch.Tensor) -> torch.Tensor:  # replaced by the generated code
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """f(x), through the fused autograd function when training needs gradients."""
+        if torch.jit.is_scripting():
+            return self.plain_forward(x)
+        if self.memory_efficient and torch.is_grad_enabled() and not torch.compiler.is_compiling():
+            return self.fused_forward(x)
+        return self.plain_forward(x)
+
+    @torch.jit.unused
+    def fused_forward(self, x: torch.Tensor) -> torch.Tensor:
+        fused = self.program.fused()
+        values = [getattr(self, name) for name in self.program.params]
+        if fused is None or not (x.requires_grad or any(v.requires_grad for v in values)):
+            return self.plain_forward(x)
+        return fused.apply(x, *values)
+
+    @property
+    def code(self) -> str:
+        """The generated source of ``plain_forward`` (straight-line, one statement per node)."""
+        return self.program.source
+
+    @property
+    def fused_code(self) -> str | None:
+        """The generated source of the fused autograd function, or None if not fusable."""
+        fused = self.program.fused()
+        return None if fused is None else fused.source
+
+    @property
+    def expression(self) -> str:
+        """The canonical source text of the compiled expression."""
+        return self.program.text
+
+    def to_expression(self) -> Expr:
+        """The expression with the current values of its learned scalars as initial values.
+
+        Per-channel parameters are written back only when all channels hold one value.
+        """
+        values: dict[str, float] = {}
+        for name in self.program.params:
+            tensor = getattr(self, name).detach()
+            if tensor.numel() > 1 and not bool((tensor == tensor.flatten()[0]).all()):
+                raise UnsupportedError(
+                    f"parameter '{name}' has {tensor.numel()} different per-channel values; "
+                    "an expression holds one value per name"
+                )
+            values[name] = float(tensor.flatten()[0])
+        return with_inits(self.program.expression, values)
+
+    def extra_repr(self) -> str:
+        parts = [self.program.text]
+        if self.channels is not None:
+            parts.append(f"channels={self.channels}, channel_dim={self.channel_dim}")
+        parts.append(f"memory_efficient={self.memory_efficient}")
+        return ", ".join(parts)
+
+    def __reduce__(self):
+        # Generated classes are not importable: rebuild from the text and restore the state.
+        state = {k: v.detach().clone() for k, v in self.state_dict().items()}
+        options = (self.channels, self.channel_dim, self.memory_efficient, self.training)
+        return (_rebuild, (self.program.text, options, state))
+
+
+def _rebuild(text: str, options: tuple, state: Mapping[str, torch.Tensor]) -> ActivationModule:
+    from actlang.compiler.api import compile as compile_
+
+    channels, channel_dim, memory_efficient, training = options
+    module = compile_(text, channels=channels, channel_dim=channel_dim, memory_efficient=memory_efficient)
+    module.load_state_dict(state)
+    return module.train(training)
+
+
+def with_inits(expr: Expr, values: Mapping[str, float]) -> Expr:
+    """``expr`` with each learned scalar's initial value replaced from ``values``."""
+    match expr:
+        case Param(name=name) if name in values:
+            return Param(name, values[name], expr.span)
+        case Call(name=name, args=args, hyper=hyper):
+            return Call(name, tuple(with_inits(a, values) for a in args), hyper, expr.span)
+    return expr
+
+
+def _site_module(site, channels: int | None, channel_dim: int) -> nn.Module:
+    """The submodule of one stateful primitive: the registry's factory, or a parameter holder."""
+    hp = dict(site.hyper)
+    primitive = site.primitive
+    if primitive.module is not None:
+        module_name, _, factory = primitive.module.partition(":")
+        extra = {"arity": site.arity} if primitive.arity is None else {}  # variadic: e.g. mix's n
+        return getattr(importlib.import_module(module_name), factory)(hp, channels, channel_dim, **extra)
+    holder = nn.Module()
+    for learned in primitive.learned:
+        shape = ((channels,) if channels is not None else ()) + tuple(learned.shape(hp))
+        value = torch.as_tensor(learned.initial(hp), dtype=torch.get_default_dtype())
+        holder.register_parameter(learned.name, nn.Parameter(value.expand(shape).clone()))
+    return holder

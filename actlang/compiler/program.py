@@ -1,0 +1,96 @@
+"""A compiled expression, independent of any parameter values: source, class, fused function.
+
+:func:`program` turns (canonical text, per-channel?, channel_dim) into a :class:`Program`, once:
+the idiom rewrite, code generation, ``exec`` of the generated source (registered in ``linecache``
+so ``inspect``/TorchScript can read it) and a subclass of :class:`ActivationModule` whose
+``plain_forward`` is that code. Programs are cached by canonical text; they hold no tensors, so
+every module built from one has its own parameters. The fused autograd function (which needs the
+symbolic derivative, the slow part) is built on first use, also once per program.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import linecache
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from actlang.ast import Call, Expr, Input, walk
+from actlang.compiler.codegen import Emitter, Layout, function_source
+from actlang.compiler.rewrite import rewrite
+from actlang.lower import Site
+from actlang.registry import lookup
+
+_counter = itertools.count()
+_UNBUILT: Any = object()
+
+
+@dataclass
+class Program:
+    """Everything compiled about one expression; shared by the modules built from it."""
+
+    text: str
+    expression: Expr
+    lowered: Expr
+    source: str
+    params: dict[str, float]
+    sites: tuple[Site, ...]
+    per_channel: bool
+    channel_dim: int
+    fusable: bool
+    cls: type = field(init=False, repr=False)
+    _fused: Any = field(default=_UNBUILT, init=False, repr=False)
+
+    def fused(self) -> Any:
+        """The fused autograd function (``None`` when the expression cannot be fused)."""
+        if self._fused is _UNBUILT:
+            from actlang.compiler.fused import build_fused
+
+            self._fused = build_fused(self) if self.fusable else None
+        return self._fused
+
+
+def load_source(source: str, namespace: dict[str, Any]) -> dict[str, Any]:
+    """``exec`` generated code under a unique file name that ``inspect.getsource`` can read."""
+    import torch
+    import torch.nn.functional as F
+
+    filename = f"<actlang-generated-{next(_counter)}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    scope = {"torch": torch, "F": F, "math": math, **namespace}
+    exec(compile(source, filename, "exec"), scope)  # generated from the AST, never user text
+    return scope
+
+
+@functools.lru_cache(maxsize=1024)
+def program(text: str, per_channel: bool, channel_dim: int) -> Program:
+    """The cached program of the canonical expression ``text``."""
+    from actlang.compiler.module import ActivationModule
+    from actlang.parser import parse
+
+    expression = parse(text)
+    lowered = rewrite(expression)
+    emitter = Emitter(Layout(channel_dim=channel_dim if per_channel else None))
+    result = emitter.tensor(lowered)
+    source = function_source("plain_forward", "self, x: torch.Tensor", emitter.lines, result, "torch.Tensor")
+    built = Program(
+        text=text, expression=expression, lowered=lowered, source=source, params=dict(emitter.params),
+        sites=tuple(emitter.sites), per_channel=per_channel, channel_dim=channel_dim,
+        fusable=_fusable(expression),
+    )  # fmt: skip
+    scope = load_source(source, {})
+    built.cls = type(
+        "ActivationModule", (ActivationModule,), {"plain_forward": scope["plain_forward"], "program": built}
+    )
+    built.cls.__qualname__ = "ActivationModule"
+    return built
+
+
+def _fusable(expr: Expr) -> bool:
+    """Pointwise, deterministic, no learned tensors beyond scalars, and a function of x."""
+    calls = [lookup(node.name) for node in walk(expr) if isinstance(node, Call)]
+    if any(p is None or not p.pointwise or p.stochastic or p.stateful for p in calls):
+        return False
+    return any(isinstance(node, Input) for node in walk(expr))
