@@ -48,9 +48,9 @@ class Hyper:
             return "one of " + ", ".join(self.choices)
         parts = [self.kind]
         if self.low is not None:
-            parts.append(f"{'>' if self.open_low else '>='} {self.low:g}")
+            parts.append(f"{'>' if self.open_low else '>='} {_bound(self.low)}")
         if self.high is not None:
-            parts.append(f"{'<' if self.open_high else '<='} {self.high:g}")
+            parts.append(f"{'<' if self.open_high else '<='} {_bound(self.high)}")
         return " ".join(parts)
 
     def coerce(self, value: HyperValue) -> HyperValue:
@@ -78,6 +78,10 @@ class Hyper:
         if self.high is not None and (value > self.high or (self.open_high and value == self.high)):
             raise ValueError(f"expected {self.describe()}, got {_show(value)}")
         return value
+
+
+def _bound(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"  # 1048576, not 1.04858e+06
 
 
 def _show(value: HyperValue) -> str:
@@ -176,9 +180,12 @@ class Primitive:
     def signature(self) -> str:
         """``softplus[beta=1](x)``-style summary for tables and messages."""
         hyper = ", ".join(
-            h.name if h.default is REQUIRED else f"{h.name}={_show(h.default)}" for h in self.hyper
+            h.name if h.default is REQUIRED
+            else f"{h.name}={h.default if isinstance(h.default, str) else _show(h.default)}"  # as written in actlang
+            for h in self.hyper
         )
-        args = {0: "", 1: "x", 2: "a, b"}.get(self.arity, "a, ...") if self.arity is not None else "a, ..."
+        fixed = {0: "", 1: "x"}.get(self.arity, ", ".join("abcdefgh"[: self.arity or 0]))
+        args = fixed if self.arity is not None else "a, ..."
         return f"{self.name}{f'[{hyper}]' if hyper else ''}({args})"
 
 
