@@ -1,0 +1,140 @@
+"""``actlang enumerate TEMPLATE``: expand a search-space template, optionally deduplicated."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import json
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from typing import TextIO
+
+from actlang.search import BYS, PRESETS, SYMMETRIES, deduplicate, space
+from actlang.search.dedup import Deduplication
+from actlang.search.space import AQUASURF_BINARY, AQUASURF_NARY, AQUASURF_UNARY
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "enumerate",
+        help="expand a search-space template (AQuaSurF's), optionally deduplicated",
+        description="Expand TEMPLATE (placeholders unary, binary, n-ary) over the operator sets, in "
+        "AQuaSurF's order and spelling. --unique groups the strings into equivalence classes.",
+        epilog="presets: " + "; ".join(f"{p.name}: {p.doc}" for p in PRESETS.values()),
+    )
+    parser.add_argument("template", metavar="TEMPLATE", nargs="?", help="e.g. 'binary(unary(x),unary(x))'")
+    parser.add_argument("--preset", choices=sorted(PRESETS), help="a named search space (added before TEMPLATE)")
+    parser.add_argument(
+        "--unary", type=_names, help=f"comma-separated unary operators (default: AQuaSurF's {len(AQUASURF_UNARY)})"
+    )
+    parser.add_argument("--binary", type=_names, help=f"binary operators (default: AQuaSurF's {len(AQUASURF_BINARY)})")
+    parser.add_argument("--nary", type=_names, help=f"n-ary operators (default: AQuaSurF's {len(AQUASURF_NARY)})")
+    parser.add_argument(
+        "--unique",
+        choices=BYS,
+        help="group equivalent functions: outputs (AQuaSurF's "
+        "bit-identical float32 rule), numeric (tolerance), symbolic (sympy proofs)",
+    )
+    parser.add_argument(
+        "--symmetry",
+        choices=SYMMETRIES,
+        default="none",
+        help="with --unique: also fold f with -f (negation) or every sign flip (sign)",
+    )
+    parser.add_argument("--format", choices=["csv", "json", "jsonl"], default="csv", help="output format")
+    parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    parser.add_argument("--count", action="store_true", help="print only the number of strings (and classes)")
+    parser.add_argument("--progress", action="store_true", default=None, help="show a progress bar on stderr")
+    parser.set_defaults(run=run)
+
+
+def _names(text: str) -> list[str]:
+    # Split on commas outside brackets, so 'leaky_relu[slope=0.2],relu' is two operators.
+    names, depth, current = [], 0, ""
+    for char in text:
+        depth += (char in "[(" and 1) or (-1 if char in "])" else 0)
+        if char == "," and depth == 0:
+            names.append(current.strip())
+            current = ""
+        else:
+            current += char
+    names.append(current.strip())
+    return [n for n in names if n]
+
+
+def run(args: argparse.Namespace) -> int:
+    ops = {
+        "unary": args.unary or AQUASURF_UNARY,
+        "binary": args.binary or AQUASURF_BINARY,
+        "nary": args.nary or AQUASURF_NARY,
+    }
+    searched = space(args.template, **ops, preset=args.preset)
+    if args.symmetry != "none" and not args.unique:
+        print("actlang: --symmetry needs --unique", file=sys.stderr)
+        return 2
+    start = time.perf_counter()
+    result = (
+        deduplicate(searched, by=args.unique, symmetry=args.symmetry, progress=args.progress) if args.unique else None
+    )
+    if args.count:
+        print(len(searched) if result is None else f"{len(searched)} {len(result)}")
+        return 0
+    with _open(args.output) as stream:
+        if result is None:
+            _write_names(stream, iter(searched), args.format)
+        else:
+            _write_classes(stream, result, args.format)
+    if result is not None:
+        seconds = time.perf_counter() - start
+        print(
+            f"{len(searched):,} strings, {len(result):,} classes ({args.unique}, symmetry {args.symmetry}) "
+            f"in {seconds:.1f} s",
+            file=sys.stderr,
+        )
+    return 0
+
+
+@contextlib.contextmanager
+def _open(path: str | None) -> Iterator[TextIO]:
+    if path is None:
+        yield sys.stdout
+    else:
+        with open(path, "w", newline="", encoding="utf-8") as stream:
+            yield stream
+
+
+def _write_names(stream: TextIO, names: Iterable[str], fmt: str) -> None:
+    if fmt == "json":
+        json.dump(list(names), stream, indent=0)
+        stream.write("\n")
+        return
+    if fmt == "csv":
+        stream.write("name\n")
+    for name in names:  # AQuaSurF strings hold commas: quote them in CSV
+        stream.write((f'"{name}"' if fmt == "csv" else json.dumps(name)) + "\n")
+
+
+def _write_classes(stream: TextIO, result: Deduplication, fmt: str) -> None:
+    records = (
+        {
+            "representative": c.representative,
+            "size": len(c),
+            "members": list(c.members),
+            "transforms": list(c.transforms),
+        }
+        for c in result.classes
+    )
+    if fmt == "json":
+        json.dump(list(records), stream)
+        stream.write("\n")
+    elif fmt == "jsonl":
+        for record in records:
+            stream.write(json.dumps(record) + "\n")
+    else:
+        writer = csv.writer(stream, lineterminator="\n")
+        writer.writerow(["representative", "size", "members", "transforms"])
+        for record in records:
+            writer.writerow([record["representative"], record["size"], " ".join(record["members"]),
+                             " ".join(record["transforms"])])  # fmt: skip

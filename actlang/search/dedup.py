@@ -1,0 +1,192 @@
+"""Grouping equivalent activation functions (SPEC §7).
+
+- ``by="outputs"``: AQuaSurF's rule — bit-identical float32 outputs on its 1,000 points (NaNs
+  count as equal; +0 and −0 differ, as they did in AQuaSurF's string-keyed database).
+- ``by="numeric"``: outputs equal within ``rtol``/``atol`` with NaN and infinities at the same
+  points (see :mod:`actlang.search.numeric`), so ulp-level differences between kernels do not split
+  a class.
+- ``by="symbolic"``: the ``"outputs"`` classes, joined where ``actlang.equivalent`` proves two of
+  them equal (candidates are the numeric near-duplicates; a merely numeric verdict does not join).
+
+``symmetry="negation"`` also folds f with −f; ``"sign"`` folds f(x), −f(x), f(−x), −f(−x).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from actlang.errors import ParseError
+from actlang.search.engine import Engine, aquasurf_points
+from actlang.search.keys import TRANSFORMS, Symmetry, check_symmetry, key_function, points_for
+from actlang.search.progress import Progress
+from actlang.search.space import Space, expand
+
+By = Literal["outputs", "numeric", "symbolic"]
+BYS: tuple[By, ...] = ("outputs", "numeric", "symbolic")
+RTOL, ATOL = 1e-5, 1e-6
+
+
+@dataclass(frozen=True)
+class EquivalenceClass:
+    """One class: its members (input order), a representative, and each member's relation to the
+    representative (``"f(x)"`` — the same function —, ``"-f(x)"``, ``"f(-x)"``, ``"-f(-x)"``, or
+    ``"~"`` when it joined only through other members)."""
+
+    representative: str
+    members: tuple[str, ...]
+    transforms: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+
+@dataclass
+class Deduplication:
+    """The classes, in order of first appearance, and the class of every input (``labels``)."""
+
+    classes: list[EquivalenceClass]
+    labels: np.ndarray
+    by: By
+    symmetry: Symmetry
+    total: int = field(default=0)
+
+    def __len__(self) -> int:
+        return len(self.classes)
+
+    def __iter__(self) -> Iterator[EquivalenceClass]:
+        return iter(self.classes)
+
+    @property
+    def representatives(self) -> list[str]:
+        return [c.representative for c in self.classes]
+
+
+@dataclass
+class _Outputs:
+    """Per input: name, exact class id, transform bit; per exact class: a row (when kept)."""
+
+    names: list[str]
+    ids: np.ndarray
+    which: np.ndarray
+    rows: np.ndarray | None
+
+
+def deduplicate(
+    names: Iterable[str] | Space,
+    by: By = "outputs",
+    symmetry: Symmetry = "none",
+    *,
+    rtol: float = RTOL,
+    atol: float = ATOL,
+    progress: bool | None = None,
+) -> Deduplication:
+    """Group ``names`` (strings, or a :func:`~actlang.search.space` for the fast template path)."""
+    if by not in BYS:
+        raise ParseError(f"unknown dedup mode {by!r}; expected one of {', '.join(BYS)}")
+    symmetry = check_symmetry(symmetry)
+    if not (0 <= rtol < 0.5 and 0 <= atol < 0.5):
+        raise ParseError("rtol and atol must lie in [0, 0.5)")
+    exact_symmetry = symmetry if by == "outputs" else "none"
+    width = len(aquasurf_points())
+    keep = by != "outputs"
+    wide = symmetry == "sign" and keep
+    out = _outputs(names, exact_symmetry, keep, wide, progress)
+    if by == "outputs":
+        return _finish(out, out.ids, out.which, by, symmetry)
+    from actlang.search.merge import merge_numeric, merge_symbolic
+
+    assert out.rows is not None
+    labels, which = merge_numeric(out.rows, width, symmetry, rtol, atol)
+    if by == "symbolic":
+        labels, which = merge_symbolic(out, labels, which, symmetry)
+    return _finish(out, labels[out.ids], which[out.ids], by, symmetry)
+
+
+def _outputs(
+    names: Iterable[str] | Space, symmetry: Symmetry, keep: bool, wide: bool, progress: bool | None
+) -> _Outputs:
+    base = aquasurf_points()
+    points = points_for(base, "sign" if (symmetry == "sign" or wide) else "none")
+    key = key_function(len(base), symmetry)
+    if isinstance(names, Space):
+        return _space_outputs(names, points, key, keep, progress)
+    return _names_outputs(list(names), points, key, keep)
+
+
+def _space_outputs(space: Space, points: np.ndarray, key: Callable, keep: bool, progress: bool | None) -> _Outputs:
+    bar = Progress(len(space), "deduplicating", progress)
+    share = [1]
+    engine = Engine(points, top_key=key, keep_top_rows=keep, progress=lambda f: bar(f * share[0]))
+    registry: dict[bytes, int] = {}
+    names: list[str] = []
+    ids, which, rows = [], [], []
+    for template in space.templates:
+        share[0] = template.count
+        table = engine.run(template)
+        digests = [k[0] for k in table.keys]
+        gid = np.array([registry.setdefault(d, len(registry)) for d in digests], np.int64)
+        new = gid >= len(rows) if keep else None
+        index = table.index.ravel()
+        names.extend(expand(template))
+        ids.append(gid[index])
+        which.append(np.array([k[1] for k in table.keys], np.int8)[index])
+        if keep and table.rows is not None:
+            fresh = np.flatnonzero(new)
+            rows.extend(table.rows[fresh][np.argsort(gid[fresh])])
+    bar.close()
+    stacked = np.stack(rows) if keep else None
+    return _Outputs(names, np.concatenate(ids), np.concatenate(which), stacked)
+
+
+def _names_outputs(names: list[str], points: np.ndarray, key: Callable, keep: bool) -> _Outputs:
+    from actlang.search.exprs import evaluate_many
+    from actlang.search.space import parse_names
+
+    exprs = parse_names(names)
+    registry: dict[bytes, int] = {}
+    ids = np.empty(len(names), np.int64)
+    which = np.empty(len(names), np.int8)
+    rows = []
+    step = 8192
+    for start in range(0, len(exprs), step):
+        block = evaluate_many(exprs[start : start + step], points)
+        for i, row in enumerate(block):
+            digest, bit = key(row)
+            found = registry.setdefault(digest, len(registry))
+            if keep and found == len(rows):
+                rows.append(row)
+            ids[start + i], which[start + i] = found, bit
+    return _Outputs(names, ids, which, np.stack(rows) if keep and rows else None)
+
+
+def _finish(out: _Outputs, labels: np.ndarray, which: np.ndarray, by: By, symmetry: Symmetry) -> Deduplication:
+    """Classes in order of first appearance; representative = the largest name (AQuaSurF's
+    ``MAX(fn_name)``), transforms relative to it."""
+    _, first, dense = np.unique(labels, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), np.int64)
+    rank[np.argsort(first)] = np.arange(len(first))
+    labels = rank[dense.ravel()]
+    order = np.argsort(labels, kind="stable")
+    bounds = np.searchsorted(labels[order], np.arange(len(first) + 1))
+    classes = []
+    names = out.names
+    for c in range(len(first)):
+        members = order[bounds[c] : bounds[c + 1]]
+        rep = max(members, key=names.__getitem__)
+        bits = np.where((which[members] < 0) | (which[rep] < 0), -1, which[members] ^ which[rep])
+        classes.append(
+            EquivalenceClass(
+                names[rep],
+                tuple(names[m] for m in members),
+                tuple("~" if b < 0 else TRANSFORMS[b] for b in bits.tolist()),
+            )
+        )
+    return Deduplication(classes, labels, by, symmetry, len(names))
+
+
+def class_sizes(result: Deduplication) -> Sequence[int]:
+    return [len(c) for c in result.classes]

@@ -1,0 +1,70 @@
+"""Joining exact-output classes: numerically (tolerances) and symbolically (sympy proofs)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from actlang.errors import UnsupportedError
+from actlang.search.keys import NEGATE, REFLECT, Symmetry, transform
+from actlang.search.numeric import _close, close_components
+
+UNKNOWN = -1  # a member joined only through others: no single transform relates it
+
+
+COPIES = {"none": (), "negation": (NEGATE,), "sign": (NEGATE, REFLECT, NEGATE | REFLECT)}
+
+
+def groups(labels: np.ndarray) -> list[np.ndarray]:
+    """Indices of each label that occurs more than once."""
+    order = np.argsort(labels, kind="stable")
+    cuts = np.flatnonzero(np.diff(labels[order])) + 1
+    return [g for g in np.split(order, cuts) if len(g) > 1]
+
+
+def merge_numeric(
+    rows: np.ndarray, width: int, symmetry: Symmetry, rtol: float, atol: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Component label of each exact class, and its transform relative to its component's first
+    class (``UNKNOWN`` where no single transform of that row is close to it)."""
+    base = np.ascontiguousarray(rows[:, :width])
+    bits = COPIES[symmetry]
+    extra = np.stack([transform(rows, width, b) for b in bits]) if bits else None
+    labels = close_components(base, rtol, atol, extra)
+    which = np.zeros(len(rows), np.int8)
+    for members in groups(labels):
+        head = base[members[0]]
+        which[members] = UNKNOWN
+        for b in (0, *bits):
+            cand = transform(rows[members], width, b)
+            hit = _close(head, cand, rtol, atol) & (which[members] == UNKNOWN)
+            which[members[hit]] = b
+    return labels, which
+
+
+def merge_symbolic(out, labels: np.ndarray, which: np.ndarray, symmetry: Symmetry) -> tuple[np.ndarray, np.ndarray]:
+    """Exact classes joined where sympy proves their representatives equivalent; the candidates
+    are the numeric components (a proof is tried only between numerically close functions)."""
+    try:
+        from actlang import equivalent
+    except ImportError:  # pragma: no cover - depends on the symbolic layer being installed
+        raise UnsupportedError("the symbolic mode needs actlang.equivalent (the symbolic layer)") from None
+    first_name: dict[int, str] = {}
+    for i, c in enumerate(out.ids.tolist()):
+        first_name.setdefault(c, out.names[i])
+    result = np.arange(len(labels))
+    bits = np.zeros(len(labels), np.int8)
+    names = {"f(x)": 0, "-f(x)": NEGATE, "f(-x)": REFLECT, "-f(-x)": NEGATE | REFLECT}
+    for members in groups(labels):
+        heads: list[int] = []
+        for m in members.tolist():
+            for h in heads:
+                verdict = equivalent(first_name[h], first_name[m], symmetry=symmetry)
+                if getattr(verdict, "verdict", None) == "proved":
+                    result[m] = result[h]
+                    found = getattr(verdict, "transform", None)
+                    bits[m] = bits[h] ^ names.get(str(found), 0) if found is not None else bits[h]
+                    break
+            else:
+                heads.append(m)
+    del which
+    return result, bits
