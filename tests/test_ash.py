@@ -25,7 +25,8 @@ def paper(x: np.ndarray, z, alpha, slope: float = 0.0) -> np.ndarray:
         sigma = np.sqrt(((sample - mu) ** 2).sum() / sample.size)
         zz = np.asarray(z).reshape((-1,) + (1,) * (sample.ndim - 1)) if np.ndim(z) else z
         aa = np.asarray(alpha).reshape((-1,) + (1,) * (sample.ndim - 1)) if np.ndim(alpha) else alpha
-        gate = 1.0 / (1.0 + np.exp(-2.0 * aa * (sample - mu - zz * sigma)))
+        with np.errstate(over="ignore"):  # exp overflows to inf far below the threshold: gate 0
+            gate = 1.0 / (1.0 + np.exp(-2.0 * aa * (sample - mu - zz * sigma)))
         out[i] = sample * (gate + slope * (1.0 - gate))
     return out
 
