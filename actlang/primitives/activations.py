@@ -80,13 +80,13 @@ act(
 act("tanhshrink", "x − tanh(x)", "F.tanhshrink({0})", definition="x - tanh(x)")
 act(
     "softshrink", "x − λ above λ, x + λ below −λ, 0 between", "F.softshrink({0}, {lambd})",
-    numpy=lambda x, lambd: np.where(x > lambd, x - lambd, np.where(x < -lambd, x + lambd, 0.0)),
+    numpy=lambda x, lambd: np.where(x > lambd, x - lambd, np.where(x < -lambd, x + lambd, 0.0 * x)),  # NaN stays NaN
     sympy=lambda sp, x, lambd: sp.Piecewise((x - lambd, x > lambd), (x + lambd, x < -lambd), (0, True)),
     hyper=(Hyper("lambd", "float", 0.5, low=0),),
 )  # fmt: skip
 act(
     "hardshrink", "x where |x| > λ, else 0", "F.hardshrink({0}, {lambd})",
-    numpy=lambda x, lambd: np.where(np.abs(x) > lambd, x, 0.0),
+    numpy=lambda x, lambd: np.where(np.abs(x) > lambd, x, 0.0 * x),  # NaN stays NaN, as torch
     sympy=lambda sp, x, lambd: sp.Piecewise((x, sp.Abs(x) > lambd), (0, True)),
     hyper=(Hyper("lambd", "float", 0.5, low=0),),
 )  # fmt: skip
