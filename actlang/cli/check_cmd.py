@@ -1,0 +1,65 @@
+"""``actlang check EXPR... | -``: validate activations; exit 0 if all are valid, 2 otherwise."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from actlang.errors import ActlangError
+from actlang.parser import parse
+from actlang.printer import format_expr
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "check",
+        help="validate one or more activations (or lines of stdin with '-')",
+        description="Validate each EXPR: print 'ok' and its canonical text, or the error with a caret under "
+        "the fault (on stderr). With '-', read one activation per line from stdin (blank lines skipped). "
+        "Exit 0 if all are valid, 2 otherwise.",
+        epilog="example: actlang check 'erfc(softplus(x))^2' 'add(relu(x),swish(x))'",
+    )
+    parser.add_argument("exprs", metavar="EXPR", nargs="+", help="activation text, or '-' for stdin lines")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per input, as a JSON list")
+    parser.set_defaults(run=run)
+
+
+def inputs(exprs: list[str]) -> list[tuple[str, str]]:
+    """``(label, text)`` pairs: arguments as given, ``-`` expanded to stdin's non-blank lines."""
+    found = []
+    for position, expr in enumerate(exprs, 1):
+        if expr == "-":
+            found += [(f"stdin:{n}", line.rstrip("\n")) for n, line in enumerate(sys.stdin, 1) if line.strip()]
+        else:
+            found.append((f"arg {position}", expr))
+    return found
+
+
+def check(text: str) -> dict:
+    """The verdict on one activation, as plain data."""
+    try:
+        expr = parse(text)
+    except ActlangError as error:
+        return {
+            "input": text, "valid": False,
+            "error": {"type": type(error).__name__, "message": error.message, "line": error.line,
+                      "column": error.column, "hint": error.hint, "display": str(error)},
+        }  # fmt: skip
+    return {"input": text, "valid": True, "canonical": format_expr(expr)}
+
+
+def run(args: argparse.Namespace) -> int:
+    results = [(label, check(text)) for label, text in inputs(args.exprs)]
+    if args.json:
+        print(json.dumps([result for _, result in results], indent=2, ensure_ascii=False))
+    else:
+        for label, result in results:
+            if result["valid"]:
+                if not args.quiet:
+                    print(f"ok  {result['canonical']}")
+            else:
+                error = result["error"]
+                print(f"actlang: {label}: {error['type']}: {error['display']}", file=sys.stderr)
+    return 0 if all(result["valid"] for _, result in results) else 2
