@@ -34,11 +34,19 @@ __version__ = "0.1.0"
 _COMPILER = frozenset({"compile", "export", "ActivationModule"})
 
 
+# Models and mixtures (torch too): name -> defining module.
+_MODELS = {"replace_activations": "actlang.models", "collapse": "actlang.research.collapse"}
+
+
 def __getattr__(name: str):
     if name in _COMPILER:
         import actlang.compiler
 
         return getattr(actlang.compiler, name)
+    if name in _MODELS:
+        import importlib
+
+        return getattr(importlib.import_module(_MODELS[name]), name)
     raise AttributeError(f"module 'actlang' has no attribute {name!r}")
 
 
@@ -50,6 +58,6 @@ def format(expr: Expr | str, style: Style = "actlang") -> str:  # noqa: A001 - t
 __all__ = [
     "ActivationModule", "ActlangError", "ArityError", "Call", "Constant", "EvaluationError", "Expr", "Hyper",
     "HyperparameterError", "Input", "Learned", "LimitError", "Num", "Param", "ParseError",
-    "Primitive", "Span", "UnknownNameError", "UnsupportedError", "call", "compile", "evaluate", "export", "format",
-    "lookup", "parse", "primitives",
+    "Primitive", "Span", "UnknownNameError", "UnsupportedError", "call", "collapse", "compile", "evaluate", "export",
+    "format", "lookup", "parse", "primitives", "replace_activations",
 ]  # fmt: skip

@@ -31,12 +31,6 @@ def paper(x: np.ndarray, z, alpha, slope: float = 0.0) -> np.ndarray:
     return out
 
 
-def _compile(text: str, **options) -> torch.nn.Module:
-    from actlang.research.mix import compile_activation
-
-    return compile_activation(text, **options)
-
-
 def _f64(cls, hp: dict, **options) -> torch.nn.Module:
     """A site module built in float64, so that z = Φ⁻¹(1 − k/100) is not rounded to float32."""
     previous = torch.get_default_dtype()
@@ -198,10 +192,10 @@ def test_compiled_ash_composes_and_matches_evaluate() -> None:
     rng = np.random.default_rng(11)
     x = rng.standard_normal((4, 3, 6, 6))
     for text in ["ash[k=10](x) + 0.1*x", "l_ash[k=30](tanh(x))", "f_ash[k=80](x) * sigmoid(x)", "ash(ash[k=20](x))"]:
-        module = _compile(text).double()
+        module = actlang.compile(text).double()
         got = module(torch.from_numpy(x)).detach().numpy()
         np.testing.assert_allclose(got, actlang.evaluate(text, x), rtol=1e-6, atol=1e-12, err_msg=text)
-    module = _compile("ash[k=10](x)", channels=3)
+    module = actlang.compile("ash[k=10](x)", channels=3)
     assert {n for n, _ in module.named_parameters()} == {"ash_0.z", "ash_0.alpha"}
     assert module.ash_0.z.shape == (3,)
 

@@ -14,8 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import actlang
-from actlang.research.collapse import collapse, collapsed, dominant
-from actlang.research.mix import ADACT, Mix, compile_activation
+from actlang.research.collapse import collapsed
+from actlang.research.mix import ADACT, Mix
 
 BRANCHES = ["relu(x)", "elu(x)", "leaky_relu(x)", "prelu(x)", "rrelu(x)", "silu(x)", "mish(x)"]
 
@@ -38,7 +38,7 @@ def test_weights_sum_to_one(logits: list[float], channels: int) -> None:
 
 def test_initial_mixture_is_uniform_and_matches_the_formula() -> None:
     x = torch.linspace(-4, 4, 41, dtype=torch.float64).reshape(1, -1)
-    module = compile_activation("mix(relu, tanh, x^2)").double()
+    module = actlang.compile("mix(relu, tanh, x^2)").double()
     torch.testing.assert_close(module(x), (torch.relu(x) + torch.tanh(x) + x**2) / 3)
     _set(module.mix_0.w, [0.5, -1.0, 2.0])
     p = torch.softmax(torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64), 0)
@@ -49,7 +49,7 @@ def test_initial_mixture_is_uniform_and_matches_the_formula() -> None:
 
 
 def test_per_channel_weights_mix_each_channel_separately() -> None:
-    module = compile_activation("mix(relu, -x)", channels=2).double()
+    module = actlang.compile("mix(relu, -x)", channels=2).double()
     _set(module.mix_0.w, [[30.0, -30.0], [-30.0, 30.0]])  # channel 0: relu, channel 1: -x
     x = torch.randn(3, 2, 4, dtype=torch.float64)
     torch.testing.assert_close(module(x)[:, 0], torch.relu(x[:, 0]))
@@ -57,7 +57,7 @@ def test_per_channel_weights_mix_each_channel_separately() -> None:
 
 
 def test_gradients_reach_the_logits() -> None:
-    module = compile_activation("mix(relu, silu)")
+    module = actlang.compile("mix(relu, silu)")
     module(torch.randn(4, 5)).pow(2).sum().backward()
     assert module.mix_0.w.grad is not None and module.mix_0.w.grad.abs().sum() > 0
 
@@ -65,16 +65,16 @@ def test_gradients_reach_the_logits() -> None:
 def test_adact_is_the_paper_mixture() -> None:
     body = actlang.parse(ADACT)
     assert [str(a) for a in body.args] == BRANCHES
-    module = compile_activation("adact")
+    module = actlang.compile("adact")
     assert module.adact_0.body.mix_0.w.shape == (7,)
     # N_AdAct = 8 parameters per unit: 7 logits and PReLU's slope (paper, §2)
     assert sum(p.numel() for p in module.parameters()) == 8
     assert module.adact_0.body.prelu_0.a.item() == pytest.approx(0.25)
-    assert compile_activation("adact", channels=16).adact_0.body.mix_0.w.shape == (16, 7)
+    assert actlang.compile("adact", channels=16).adact_0.body.mix_0.w.shape == (16, 7)
 
 
 def test_adact_rrelu_is_random_in_training_and_fixed_in_eval() -> None:
-    module = compile_activation("adact").double()
+    module = actlang.compile("adact").double()
     x = torch.linspace(-3, 3, 61, dtype=torch.float64).reshape(1, -1)
     torch.manual_seed(0)
     assert not torch.equal(module(x), module(x))  # training: a fresh RReLU slope per element
@@ -86,24 +86,24 @@ def test_adact_rrelu_is_random_in_training_and_fixed_in_eval() -> None:
 
 @given(st.lists(st.integers(-20, 20).map(lambda i: i / 4), min_size=7, max_size=7, unique=True))
 def test_dominant_picks_the_argmax(logits: list[float]) -> None:
-    module = compile_activation("mix(relu, elu, leaky_relu, prelu, rrelu, silu, mish) + 0.5*x")
+    module = actlang.compile("mix(relu, elu, leaky_relu, prelu, rrelu, silu, mish) + 0.5*x")
     _set(module.mix_0.w, logits)
-    assert str(dominant(module)) == f"{BRANCHES[int(np.argmax(logits))]} + 0.5 * x"
-    adact = compile_activation("adact(2*x)")
+    assert str(module.dominant()) == f"{BRANCHES[int(np.argmax(logits))]} + 0.5 * x"
+    adact = actlang.compile("adact(2*x)")
     _set(adact.adact_0.body.mix_0.w, logits)
-    assert dominant(adact) == actlang.parse(BRANCHES[int(np.argmax(logits))].replace("(x)", "(2*x)"))
+    assert adact.dominant() == actlang.parse(BRANCHES[int(np.argmax(logits))].replace("(x)", "(2*x)"))
 
 
 def test_per_channel_dominant_uses_the_channel_average() -> None:
-    module = compile_activation("mix(relu, tanh)", channels=3)
+    module = actlang.compile("mix(relu, tanh)", channels=3)
     _set(module.mix_0.w, [[5.0, 0.0], [0.0, 1.0], [0.0, 1.0]])  # 2 channels prefer tanh, slightly
-    assert str(dominant(module)) == "relu(x)"
+    assert str(module.dominant()) == "relu(x)"
 
 
 @pytest.mark.parametrize("winner", range(7))
 def test_collapse_keeps_the_outputs_of_a_one_hot_mixture(winner: int) -> None:
     text = "prelu(adact(x) + mix(x, ash[k=20](x), beta*tanh(x))) + prelu(x) where beta = 2"
-    module = compile_activation(text).double()
+    module = actlang.compile(text).double()
     logits = [-100.0] * 7
     logits[winner] = 100.0
     _set(module.adact_0.body.mix_0.w, logits)
@@ -125,9 +125,9 @@ def test_collapse_keeps_the_outputs_of_a_one_hot_mixture(winner: int) -> None:
 class _Net(torch.nn.Module):
     def __init__(self) -> None:
         super().__init__()
-        self.body = torch.nn.Sequential(torch.nn.Linear(3, 4), compile_activation("adact"), torch.nn.Linear(4, 4))
-        self.heads = torch.nn.ModuleDict({"act": compile_activation("mix(tanh, x)")})
-        self.out = torch.nn.Sequential(torch.nn.Linear(4, 2), compile_activation("silu(x)"))
+        self.body = torch.nn.Sequential(torch.nn.Linear(3, 4), actlang.compile("adact"), torch.nn.Linear(4, 4))
+        self.heads = torch.nn.ModuleDict({"act": actlang.compile("mix(tanh, x)")})
+        self.out = torch.nn.Sequential(torch.nn.Linear(4, 2), actlang.compile("silu(x)"))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.out(self.heads["act"](self.body(x)))
@@ -140,7 +140,7 @@ def test_collapse_in_a_model_reports_each_choice() -> None:
     x = torch.randn(8, 3)
     model.eval()
     before = model(x)
-    report = collapse(model)
+    report = actlang.collapse(model)
     assert report.model is model
     assert report.replaced == {"body.1": "silu(x)", "heads.act": "tanh(x)"}
     assert [(c.path, c.branches[c.chosen]) for c in report.choices] == [
@@ -150,12 +150,12 @@ def test_collapse_in_a_model_reports_each_choice() -> None:
     assert model.body[1].expression == "silu(x)" and model.out[1].expression == "silu(x)"
     assert torch.allclose(model(x), before, atol=1e-3)  # weights 0.98+, not exactly one-hot
     assert "body.1/adact_0/mix_0: silu(x)" in str(report)
-    root = collapse(compile_activation("mix(relu, x)"))
+    root = actlang.collapse(actlang.compile("mix(relu, x)"))
     assert root.model.expression == "relu(x)"
 
 
 def test_mix_sites_copy_pickle_and_script() -> None:
-    module = compile_activation("mix(relu, tanh, x)", memory_efficient=False)
+    module = actlang.compile("mix(relu, tanh, x)", memory_efficient=False)
     _set(module.mix_0.w, [1.0, 2.0, 3.0])
     x = torch.randn(2, 5)
     assert torch.equal(copy.deepcopy(module)(x), module(x))

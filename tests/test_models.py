@@ -9,8 +9,7 @@ import torch
 from torch import nn
 
 import actlang
-from actlang.models import ACTIVATION_TYPES, replace_activations
-from actlang.research.mix import compile_activation
+from actlang.models import ACTIVATION_TYPES
 
 
 class Net(nn.Module):
@@ -46,7 +45,7 @@ def _compiled_paths(model: nn.Module) -> dict[str, str]:
 
 
 def test_replaces_exactly_the_activation_layers() -> None:
-    model = replace_activations(Net(), "ash[k=10](x)")
+    model = actlang.replace_activations(Net(), "ash[k=10](x)")
     assert _compiled_paths(model) == dict.fromkeys(ALL, "ash[k=10](x)")
     assert sum(isinstance(m, nn.Conv2d) for m in model.modules()) == 4  # nothing else touched
     sites = [m for path, m in model.named_modules() if path in ALL]
@@ -55,14 +54,14 @@ def test_replaces_exactly_the_activation_layers() -> None:
 
 
 def test_types_and_per_layer_choices() -> None:
-    model = replace_activations(Net(), "mish(x)", types=(nn.ReLU,))
+    model = actlang.replace_activations(Net(), "mish(x)", types=(nn.ReLU,))
     assert set(_compiled_paths(model)) == {"stem.1", "heads.b.2"}
     assert isinstance(model.stem[2][1], nn.GELU) and isinstance(model.act, nn.ELU)
 
     def per_layer(path: str) -> str | None:
         return None if path.startswith("heads") else ("adact" if path.startswith("stem") else "prelu(x)")
 
-    model = replace_activations(Net(), per_layer)
+    model = actlang.replace_activations(Net(), per_layer)
     assert _compiled_paths(model) == {"stem.1": "adact(x)", "stem.2.1": "adact(x)", "blocks.0.1": "prelu(x)",
                                       "act": "prelu(x)"}  # fmt: skip
     assert isinstance(model.heads["a"], nn.Tanh) and isinstance(model.heads["b"][2], nn.ReLU)
@@ -72,26 +71,26 @@ def test_types_and_per_layer_choices() -> None:
 def test_shared_layer_gets_one_module_per_path_and_root_layer_is_returned() -> None:
     shared = nn.ReLU()
     model = nn.Sequential(nn.Linear(2, 2), shared, nn.Linear(2, 2), shared)
-    replace_activations(model, "prelu(x)")
+    actlang.replace_activations(model, "prelu(x)")
     assert model[1] is not model[3] and model[1].prelu_0.a is not model[3].prelu_0.a
-    new = replace_activations(nn.GELU(), "silu(x)")
+    new = actlang.replace_activations(nn.GELU(), "silu(x)")
     assert new.expression == "silu(x)"
 
 
 def test_per_channel_parameters_and_bad_input() -> None:
     model = nn.Sequential(nn.Conv2d(1, 6, 3), nn.ReLU(), nn.Conv2d(6, 5, 3), nn.ReLU())
-    replace_activations(model, "prelu(x)", channels=lambda path: {"1": 6, "3": 5}[path])
+    actlang.replace_activations(model, "prelu(x)", channels=lambda path: {"1": 6, "3": 5}[path])
     assert model[1].prelu_0.a.shape == (6,) and model[3].prelu_0.a.shape == (5,)
     assert model(torch.randn(2, 1, 7, 7)).shape == (2, 5, 3, 3)
     with pytest.raises(actlang.ActlangError):
-        replace_activations(nn.ReLU(), "sofplus(x)")
+        actlang.replace_activations(nn.ReLU(), "sofplus(x)")
     with pytest.raises(actlang.ActlangError, match="types"):
-        replace_activations(nn.ReLU(), "relu(x)", types=nn.ReLU)
+        actlang.replace_activations(nn.ReLU(), "relu(x)", types=nn.ReLU)
 
 
 def _trained(spec, seed: int = 0) -> nn.Module:
     torch.manual_seed(seed)
-    model = replace_activations(Net(), spec)
+    model = actlang.replace_activations(Net(), spec)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
     for _ in range(3):  # move every parameter away from its initial value
         optimizer.zero_grad()
@@ -110,7 +109,7 @@ def test_state_dict_round_trip_reproduces_outputs_exactly(spec: str) -> None:
     torch.save(model.state_dict(), buffer)
     buffer.seek(0)
     torch.manual_seed(123)  # a different initialisation: everything must come from the file
-    fresh = replace_activations(Net(), spec).eval()
+    fresh = actlang.replace_activations(Net(), spec).eval()
     fresh.load_state_dict(torch.load(buffer, weights_only=True))
     x = torch.randn(5, 1, 4, 4)
     assert torch.equal(fresh(x), model(x))
@@ -130,15 +129,13 @@ def test_whole_model_save_load_reproduces_outputs_exactly(spec: str) -> None:
 
 def test_activation_from_a_plain_config() -> None:
     config = {"model": {"activation": "ash[k=10](x)", "channels": 4}}
-    act = compile_activation(config["model"]["activation"], channels=config["model"]["channels"])
+    act = actlang.compile(config["model"]["activation"], channels=config["model"]["channels"])
     assert act.expression == "ash[k=10](x)" and act.ash_0.z.shape == (4,)
 
 
 def test_activation_from_a_hydra_target() -> None:
     omegaconf = pytest.importorskip("omegaconf")
     hydra_utils = pytest.importorskip("hydra.utils")
-    if not hasattr(actlang, "compile"):
-        pytest.skip("actlang.compile is not exported yet")
     config = omegaconf.OmegaConf.create(
         "activation:\n  _target_: actlang.compile\n  e: 'mix(relu, ash[k=10](x))'\n  channels: 8\n"
     )

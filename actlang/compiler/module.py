@@ -90,6 +90,13 @@ class ActivationModule(nn.Module):
             values[name] = float(tensor.flatten()[0])
         return with_inits(self.program.expression, values)
 
+    def dominant(self) -> Expr:
+        """The expression with every mixture (``mix``, ``adact``) replaced by its heaviest branch
+        (AdAct's "optimized" network); ``actlang.collapse`` builds the module for it."""
+        from actlang.research.collapse import dominant
+
+        return dominant(self)
+
     def extra_repr(self) -> str:
         parts = [self.program.text]
         if self.channels is not None:

@@ -100,13 +100,10 @@ def __getattr__(name: str) -> Any:
 
 
 def compile_activation(expr: Any, **options: Any) -> nn.Module:
-    """``actlang.compile`` (imported late: the compiler imports the registry, which names us)."""
+    """``actlang.compile`` (looked up late: the compiler imports the registry, which names us)."""
     import actlang
 
-    compile_ = getattr(actlang, "compile", None)
-    if compile_ is None:  # the package attribute is set once actlang/__init__ exports the compiler
-        from actlang.compiler.api import compile as compile_
-    return compile_(expr, **options)
+    return actlang.compile(expr, **options)
 
 
 class AdAct(nn.Module):
