@@ -77,13 +77,15 @@ def integrate(
         hit_time = (edge - x) / v_safe * log1p_ratio(r)
         cross = reachable & (hit_time < left_time)
         psi = x + v * left_time * expm1_ratio(a * left_time)
-        # Without a crossing the exact flow stays in the cell; the clamp removes rounding only.
-        # Unbounded, the outer ends of the end cells are open (±∞): extended fields are not clipped.
-        if bounded:
-            psi = torch.minimum(torch.maximum(psi, low), high)
-        else:
-            psi = torch.minimum(torch.maximum(psi, torch.where(c == 0, torch.full_like(low, -float("inf")), low)),
-                                torch.where(c == nc - 1, torch.full_like(high, float("inf")), high))  # fmt: skip
+        # Without a crossing the exact flow stays in the cell; the clamp removes rounding only, so
+        # it corrects the value and leaves the gradient of ψ alone. Unbounded, the outer ends of
+        # the end cells are open (±∞): extended fields are not clipped.
+        if not bounded:
+            low = torch.where(c == 0, torch.full_like(low, -float("inf")), low)
+            high = torch.where(c == nc - 1, torch.full_like(high, float("inf")), high)
+        # (x itself may sit a rounding error outside its cell; it stays a valid bound.)
+        low, high = torch.minimum(low, x), torch.maximum(high, x)
+        psi = psi + (torch.minimum(torch.maximum(psi, low), high) - psi).detach()
         x = torch.where(cross, edge, psi)
         left_time = torch.where(cross, left_time - hit_time, torch.zeros_like(left_time))
         c = torch.where(cross, c + torch.where(rightward, 1, -1), c)
@@ -91,12 +93,13 @@ def integrate(
 
 
 def derivative(u: Tensor, psi: Tensor, psi_cell: Tensor, slopes: Tensor, intercepts: Tensor, t: float = 1.0) -> Tensor:
-    """``dψ/du = v(ψ)/v(u)``; ``e^{a_c·t}`` where ``v(u) = 0`` (a fixed point)."""
+    """``dψ/du``: ``e^{a_c·t}`` when ψ stays in the cell of u (fixed points included, and well
+    conditioned near them), otherwise ``v(ψ)/v(u)`` (then v(u) is bounded away from 0)."""
     nc = slopes.shape[-1]
     c = cell_index(u, nc)
     a = torch.gather(slopes, -1, c)
     v = a * u + torch.gather(intercepts, -1, c)
     v_end = torch.gather(slopes, -1, psi_cell) * psi + torch.gather(intercepts, -1, psi_cell)
-    moving = v != 0
-    ratio = v_end / torch.where(moving, v, torch.ones_like(v))
-    return torch.where(moving, ratio, torch.exp(a * t))
+    stayed = (psi_cell == c) | (v == 0)
+    ratio = v_end / torch.where(stayed, torch.ones_like(v), v)
+    return torch.where(stayed, torch.exp(a * t), ratio)

@@ -109,9 +109,26 @@ class CPABActivation(nn.Module):
         shift = torch.where(inside, (self.hi - self.lo) * (psi - start), torch.zeros_like(u))
         return torch.where(self._inside(x), x + self._unrows(shift, x), x)
 
-    def inverse(self, x: Tensor) -> Tensor:
-        """(T^θ)⁻¹ = T^{−θ}: the flow of −v for unit time."""
-        return self.transform(x, -1.0)
+    def flow(self, x: Tensor, t: float = 1.0) -> Tensor:
+        """The flow of v^θ for time ``t`` (negative: backwards) from every input, [a, b] or not
+        (the end cells' fields extend past [a, b])."""
+        slopes, intercepts = self._fields()
+        if t < 0:
+            slopes, intercepts, t = -slopes, -intercepts, -t
+        u = self._rows(x)
+        psi, _ = closed.integrate(u, slopes, intercepts, t, False)
+        return x + self._unrows((self.hi - self.lo) * (psi - u), x)
+
+    def inverse(self, y: Tensor) -> Tensor:
+        """(T^θ)⁻¹ = T^{−θ} (the backward flow) on T^θ([a, b]); y unchanged elsewhere.
+
+        With zero boundary T^θ([a, b]) = [a, b]; without, the image can reach past [a, b].
+        """
+        pre = self.flow(y, -1.0)
+        # The ends map back a rounding error away from a and b: accept them and clamp.
+        tol = 16 * torch.finfo(y.dtype).eps * (abs(self.lo) + abs(self.hi))
+        inside = (pre >= self.lo - tol) & (pre <= self.hi + tol)
+        return torch.where(inside, torch.clamp(pre, self.lo, self.hi), y)
 
     def derivative(self, x: Tensor) -> Tensor:
         """dT^θ/dx = v(T(x))/v(x) on [a, b] (e^{a_c} at fixed points); 1 outside."""

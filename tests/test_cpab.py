@@ -1,0 +1,278 @@
+"""CPAB core: the checks a correct 1-D CPAB implementation passes (RESEARCH §1.1).
+
+Every check runs in float64 on the module's own velocity field: agreement with scipy's RK45
+(rtol 1e-10) to 1e-6 exactly and 1e-3 through the lookup table, monotonicity, fixed ends,
+identity at θ = 0, inverse, flow property, dT/dx = v(T)/v(x), gradcheck in x and θ, and the edge
+cases (θ = 0, inputs on vertices and ends, a_c ≈ 0, fixed points inside a cell).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+from scipy.integrate import solve_ivp  # noqa: E402
+from torch.func import functional_call  # noqa: E402
+
+from actlang.cpab import tessellation  # noqa: E402
+from actlang.cpab.lookup import LookupFunction, lookup  # noqa: E402
+from actlang.cpab.module import CPAB  # noqa: E402
+
+SHAPES = [(2, True), (5, True), (10, True), (3, False), (8, False)]
+
+
+def make(cells: int = 10, zero_boundary: bool = True, seed: int = 0, scale: float = 1.0, a=-3.0, b=3.0, **hp):
+    """A float64 ``cpab`` module on [a, b] with θ drawn from the smoothness prior (times scale)."""
+    module = CPAB(dict(a=a, b=b, cells=cells, zero_boundary=zero_boundary, **hp)).double()
+    cov = tessellation.prior_covariance(cells, zero_boundary)
+    theta = np.random.default_rng(seed).multivariate_normal(np.zeros(len(cov)), cov) * scale
+    with torch.no_grad():
+        module.theta.copy_(torch.from_numpy(theta))
+    return module
+
+
+def set_field(module: CPAB, vertex_velocities: list[float]) -> None:
+    """Give ``module`` the field with these velocities at the vertices (in [0, 1] units)."""
+    w = np.asarray(vertex_velocities, dtype=np.float64)
+    m = tessellation.vertex_map(module.cells, module.zero_boundary)
+    free = w[1:-1] if module.zero_boundary else w
+    theta = tessellation.basis(module.cells, module.zero_boundary).T @ (m @ free)
+    with torch.no_grad():
+        module.theta.copy_(torch.from_numpy(theta))
+
+
+def ode(module: CPAB, x: np.ndarray, t: float = 1.0) -> np.ndarray:
+    """Integrate dx/dt = module.velocity(x) with RK45, rtol 1e-10 (all points as one system)."""
+
+    def rhs(_, y):
+        with torch.no_grad():
+            return module.velocity(torch.from_numpy(y)).numpy()
+
+    return solve_ivp(rhs, (0.0, t), x, method="RK45", rtol=1e-10, atol=1e-12).y[:, -1]
+
+
+def grid(module: CPAB, count: int = 201) -> torch.Tensor:
+    """Points of [a, b]: a dense grid plus every vertex."""
+    dense = np.linspace(module.lo, module.hi, count)
+    vertices = module.lo + (module.hi - module.lo) * np.arange(module.cells + 1) / module.cells
+    return torch.from_numpy(np.unique(np.concatenate([dense, vertices])))
+
+
+# --- the basis and the prior ---------------------------------------------------------------
+@pytest.mark.parametrize(("cells", "zero_boundary"), SHAPES)
+def test_basis_is_an_orthonormal_null_space_basis(cells, zero_boundary):
+    constraint = tessellation.constraint_matrix(cells, zero_boundary)
+    basis = tessellation.basis(cells, zero_boundary)
+    assert basis.shape == (2 * cells, tessellation.theta_dim(cells, zero_boundary))
+    np.testing.assert_allclose(constraint @ basis, 0.0, atol=1e-13)
+    np.testing.assert_allclose(basis.T @ basis, np.eye(basis.shape[1]), atol=1e-13)
+    # Same subspace as the SVD null space of L: equal orthogonal projectors.
+    _, s, vt = np.linalg.svd(constraint)
+    null = vt[np.sum(s > 1e-10) :].T
+    np.testing.assert_allclose(basis @ basis.T, null @ null.T, atol=1e-12)
+    assert tessellation.basis(cells, zero_boundary) is basis  # cached per shape
+
+
+@pytest.mark.parametrize(("cells", "zero_boundary"), SHAPES)
+def test_prior_is_positive_definite_and_regulariser_is_its_quadratic_form(cells, zero_boundary):
+    cov = tessellation.prior_covariance(cells, zero_boundary)
+    assert np.all(np.linalg.eigvalsh(cov) > 0)
+    module = make(cells, zero_boundary, seed=3)
+    theta = module.theta.detach().numpy()
+    expected = theta @ np.linalg.solve(cov, theta)
+    loss = module.regularization(0.5)
+    assert loss.item() == pytest.approx(0.5 * expected, rel=1e-10)
+    loss.backward()  # gradient 2λΣ⁻¹θ
+    np.testing.assert_allclose(module.theta.grad.numpy(), np.linalg.solve(cov, theta), rtol=1e-8)
+
+
+def test_velocity_field_is_continuous_and_zero_at_the_ends():
+    module = make(7, True, seed=1)
+    vertices = grid(module, 0)
+    eps = 1e-9
+    with torch.no_grad():
+        below, above = module.velocity(vertices - eps), module.velocity(vertices + eps)
+        ends = module.velocity(torch.tensor([module.lo, module.hi], dtype=torch.float64))
+    np.testing.assert_allclose(below[1:-1], above[1:-1], atol=1e-6)
+    np.testing.assert_allclose(ends, 0.0, atol=1e-12)
+
+
+# --- the transformation ---------------------------------------------------------------------
+@pytest.mark.parametrize(("cells", "zero_boundary"), SHAPES)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_closed_form_and_lookup_agree_with_an_ode_solver(cells, zero_boundary, seed):
+    module = make(cells, zero_boundary, seed=seed, scale=2.0)
+    x = grid(module, 61)
+    expected = ode(module, x.numpy())
+    with torch.no_grad():
+        exact = module.transform(x).numpy()
+        table = module(x).numpy()  # lookup table (cpab: T inside [a, b])
+    assert np.abs(exact - expected).max() <= 1e-6
+    assert np.abs(table - expected).max() <= 1e-3
+
+
+@pytest.mark.parametrize(("cells", "zero_boundary"), SHAPES)
+def test_strictly_increasing_with_fixed_ends(cells, zero_boundary):
+    module = make(cells, zero_boundary, seed=2, scale=3.0)
+    x = torch.linspace(module.lo, module.hi, 4001, dtype=torch.float64)
+    with torch.no_grad():
+        for y in (module.transform(x), module(x)):
+            assert torch.all(torch.diff(y) > 0)
+            if zero_boundary:
+                assert abs(y[0].item() - module.lo) <= 1e-12 and abs(y[-1].item() - module.hi) <= 1e-12
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_theta_zero_is_exactly_the_identity_with_finite_gradients(dtype):
+    for zero_boundary in (True, False):
+        module = CPAB(dict(a=-2.0, b=5.0, cells=6, zero_boundary=zero_boundary)).to(dtype)
+        x = torch.cat([torch.linspace(-3, 6, 301, dtype=dtype), grid(module, 0).to(dtype)]).requires_grad_()
+        for exact in (True, False):
+            module.exact = exact
+            y = module(x)
+            assert torch.equal(y, x)
+            y.sum().backward()
+            assert torch.all(torch.isfinite(x.grad)) and torch.all(torch.isfinite(module.theta.grad))
+            assert torch.all(x.grad == 1.0)
+            x.grad = None
+            module.theta.grad = None
+
+
+@pytest.mark.parametrize(("cells", "zero_boundary"), SHAPES)
+def test_inverse_is_the_negative_time_flow(cells, zero_boundary):
+    module = make(cells, zero_boundary, seed=4, scale=2.0)
+    x = grid(module)
+    with torch.no_grad():
+        np.testing.assert_allclose(module.inverse(module.transform(x)), x, atol=1e-10)
+        # The flow of −v undoes the flow of v everywhere (the image of [a, b] is [a, b] only with
+        # zero boundary, so T∘T⁻¹ is checked on the flows themselves).
+        np.testing.assert_allclose(module.flow(module.flow(x, -1.0)), x, atol=1e-10)
+        if zero_boundary:
+            np.testing.assert_allclose(module.transform(module.inverse(x)), x, atol=1e-10)
+
+
+@pytest.mark.parametrize(("cells", "zero_boundary"), SHAPES)
+def test_flow_property_half_then_half_is_whole(cells, zero_boundary):
+    module = make(cells, zero_boundary, seed=5, scale=2.0)
+    half = make(cells, zero_boundary, seed=5, scale=1.0)
+    with torch.no_grad():
+        half.theta.copy_(module.theta / 2)
+    x = grid(module)
+    with torch.no_grad():
+        whole = module.transform(x)
+        np.testing.assert_allclose(half.flow(half.transform(x)), whole, atol=1e-10)
+        np.testing.assert_allclose(module.flow(module.transform(x, 0.5), 0.5), whole, atol=1e-10)
+        if zero_boundary:  # then T maps [a, b] onto itself and T_{θ/2}∘T_{θ/2} = T_θ as activations
+            np.testing.assert_allclose(half.transform(half.transform(x)), whole, atol=1e-10)
+
+
+@pytest.mark.parametrize(("cells", "zero_boundary"), SHAPES)
+def test_derivative_is_velocity_ratio(cells, zero_boundary):
+    module = make(cells, zero_boundary, seed=6, scale=2.0)
+    x = grid(module, 101)[1:-1].clone().requires_grad_()
+    y = module.transform(x)
+    (slope,) = torch.autograd.grad(y.sum(), x)
+    with torch.no_grad():
+        v_x, v_y = module.velocity(x), module.velocity(y)
+        moving = v_x.abs() > 1e-6
+        np.testing.assert_allclose(slope[moving], (v_y / v_x)[moving], rtol=1e-8)
+        np.testing.assert_allclose(module.derivative(x), slope, rtol=1e-8)
+        assert torch.all(slope > 0)
+
+
+@pytest.mark.parametrize(("cells", "zero_boundary"), SHAPES)
+def test_gradcheck_exact_in_x_and_theta(cells, zero_boundary):
+    module = make(cells, zero_boundary, seed=7, exact=True)
+    x = torch.from_numpy(np.random.default_rng(0).uniform(-3.5, 3.5, 40)).requires_grad_()
+    theta = module.theta.detach().clone().requires_grad_()
+    assert torch.autograd.gradcheck(lambda x, t: functional_call(module, {"theta": t}, (x,)), (x, theta))
+
+
+@pytest.mark.parametrize(("cells", "zero_boundary"), SHAPES)
+def test_gradcheck_lookup_in_x_and_theta(cells, zero_boundary):
+    module = make(cells, zero_boundary, seed=8, grid=64)
+    x = torch.from_numpy(np.random.default_rng(1).uniform(-3.5, 3.5, 40)).requires_grad_()
+    theta = module.theta.detach().clone().requires_grad_()
+    assert torch.autograd.gradcheck(lambda x, t: functional_call(module, {"theta": t}, (x,)), (x, theta))
+
+
+@pytest.mark.parametrize("mode", [0, 1, 2, 3, 4])
+@pytest.mark.parametrize("channels", [0, 3])
+def test_lookup_backward_matches_autograd_of_the_plain_lookup(mode, channels):
+    rng = np.random.default_rng(mode)
+    shape = (5, 3, 4) if channels else (60,)
+    x = torch.from_numpy(rng.uniform(-4, 4, shape)).requires_grad_()
+    table = torch.from_numpy(rng.normal(0, 0.1, (channels, 33) if channels else (33,))).requires_grad_()
+    lo = 0.0 if mode == 2 else -3.0
+    args = (lo, 3.0, mode, 0.05, 1)
+    assert torch.autograd.gradcheck(lambda x, t: LookupFunction.apply(x, t, *args), (x, table))
+    plain = torch.autograd.grad(lookup(x, table, *args).pow(2).sum(), (x, table))
+    fused = torch.autograd.grad(LookupFunction.apply(x, table, *args).pow(2).sum(), (x, table))
+    for p, f in zip(plain, fused, strict=True):
+        np.testing.assert_allclose(f, p, rtol=1e-12, atol=1e-12)
+
+
+# --- edge cases -----------------------------------------------------------------------------
+def test_inputs_on_vertices_and_ends():
+    module = make(6, True, seed=9, scale=2.0)
+    x = grid(module, 0).clone().requires_grad_()  # exactly the vertices, ends included
+    y = module.transform(x)
+    np.testing.assert_allclose(y.detach(), ode(module, x.detach().numpy()), atol=1e-6)
+    y.sum().backward()
+    assert torch.all(torch.isfinite(x.grad)) and torch.all(torch.isfinite(module.theta.grad))
+    assert x.grad[0].item() == pytest.approx(np.exp(module._fields()[0][0, 0].item()), rel=1e-8)
+
+
+@pytest.mark.parametrize("tiny", [0.0, 1e-14, 1e-9, -1e-7])
+def test_cells_with_nearly_zero_slope(tiny):
+    module = make(5, True)
+    # Cells 1 and 2 have (nearly) constant velocity 0.3: a_c ≈ tiny·nc.
+    set_field(module, [0.0, 0.3, 0.3 + tiny, 0.3, -0.2, 0.0])
+    slopes = module._fields()[0][0]
+    assert abs(slopes[1].item()) <= abs(tiny) * 5 + 1e-12
+    x = grid(module, 41)
+    with torch.no_grad():
+        np.testing.assert_allclose(module.transform(x), ode(module, x.numpy()), atol=1e-6)
+    xg = x[1:-1].clone().requires_grad_()
+    theta = module.theta.detach().clone().requires_grad_()
+    module.exact = True
+    assert torch.autograd.gradcheck(lambda x, t: functional_call(module, {"theta": t}, (x,)), (xg, theta))
+
+
+@pytest.mark.parametrize("velocities", [[0.0, -0.4, 0.4, 0.0], [0.0, 0.5, -0.5, 0.0]], ids=["repelling", "attracting"])
+def test_fixed_point_inside_a_cell(velocities):
+    module = make(3, True)
+    set_field(module, velocities)  # v = 0 at the middle of cell 1, i.e. x = 0
+    fixed = torch.tensor([0.0], dtype=torch.float64)
+    with torch.no_grad():
+        assert abs(module.velocity(fixed).item()) <= 1e-12
+        assert abs(module.transform(fixed).item()) <= 1e-12
+        slope_a = module._fields()[0][0, 1].item()
+        assert module.derivative(fixed).item() == pytest.approx(np.exp(slope_a), rel=1e-10)
+    x = torch.cat([torch.linspace(-3, 3, 61, dtype=torch.float64), torch.tensor([-1e-9, 1e-9], dtype=torch.float64)])
+    with torch.no_grad():
+        y = module.transform(x)
+        np.testing.assert_allclose(y, ode(module, x.numpy()), atol=1e-6)
+        slopes, intercepts = (f[0, 1].item() for f in module._fields())
+        star = -3.0 + 6.0 * (-intercepts / slopes)  # the exact fixed point, within rounding of 0
+        assert abs(star) <= 1e-14
+        away = (x - star).abs() > 1e-12
+        assert torch.all(torch.sign(y - star)[away] == torch.sign(x - star)[away])  # nothing crosses it
+    xg = x.clone().requires_grad_()
+    module.transform(xg).sum().backward()
+    assert torch.all(torch.isfinite(xg.grad)) and torch.all(torch.isfinite(module.theta.grad))
+
+
+def test_lookup_error_is_within_the_interpolation_bound():
+    module = make(10, True, seed=11)
+    x = torch.linspace(-3, 3, 20001, dtype=torch.float64)
+    with torch.no_grad():
+        error = (module(x) - module.transform(x)).abs().max().item()
+        # Bound h²·max|T''|/8 with T'' estimated by finite differences of the exact map.
+        fine = torch.linspace(-3, 3, 60001, dtype=torch.float64)
+        step = (fine[1] - fine[0]).item()
+        second = torch.diff(module.transform(fine), n=2).abs().max().item() / step**2
+    h = 6.0 / module.grid
+    assert error <= h**2 * second / 8 * 1.05 + 1e-12
+    assert error <= 1e-3
