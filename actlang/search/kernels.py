@@ -170,8 +170,15 @@ def kernel(name: str, hyper: tuple[tuple[str, Any], ...] = ()) -> Kernel:
     hp: Mapping[str, Any] = dict(hyper)
     if name in KERNELS:
         base = KERNELS[name]
-        return functools.partial(base, **hp) if hp else base
-    return functools.partial(_via_reference, name, hyper)
+        fn = functools.partial(base, **hp) if hp else base
+    else:
+        fn = functools.partial(_via_reference, name, hyper)
+
+    def quiet(*args: np.ndarray) -> np.ndarray:
+        with np.errstate(all="ignore"):  # inf and NaN are values here, as in TensorFlow
+            return fn(*args)
+
+    return quiet
 
 
 def _via_reference(name: str, hyper: tuple[tuple[str, Any], ...], *args: np.ndarray) -> np.ndarray:

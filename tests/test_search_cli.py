@@ -1,0 +1,63 @@
+"""``actlang enumerate``."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from actlang import search
+from actlang.cli import main
+
+BENCH = "binary(unary(x),unary(x))"
+
+
+def run(capsys, *argv):
+    code = main(["enumerate", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_counts(capsys):
+    assert run(capsys, BENCH, "--count")[1].split() == ["5103"]
+    assert run(capsys, "--preset", "aquasurf-large", "--count")[1].split() == ["1023524"]
+    code, out, _ = run(capsys, BENCH, "--count", "--unique", "outputs", "--symmetry", "negation")
+    assert code == 0 and out.split() == ["5103", str(len(search.deduplicate(search.space(BENCH), symmetry="negation")))]
+
+
+def test_plain_csv_lists_every_string_in_order(capsys):
+    code, out, _ = run(capsys, BENCH)
+    rows = list(csv.reader(io.StringIO(out)))
+    assert code == 0 and rows[0] == ["name"]
+    assert [r[0] for r in rows[1:]] == list(search.enumerate(BENCH))
+
+
+def test_unique_json_jsonl_and_file_output(capsys, tmp_path):
+    template, ops = "binary(unary(x),x)", ["--unary", "relu,zero,leaky_relu[slope=0.2]", "--binary", "add,mul"]
+    code, out, err = run(capsys, template, *ops, "--unique", "outputs", "--format", "json")
+    classes = json.loads(out)
+    assert code == 0 and "classes" in err
+    assert sum(c["size"] for c in classes) == 6
+    assert {"add(zero(x),x)", "mul(one(x),x)"} <= {m for c in classes for m in c["members"]} | {"mul(one(x),x)"}
+    target = tmp_path / "classes.jsonl"
+    assert run(capsys, template, *ops, "--unique", "outputs", "--format", "jsonl", "-o", str(target))[0] == 0
+    lines = [json.loads(line) for line in target.read_text().splitlines()]
+    assert lines == classes
+    zero_class = next(c for c in classes if "add(zero(x),x)" in c["members"])
+    assert zero_class["representative"] == max(zero_class["members"])
+
+
+def test_csv_classes(capsys):
+    code, out, _ = run(capsys, BENCH, "--unique", "outputs", "--symmetry", "sign")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and sum(int(r["size"]) for r in rows) == 5103
+    assert all(len(r["members"].split()) == int(r["size"]) == len(r["transforms"].split()) for r in rows)
+
+
+def test_bad_input_exits_2_with_a_caret(capsys):
+    code, _, err = run(capsys, "binary(unary(x),sigmod(x))")
+    assert code == 2 and "sigmod" in err and "^" in err
+    code, _, err = run(capsys, "unary(x)", "--unary", "add")
+    assert code == 2 and "takes 2 arguments" in err
+    code, _, err = run(capsys, BENCH, "--symmetry", "negation")
+    assert code == 2 and "--unique" in err
