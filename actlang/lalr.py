@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from lark import Lark, Token
+from lark import Lark
 from lark.parse_tree_builder import ExpandSingleChild
 from lark.parsers.lalr_analysis import Shift
 
@@ -45,65 +45,98 @@ class Driver:
             for state, actions in table.states.items()
         }
         self.scanner, self.keywords, self.ignored = _scanner(lark)
+        # (state below, top state, lookahead) -> top state after a chain of pass-through reductions
+        self.units: dict[tuple[Any, Any, str], Any] = {}
 
     def parse(self, text: str) -> Any:
         """The callbacks' result for ``text``, or :data:`FALLBACK` where it is not plainly valid."""
+        # One flat loop with local names: this is the parser's hot path.
         states, scan, keywords, ignored = self.states, self.scanner.match, self.keywords, self.ignored
+        end_state, units = self.end, self.units
         state_stack: list[Any] = [self.start]
         value_stack: list[Any] = []
         pos, end, line, line_start = 0, len(text), 1, 0
-        while pos < end:
-            match = scan(text, pos)
-            if match is None:
-                return FALLBACK
-            kind, value = match.lastgroup, match.group()
-            if kind in ignored:
-                newlines = value.count("\n")
-                if newlines:
-                    line += newlines
-                    line_start = pos + value.rfind("\n") + 1
+        while True:
+            if pos < end:
+                match = scan(text, pos)
+                if match is None:
+                    return FALLBACK
+                kind, value = match.lastgroup, match.group()
+                if kind in ignored:
+                    newlines = value.count("\n")
+                    if newlines:
+                        line += newlines
+                        line_start = pos + value.rfind("\n") + 1
+                    pos = match.end()
+                    continue
+                if kind == "NAME" and value in keywords and keywords[value] in states[state_stack[-1]]:
+                    kind = keywords[value]
+                token = SourceToken(kind, value, pos, line, pos - line_start + 1)
                 pos = match.end()
-                continue
-            actions = states[state_stack[-1]]
-            if kind == "NAME" and value in keywords and keywords[value] in actions:
-                kind = keywords[value]
-            token = Token(kind, value, pos, line, pos - line_start + 1)
-            pos = match.end()
-            if not _feed(states, state_stack, value_stack, token, self.end):
-                return FALLBACK
-        result = _feed(states, state_stack, value_stack, Token("$END", "", pos, line, 1), self.end)
-        return value_stack[-1] if result == "done" else FALLBACK
+            else:
+                kind, token = "$END", SourceToken("$END", "", pos, line, pos - line_start + 1)
+            while True:  # reduce as the lookahead ``kind`` demands, then shift it
+                entry = states[state_stack[-1]].get(kind)
+                if entry is None:
+                    return FALLBACK
+                shift, arg = entry
+                if shift:
+                    if kind == "$END":
+                        return FALLBACK
+                    state_stack.append(arg)
+                    value_stack.append(token)
+                    break
+                size, callback, origin = arg
+                if callback is None:  # one-child ``?rule``s pass their child through: jump the chain
+                    top, below = state_stack[-1], state_stack[-2]
+                    target = units.get((below, top, kind))
+                    if target is None:
+                        target = units[below, top, kind] = self._unit_chain(below, top, kind)
+                    state_stack[-1] = target
+                    if kind == "$END" and target == end_state:
+                        return value_stack[-1]
+                    continue
+                if size:
+                    value = callback(value_stack[-size:])
+                    del state_stack[-size:]
+                    del value_stack[-size:]
+                else:
+                    value = callback([])
+                state_stack.append(states[state_stack[-1]][origin][1])
+                value_stack.append(value)
+                if kind == "$END" and state_stack[-1] == end_state:
+                    return value
 
 
-def _feed(states: dict, state_stack: list, value_stack: list, token: Token, end_state: Any) -> str | bool:
-    """Shift ``token`` after every reduction it triggers: True, "done" at the end, False on error."""
-    is_end = token.type == "$END"
-    while True:
-        entry = states[state_stack[-1]].get(token.type)
-        if entry is None:
-            return False
-        shift, arg = entry
-        if shift:
-            if is_end:
-                return False
-            state_stack.append(arg)
-            value_stack.append(token)
-            return True
-        size, callback, origin = arg
-        if callback is None:  # a one-child ``?rule`` passes its child through
-            del state_stack[-1]
-            value = value_stack.pop()
-        elif size:
-            value = callback(value_stack[-size:])
-            del state_stack[-size:]
-            del value_stack[-size:]
-        else:
-            value = callback([])
-        goto = states[state_stack[-1]][origin]
-        state_stack.append(goto[1])
-        value_stack.append(value)
-        if is_end and state_stack[-1] == end_state:
-            return "done"
+    def _unit_chain(self, below: Any, top: Any, kind: str) -> Any:
+        """The top state after every one-child pass-through reduction that lookahead ``kind``
+        triggers over ``top`` (they pop only ``top``, so ``below`` stays and fixes each goto)."""
+        state = top
+        while state != self.end:
+            entry = self.states[state].get(kind)
+            if entry is None or entry[0] or entry[1][1] is not None:
+                break
+            state = self.states[below][entry[1][2]][1]
+        return state
+
+
+class SourceToken(str):
+    """A token as the rule callbacks see it: the text, with ``type``, ``value``, position.
+
+    The same interface as Lark's ``Token`` for what the callbacks use, without its constructor's
+    compatibility checks (a third of the per-token cost).
+    """
+
+    type: str
+    value: str
+    start_pos: int
+    line: int
+    column: int
+
+    def __new__(cls, kind: str, value: str, start_pos: int, line: int, column: int) -> SourceToken:
+        token = str.__new__(cls, value)
+        token.type, token.value, token.start_pos, token.line, token.column = kind, value, start_pos, line, column
+        return token
 
 
 def _rule(rule: Any, callbacks: dict) -> tuple[int, Callable[[list], Any] | None, str]:
