@@ -79,11 +79,16 @@ class CPABActivation(nn.Module):
         u = (x.to(torch.float64) - self.lo) / (self.hi - self.lo)
         if self.channels == 0:
             return u.reshape(1, -1)
-        if x.dim() <= self.channel_dim or x.shape[self.channel_dim] != self.channels:
-            raise ValueError(
-                f"expected {self.channels} channels along dim {self.channel_dim}, got shape {list(x.shape)}"
-            )
+        self._check_channels(x)
         return u.movedim(self.channel_dim, 0).reshape(self.channels, -1)
+
+    def _check_channels(self, x: Tensor) -> None:
+        if self.channels > 0:
+            dim = self.channel_dim if self.channel_dim >= 0 else self.channel_dim + x.dim()
+            if dim < 0 or dim >= x.dim() or x.shape[dim] != self.channels:
+                raise ValueError(
+                    f"expected {self.channels} channels along dim {self.channel_dim}, got shape {list(x.shape)}"
+                )
 
     def _unrows(self, rows: Tensor, x: Tensor) -> Tensor:
         if self.channels == 0:
@@ -162,6 +167,7 @@ class CPABActivation(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if self.exact:
             return self._exact(x)
+        self._check_channels(x)
         table = self.table(x.dtype)
         if torch.jit.is_scripting():
             return lookup(x, table, self.lo, self.hi, self.mode, self.slope, self.channel_dim)
