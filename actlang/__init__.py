@@ -35,7 +35,10 @@ _COMPILER = frozenset({"compile", "export", "ActivationModule"})
 
 
 # Models and mixtures (torch too): name -> defining module.
-_MODELS = {"replace_activations": "actlang.models", "collapse": "actlang.research.collapse"}
+_MODELS = {
+    "replace_activations": "actlang.models", "collapse": "actlang.research.collapse",
+    "regularization": "actlang.cpab",
+}  # fmt: skip
 
 
 def __getattr__(name: str):
@@ -59,5 +62,5 @@ __all__ = [
     "ActivationModule", "ActlangError", "ArityError", "Call", "Constant", "EvaluationError", "Expr", "Hyper",
     "HyperparameterError", "Input", "Learned", "LimitError", "Num", "Param", "ParseError",
     "Primitive", "Span", "UnknownNameError", "UnsupportedError", "call", "collapse", "compile", "evaluate", "export",
-    "format", "lookup", "parse", "primitives", "replace_activations",
+    "format", "lookup", "parse", "primitives", "regularization", "replace_activations",
 ]  # fmt: skip
