@@ -175,3 +175,12 @@ def test_mix_needs_its_arity() -> None:
         Mix({}, None, 1)
     with pytest.raises(actlang.ArityError):
         actlang.parse("mix()")
+
+
+def test_compiled_mixtures_script_for_export() -> None:
+    module = actlang.compile("mix(relu, tanh) + ash[k=10](x) + adact(x)").eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        scripted = torch.jit.script(module)
+    x = torch.randn(3, 4, 5)
+    torch.testing.assert_close(scripted(x), module(x))
