@@ -56,7 +56,7 @@ act("selu", f"{SELU_SCALE:.6f}·elu[α={SELU_ALPHA:.6f}](x), the self-normalisin
     definition=f"{SELU_SCALE!r} * elu[alpha={SELU_ALPHA!r}](x)", aquasurf="selu")  # fmt: skip
 act(
     "gelu", "x·Φ(x); approximate=tanh: x/2·(1 + tanh(√(2/π)(x + 0.044715x³)))",
-    "F.gelu({0}, approximate={approximate})",
+    lambda args, names: _gelu_torch(args[0], names["approximate"].strip("'\"")),
     numpy=lambda x, approximate: _gelu_numpy(x, approximate),
     sympy=lambda sp, x, approximate: _gelu_sympy(sp, x, approximate),
     hyper=(Hyper("approximate", "choice", "none", choices=("none", "tanh")),), aquasurf="gelu",
@@ -114,9 +114,17 @@ act(
 )  # fmt: skip
 
 
+def _gelu_torch(x: str, approximate: str) -> str:
+    # Tail-accurate forms of F.gelu's formulas: 1 + erf(x/√2) and 1 + tanh(z) cancel to 0 below
+    # x ≈ -6.6 (float64) or -4 (float32), where x·Φ(x) is still ~1e-10; erfc and σ(2z) do not.
+    if approximate == "tanh":  # x/2·(1 + tanh(z)) = x·σ(2z), z = √(2/π)(x + 0.044715x³)
+        return f"{x} * torch.sigmoid(1.5957691216057308 * ({x} + 0.044715 * {x} * {x} * {x}))"
+    return f"0.5 * {x} * torch.special.erfc(-0.7071067811865476 * {x})"  # x·Φ(x) = x/2·erfc(−x/√2)
+
+
 def _gelu_numpy(x, approximate: str):
     if approximate == "tanh":
-        return 0.5 * x * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (x + 0.044715 * x**3)))
+        return x * special.expit(2.0 * np.sqrt(2.0 / np.pi) * (x + 0.044715 * x**3))
     return x * special.ndtr(x)
 
 
