@@ -13,8 +13,10 @@
 
 from __future__ import annotations
 
+import functools
+import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -44,25 +46,61 @@ class EquivalenceClass:
         return len(self.members)
 
 
-@dataclass
 class Deduplication:
-    """The classes, in order of first appearance, and the class of every input (``labels``)."""
+    """Classes of the inputs, numbered in order of first appearance.
 
-    classes: list[EquivalenceClass]
-    labels: np.ndarray
-    by: By
-    symmetry: Symmetry
-    total: int = field(default=0)
+    ``labels[i]`` is the class of input i; ``classes`` (built on first use, cheap to skip for a
+    count) lists each class's members in input order, its representative — the largest name, as
+    AQuaSurF's ``MAX(fn_name)`` picks — and how each member relates to the representative.
+    """
+
+    def __init__(self, names: list[str], labels: np.ndarray, which: np.ndarray, by: By, symmetry: Symmetry):
+        self.names, self.by, self.symmetry = names, by, symmetry
+        _, first, dense = np.unique(labels, return_index=True, return_inverse=True)
+        rank = np.empty(len(first), np.int64)
+        rank[np.argsort(first)] = np.arange(len(first))
+        self.labels: np.ndarray = rank[dense.ravel()]
+        self.which = which
+        self.total = len(names)
+        self._count = len(first)
 
     def __len__(self) -> int:
-        return len(self.classes)
+        return self._count
 
     def __iter__(self) -> Iterator[EquivalenceClass]:
         return iter(self.classes)
 
+    def __repr__(self) -> str:
+        return f"Deduplication({self.total} strings, {self._count} classes, by={self.by!r}, symmetry={self.symmetry!r})"
+
+    @functools.cached_property
+    def representative_index(self) -> np.ndarray:
+        """Index (into the inputs) of each class's representative."""
+        if not self.total:
+            return np.empty(0, np.int64)
+        by_name = np.lexsort((np.array(self.names), self.labels))  # within a class, by name
+        last = np.flatnonzero(np.diff(self.labels[by_name], append=self._count))
+        return by_name[last]
+
     @property
     def representatives(self) -> list[str]:
-        return [c.representative for c in self.classes]
+        return [self.names[i] for i in self.representative_index.tolist()]
+
+    @functools.cached_property
+    def classes(self) -> list[EquivalenceClass]:
+        order = np.argsort(self.labels, kind="stable")
+        bounds = np.searchsorted(self.labels[order], np.arange(self._count + 1)).tolist()
+        rep = self.representative_index
+        rep_which = self.which[rep][self.labels]
+        unknown = (self.which < 0) | (rep_which < 0)
+        relation = np.where(unknown, len(TRANSFORMS), self.which ^ rep_which)
+        words = np.array([*TRANSFORMS, "~"], dtype=object)[relation[order]]
+        members = np.array(self.names, dtype=object)[order]
+        reps = self.representatives
+        return [
+            EquivalenceClass(reps[c], tuple(members[lo:hi]), tuple(words[lo:hi]))
+            for c, (lo, hi) in enumerate(itertools.pairwise(bounds))
+        ]
 
 
 @dataclass
@@ -164,28 +202,7 @@ def _names_outputs(names: list[str], points: np.ndarray, key: Callable, keep: bo
 
 
 def _finish(out: _Outputs, labels: np.ndarray, which: np.ndarray, by: By, symmetry: Symmetry) -> Deduplication:
-    """Classes in order of first appearance; representative = the largest name (AQuaSurF's
-    ``MAX(fn_name)``), transforms relative to it."""
-    _, first, dense = np.unique(labels, return_index=True, return_inverse=True)
-    rank = np.empty(len(first), np.int64)
-    rank[np.argsort(first)] = np.arange(len(first))
-    labels = rank[dense.ravel()]
-    order = np.argsort(labels, kind="stable")
-    bounds = np.searchsorted(labels[order], np.arange(len(first) + 1))
-    classes = []
-    names = out.names
-    for c in range(len(first)):
-        members = order[bounds[c] : bounds[c + 1]]
-        rep = max(members, key=names.__getitem__)
-        bits = np.where((which[members] < 0) | (which[rep] < 0), -1, which[members] ^ which[rep])
-        classes.append(
-            EquivalenceClass(
-                names[rep],
-                tuple(names[m] for m in members),
-                tuple("~" if b < 0 else TRANSFORMS[b] for b in bits.tolist()),
-            )
-        )
-    return Deduplication(classes, labels, by, symmetry, len(names))
+    return Deduplication(out.names, labels, which, by, symmetry)
 
 
 def class_sizes(result: Deduplication) -> Sequence[int]:
