@@ -184,3 +184,14 @@ def test_compiled_mixtures_script_for_export() -> None:
         scripted = torch.jit.script(module)
     x = torch.randn(3, 4, 5)
     torch.testing.assert_close(scripted(x), module(x))
+
+
+def test_rrelu_is_random_in_training_and_its_mean_slope_in_eval() -> None:
+    module = actlang.compile("rrelu(x)")
+    x = -torch.ones(1, 1000)
+    torch.manual_seed(1)
+    slopes = -module(x)
+    assert slopes.min() >= 1 / 8 and slopes.max() <= 1 / 3 and slopes.std() > 0.03
+    module.eval()
+    assert torch.equal(module(x), x * (1 / 8 + 1 / 3) / 2)
+    assert actlang.evaluate("rrelu(x)", -1.0) == pytest.approx(-(1 / 8 + 1 / 3) / 2)
