@@ -22,7 +22,9 @@ def unknown_primitive(name: str, span: Span | None) -> UnknownNameError:
     if name == "x" or name in CONSTANTS:
         what = "the input" if name == "x" else "a constant"
         return UnknownNameError(f"'{name}' is {what}, not a primitive; it cannot be called", span=span)
-    close = difflib.get_close_matches(name, all_names(), n=1, cutoff=0.6) if len(name) <= 64 else []
+    names = all_names()
+    folded = [n for n in names if n.lower() == name.lower()]  # ReLU -> relu: names are case-sensitive
+    close = folded or (difflib.get_close_matches(name, names, n=1, cutoff=0.6) if len(name) <= 64 else [])
     hint = f"did you mean '{close[0]}'?" if close else "see `actlang list` for the primitives"
     shown = name if len(name) <= 64 else name[:60] + "..."  # the caret display shows the rest
     return UnknownNameError(f"unknown primitive '{shown}'", span=span, hint=hint)

@@ -375,3 +375,9 @@ def test_call_in_code_validates_like_the_parser() -> None:
         actlang.call("add", actlang.Input())
     with pytest.raises(UnknownNameError, match="did you mean 'softplus'"):
         actlang.call("sofplus", actlang.Input())
+
+
+def test_wrong_case_suggests_the_lower_case_name() -> None:
+    with pytest.raises(UnknownNameError, match="did you mean 'relu'"):
+        actlang.parse("ReLU(x)")
+    assert actlang.parse("ReLU") == actlang.Param("ReLU")  # bare: a learned parameter, as documented
