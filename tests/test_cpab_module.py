@@ -195,3 +195,18 @@ def test_float32_large_inputs_are_finite_with_finite_gradients():
         y = module(x)
         y.sum().backward()
         assert torch.all(torch.isfinite(y)) and torch.all(torch.isfinite(x.grad)), variant
+
+
+@pytest.mark.parametrize("variant", [*VARIANTS, "l_ditac[a=0.5, b=3]", "cpab[a=-2, b=3, cells=6, zero_boundary=false]"])
+def test_scripted_module_matches_eager(variant):
+    text = call_text(variant)
+    hp = dict(actlang.parse(text).hyper)
+    module = compiled(text, theta_for(text, hp["cells"], hp["zero_boundary"]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        scripted = torch.jit.script(module)
+    x = torch.from_numpy(X)
+    with torch.no_grad():
+        np.testing.assert_allclose(scripted(x), module(x), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(module(x).detach().numpy(), actlang.evaluate(text, X, {
+        f"{site(text)}.theta": module.get_submodule(site(text)).theta.detach().numpy()}), atol=1e-3)

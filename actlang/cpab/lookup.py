@@ -1,17 +1,23 @@
-"""The fast path: a table of exact values of T^θ on a grid of [a, b] plus linear interpolation,
-fused with each DiTAC variant's outer function.
+"""The fast path: exact values of T^θ on a grid of [a, b] plus linear interpolation, fused with
+each DiTAC variant's outer function.
 
-The table holds the displacement ``D = T^θ(node) − node`` at the ``n + 1`` nodes (so θ = 0 gives
-exactly the identity, and float32 tables lose less). With ``u = (x − a)·n/(b − a)``,
-``i = ⌊u⌋`` and ``f = u − i``: ``x̃ = x + D[i] + f·(D[i+1] − D[i])``, which is the linear
-interpolation of T^θ between the nodes; its error is at most ``h²·max|T''|/8``.
+The exact displacements ``D_i = T^θ(node_i) − node_i`` at the ``n + 1`` nodes become one affine
+piece per interval, ``x̃ = c0_i + c1_i·x`` with ``c1_i = 1 + (D_{i+1} − D_i)·s`` and
+``c0_i = D_i − (D_{i+1} − D_i)·s·node_i`` (``s = n/(b − a)``): the linear interpolation of T^θ
+between the nodes, whose error is at most ``h²·max|T''|/8``. Written this way θ = 0 gives
+exactly ``c0 = 0, c1 = 1``, the identity, bit for bit. Two more pieces cover the inputs below a
+and above b: the identity (``cpab``, ``ditac``), ``leaky_relu``'s line (``l_ditac`` with
+a ≤ 0 ≤ b) or the end pieces themselves (``inf_ditac``: the affine continuation). So the piece
+of input x is simply ``k = clamp(⌊(x − a)·s⌋ + 1, 0, n + 1)``: no masks, a few passes over the
+data. Variants whose outside is not affine (``ge_ditac``'s GELU below 0, ``l_ditac`` with
+0 ∉ [a, b]) select it with one ``torch.where``.
 
-:class:`LookupFunction` has a hand-written backward that saves only ``x`` and the small table:
-``∂out/∂x`` uses the interval's slope, and the gradient w.r.t. the table is the per-input weight
-``g·∂out/∂x̃`` split ``(1 − f, f)`` onto the two nodes an input reads, accumulated with two
-``index_add_`` into ``n + 1`` nodes per channel. Autograd then carries that small vector back
-through the table's closed-form computation to θ, so no ``[N, dim θ]`` tensor is ever formed.
-:func:`lookup` is the same forward in plain differentiable torch ops, for TorchScript.
+:class:`LookupFunction` has a hand-written backward that saves only ``x`` (and the small
+tables): ``∂out/∂x`` uses the piece's slope ``c1``, and the gradient w.r.t. the tables is the
+per-input weight ``g·∂out/∂x̃`` (times ``x`` for ``c1``) accumulated with ``scatter_add_`` into the
+``n + 2`` pieces per channel. Autograd carries those small vectors back through the tables'
+closed-form computation to θ, so no ``[N, dim θ]`` tensor is ever formed. :func:`lookup` is
+the same forward in plain differentiable torch ops, for TorchScript.
 """
 
 from __future__ import annotations
@@ -27,112 +33,114 @@ CPAB, DITAC, GE_DITAC, L_DITAC, INF_DITAC = 0, 1, 2, 3, 4
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
-def locate(x: Tensor, lo: float, hi: float, n: int, mode: int, channels: int, channel_dim: int):
-    """``(flat index into the table, fraction f, interval scale n/(b − a))`` of every input.
-
-    Inputs outside [a, b] read the end intervals: clamped (f ∈ [0, 1]) for every mode but
-    ``inf_ditac``, which extrapolates the end intervals linearly.
-    """
+def pieces(displacement: Tensor, lo: float, hi: float, mode: int, slope: float) -> tuple[Tensor, Tensor]:
+    """Affine pieces ``(c0, c1)``, each ``[..., n + 2]``: below a, the n intervals, above b."""
+    n = displacement.shape[-1] - 1
     scale = n / (hi - lo)
-    u = (x - lo) * scale
-    if mode != 4:
-        u = torch.clamp(u, 0.0, float(n))
-    index = torch.clamp(torch.floor(u), 0.0, float(n - 1))
-    frac = u - index
-    flat = index.to(torch.int64)
+    nodes = torch.linspace(lo, hi, n + 1, dtype=displacement.dtype, device=displacement.device)[:-1]
+    rise = (displacement[..., 1:] - displacement[..., :-1]) * scale
+    c1 = 1.0 + rise
+    c0 = displacement[..., :-1] - rise * nodes
+    if mode == 4:  # inf_ditac: continue the end pieces
+        c0 = torch.cat([c0[..., :1], c0, c0[..., -1:]], dim=-1)
+        c1 = torch.cat([c1[..., :1], c1, c1[..., -1:]], dim=-1)
+        return c0, c1
+    left = slope if mode == 3 and lo <= 0.0 else 1.0  # l_ditac: x < a ≤ 0 lies on slope·x
+    zero = torch.zeros_like(c0[..., :1])
+    c0 = torch.cat([zero, c0, zero], dim=-1)
+    c1 = torch.cat([torch.full_like(zero, left), c1, torch.ones_like(zero)], dim=-1)
+    return c0, c1
+
+
+def piece_index(x: Tensor, lo: float, hi: float, n: int, closed: bool, channels: int, channel_dim: int) -> Tensor:
+    """Flat index ``k + (n + 2)·channel`` of each input's piece (``closed``: b reads the last
+    interval, as it must when T(b) ≠ b; otherwise b reads the identity above it, same value)."""
+    scale = n / (hi - lo)
+    # NaN inputs read piece 0 (and stay NaN); ±inf read the outer pieces.
+    k = (x * scale).add_(1.0 - lo * scale).floor_().clamp_(0.0, float(n + 1)).nan_to_num_(0.0).to(torch.int64)
+    if closed:
+        k = k - (x == hi).to(torch.int64)
     if channels > 0:
         shape = [1] * x.dim()
         shape[channel_dim] = channels
-        flat = flat + (torch.arange(channels, device=x.device) * (n + 1)).view(shape)
-    return flat, frac, scale
+        k = k + (torch.arange(channels, device=x.device) * (n + 2)).view(shape)
+    return k
 
 
-def _outside(x: Tensor, lo: float, mode: int, slope: float) -> Tensor:
-    """The variant's value outside [a, b] (before DiTAC's Φ factor)."""
-    if mode == 2:
-        return torch.where(x < lo, x * torch.special.ndtr(x), x)
-    if mode == 3:
-        return torch.where(x >= 0, x, slope * x)
-    return x
-
-
-def combine(x: Tensor, warped: Tensor, lo: float, hi: float, mode: int, slope: float) -> Tensor:
-    """The variant's output from x and x̃ = T(x) (valid on [a, b]; inf_ditac: everywhere)."""
-    if mode == 4:
-        return warped
-    inside = (x >= lo) & (x <= hi)
-    out = torch.where(inside, warped, _outside(x, lo, mode, slope))
-    if mode == 1:
-        out = out * torch.special.ndtr(x)
-    return out
+def normal_cdf(x: Tensor) -> Tensor:
+    """Φ(x) = erfc(−x/√2)/2 (accurate in both tails; faster than torch.special.ndtr on CPU)."""
+    return torch.erfc(x * -0.7071067811865476).mul_(0.5)  # −1/√2 (a literal for TorchScript)
 
 
 def lookup(
-    x: Tensor, table: Tensor, lo: float, hi: float, mode: int, slope: float, channel_dim: int
-) -> Tensor:
+    x: Tensor, c0: Tensor, c1: Tensor, lo: float, hi: float, mode: int, slope: float,
+    closed: bool, masked: bool, channel_dim: int,
+) -> Tensor:  # fmt: skip
     """Forward of the fast path in plain torch ops (autograd-differentiable, TorchScript-able).
 
-    ``table`` holds displacements, ``[n + 1]`` (one θ) or ``[C, n + 1]`` (one row per channel along ``channel_dim``).
+    ``c0``/``c1``: pieces from :func:`pieces`, ``[n + 2]`` or ``[C, n + 2]`` (one row per channel
+    along ``channel_dim``). ``masked``: l_ditac whose outside is not one line per side.
     """
-    n = table.shape[-1] - 1
-    channels = table.shape[0] if table.dim() == 2 else 0
-    flat, frac, _ = locate(x, lo, hi, n, mode, channels, channel_dim)
-    values = table.reshape(-1)
-    start = values[flat]
-    warped = x + start + frac * (values[flat + 1] - start)
-    return combine(x, warped, lo, hi, mode, slope)
+    n = c0.shape[-1] - 2
+    channels = c0.shape[0] if c0.dim() == 2 else 0
+    k = piece_index(x, lo, hi, n, closed, channels, channel_dim)
+    warped = torch.take(c0, k) + torch.take(c1, k) * x
+    if mode == 1:
+        return warped * normal_cdf(x)
+    if mode == 2:
+        return torch.where(x < lo, x * normal_cdf(x), warped)
+    if mode == 3 and masked:
+        return torch.where((x < lo) | (x > hi), torch.where(x >= 0, x, slope * x), warped)
+    return warped
 
 
 class LookupFunction(torch.autograd.Function):
-    """:func:`lookup` with a hand-written backward that saves only x (and the small table)."""
+    """:func:`lookup` with a hand-written backward that saves only x (and the small tables)."""
 
     @staticmethod
-    def forward(ctx, x, table, lo, hi, mode, slope, channel_dim):  # type: ignore[override]
-        ctx.save_for_backward(x, table)
-        ctx.spec = (lo, hi, mode, slope, channel_dim)
-        return lookup(x, table, lo, hi, mode, slope, channel_dim)
+    def forward(ctx, x, c0, c1, lo, hi, mode, slope, closed, masked, channel_dim):  # type: ignore[override]
+        ctx.save_for_backward(x, c0, c1)
+        ctx.spec = (lo, hi, mode, slope, closed, masked, channel_dim)
+        n = c0.shape[-1] - 2
+        k = piece_index(x, lo, hi, n, closed, c0.shape[0] if c0.dim() == 2 else 0, channel_dim)
+        out = torch.take(c1, k).mul_(x).add_(torch.take(c0, k))  # x̃, built in place
+        if mode == 1:
+            return out.mul_(normal_cdf(x))
+        if mode == 2:
+            return torch.where(x < lo, x * normal_cdf(x), out)
+        if mode == 3 and masked:
+            return torch.where((x < lo) | (x > hi), torch.where(x >= 0, x, slope * x), out)
+        return out
 
     @staticmethod
     def backward(ctx, grad):  # type: ignore[override]
-        x, table = ctx.saved_tensors
-        lo, hi, mode, slope, channel_dim = ctx.spec
-        n = table.shape[-1] - 1
-        channels = table.shape[0] if table.dim() == 2 else 0
-        flat, frac, scale = locate(x, lo, hi, n, mode, channels, channel_dim)
-        values = table.reshape(-1)
-        start = values[flat]
-        step = values[flat + 1] - start
-        slope_in = 1.0 + step * scale  # dx̃/dx inside
-        grad = grad.to(x.dtype)
-        if mode == 4:
-            grad_x, grad_warped = grad * slope_in, grad
-        else:
-            inside = (x >= lo) & (x <= hi)
-            if mode == 1:
-                cdf = torch.special.ndtr(x)
-                density = torch.exp(-0.5 * x * x) * _INV_SQRT_2PI
-                warped = torch.where(inside, x + torch.addcmul(start, frac, step), x)
-                local = torch.where(inside, slope_in, torch.ones_like(x)) * cdf + warped * density
-                grad_warped = torch.where(inside, grad * cdf, torch.zeros_like(x))
+        x, c0, c1 = ctx.saved_tensors
+        lo, hi, mode, slope, closed, masked, channel_dim = ctx.spec
+        n = c0.shape[-1] - 2
+        k = piece_index(x, lo, hi, n, closed, c0.shape[0] if c0.dim() == 2 else 0, channel_dim)
+        slope_in = torch.take(c1, k)  # dx̃/dx
+        if mode == 1:
+            cdf = normal_cdf(x)
+            density = torch.exp(x * x * -0.5).mul_(_INV_SQRT_2PI)
+            warped = torch.take(c0, k).addcmul_(slope_in, x)
+            grad_warped = grad * cdf
+            grad_x = torch.addcmul(grad_warped * slope_in, grad * warped, density)
+        elif mode == 2 or (mode == 3 and masked):
+            off = (x < lo) if mode == 2 else (x < lo) | (x > hi)
+            if mode == 2:
+                outer = normal_cdf(x) + x * torch.exp(x * x * -0.5) * _INV_SQRT_2PI
             else:
-                if mode == 2:
-                    cdf = torch.special.ndtr(x)
-                    outer = torch.where(x < lo, cdf + x * torch.exp(-0.5 * x * x) * _INV_SQRT_2PI, torch.ones_like(x))
-                elif mode == 3:
-                    outer = torch.where(x >= 0, torch.ones_like(x), torch.full_like(x, slope))
-                else:
-                    outer = torch.ones_like(x)
-                local = torch.where(inside, slope_in, outer)
-                grad_warped = torch.where(inside, grad, torch.zeros_like(x))
-            grad_x = grad * local
-        grad_table = None
-        if ctx.needs_input_grad[1]:
-            flat = flat.reshape(-1)
-            upper = (grad_warped * frac).reshape(-1)
-            to_start = torch.zeros_like(values).index_add_(0, flat, grad_warped.reshape(-1))
-            to_end = torch.zeros_like(values).index_add_(0, flat, upper)
-            # node i gets (1 − f)·g from intervals starting at i and f·g from those ending at i.
-            grad_values = to_start - to_end
-            grad_values[1:] += to_end[:-1]
-            grad_table = grad_values.view_as(table)
-        return grad_x if ctx.needs_input_grad[0] else None, grad_table, None, None, None, None, None
+                outer = torch.where(x >= 0, torch.ones_like(x), torch.full_like(x, slope))
+            grad_warped = torch.where(off, torch.zeros_like(grad), grad)
+            grad_x = grad * torch.where(off, outer, slope_in)
+        else:
+            grad_warped = grad
+            grad_x = grad * slope_in
+        grad_c0 = grad_c1 = None
+        if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
+            flat = k.reshape(-1)
+            weight = grad_warped.reshape(-1)
+            grad_c0 = torch.zeros_like(c0).view(-1).scatter_add_(0, flat, weight).view_as(c0)
+            grad_c1 = torch.zeros_like(c1).view(-1).scatter_add_(0, flat, weight * x.reshape(-1)).view_as(c1)
+        grad_x = grad_x if ctx.needs_input_grad[0] else None
+        return grad_x, grad_c0, grad_c1, None, None, None, None, None, None, None

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from actlang.cpab import integrate as closed
 from actlang.cpab import tessellation
 from actlang.cpab.lookup import CPAB as MODE_CPAB
-from actlang.cpab.lookup import DITAC, GE_DITAC, INF_DITAC, L_DITAC, LookupFunction, combine, lookup
+from actlang.cpab.lookup import DITAC, GE_DITAC, INF_DITAC, L_DITAC, LookupFunction, lookup, pieces
 
 
 class CPABActivation(nn.Module):
@@ -168,18 +168,31 @@ class CPABActivation(nn.Module):
         if self.exact:
             return self._exact(x)
         self._check_channels(x)
-        table = self.table(x.dtype)
+        c0, c1 = pieces(self.table(torch.float64), self.lo, self.hi, self.mode, self.slope)
+        c0, c1 = c0.to(x.dtype), c1.to(x.dtype)
+        closed = not self.zero_boundary
+        # l_ditac's outside is one line per side only when a ≤ 0 ≤ b.
+        masked = self.mode == 3 and not (self.lo <= 0.0 <= self.hi)
         if torch.jit.is_scripting():
-            return lookup(x, table, self.lo, self.hi, self.mode, self.slope, self.channel_dim)
-        return self._fast(x, table)
+            return lookup(x, c0, c1, self.lo, self.hi, self.mode, self.slope, closed, masked, self.channel_dim)
+        return self._fast(x, c0, c1, closed, masked)
 
     @torch.jit.unused
-    def _fast(self, x: Tensor, table: Tensor) -> Tensor:
-        return LookupFunction.apply(x, table, self.lo, self.hi, self.mode, self.slope, self.channel_dim)
+    def _fast(self, x: Tensor, c0: Tensor, c1: Tensor, closed: bool, masked: bool) -> Tensor:
+        return LookupFunction.apply(
+            x, c0, c1, self.lo, self.hi, self.mode, self.slope, closed, masked, self.channel_dim
+        )
 
     def _exact(self, x: Tensor) -> Tensor:
         if self.mode != 4:  # not inf_ditac
-            return combine(x, self.transform(x), self.lo, self.hi, self.mode, self.slope)
+            warped = self.transform(x)  # x outside [a, b]
+            if self.mode == 1:  # ditac
+                return warped * torch.special.ndtr(x)
+            if self.mode == 2:  # ge_ditac
+                return torch.where(x < self.lo, x * torch.special.ndtr(x), warped)
+            if self.mode == 3:  # l_ditac
+                return torch.where(self._inside(x), warped, torch.where(x >= 0, x, self.slope * x))
+            return warped
         t_ends, s_ends = self._ends(x)
         below = t_ends[0] + s_ends[0] * (x - self.lo)
         above = t_ends[1] + s_ends[1] * (x - self.hi)
