@@ -39,6 +39,11 @@ _MODELS = {
     "replace_activations": "actlang.models", "collapse": "actlang.research.collapse",
     "regularization": "actlang.cpab",
 }  # fmt: skip
+# The symbolic layer imports sympy (slow to import): loaded on first use as well.
+_MODELS |= dict.fromkeys(
+    ("to_sympy", "from_sympy", "simplify", "derivative", "equivalent", "properties", "Equivalence", "Properties"),
+    "actlang.symbolic",
+)
 
 
 def __getattr__(name: str):
@@ -59,8 +64,9 @@ def format(expr: Expr | str, style: Style = "actlang") -> str:  # noqa: A001 - t
 
 
 __all__ = [
-    "ActivationModule", "ActlangError", "ArityError", "Call", "Constant", "EvaluationError", "Expr", "Hyper",
-    "HyperparameterError", "Input", "Learned", "LimitError", "Num", "Param", "ParseError",
-    "Primitive", "Span", "UnknownNameError", "UnsupportedError", "call", "collapse", "compile", "evaluate", "export",
-    "format", "lookup", "parse", "primitives", "regularization", "replace_activations",
+    "ActivationModule", "ActlangError", "ArityError", "Call", "Constant", "Equivalence", "EvaluationError", "Expr",
+    "Hyper", "HyperparameterError", "Input", "Learned", "LimitError", "Num", "Param", "ParseError", "Primitive",
+    "Properties", "Span", "UnknownNameError", "UnsupportedError", "call", "collapse", "compile", "derivative",
+    "equivalent", "evaluate", "export", "format", "from_sympy", "lookup", "parse", "primitives", "properties",
+    "regularization", "replace_activations", "simplify", "to_sympy",
 ]  # fmt: skip

@@ -2,6 +2,9 @@
 
 Composites are written in actlang (``definition``): their reference and sympy form come from
 expanding the definition; the torch template maps them onto PyTorch's fused native kernels.
+Piecewise sympy forms put each kink on the side PyTorch's autograd does (relu: ``x > 0``, so
+relu'(0) = 0; prelu: ``x >= 0``; hardtanh: clamped at both ends), because the symbolic layer
+derives derivatives from them.
 """
 
 from __future__ import annotations
@@ -32,12 +35,12 @@ act(
     hyper=(Hyper("beta", "float", 1.0, low=0, open_low=True, doc="sharpness"),), aquasurf="softplus",
 )  # fmt: skip
 act("relu", "max(x, 0)", "torch.relu({0})", numpy=lambda x: np.maximum(x, 0.0),
-    sympy=lambda sp, x: sp.Max(x, 0), aquasurf="relu")  # fmt: skip
-act("relu6", "min(max(x, 0), 6)", "F.relu6({0})", definition="min(relu(x), 6)")
+    sympy=lambda sp, x: sp.Piecewise((x, x > 0), (0, True)), aquasurf="relu")  # fmt: skip
+act("relu6", "min(max(x, 0), 6)", "F.relu6({0})", definition="hardtanh[min=0, max=6](x)")
 act(
     "leaky_relu", "x for x ≥ 0, slope·x below", "F.leaky_relu({0}, {slope})",
     numpy=lambda x, slope: np.where(x >= 0, x, slope * x),
-    sympy=lambda sp, x, slope: sp.Max(x, 0) + slope * sp.Min(x, 0),
+    sympy=lambda sp, x, slope: sp.Piecewise((x, x > 0), (slope * x, True)),
     hyper=(Hyper("slope", "float", 0.01, doc="negative slope"),), aliases=("leakyrelu",), aquasurf="leakyrelu",
 )  # fmt: skip
 act(
@@ -49,7 +52,7 @@ act(
 act(
     "celu", "max(0, x) + min(0, α(e^{x/α} − 1))", "F.celu({0}, {alpha})",
     numpy=lambda x, alpha: np.maximum(x, 0.0) + np.minimum(0.0, alpha * np.expm1(np.minimum(x, 0.0) / alpha)),
-    sympy=lambda sp, x, alpha: sp.Max(x, 0) + sp.Min(0, alpha * (sp.exp(x / alpha) - 1)),
+    sympy=lambda sp, x, alpha: sp.Piecewise((x, x > 0), (alpha * (sp.exp(x / alpha) - 1), True)),
     hyper=(Hyper("alpha", "float", 1.0, low=0, open_low=True),),
 )  # fmt: skip
 act("selu", f"{SELU_SCALE:.6f}·elu[α={SELU_ALPHA:.6f}](x), the self-normalising constants", "F.selu({0})",
@@ -73,7 +76,7 @@ act("hardswish", "x · hardsigmoid(x)", "F.hardswish({0})", definition="x * hard
 act(
     "hardtanh", "clip(x, min, max)", "F.hardtanh({0}, {min}, {max})",
     numpy=lambda x, min, max: np.clip(x, min, max),
-    sympy=lambda sp, x, min, max: sp.Min(sp.Max(x, min), max),
+    sympy=lambda sp, x, min, max: sp.Piecewise((min, x <= min), (max, x >= max), (x, True)),
     hyper=(Hyper("min", "float", -1.0), Hyper("max", "float", 1.0)),
     check=lambda hp: None if hp["min"] < hp["max"] else "min must be below max",
 )  # fmt: skip
@@ -95,19 +98,19 @@ act(
     # expm1 sees min(x, 0) so the branch torch.where discards never overflows into a NaN gradient.
     "torch.sigmoid({0}) * torch.where({0} > 0, {0}, torch.expm1(torch.clamp({0}, max=0.0)))",
     source="Basirat & Roth 2018 (ELiSH), as AQuaSurF used it",
-    definition="sigmoid(x) * (relu(x) + min(expm1(x), 0))", aquasurf="elish",
+    definition="sigmoid(x) * select(x, x, expm1(x))", aquasurf="elish",
 )  # fmt: skip
 act(
     "prelu", "x for x ≥ 0, a·x below; a learned (init 0.25)", "torch.where({0} >= 0, {0}, {a} * {0})",
     numpy=lambda x, a: np.where(x >= 0, x, a * x),
-    sympy=lambda sp, x, a: sp.Max(x, 0) + a * sp.Min(x, 0),
+    sympy=lambda sp, x, a: sp.Piecewise((x, x >= 0), (a * x, True)),
     learned=(Learned("a", 0.25, doc="negative slope"),),
 )  # fmt: skip
 act(
     "rrelu", "x for x ≥ 0, r·x below: r ~ U(lower, upper) in training, (lower+upper)/2 otherwise",
     "F.rrelu({0}, {lower}, {upper}, {training})",
     numpy=lambda x, lower, upper: np.where(x >= 0, x, 0.5 * (lower + upper) * x),
-    sympy=lambda sp, x, lower, upper: sp.Max(x, 0) + (lower + upper) / 2 * sp.Min(x, 0),
+    sympy=lambda sp, x, lower, upper: sp.Piecewise((x, x > 0), ((lower + upper) / 2 * x, True)),
     hyper=(Hyper("lower", "float", 1 / 8, low=0, high=1), Hyper("upper", "float", 1 / 3, low=0, high=1)),
     check=lambda hp: None if hp["lower"] <= hp["upper"] else "lower must not exceed upper",
     stochastic=True,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from actlang.registry import Primitive, define
+from actlang.registry import Hyper, Primitive, define
 
 
 def _unary(name: str, doc: str, torch: str, numpy, sympy, aquasurf: str | None = None, **extra) -> None:
@@ -50,3 +50,25 @@ _unary("zero", "0, shaped like x", "torch.zeros_like({0})", np.zeros_like, lambd
 _unary("one", "1, shaped like x", "torch.ones_like({0})", np.ones_like, lambda sp, x: sp.Integer(1), "one",
        source="AQuaSurF constant operator")  # fmt: skip
 _unary("identity", "x", "{0}", np.positive, lambda sp, x: x, "identity", source="AQuaSurF identity operator")
+
+# Kink and branch primitives. Derivatives of piecewise activations are written with these, so
+# their values at kinks follow PyTorch's autograd (heaviside[zero=0.5] is torch.maximum's tie
+# rule; relu'(0) = 0 is select(x, 1, 0)).
+_unary("sign", "−1, 0 or 1 as x is negative, zero or positive", "torch.sign({0})", np.sign,
+       lambda sp, x: sp.sign(x))  # fmt: skip
+define(
+    Primitive(
+        name="heaviside", doc="step: 0 for x < 0, 1 for x > 0, `zero` at 0", source="torch.heaviside",
+        torch="torch.heaviside({0}, torch.full_like({0}, {zero}))",
+        numpy=lambda x, zero: np.heaviside(x, zero),
+        sympy=lambda sp, x, zero: sp.Heaviside(x, sp.Rational(repr(zero))),
+        hyper=(Hyper("zero", "float", 0.5, low=0, high=1, doc="value at 0"),),
+    )
+)  # fmt: skip
+define(
+    Primitive(
+        name="select", doc="b where a > 0, else c: torch.where(a > 0, b, c)", source="torch.where",
+        torch="torch.where({0} > 0, {1}, {2})", numpy=lambda c, a, b: np.where(c > 0, a, b),
+        sympy=lambda sp, c, a, b: sp.Piecewise((a, c > 0), (b, True)), arity=3,
+    )
+)  # fmt: skip

@@ -1,0 +1,78 @@
+"""A real time limit for sympy work, which can otherwise run for minutes.
+
+In the main thread a ``SIGALRM`` timer interrupts the computation (sympy is pure Python, so the
+exception lands between bytecodes); elsewhere the work runs in a daemon thread that is abandoned
+when time is up. Either way the caller gets :class:`TimeUp` after ``seconds``, never a hang.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+class TimeUp(Exception):
+    """The time budget ran out before the work finished."""
+
+
+class Deadline:
+    """A point in time work must finish by; ``remaining()`` seconds are left."""
+
+    def __init__(self, seconds: float) -> None:
+        self.end = time.perf_counter() + seconds
+
+    def remaining(self) -> float:
+        return self.end - time.perf_counter()
+
+    def expired(self) -> bool:
+        return self.remaining() <= 0
+
+
+def run_with_limit(work: Callable[[], T], seconds: float) -> T:
+    """``work()``, or :class:`TimeUp` once ``seconds`` have passed."""
+    if seconds <= 0:
+        raise TimeUp
+    if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
+        return _with_alarm(work, seconds)
+    return _with_thread(work, seconds)
+
+
+def _with_alarm(work: Callable[[], T], seconds: float) -> T:
+    def expire(signum, frame):
+        raise TimeUp
+
+    start = time.perf_counter()
+    previous = signal.signal(signal.SIGALRM, expire)
+    outer = signal.getitimer(signal.ITIMER_REAL)[0]  # an enclosing limit keeps running
+    signal.setitimer(signal.ITIMER_REAL, min(seconds, outer) if outer > 0 else seconds)
+    try:
+        return work()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if outer > 0:
+            signal.setitimer(signal.ITIMER_REAL, max(outer - (time.perf_counter() - start), 1e-4))
+
+
+def _with_thread(work: Callable[[], T], seconds: float) -> T:
+    box: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = work()
+        except BaseException as error:  # handed to the caller below
+            box["error"] = error
+
+    worker = threading.Thread(target=target, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise TimeUp
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box["value"]  # type: ignore[return-value]

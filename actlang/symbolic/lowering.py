@@ -1,0 +1,55 @@
+"""AST → sympy: :func:`to_sympy`. One ``match`` over node types.
+
+Numbers become exact rationals of their shortest decimal spelling (``0.1`` is ``1/10``), so
+proofs work on exact arithmetic; ``pi`` and ``e`` are sympy's constants; ``x`` is
+:data:`~actlang.symbolic.symbols.X`; a learned scalar is a real symbol of its name; a call is its
+native sympy form or its generated function class (:mod:`actlang.symbolic.functions`).
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from actlang.ast import Call, Constant, Expr, Input, Num, Param
+from actlang.registry import lookup
+from actlang.symbolic.functions import function_class, native_form, sympy_hyper
+from actlang.symbolic.symbols import X, learned_symbol, param_symbol
+
+
+def to_sympy(expr: Expr | str) -> sp.Expr:
+    """``expr`` as a sympy expression in ``X`` (and learned-scalar symbols)."""
+    if isinstance(expr, str):
+        from actlang.parser import parse
+
+        expr = parse(expr)
+    return _lower(expr, {})
+
+
+def number(value: float) -> sp.Rational:
+    """The exact rational a float literal spells (``0.1`` → ``1/10``)."""
+    return sp.Rational(repr(float(value))) if value != int(value) else sp.Integer(int(value))
+
+
+def _lower(expr: Expr, counters: dict[str, int]) -> sp.Expr:
+    match expr:
+        case Num(value=value):
+            return number(value)
+        case Input():
+            return X
+        case Constant(name=name):
+            return sp.pi if name == "pi" else sp.E
+        case Param(name=name):
+            return param_symbol(name)
+        case Call(name=name, args=args, hyper=hyper):
+            lowered = [_lower(a, counters) for a in args]
+            primitive = lookup(name)
+            assert primitive is not None, name
+            learned = []
+            if primitive.stateful:  # learned tensors: one symbol per site, numbered as evaluate does
+                site = f"{name}_{counters.setdefault(name, 0)}"
+                counters[name] += 1
+                learned = [learned_symbol(site, lt.name) for lt in primitive.learned]
+            if native_form(name, hyper):
+                return primitive.sympy(sp, *lowered, **sympy_hyper(hyper))
+            return function_class(name, hyper)(*lowered, *learned)
+    raise TypeError(f"not an actlang expression: {expr!r}")
