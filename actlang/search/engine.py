@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +27,8 @@ from actlang.ast import Constant, Input, Num, Param
 from actlang.search.kernels import F32, kernel
 from actlang.search.template import Fixed, Hole, Node, Op, Template
 
-CHUNK_BYTES = 32 << 20  # rows computed per batch: about 32 MB of float32
+CHUNK_BYTES = 16 << 20  # rows computed per batch: about 16 MB of float32
+THREADS = max(1, min(2, os.cpu_count() or 1, int(os.environ.get("ACTLANG_SEARCH_THREADS", "2"))))
 KeyFn = Callable[[np.ndarray], bytes]
 
 
@@ -101,22 +105,19 @@ class Engine:
         total = math.prod(sizes)
         keep = not top or self.keep_top_rows
         key_of = self.top_key if top else row_key
-        seen: dict[bytes, int] = {}
+        seen: dict = {}
         kept: list[np.ndarray] = []
         uid = np.empty((len(ops), total), np.int64)
-        for k, op in enumerate(ops):
-            fn = kernel(op.name, op.hyper)
-            for start, out in self._batches(fn, children, sizes, total):
-                for i, row in enumerate(out):
-                    key = key_of(row)
-                    found = seen.get(key)
-                    if found is None:
-                        found = seen[key] = len(seen)
-                        if keep:
-                            kept.append(row)
-                    uid[k, start + i] = found
-                if self.progress and top:
-                    self.progress(len(out) / (len(ops) * total))
+        for k, start, out, keys in self._results(ops, children, sizes, total, key_of):
+            for i, key in enumerate(keys):
+                found = seen.get(key)
+                if found is None:
+                    found = seen[key] = len(seen)
+                    if keep:
+                        kept.append(out[i])
+                uid[k, start + i] = found
+            if self.progress and top:
+                self.progress(len(keys) / (len(ops) * total))
         rows = np.stack(kept) if keep else None
         uid = uid.reshape((len(ops), *sizes))
         axes = [np.arange(len(ops))] + [c.index.ravel() for c in children]
@@ -124,24 +125,50 @@ class Engine:
         shape = (len(ops),) * hole + tuple(s for c in children for s in c.index.shape)
         return Table(rows, list(seen), index.reshape(shape))
 
-    def _batches(
-        self, fn: Callable[..., np.ndarray], children: list[Table], sizes: tuple[int, ...], total: int
-    ) -> Iterator[tuple[int, np.ndarray]]:
-        """The operator applied to every combination of its children's unique rows, in batches."""
+    def _results(
+        self, ops: Sequence[Op], children: list[Table], sizes: tuple[int, ...], total: int, key_of: KeyFn
+    ) -> Iterator[tuple[int, int, np.ndarray, list]]:
+        """(operator, first combination, output rows, their keys) for every batch, in order.
+
+        Batches are computed and keyed on ``THREADS`` threads (numpy's kernels and hashlib release
+        the GIL); at most two batches per thread are in flight, so memory stays bounded.
+        """
         width = len(self.points)
         step = max(1, CHUNK_BYTES // (4 * width * max(1, len(children))))
-        with np.errstate(all="ignore"):
-            for start in range(0, total, step):
-                stop = min(total, start + step)
-                picks = np.unravel_index(np.arange(start, stop), sizes) if len(children) > 1 else (None,)
-                args = []
-                for child, pick in zip(children, picks, strict=False):
-                    assert child.rows is not None
-                    if len(child.keys) == 1:
-                        args.append(child.rows[0])  # broadcast a single row (x, constants)
-                    elif pick is None:
-                        args.append(child.rows[start:stop])
-                    else:
-                        args.append(child.rows[pick])
-                out = np.broadcast_to(np.asarray(fn(*args), dtype=F32), (stop - start, width))
-                yield start, canonical(np.array(out, dtype=F32, order="C"))
+        tasks = ((k, start, min(total, start + step)) for k in range(len(ops)) for start in range(0, total, step))
+        fns = [kernel(op.name, op.hyper) for op in ops]
+
+        def work(task: tuple[int, int, int]) -> tuple[int, int, np.ndarray, list]:
+            k, start, stop = task
+            out = self._batch(fns[k], children, sizes, start, stop, width)
+            return k, start, out, [key_of(row) for row in out]
+
+        if THREADS == 1:
+            yield from map(work, tasks)
+            return
+        with ThreadPoolExecutor(THREADS) as pool:
+            pending: deque[Future] = deque()
+            for task in tasks:
+                pending.append(pool.submit(work, task))
+                if len(pending) >= 2 * THREADS:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+
+    @staticmethod
+    def _batch(
+        fn: Callable[..., np.ndarray], children: list[Table], sizes: tuple[int, ...], start: int, stop: int, width: int
+    ) -> np.ndarray:
+        """The operator applied to combinations ``start:stop`` of its children's unique rows."""
+        picks = np.unravel_index(np.arange(start, stop), sizes) if len(children) > 1 else (None,)
+        args = []
+        for child, pick in zip(children, picks, strict=False):
+            assert child.rows is not None
+            if len(child.keys) == 1:
+                args.append(child.rows[0])  # broadcast a single row (x, constants)
+            elif pick is None:
+                args.append(child.rows[start:stop])
+            else:
+                args.append(child.rows[pick])
+        out = np.broadcast_to(np.asarray(fn(*args), dtype=F32), (stop - start, width))
+        return canonical(np.array(out, dtype=F32, order="C"))

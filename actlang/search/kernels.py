@@ -3,7 +3,9 @@
 AQuaSurF deduplicates by *bit-identical* float32 outputs, so which float32 formula a kernel uses
 decides the counts: TensorFlow's ``elu`` is ``exp(x) - 1`` (not ``expm1``), ``log_sigmoid`` is
 ``-softplus(-x)``, ``swish`` is ``x * sigmoid(x)``, ``max``/``min`` return their first argument on
-ties (so signed zeros survive) and propagate NaN, ``reduce_sum`` starts from ``+0``. Each kernel
+ties (so the sign of a zero depends on the order) and propagate NaN, ``reduce_sum`` starts
+from ``+0``, ``reciprocal`` is exact ``1/x`` (TensorFlow's is a hardware estimate refined by one
+Newton step, which no portable numpy code reproduces: ``reciprocal(1)`` is 0.99999994 there). Each kernel
 here is the registry primitive of the same name evaluated that way; ``tests/test_search_kernels.py``
 checks every one against the primitive's float64 reference.
 
@@ -34,13 +36,14 @@ _ONE, _ZERO = F32(1), F32(0)
 
 
 def maximum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """TensorFlow's ``maximum``: NaN if either is NaN, else ``b if a < b else a`` (ties keep ``a``)."""
-    return np.where(np.isnan(b), b, np.where(a < b, b, a))
+    """TensorFlow's vectorised ``maximum``: NaN if either is NaN, else ``a if a > b else b`` — a tie
+    (``max(0, -0)``) returns the second argument, as SSE/AVX ``maxps`` does."""
+    return np.where(np.isnan(a), a, np.where(a > b, a, b))
 
 
 def minimum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """TensorFlow's ``minimum``: NaN if either is NaN, else ``b if b < a else a`` (ties keep ``a``)."""
-    return np.where(np.isnan(b), b, np.where(b < a, b, a))
+    """TensorFlow's vectorised ``minimum``: NaN if either is NaN, else ``a if a < b else b``."""
+    return np.where(np.isnan(a), a, np.where(a < b, a, b))
 
 
 def softplus(x: np.ndarray) -> np.ndarray:
@@ -65,8 +68,8 @@ def selu(x: np.ndarray) -> np.ndarray:
 
 
 def relu(x: np.ndarray) -> np.ndarray:
-    """``max(x, 0)`` with ``x`` kept on ties (relu(−0) = −0) and NaN passed through, as Eigen does."""
-    return np.where(x < 0, _ZERO, x)
+    """TensorFlow's vectorised ReLU, ``max(x, 0)``: relu(−0) = +0, NaN passes through."""
+    return np.where((x > 0) | np.isnan(x), x, _ZERO)
 
 
 def hard_sigmoid(x: np.ndarray) -> np.ndarray:
