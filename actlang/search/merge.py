@@ -58,7 +58,7 @@ def merge_symbolic(out, labels: np.ndarray, which: np.ndarray, symmetry: Symmetr
         heads: list[int] = []
         for m in members.tolist():
             for h in heads:
-                verdict = equivalent(first_name[h], first_name[m], symmetry=symmetry)
+                verdict = _proof(equivalent, first_name[h], first_name[m], symmetry)
                 if getattr(verdict, "verdict", None) == "proved":
                     result[m] = result[h]
                     found = getattr(verdict, "transform", None)
@@ -68,3 +68,12 @@ def merge_symbolic(out, labels: np.ndarray, which: np.ndarray, symmetry: Symmetr
                 heads.append(m)
     del which
     return result, bits
+
+
+def _proof(equivalent, a: str, b: str, symmetry: Symmetry) -> object:
+    """``equivalent(a, b)``, or ``None`` when the symbolic layer fails on the pair: a failed
+    attempt is not a proof, so the two classes simply stay apart."""
+    try:
+        return equivalent(a, b, symmetry=symmetry)
+    except Exception:  # any failure inside sympy means "not proved"
+        return None
