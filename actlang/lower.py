@@ -90,10 +90,9 @@ class _Emitter:
         raise TypeError(f"not an actlang expression: {expr!r}")
 
     def call(self, primitive: Primitive, lowered: list[tuple[str, bool]], hyper) -> str:
-        args = [
-            code if is_tensor or primitive.name in _NUMBER_OK else f"torch.tensor({code}, dtype=x.dtype, device=x.device)"
-            for code, is_tensor in lowered
-        ]
+        as_tensor = "torch.tensor({}, dtype=x.dtype, device=x.device)"
+        number_ok = primitive.name in _NUMBER_OK
+        args = [code if is_tensor or number_ok else as_tensor.format(code) for code, is_tensor in lowered]
         names: dict[str, str] = {k: hyper_literal(v) for k, v in hyper}
         if primitive.stateful:
             site = f"{primitive.name}_{self.counters.setdefault(primitive.name, 0)}"
