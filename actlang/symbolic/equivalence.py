@@ -27,12 +27,13 @@ from typing import Literal
 
 import numpy as np
 
-from actlang.ast import Expr, Input
+from actlang.ast import Expr, Input, params
 from actlang.build import call
 from actlang.errors import ActlangError
 from actlang.symbolic.budget import Deadline, TimeUp, run_with_limit
 from actlang.symbolic.numeric import (
     close,
+    critical_points,
     param_assignments,
     precise,
     precise_differ,
@@ -110,6 +111,11 @@ def _cached(text_a: str, text_b: str, a: Expr, b: Expr, symmetry: Symmetry, budg
         assert first_difference is not None
         return _timed(first_difference, start)
     for name, candidate in matched:
+        found = _domain_difference(a, candidate, deadline)
+        if found is not None:
+            if len(matched) == 1:
+                return found
+            continue
         if _proved(a, candidate, deadline):
             return Equivalence("proved", transform=name, seconds=time.perf_counter() - start)
     return Equivalence("numeric", transform=matched[0][0], seconds=time.perf_counter() - start)
@@ -157,6 +163,30 @@ def find_difference(a: Expr, b: Expr, extra: tuple[float, ...] = (), limit: int 
 
 def _overflow_like(u: float, v: float) -> bool:
     return not (np.isfinite(u) and np.isfinite(v))
+
+
+def _domain_difference(a: Expr, b: Expr, deadline: Deadline) -> Equivalence | None:
+    """A difference at an exact zero of a denominator (or log/sqrt/power base), if any."""
+
+    def search() -> Equivalence | None:
+        for root in critical_points([a, b]):
+            if root.is_real is False:
+                continue
+            if precise_differ(precise(a, root, {}), precise(b, root, {})):
+                x = float(root)
+                va, vb = (float(safe_evaluate(e, np.array(x), {})) for e in (a, b))
+                note = undefined_reason(a, x, {}) or undefined_reason(b, x, {}) or ""
+                if close(np.array(va), np.array(vb)):
+                    note = f"they differ at x = {root} exactly; the nearest float does not show it"
+                return Equivalence("different", counterexample=x, values=(va, vb), note=note)
+        return None
+
+    if params(a) or params(b):
+        return None
+    try:
+        return run_with_limit(search, deadline.remaining() / 2)
+    except (TimeUp, TypeError, ValueError, NotImplementedError, AttributeError, RecursionError):
+        return None
 
 
 def _proved(a: Expr, b: Expr, deadline: Deadline) -> bool:

@@ -22,7 +22,7 @@ import numpy as np
 import sympy as sp
 
 from actlang.ast import Call, Constant, Expr, Input, Num, Param, params, walk
-from actlang.evaluate import evaluate, expand_definition, learned_names
+from actlang.evaluate import evaluate, expand_definition
 from actlang.registry import lookup
 from actlang.symbolic.functions import sympy_hyper
 
@@ -83,12 +83,15 @@ def safe_evaluate(expr: Expr, xs: np.ndarray, values: Mapping[str, float]) -> np
 # ---- 50-digit evaluation -------------------------------------------------------------------
 
 
-def precise(expr: Expr, x: float, values: Mapping[str, float]) -> sp.Expr | None:
+def precise(expr: Expr, x: float | sp.Expr, values: Mapping[str, float]) -> sp.Expr | None:
     """``expr`` at ``x`` to 50 digits: a real Float, ``sp.nan`` (undefined), ±oo or zoo; ``None``
-    when some primitive has no elementary form to evaluate."""
+    when some primitive has no elementary form to evaluate. ``x`` may be an exact sympy number."""
     counters: dict[str, int] = {}
+    exact = not isinstance(x, float | int)
+    start = x if exact else sp.Float(x, DIGITS)
     try:
-        return _precise(expr, sp.Float(x, DIGITS), values, counters, learned_names(expr))
+        value = _precise(expr, start, values, counters, exact)
+        return _realise(value.evalf(DIGITS)) if exact else value
     except _Opaque:
         return None
 
@@ -97,7 +100,8 @@ class _Opaque(Exception):
     pass
 
 
-def _precise(expr: Expr, x: sp.Float, values: Mapping[str, float], counters: dict[str, int], names) -> sp.Expr:
+def _precise(expr: Expr, x: sp.Expr, values: Mapping[str, float], counters: dict[str, int], exact: bool) -> sp.Expr:
+    """Node by node; with ``exact`` nothing is rounded (so ``√2 − √2`` is exactly 0)."""
     from actlang.symbolic.lowering import number
 
     match expr:
@@ -106,11 +110,12 @@ def _precise(expr: Expr, x: sp.Float, values: Mapping[str, float], counters: dic
         case Input():
             return x
         case Constant(name=name):
-            return sp.pi.evalf(DIGITS) if name == "pi" else sp.E.evalf(DIGITS)
+            value = sp.pi if name == "pi" else sp.E
+            return value if exact else value.evalf(DIGITS)
         case Param(name=name, init=init):
             return sp.Float(values.get(name, init), DIGITS)
         case Call(name=name, args=args, hyper=hyper):
-            vals = [_precise(a, x, values, counters, names) for a in args]
+            vals = [_precise(a, x, values, counters, exact) for a in args]
             if any(v is sp.nan for v in vals):
                 return sp.nan
             primitive = lookup(name)
@@ -122,16 +127,19 @@ def _precise(expr: Expr, x: sp.Float, values: Mapping[str, float], counters: dic
                 counters[name] += 1
                 learned = {lt.name: sp.Float(float(values.get(f"{site}.{lt.name}", lt.initial(hp))), DIGITS)
                            for lt in primitive.learned}  # fmt: skip
+            if name == "div" and vals[1] == 0:  # IEEE: 0/0 is NaN, a/0 an infinity (sympy says zoo for both)
+                return sp.nan if vals[0] == 0 else sp.zoo
             if primitive.sympy is not None:
                 try:
                     result = primitive.sympy(sp, *vals, **sympy_hyper(hyper), **learned)
                 except ZeroDivisionError:  # IEEE: a/0 is an infinity (its sign rides on a signed zero), 0/0 NaN
                     return sp.nan if vals[0] == 0 else sp.zoo
             elif primitive.definition is not None:
-                result = _precise(expand_definition(primitive, hyper), vals[0], {}, {}, [])
+                result = _precise(expand_definition(primitive, hyper), vals[0], {}, {}, exact)
             else:
                 raise _Opaque
-            return _realise(sp.sympify(result).evalf(DIGITS))
+            result = sp.sympify(result)
+            return result if exact else _realise(result.evalf(DIGITS))
     raise TypeError(f"not an actlang expression: {expr!r}")
 
 
@@ -159,6 +167,32 @@ def precise_differ(a: sp.Expr | None, b: sp.Expr | None) -> bool | None:
         return True
     scale = max(abs(a), abs(b), sp.Float(1e-30))
     return bool(abs(a - b) > sp.Float(1e-20) * scale + sp.Float(1e-40))
+
+
+# ---- where the domain may differ -----------------------------------------------------------
+
+# Arguments whose zeros are where an operation is undefined or infinite: a division's
+# denominator, a reciprocal's and a power's base, a logarithm's argument (x/x is NaN at 0 although
+# sympy cancels it to 1, so these points are checked exactly).
+SINGULAR_ARGUMENT = {"div": 1, "reciprocal": 0, "pow": 0, "log": 0, "sqrt": 0}
+
+
+def critical_points(exprs: Iterable[Expr], limit: int = 12) -> list[sp.Expr]:
+    """Exact real zeros of the singular arguments in ``exprs`` (those sympy finds as a finite set)."""
+    from actlang.symbolic.lowering import to_sympy
+    from actlang.symbolic.symbols import X
+
+    found: list[sp.Expr] = []
+    for expr in exprs:
+        for node in walk(expr):
+            if isinstance(node, Call) and node.name in SINGULAR_ARGUMENT:
+                argument = to_sympy(node.args[SINGULAR_ARGUMENT[node.name]])
+                if not argument.has(X) or argument.free_symbols - {X}:
+                    continue
+                roots = sp.solveset(argument, X, sp.Reals)
+                if isinstance(roots, sp.FiniteSet):
+                    found += [r for r in roots if r not in found]
+    return found[:limit]
 
 
 # ---- why a side is undefined ---------------------------------------------------------------

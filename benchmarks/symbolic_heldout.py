@@ -1,0 +1,122 @@
+"""Symbolic layer "done means" on a held-out set (pairs never used in tests/):
+
+- no wrong verdict: no "proved" for a false identity, no "different" for a true one;
+- at least 80 % of the true identities proved;
+- median time per equivalence <= 300 ms, none over the budget (2 s).
+
+The pairs are identities and near-misses from the activation literature (stable softplus and
+log-sigmoid forms, GELU's tanh and sigmoid approximations, SELU's constants, hard variants...).
+Each pair is decided once in this process after one warm-up call (sympy's first use pays for its
+imports and caches; that warm-up is reported separately). Run: ``python benchmarks/symbolic_heldout.py``.
+Exit 1 when a target is missed.
+"""
+
+from __future__ import annotations
+
+import platform
+import statistics
+import sys
+import time
+
+TRUE_PAIRS = [
+    ("x*sigmoid(x)", "x/2*(1 + tanh(x/2))"),
+    ("gelu[approximate=tanh](x)", "x/2*(1 + tanh(sqrt(2/pi)*(x + 0.044715*x^3)))"),
+    ("mish(x)", "x*tanh(log1p(exp(x)))"),
+    ("softplus(x)", "relu(x) + log1p(exp(-abs(x)))"),
+    ("log_sigmoid(x)", "min(x, 0) - log1p(exp(-abs(x)))"),
+    ("sigmoid(x)", "exp(x)/(1 + exp(x))"),
+    ("tanh(x)", "(exp(2*x) - 1)/(exp(2*x) + 1)"),
+    ("elu(x)", "select(x, x, expm1(x))"),
+    ("selu(x)", "1.0507009873554805*(relu(x) + min(0, 1.6732632423543772*expm1(x)))"),
+    ("hardswish(x)", "x*min(max(x + 3, 0), 6)/6"),
+    ("hardsigmoid(x)", "max(0, min(1, x/6 + 0.5))"),
+    ("silu(x)", "x - x*sigmoid(-x)"),
+    ("softsign(x)", "x/(1 + max(x, -x))"),
+    ("celu[alpha=2](x)", "max(0, x) + min(0, 2*(exp(x/2) - 1))"),
+    ("leaky_relu[slope=0.2](x)", "max(x, 0.2*x)"),
+    ("relu6(x)", "min(relu(x), 6)"),
+    ("erfc(x)", "2*ndtr(-x*sqrt(2))"),
+    ("ndtr(x)", "erfc(-x/sqrt(2))/2"),
+    ("tanhshrink(x)", "x - 2*sigmoid(2*x) + 1"),
+    ("gelu(x)", "x/2*erfc(-x/sqrt(2))"),
+    ("sinh(x)", "2*sinh(x/2)*cosh(x/2)"),
+    ("cosh(x)^2 - sinh(x)^2", "1"),
+    ("abs(x)", "x*sign(x)"),
+    ("sigmoid(x) + sigmoid(-x)", "1"),
+    ("softplus(x)", "x + softplus(-x)"),
+    ("exp(-softplus(-x))", "sigmoid(x)"),
+    ("log_sigmoid(x)", "log(sigmoid(x))"),
+    ("elish(x)", "select(x, x, expm1(x))*sigmoid(x)"),
+    ("mish(x)", "x*((1 + exp(x))^2 - 1)/((1 + exp(x))^2 + 1)"),
+    ("hardtanh[min=-2, max=2](x)", "2*hardtanh(x/2)"),
+    ("relu(x)", "x*heaviside(x)"),
+    ("softplus[beta=0.5](x)", "2*softplus(x/2)"),
+    ("x*sigmoid(beta*x)", "x*(1 + tanh(beta*x/2))/2"),
+    ("swish(x) + swish(-x)", "x*tanh(x/2)"),
+    ("log(exp(x))", "x"),
+]
+FALSE_PAIRS = [
+    ("gelu(x)", "x*sigmoid(1.702*x)"),
+    ("gelu(x)", "gelu[approximate=tanh](x)"),
+    ("silu(x)", "x*sigmoid(1.1*x)"),
+    ("softplus(x)", "relu(x)"),
+    ("elu(x)", "celu[alpha=2](x)"),
+    ("selu(x)", "1.05*elu(x)"),
+    ("hardswish(x)", "x*hard_sigmoid(x)"),
+    ("tanh(x)", "softsign(x)"),
+    ("sigmoid(x)", "ndtr(1.6*x)"),
+    ("erf(x)", "tanh(1.2*x)"),
+    ("log_sigmoid(x)", "-softplus(x)"),
+    ("x*erf(x)", "abs(x)"),
+    ("relu(x)", "leaky_relu(x)"),
+    ("log(exp(x) + exp(-x))", "abs(x)"),
+    ("asinh(x)", "log(2*x)"),
+    ("x^beta", "x"),
+    ("atan(x)", "tanh(x)"),
+    ("softshrink[lambd=1](x)", "softshrink(x)"),
+    ("heaviside[zero=1](x)", "heaviside[zero=0](x)"),
+    ("x*tanh(softplus(x))", "x*tanh(relu(x))"),
+    ("sqrt(x)^2", "x"),
+    ("(x - 1)/(x - 1)", "1"),
+]
+BUDGET = 2.0
+
+
+def main() -> int:
+    import actlang
+
+    start = time.perf_counter()
+    actlang.equivalent("tanh(x)", "2*sigmoid(2*x) - 1", budget=BUDGET)
+    warmup = time.perf_counter() - start
+
+    rows, times, wrong, proved = [], [], [], 0
+    for truth, pairs in ((True, TRUE_PAIRS), (False, FALSE_PAIRS)):
+        for a, b in pairs:
+            t0 = time.perf_counter()
+            result = actlang.equivalent(a, b, budget=BUDGET)
+            elapsed = time.perf_counter() - t0
+            times.append(elapsed)
+            if (truth and result.verdict == "different") or (not truth and result.verdict == "proved"):
+                wrong.append((a, b, result.verdict))
+            proved += truth and result.verdict == "proved"
+            rows.append(f"| `{a}` | `{b}` | {'true' if truth else 'false'} | {result.verdict} | {elapsed * 1e3:.0f} |")
+
+    share = proved / len(TRUE_PAIRS)
+    median, worst = statistics.median(times), max(times)
+    over = sum(t > BUDGET for t in times)
+    print(f"machine: {platform.machine()} {platform.system()}, Python {platform.python_version()}")
+    print(f"warm-up call (sympy first use): {warmup * 1e3:.0f} ms")
+    print("| A | B | true identity | verdict | ms |\n|---|---|---|---|---|")
+    print("\n".join(rows))
+    print(f"\npairs: {len(times)} ({len(TRUE_PAIRS)} true, {len(FALSE_PAIRS)} false)")
+    print(f"wrong verdicts: {len(wrong)} {wrong if wrong else ''}")
+    print(f"true identities proved: {proved}/{len(TRUE_PAIRS)} = {share:.0%} (target >= 80 %)")
+    print(f"median time: {median * 1e3:.0f} ms (target <= 300 ms); max {worst * 1e3:.0f} ms; over budget: {over}")
+    ok = not wrong and share >= 0.8 and median <= 0.3 and over == 0
+    print("targets met" if ok else "TARGETS MISSED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
+    raise SystemExit(main())
