@@ -76,8 +76,17 @@ def close(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def safe_evaluate(expr: Expr, xs: np.ndarray, values: Mapping[str, float]) -> np.ndarray:
+    """``evaluate`` with the parameters ``expr`` has; a primitive that uses statistics of the whole
+    tensor (ASH) sees the probe as one sample of a batch."""
     known = set(params(expr))
-    return evaluate(expr, xs, {k: v for k, v in values.items() if k in known})
+    given = {k: v for k, v in values.items() if k in known}
+    if xs.ndim == 1 and not all(_pointwise(n) for n in walk(expr)):
+        return evaluate(expr, xs[None, :], given)[0]
+    return evaluate(expr, xs, given)
+
+
+def _pointwise(node: Expr) -> bool:
+    return not isinstance(node, Call) or (lookup(node.name) is not None and lookup(node.name).pointwise)
 
 
 # ---- 50-digit evaluation -------------------------------------------------------------------
@@ -127,13 +136,13 @@ def _precise(expr: Expr, x: sp.Expr, values: Mapping[str, float], counters: dict
                 counters[name] += 1
                 learned = {lt.name: sp.Float(float(values.get(f"{site}.{lt.name}", lt.initial(hp))), DIGITS)
                            for lt in primitive.learned}  # fmt: skip
-            if name == "div" and vals[1] == 0:  # IEEE: 0/0 is NaN, a/0 an infinity (sympy says zoo for both)
-                return sp.nan if vals[0] == 0 else sp.zoo
+            if name == "div" and vals[1].is_zero:  # IEEE: 0/0 is NaN, a/0 an infinity (sympy says zoo for both)
+                return sp.nan if vals[0].is_zero else sp.zoo
             if primitive.sympy is not None:
                 try:
                     result = primitive.sympy(sp, *vals, **sympy_hyper(hyper), **learned)
                 except ZeroDivisionError:  # IEEE: a/0 is an infinity (its sign rides on a signed zero), 0/0 NaN
-                    return sp.nan if vals[0] == 0 else sp.zoo
+                    return sp.nan if vals[0].is_zero else sp.zoo
             elif primitive.definition is not None:
                 result = _precise(expand_definition(primitive, hyper), vals[0], {}, {}, exact)
             else:
