@@ -28,7 +28,7 @@ Spec = str | Expr | Callable[[str], "str | Expr | None"]
 def replace_activations(
     model: nn.Module,
     spec: Spec,
-    types: tuple[type[nn.Module], ...] = ACTIVATION_TYPES,
+    types: type[nn.Module] | tuple[type[nn.Module], ...] = ACTIVATION_TYPES,
     *,
     channels: Callable[[str], int | None] | None = None,
     channel_dim: int = 1,
@@ -42,8 +42,9 @@ def replace_activations(
     """
     from actlang.research.mix import compile_activation
 
-    if not isinstance(types, tuple) or not all(isinstance(t, type) for t in types):
-        raise ActlangError(f"types must be a tuple of module classes, got {types!r}")
+    types = (types,) if isinstance(types, type) else tuple(types)
+    if not types or not all(isinstance(t, type) and issubclass(t, nn.Module) for t in types):
+        raise ActlangError(f"types must be module classes (a class or a tuple of them), got {types!r}")
     targets = [path for path, module in model.named_modules(remove_duplicate=False) if isinstance(module, types)]
     for path in targets:
         chosen = spec(path) if callable(spec) else spec

@@ -54,6 +54,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--activation-lr", type=float, default=1e-2,
                         help="learning rate of the mixture logits and PReLU slopes (no weight decay)")
+    parser.add_argument("--svg", help="write the per-layer softmax weights (mean over seeds) as an SVG chart")
     parser.add_argument("--quick", action="store_true", help="2 epochs, 1 seed, widths 8-16-32-64")
     args = parser.parse_args()
     epochs, seeds, widths = (2, 1, (8, 16, 32, 64)) if args.quick else (args.epochs, args.seeds, (32, 64, 128, 256))
@@ -69,6 +70,14 @@ def main() -> None:
         print(f"{'layer':>12} " + " ".join(f"{b.removesuffix('(x)'):>10}" for b in BRANCHES) + "   chosen")
         for path, weights in result["weights"].items():
             print(f"{path:>12} " + " ".join(f"{w:10.3f}" for w in weights) + f"   {result['chosen'][path]}")
+    if args.svg:
+        from svg_chart import bar_chart
+
+        layers = list(runs[0]["weights"])
+        mean = [[statistics.mean(r["weights"][path][i] for r in runs) for i in range(len(BRANCHES))] for path in layers]
+        bar_chart(args.svg, f"AdAct softmax weights by layer (digits, mean of {seeds} seeds)",
+                  [f"layer {i + 1}" for i in range(len(layers))], [b.removesuffix("(x)") for b in BRANCHES], mean,
+                  y_label="softmax(w)")  # fmt: skip
     print("\ntest accuracy (best epoch / last epoch), mean over seeds; training time per model")
     for name in ("AdAct", "ReLU", "Optimized"):
         best = [r[name].best for r in runs]

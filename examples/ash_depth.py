@@ -48,6 +48,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--k", type=float, default=50.0, help="initial percentage kept (z = Φ⁻¹(1 − k/100))")
     parser.add_argument("--activation-lr", type=float, default=1e-2)
+    parser.add_argument("--svg", help="write the learned z by depth (mean ± sd over seeds) as an SVG chart")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     epochs, seeds = (2, 1) if args.quick else (args.epochs, args.seeds)
@@ -79,6 +80,14 @@ def main() -> None:
         alpha, kept = statistics.mean(alpha_by_layer[path]), 100 * statistics.mean(kept_by_layer[path])
         print(f"{path:>12} {depth:>5} {z:>9.3f} ± {spread:.3f} {alpha:>7.3f} "
               f"{100 * (1 - special.ndtr(z)):>11.1f}% {kept:>12.1f}%")  # fmt: skip
+    if args.svg:
+        from svg_chart import bar_chart
+
+        zs = list(z_by_layer.values())
+        bar_chart(args.svg, f"ASH: learned z by depth ({spec}, digits, {seeds} seeds)",
+                  [f"layer {i + 1}" for i in range(len(zs))], ["z"], [[statistics.mean(z)] for z in zs],
+                  y_label="z (threshold in std devs above the mean)",
+                  errors=[[statistics.stdev(z) if len(z) > 1 else 0.0] for z in zs])  # fmt: skip
     for name, values in accuracy.items():
         print(f"best test accuracy, {name:<4}: {statistics.mean(values):.3f}")
 

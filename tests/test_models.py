@@ -85,7 +85,8 @@ def test_per_channel_parameters_and_bad_input() -> None:
     with pytest.raises(actlang.ActlangError):
         actlang.replace_activations(nn.ReLU(), "sofplus(x)")
     with pytest.raises(actlang.ActlangError, match="types"):
-        actlang.replace_activations(nn.ReLU(), "relu(x)", types=nn.ReLU)
+        actlang.replace_activations(nn.ReLU(), "relu(x)", types=(nn.ReLU, "gelu"))
+    assert actlang.replace_activations(nn.ReLU(), "elu(x)", types=nn.ReLU).expression == "elu(x)"
 
 
 def _trained(spec, seed: int = 0) -> nn.Module:
