@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 import actlang
 from actlang import ActlangError, LimitError, ParseError
 from actlang import parser as parser_module
+from actlang.ast import walk
 from actlang.lalr import FALLBACK
 from actlang.parser import MAX_DEPTH, MAX_LENGTH, _parse
 
@@ -64,6 +65,14 @@ def test_random_strings_parse_or_raise_actlang_error() -> None:
 def test_fast_driver_and_lark_agree_on_every_outcome(monkeypatch: pytest.MonkeyPatch) -> None:
     rng = random.Random(7)
     texts = [random_text(rng) for _ in range(3000)]
+
+    def outcome(text: str) -> tuple:  # the result, with every node's source position
+        try:
+            expr = _parse(text, MAX_LENGTH, MAX_DEPTH)
+        except ActlangError as error:
+            return type(error).__name__, str(error)
+        return actlang.format(expr), [node.span for node in walk(expr)]
+
     fast = [outcome(t) for t in texts]
 
     class LarkOnly:
