@@ -55,6 +55,10 @@ def __getattr__(name: str):
         import importlib
 
         return getattr(importlib.import_module(_MODELS[name]), name)
+    if name == "search":  # search spaces (SPEC §7): `actlang.search.enumerate(...)` after `import actlang`
+        import actlang.search
+
+        return actlang.search
     raise AttributeError(f"module 'actlang' has no attribute {name!r}")
 
 
