@@ -69,9 +69,10 @@ act("silu", "x·σ(x), a.k.a. swish", "F.silu({0})", definition="x * sigmoid(x)"
 act("mish", "x·tanh(softplus(x))", "F.mish({0})", definition="x * tanh(softplus(x))", aquasurf="mish")
 act("hardsigmoid", "relu6(x + 3) / 6 (PyTorch's; see hard_sigmoid)", "F.hardsigmoid({0})",
     definition="relu6(x + 3) / 6")  # fmt: skip
+# clip(v, 0, 1) written so that both ends belong to the sloped piece, as torch.clamp's gradient has it.
 act("hard_sigmoid", "clip(0.2x + 0.5, 0, 1), Keras 2's, as AQuaSurF used", "torch.clamp(0.2 * {0} + 0.5, 0.0, 1.0)",
-    source="Keras 2 hard_sigmoid (AQuaSurF)", definition="min(max(0.2 * x + 0.5, 0), 1)",
-    aquasurf="hard_sigmoid")  # fmt: skip
+    source="Keras 2 hard_sigmoid (AQuaSurF)", aquasurf="hard_sigmoid",
+    definition="select(-(0.2 * x + 0.5), 0, select(0.2 * x - 0.5, 1, 0.2 * x + 0.5))")  # fmt: skip
 act("hardswish", "x · hardsigmoid(x)", "F.hardswish({0})", definition="x * hardsigmoid(x)")
 act(
     "hardtanh", "clip(x, min, max)", "F.hardtanh({0}, {min}, {max})",

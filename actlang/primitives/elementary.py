@@ -59,7 +59,9 @@ _unary("sign", "−1, 0 or 1 as x is negative, zero or positive", "torch.sign({0
 define(
     Primitive(
         name="heaviside", doc="step: 0 for x < 0, 1 for x > 0, `zero` at 0", source="torch.heaviside",
-        torch="torch.heaviside({0}, torch.full_like({0}, {zero}))",
+        # Comparisons instead of torch.heaviside, which has no autograd formula: the step's
+        # derivative is 0 wherever it exists, and that is what the comparisons give.
+        torch="torch.where(torch.isnan({0}), {0}, ({0} > 0).to({0}.dtype) + {zero} * ({0} == 0).to({0}.dtype))",
         numpy=lambda x, zero: np.heaviside(x, zero),
         sympy=lambda sp, x, zero: sp.Heaviside(x, sp.Rational(repr(zero))),
         hyper=(Hyper("zero", "float", 0.5, low=0, high=1, doc="value at 0"),),

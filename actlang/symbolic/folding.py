@@ -75,6 +75,8 @@ def _patterns() -> tuple[tuple[sp.Expr, type[sp.Function]], ...]:
         variants = {form, flat, sp.expand(flat)}
         if flat.has(sp.sinh, sp.cosh, sp.tanh):  # the exponential spelling of hyperbolics
             variants.add(flat.rewrite(sp.exp))
+        if flat.has(sp.erfc):  # erfc as 1 − erf
+            variants.add(flat.rewrite(sp.erf))
         for variant in variants:
             skip = variant.has(sp.Piecewise, OpaqueFunction) or variant in (target, _U)
             if not skip and variant.has(_U):
