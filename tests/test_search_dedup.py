@@ -192,3 +192,37 @@ def test_symbolic_joins_only_proved_equivalences():
         ["add(exp(x),zero(x))", "exp(x)"],
         ["expm1(x)", "sub(exp(x),one(x))"],
     ]
+
+
+SMALL = ("binary(unary(x),unary(x))", ["negative", "exp", "tanh", "sigmoid", "softplus", "log_sigmoid", "erf"])
+
+
+@pytest.mark.parametrize("by", ["outputs", "numeric"])
+@pytest.mark.parametrize("symmetry", ["none", "negation", "sign"])
+def test_template_and_string_paths_agree_for_every_mode(by, symmetry):
+    template, unary = SMALL
+    space = search.space(template, unary=unary)
+    from_space = search.deduplicate(space, by=by, symmetry=symmetry)
+    from_strings = search.deduplicate(list(space), by=by, symmetry=symmetry)
+    assert np.array_equal(from_space.labels, from_strings.labels)
+    assert [c.transforms for c in from_space] == [c.transforms for c in from_strings]
+
+
+def test_sign_folding_joins_reflections():
+    # tanh is odd: tanh(-x) = -tanh(x); log_sigmoid(x) = -softplus(-x); exp(-x) is no sign flip of exp.
+    result = search.deduplicate(["tanh(x)", "negative(tanh(negative(x)))", "softplus(x)", "log_sigmoid(x)", "exp(x)"],
+                                symmetry="sign")  # fmt: skip
+    groups = sorted(sorted(zip(c.members, c.transforms, strict=True)) for c in result)
+    assert groups == [
+        [("exp(x)", "f(x)")],
+        [("log_sigmoid(x)", "-f(-x)"), ("softplus(x)", "f(x)")],
+        [("negative(tanh(negative(x)))", "f(x)"), ("tanh(x)", "f(x)")],
+    ]
+
+
+def test_progress_bar_draws_on_request(capsys):
+    search.deduplicate(search.space(BENCH), progress=True)
+    err = capsys.readouterr().err
+    assert "deduplicating" in err and "5,103/5,103" in err
+    search.deduplicate(search.space(BENCH))  # not a terminal: silent
+    assert capsys.readouterr().err == ""
