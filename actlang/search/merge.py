@@ -28,8 +28,7 @@ def merge_numeric(
     class (``UNKNOWN`` where no single transform of that row is close to it)."""
     base = np.ascontiguousarray(rows[:, :width])
     bits = COPIES[symmetry]
-    extra = np.stack([transform(rows, width, b) for b in bits]) if bits else None
-    labels = close_components(base, rtol, atol, extra)
+    labels = close_components(rows, width, rtol, atol, bits)
     which = np.zeros(len(rows), np.int8)
     for members in groups(labels):
         head = base[members[0]]

@@ -13,43 +13,68 @@ in one pattern are compared — exactly, so no close pair is missed and no far p
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
+
 import numpy as np
+
+from actlang.search.keys import transform
 
 SLACK = 1e-9  # float64 rounding in the asinh means
 
 
-def close_components(rows: np.ndarray, rtol: float, atol: float, extra: np.ndarray | None = None) -> np.ndarray:
-    """Component label of every row of ``rows`` under closeness.
+def close_components(
+    rows: np.ndarray, width: int, rtol: float, atol: float, transforms: Sequence[int] = ()
+) -> np.ndarray:
+    """Component label of every row under closeness of the functions on the first ``width`` points.
 
-    ``extra`` (optional, ``[k, n, width]``) holds transformed copies of the rows (−f, f(−x), ...):
-    row i is also joined with any row close to one of its copies.
+    ``transforms`` (bits as in :mod:`actlang.search.keys`: −f, f(−x), −f(−x)) add transformed
+    copies of every row as candidates: row i is also joined with any row close to a copy of it.
+    Copies are computed on demand, never stored.
     """
     n = len(rows)
-    items = rows if extra is None else np.concatenate([rows[None], extra]).reshape(-1, rows.shape[1])
-    owner = np.tile(np.arange(n), len(items) // n)
+    bits = (0, *transforms)
     parent = np.arange(n)
     delta = atol + rtol * (1 + atol) / (1 - rtol - atol) + SLACK
-    pattern, mean = _sort_keys(items)
+    patterns: dict[bytes, int] = {}
+    keyed = [_sort_keys(rows, width, b, patterns) for b in bits]
+    pattern = np.concatenate([k[0] for k in keyed])
+    mean = np.concatenate([k[1] for k in keyed])
     order = np.lexsort((mean, pattern))
-    pattern, mean = pattern[order], mean[order]
-    ends = _window_ends(pattern, mean, delta)
+    ends = _window_ends(pattern[order], mean[order], delta)
     for pos in np.flatnonzero(ends > np.arange(len(order)) + 1):
-        i = order[pos]
-        js = order[pos + 1 : ends[pos]]
-        hits = js[_close(items[i], items[js], rtol, atol)]
+        i, js = order[pos], order[pos + 1 : ends[pos]]
+        hits = js[_close(_items(rows, width, bits, np.array([i]))[0], _items(rows, width, bits, js), rtol, atol)]
         for j in hits:
-            _union(parent, owner[i], owner[j])
+            _union(parent, int(i % n), int(j % n))
     return np.array([_find(parent, i) for i in range(n)])
 
 
-def _sort_keys(items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A label of each row's non-finite pattern, and the mean of asinh over its finite values."""
-    finite = np.isfinite(items)
-    code = np.where(finite, 0, np.where(np.isnan(items), 1, np.where(items > 0, 2, 3))).astype(np.uint8)
-    _, pattern = np.unique(code, axis=0, return_inverse=True)
-    wide = np.where(finite, items, 0).astype(np.float64)
-    count = np.maximum(finite.sum(axis=1), 1)
-    return pattern.ravel(), np.arcsinh(wide).sum(axis=1) / count
+def _items(rows: np.ndarray, width: int, bits: Sequence[int], ids: np.ndarray) -> np.ndarray:
+    """The vectors of candidate items ``ids`` (item = transform index · n + row)."""
+    n = len(rows)
+    out = np.empty((len(ids), width), rows.dtype)
+    which = ids // n
+    for t in np.unique(which):
+        sel = which == t
+        out[sel] = transform(rows[ids[sel] % n], width, bits[t])
+    return out
+
+
+def _sort_keys(
+    rows: np.ndarray, width: int, bit: int, patterns: dict[bytes, int], chunk: int = 8192
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row (transformed by ``bit``): a label of its non-finite pattern, and the mean of asinh
+    over its finite values; computed in chunks so memory stays small."""
+    labels, means = [], []
+    for start in range(0, len(rows), chunk):
+        items = transform(rows[start : start + chunk], width, bit)
+        finite = np.isfinite(items)
+        code = np.where(finite, 0, np.where(np.isnan(items), 1, np.where(items > 0, 2, 3))).astype(np.uint8)
+        labels += [patterns.setdefault(hashlib.sha1(c.data).digest(), len(patterns)) for c in code]
+        wide = np.where(finite, items, 0).astype(np.float64)
+        means.append(np.arcsinh(wide).sum(axis=1) / np.maximum(finite.sum(axis=1), 1))
+    return np.array(labels, np.int64), np.concatenate(means) if means else np.empty(0)
 
 
 def _window_ends(pattern: np.ndarray, mean: np.ndarray, delta: float) -> np.ndarray:
