@@ -14,7 +14,7 @@ import numpy as np
 from actlang.registry import Learned, Primitive, define
 
 ADACT = "mix(relu, elu, leaky_relu, prelu, rrelu, silu, mish)"
-_SOURCE = "Maiti et al., AdAct: learning to optimize activation function choice (seed 003)"
+_SOURCE = "Maiti, AdAct: learning to optimize activation function choice (seed 003)"
 
 
 def softmax(w: Any, n: int) -> np.ndarray:
