@@ -95,9 +95,9 @@ def derivative(expr: Expr | str, wrt: str = "x", *, budget: float = DEFAULT_SIMP
     derived = derived.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
     if derived.has(sp.Derivative, sp.Subs):
         raise UnsupportedError(f"{expr} has an opaque primitive; its derivative has no closed form")
-    tidy = _tidy(derived, budget)
+    tidy = _tidy(derived, budget)  # primitives already recognised: no second folding pass
     try:
-        return from_sympy(tidy, inits)
+        return from_sympy(tidy, inits, fold=tidy is derived)
     except UnsupportedError:
         return from_sympy(derived, inits)
 

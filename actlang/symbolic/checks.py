@@ -124,11 +124,50 @@ def smooth(expr: Expr, budget: float) -> bool | None:
     if not form.has(*_KINKS) and _defined_everywhere(form):
         return True
     slope = sp.diff(form, X).replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
+    pieces = sp.piecewise_fold(form.rewrite(sp.Piecewise))
+    folded = sp.piecewise_fold(slope.rewrite(sp.Piecewise))
+    settled = _defined_everywhere(_smooth_parts(pieces))
     for point in _kink_points(form):
-        left = sp.limit(slope, X, point, dir="-")
-        right = sp.limit(slope, X, point, dir="+")
-        if left.is_finite and right.is_finite and sp.simplify(left - right) != 0:
+        jumps = [_jump(folded, point), _jump(pieces, point)]  # in f', and in f itself
+        if any(j is not None and j.is_zero is False for j in jumps):
             return False
+        settled = settled and all(j is not None and j.is_zero for j in jumps)
+    # Every kink checked: f and f' continuous across it, and each piece smooth and defined.
+    return True if settled else None
+
+
+def _jump(folded: sp.Expr, point: sp.Expr) -> sp.Expr | None:
+    left, right = _side(folded, point, -1), _side(folded, point, 1)
+    if left is None or right is None:
+        return None
+    jump = sp.simplify(sp.limit(left, X, point, dir="-") - sp.limit(right, X, point, dir="+"))
+    return jump if jump.is_number and jump.is_finite else None
+
+
+def _smooth_parts(folded: sp.Expr) -> sp.Expr:
+    """The pieces of a piecewise expression side by side (a sum), to check each is defined."""
+    if isinstance(folded, sp.Piecewise):
+        return sp.Add(*(value for value, _ in folded.args), evaluate=False)
+    return folded
+
+
+def _side(folded: sp.Expr, point: sp.Expr, direction: int) -> sp.Expr | None:
+    """The smooth piece of a piecewise ``folded`` that governs an interval ending at ``point``
+    on the given side (sympy's own one-sided limits of a Piecewise are unreliable at its breaks)."""
+    if not isinstance(folded, sp.Piecewise):
+        return None if folded.has(*_KINKS) else folded
+    covered = sp.S.EmptySet
+    for value, condition in folded.args:
+        region = (sp.Reals if condition == sp.true else condition.as_set()) - covered
+        covered = covered | region
+        pieces = region.args if isinstance(region, sp.Union) else (region,)
+        for piece in pieces:
+            if not isinstance(piece, sp.Interval) or value.has(*_KINKS):
+                continue
+            if (direction < 0 and piece.sup == point and piece.inf < point) or (
+                direction > 0 and piece.inf == point and piece.sup > point
+            ):
+                return value
     return None
 
 
