@@ -25,6 +25,7 @@ from actlang.errors import ParseError
 from actlang.search.engine import Engine, aquasurf_points
 from actlang.search.keys import TRANSFORMS, Symmetry, check_symmetry, key_function, points_for
 from actlang.search.progress import Progress
+from actlang.search.rows import Rows
 from actlang.search.space import Space, expand
 
 By = Literal["outputs", "numeric", "symbolic"]
@@ -110,7 +111,7 @@ class _Outputs:
     names: list[str]
     ids: np.ndarray
     which: np.ndarray
-    rows: np.ndarray | None
+    rows: Rows | None
 
 
 def deduplicate(
@@ -162,22 +163,24 @@ def _space_outputs(space: Space, points: np.ndarray, key: Callable, keep: bool, 
     registry: dict[bytes, int] = {}
     names: list[str] = []
     ids, which, rows = [], [], []
+    count = 0  # exact classes with a kept row so far
     for template in space.templates:
         share[0] = template.count
         table = engine.run(template)
         digests = [k[0] for k in table.keys]
         gid = np.array([registry.setdefault(d, len(registry)) for d in digests], np.int64)
-        new = gid >= len(rows) if keep else None
+        new = gid >= count
         index = table.index.ravel()
         names.extend(expand(template))
         ids.append(gid[index])
         which.append(np.array([k[1] for k in table.keys], np.int8)[index])
         if keep and table.rows is not None:
             fresh = np.flatnonzero(new)
-            rows.extend(table.rows[fresh][np.argsort(gid[fresh])])
+            rows.append(table.rows[fresh[np.argsort(gid[fresh])]])
+            count += len(fresh)
     bar.close()
-    stacked = np.stack(rows) if keep else None
-    return _Outputs(names, np.concatenate(ids), np.concatenate(which), stacked)
+    # The blocks are not concatenated: for the large space that would hold two copies of ~1.7 GB.
+    return _Outputs(names, np.concatenate(ids), np.concatenate(which), Rows(rows) if keep else None)
 
 
 def _names_outputs(names: list[str], points: np.ndarray, key: Callable, keep: bool) -> _Outputs:
@@ -198,7 +201,7 @@ def _names_outputs(names: list[str], points: np.ndarray, key: Callable, keep: bo
             if keep and found == len(rows):
                 rows.append(row)
             ids[start + i], which[start + i] = found, bit
-    return _Outputs(names, ids, which, np.stack(rows) if keep and rows else None)
+    return _Outputs(names, ids, which, Rows([np.stack(rows)]) if keep and rows else None)
 
 
 def _finish(out: _Outputs, labels: np.ndarray, which: np.ndarray, by: By, symmetry: Symmetry) -> Deduplication:

@@ -105,16 +105,18 @@ class Engine:
         kept: list[np.ndarray] = []
         uid = np.empty((len(ops), total), np.int64)
         for k, start, out, keys in self._results(ops, children, sizes, total, key_of):
+            fresh = []
             for i, key in enumerate(keys):
                 found = seen.get(key)
                 if found is None:
                     found = seen[key] = len(seen)
-                    if keep:
-                        kept.append(out[i])
+                    fresh.append(i)
                 uid[k, start + i] = found
+            if keep and fresh:
+                kept.append(out[fresh])  # a copy: the batch itself is freed
             if self.progress and top:
                 self.progress(len(keys) / (len(ops) * total))
-        rows = np.stack(kept) if keep else None
+        rows = (np.concatenate(kept) if kept else np.empty((0, len(self.points)), F32)) if keep else None
         uid = uid.reshape((len(ops), *sizes))
         axes = [np.arange(len(ops))] + [c.index.ravel() for c in children]
         index = uid[np.ix_(*axes)]

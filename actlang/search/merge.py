@@ -7,6 +7,7 @@ import numpy as np
 from actlang.errors import UnsupportedError
 from actlang.search.keys import NEGATE, REFLECT, Symmetry, transform
 from actlang.search.numeric import _close, close_components
+from actlang.search.rows import Rows
 
 UNKNOWN = -1  # a member joined only through others: no single transform relates it
 
@@ -22,16 +23,15 @@ def groups(labels: np.ndarray) -> list[np.ndarray]:
 
 
 def merge_numeric(
-    rows: np.ndarray, width: int, symmetry: Symmetry, rtol: float, atol: float
+    rows: Rows, width: int, symmetry: Symmetry, rtol: float, atol: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Component label of each exact class, and its transform relative to its component's first
     class (``UNKNOWN`` where no single transform of that row is close to it)."""
-    base = np.ascontiguousarray(rows[:, :width])
     bits = COPIES[symmetry]
     labels = close_components(rows, width, rtol, atol, bits)
     which = np.zeros(len(rows), np.int8)
     for members in groups(labels):
-        head = base[members[0]]
+        head = transform(rows[members[:1]], width, 0)[0]
         which[members] = UNKNOWN
         for b in (0, *bits):
             cand = transform(rows[members], width, b)

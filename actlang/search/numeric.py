@@ -19,12 +19,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from actlang.search.keys import transform
+from actlang.search.rows import Rows
 
 SLACK = 1e-9  # float64 rounding in the asinh means
 
 
 def close_components(
-    rows: np.ndarray, width: int, rtol: float, atol: float, transforms: Sequence[int] = ()
+    rows: Rows, width: int, rtol: float, atol: float, transforms: Sequence[int] = ()
 ) -> np.ndarray:
     """Component label of every row under closeness of the functions on the first ``width`` points.
 
@@ -50,10 +51,10 @@ def close_components(
     return np.array([_find(parent, i) for i in range(n)])
 
 
-def _items(rows: np.ndarray, width: int, bits: Sequence[int], ids: np.ndarray) -> np.ndarray:
+def _items(rows: Rows, width: int, bits: Sequence[int], ids: np.ndarray) -> np.ndarray:
     """The vectors of candidate items ``ids`` (item = transform index · n + row)."""
     n = len(rows)
-    out = np.empty((len(ids), width), rows.dtype)
+    out = np.empty((len(ids), width), np.float32)
     which = ids // n
     for t in np.unique(which):
         sel = which == t
@@ -62,7 +63,7 @@ def _items(rows: np.ndarray, width: int, bits: Sequence[int], ids: np.ndarray) -
 
 
 def _sort_keys(
-    rows: np.ndarray, width: int, bit: int, patterns: dict[bytes, int], chunk: int = 8192
+    rows: Rows, width: int, bit: int, patterns: dict[bytes, int], chunk: int = 8192
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per row (transformed by ``bit``): a label of its non-finite pattern, and the mean of asinh
     over its finite values; computed in chunks so memory stays small."""
