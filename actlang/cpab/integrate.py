@@ -48,12 +48,13 @@ def velocity(u: Tensor, slopes: Tensor, intercepts: Tensor) -> Tensor:
 
 
 def integrate(
-    u: Tensor, slopes: Tensor, intercepts: Tensor, t: float = 1.0, bounded: bool = True
+    u: Tensor, slopes: Tensor, intercepts: Tensor, t: float = 1.0, bounded: bool = True, early_exit: bool = True
 ) -> tuple[Tensor, Tensor]:
     """``(ψ(u, t), cell of ψ)``: the flow of the field for time ``t ≥ 0`` from ``u``.
 
     ``bounded`` (zero boundary) keeps results in [0, 1] against rounding; otherwise the end
-    cells are open towards ±∞.
+    cells are open towards ±∞. ``early_exit`` stops once every point has spent its time (the
+    remaining steps would be the identity); pass False for graph capture (torch.compile).
     """
     nc = slopes.shape[-1]
     h = 1.0 / nc
@@ -61,6 +62,8 @@ def integrate(
     x = u
     left_time = torch.full_like(u, t)
     for _ in range(nc):
+        if early_exit and not bool((left_time > 0).any()):
+            break
         a = torch.gather(slopes, -1, c)
         b = torch.gather(intercepts, -1, c)
         v = a * x + b

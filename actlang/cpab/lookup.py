@@ -68,8 +68,14 @@ def piece_index(x: Tensor, lo: float, hi: float, n: int, closed: bool, channels:
 
 
 def normal_cdf(x: Tensor) -> Tensor:
-    """Φ(x) = erfc(−x/√2)/2 (accurate in both tails; faster than torch.special.ndtr on CPU)."""
-    return torch.erfc(x * -0.7071067811865476).mul_(0.5)  # −1/√2 (a literal for TorchScript)
+    """Φ(x) = (1 + erf(x/√2))/2, as F.gelu computes it (erf is vectorised on CPU; erfc and
+    torch.special.ndtr are several times slower there)."""
+    return torch.erf(x * 0.7071067811865476).mul_(0.5).add_(0.5)  # 1/√2 (a literal for TorchScript)
+
+
+def gather(table: Tensor, k: Tensor) -> Tensor:
+    """``table.flatten()[k]`` shaped like ``k`` (index_select: about twice as fast as take)."""
+    return torch.index_select(table.reshape(-1), 0, k.reshape(-1)).reshape(k.shape)
 
 
 def lookup(
@@ -84,7 +90,7 @@ def lookup(
     n = c0.shape[-1] - 2
     channels = c0.shape[0] if c0.dim() == 2 else 0
     k = piece_index(x, lo, hi, n, closed, channels, channel_dim)
-    warped = torch.take(c0, k) + torch.take(c1, k) * x
+    warped = gather(c0, k) + gather(c1, k) * x
     if mode == 1:
         return warped * normal_cdf(x)
     if mode == 2:
@@ -95,17 +101,24 @@ def lookup(
 
 
 class LookupFunction(torch.autograd.Function):
-    """:func:`lookup` with a hand-written backward that saves only x (and the small tables)."""
+    """:func:`lookup` with a hand-written backward that saves only x (and the small tables).
+
+    Both passes reuse a few full-size buffers in place (``out=`` and ``op_``): on CPU, fresh
+    large allocations cost page faults that can exceed the arithmetic.
+    """
 
     @staticmethod
     def forward(ctx, x, c0, c1, lo, hi, mode, slope, closed, masked, channel_dim):  # type: ignore[override]
+        x = x.contiguous()
         ctx.save_for_backward(x, c0, c1)
         ctx.spec = (lo, hi, mode, slope, closed, masked, channel_dim)
-        n = c0.shape[-1] - 2
-        k = piece_index(x, lo, hi, n, closed, c0.shape[0] if c0.dim() == 2 else 0, channel_dim)
-        out = torch.take(c1, k).mul_(x).add_(torch.take(c0, k))  # x̃, built in place
+        k = piece_index(x, lo, hi, c0.shape[-1] - 2, closed, c0.shape[0] if c0.dim() == 2 else 0, channel_dim)
+        flat = k.view(-1)
+        out = torch.index_select(c1.reshape(-1), 0, flat).view_as(x).mul_(x)
+        spare = torch.index_select(c0.reshape(-1), 0, flat).view_as(x)
+        out.add_(spare)  # x̃ = c0 + c1·x
         if mode == 1:
-            return out.mul_(normal_cdf(x))
+            return out.mul_(torch.mul(x, 0.7071067811865476, out=spare).erf_().mul_(0.5).add_(0.5))
         if mode == 2:
             return torch.where(x < lo, x * normal_cdf(x), out)
         if mode == 3 and masked:
@@ -116,15 +129,17 @@ class LookupFunction(torch.autograd.Function):
     def backward(ctx, grad):  # type: ignore[override]
         x, c0, c1 = ctx.saved_tensors
         lo, hi, mode, slope, closed, masked, channel_dim = ctx.spec
-        n = c0.shape[-1] - 2
-        k = piece_index(x, lo, hi, n, closed, c0.shape[0] if c0.dim() == 2 else 0, channel_dim)
-        slope_in = torch.take(c1, k)  # dx̃/dx
+        grad = grad.contiguous()
+        k = piece_index(x, lo, hi, c0.shape[-1] - 2, closed, c0.shape[0] if c0.dim() == 2 else 0, channel_dim)
+        flat = k.view(-1)
+        slope_in = torch.index_select(c1.reshape(-1), 0, flat).view_as(x)  # dx̃/dx
         if mode == 1:
-            cdf = normal_cdf(x)
-            density = torch.exp(x * x * -0.5).mul_(_INV_SQRT_2PI)
-            warped = torch.take(c0, k).addcmul_(slope_in, x)
-            grad_warped = grad * cdf
-            grad_x = torch.addcmul(grad_warped * slope_in, grad * warped, density)
+            # out = x̃·Φ(x): ∂/∂x = c1·Φ + x̃·φ, ∂/∂x̃ = Φ.
+            grad_warped = torch.mul(x, 0.7071067811865476).erf_().mul_(0.5).add_(0.5).mul_(grad)
+            grad_x = torch.mul(x, x).mul_(-0.5).exp_().mul_(_INV_SQRT_2PI).mul_(grad)  # g·φ(x)
+            warped = torch.index_select(c0.reshape(-1), 0, flat).view_as(x).addcmul_(slope_in, x)
+            grad_x.mul_(warped).addcmul_(grad_warped, slope_in)
+            spare = warped
         elif mode == 2 or (mode == 3 and masked):
             off = (x < lo) if mode == 2 else (x < lo) | (x > hi)
             if mode == 2:
@@ -133,14 +148,16 @@ class LookupFunction(torch.autograd.Function):
                 outer = torch.where(x >= 0, torch.ones_like(x), torch.full_like(x, slope))
             grad_warped = torch.where(off, torch.zeros_like(grad), grad)
             grad_x = grad * torch.where(off, outer, slope_in)
+            spare = outer
         else:
             grad_warped = grad
-            grad_x = grad * slope_in
+            grad_x = torch.mul(slope_in, grad)
+            spare = slope_in
         grad_c0 = grad_c1 = None
         if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
-            flat = k.reshape(-1)
             weight = grad_warped.reshape(-1)
             grad_c0 = torch.zeros_like(c0).view(-1).scatter_add_(0, flat, weight).view_as(c0)
-            grad_c1 = torch.zeros_like(c1).view(-1).scatter_add_(0, flat, weight * x.reshape(-1)).view_as(c1)
+            weighted_x = torch.mul(weight, x.reshape(-1), out=spare.view(-1))
+            grad_c1 = torch.zeros_like(c1).view(-1).scatter_add_(0, flat, weighted_x).view_as(c1)
         grad_x = grad_x if ctx.needs_input_grad[0] else None
         return grad_x, grad_c0, grad_c1, None, None, None, None, None, None, None

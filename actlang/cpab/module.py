@@ -160,7 +160,9 @@ class CPABActivation(nn.Module):
         ``[grid + 1]`` or ``[C, grid + 1]``."""
         slopes, intercepts = self._fields()
         nodes = torch.linspace(0.0, 1.0, self.grid + 1, dtype=torch.float64, device=slopes.device)
-        psi, _ = closed.integrate(nodes.expand(slopes.shape[0], -1), slopes, intercepts, 1.0, self.zero_boundary)
+        psi, _ = closed.integrate(
+            nodes.expand(slopes.shape[0], -1), slopes, intercepts, 1.0, self.zero_boundary, not _capturing()
+        )
         values = ((self.hi - self.lo) * (psi - nodes)).to(dtype)
         return values if self.channels else values[0]
 
@@ -211,6 +213,18 @@ class CPABActivation(nn.Module):
             shape[1 + self.channel_dim] = self.channels
             return values.reshape(shape), slope.reshape(shape)
         return values[:, 0], slope[:, 0]
+
+
+def _capturing() -> bool:
+    """True while torch.compile traces (data-dependent early exits would break the graph)."""
+    if torch.jit.is_scripting():
+        return False
+    return _compiling()
+
+
+@torch.jit.unused
+def _compiling() -> bool:
+    return torch.compiler.is_compiling()
 
 
 class CPAB(CPABActivation):
