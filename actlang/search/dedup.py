@@ -176,7 +176,8 @@ def _space_outputs(space: Space, points: np.ndarray, key: Callable, keep: bool, 
         which.append(np.array([k[1] for k in table.keys], np.int8)[index])
         if keep and table.rows is not None:
             fresh = np.flatnonzero(new)
-            rows.append(table.rows[fresh[np.argsort(gid[fresh])]])
+            in_order = len(fresh) == len(gid) and bool((np.diff(gid) == 1).all())
+            rows.append(table.rows if in_order else table.rows[fresh[np.argsort(gid[fresh])]])
             count += len(fresh)
     bar.close()
     # The blocks are not concatenated: for the large space that would hold two copies of ~1.7 GB.
