@@ -90,7 +90,7 @@ class Emitter:
         """A variable holding ``expr`` as a tensor shaped like ``x`` (constants broadcast)."""
         code, is_tensor = self.value(expr)
         if not is_tensor:
-            return self.emit(f"torch.full_like(x, {code})")
+            return self.emit(f"torch.zeros_like(x) + {code}")  # not full_like: 1e300 overflows float32
         if not _uses_input(expr):
             return self.emit(f"{code} + torch.zeros_like(x)")  # shaped like x, as every activation
         return code
@@ -115,7 +115,9 @@ class Emitter:
 
     def _call(self, primitive: Primitive, lowered: list[tuple[str, bool]], hyper) -> str:
         args = [
-            code if is_tensor or primitive.name in _NUMBER_OK else f"torch.full_like(x, {code})"
+            # A 0-d tensor in x's dtype: broadcasts, and a constant beyond float32's range becomes
+            # inf (as a float32 computation would) instead of an overflow error.
+            code if is_tensor or primitive.name in _NUMBER_OK else _scalar(code)
             for code, is_tensor in lowered
         ]
         names: dict[str, str] = {k: hyper_literal(v) for k, v in hyper}
@@ -137,6 +139,10 @@ class Emitter:
         if primitive.stochastic:
             names["training"] = "self.training"
         return render(primitive, args, names)
+
+
+def _scalar(code: str) -> str:
+    return f"torch.tensor({code}, dtype=x.dtype, device=x.device)"
 
 
 def _fold(expr: Expr) -> float:

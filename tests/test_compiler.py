@@ -1,0 +1,311 @@
+"""The compiler against the float64 reference: generated expressions, gradients, module API."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import pickle
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+import actlang
+from actlang.ast import Call, Input, Num, Param, walk
+from actlang.compiler.program import program
+from actlang.compiler.rewrite import rewrite
+from tests.strategies import exprs
+
+# Every template primitive (module primitives are covered by their own issues' tests and below).
+TEMPLATE_PRIMITIVES = [p.name for p in actlang.primitives() if p.module is None and p.pointwise]
+XS = np.array([-1e4, -150.0, -20.0, -3.7, -1.3, -0.61, -0.05, 0.0, 0.02, 0.45, 0.99, 2.2, 5.5, 30.0, 900.0, 1e4])
+SMOOTH_XS = np.array([-2.3, -0.7, -0.17, 0.31, 0.8, 1.7])
+PAPERS = [
+    "erfc(softplus(x))^2", "-x*sigmoid(x)*hard_sigmoid(x)", "asinh(elu(silu(x)))", "x*sigmoid(x)",
+    "min(softplus(x)^2, -x)", "x * sigmoid(beta * x) where beta = 1.5", "prelu(x)", "gelu(x)", "mish(x)",
+    "min(square(x), selu(x))", "square(erfc(softplus(x)))", "bessel_i0e(x) * x", "elish(x) + log_sigmoid(x)",
+]  # fmt: skip
+
+
+@contextlib.contextmanager
+def default_dtype(dtype: torch.dtype) -> Iterator[None]:
+    """Parameters are created in the default dtype; float64 tests need their inits unrounded."""
+    saved = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(saved)
+
+
+def run(e, xs: np.ndarray, dtype=torch.float64, **options) -> np.ndarray:
+    with default_dtype(dtype):
+        module = actlang.compile(e, **options).eval()
+    with torch.no_grad():
+        return module(torch.as_tensor(xs, dtype=dtype)).double().numpy()
+
+
+def envelope(e, xs: np.ndarray, rel: float) -> tuple[np.ndarray, np.ndarray]:
+    """Min and max of the reference over inputs perturbed by a relative ``rel`` (conditioning)."""
+    values = np.stack([actlang.evaluate(e, xs * (1 + s * rel) + s * rel) for s in (-1, 0, 1)])
+    with np.errstate(invalid="ignore"):
+        return np.nanmin(values, axis=0), np.nanmax(values, axis=0)
+
+
+def assert_matches(got: np.ndarray, e, xs: np.ndarray, rel: float, tol: float) -> None:
+    """``got`` equals the reference up to ``tol`` (relative) or lies in its conditioning envelope."""
+    want = actlang.evaluate(e, xs)
+    low, high = envelope(e, xs, rel)
+    with np.errstate(invalid="ignore", over="ignore"):
+        close = np.isclose(got, want, rtol=tol, atol=tol, equal_nan=True)
+        inside = (got >= low - tol * (1 + np.abs(low))) & (got <= high + tol * (1 + np.abs(high)))
+        nan_near = np.isnan(got) & np.isnan(np.stack([low, high])).any(axis=0)
+        # Both infinite: a division by a zero whose sign differs between kernels (-0.0 vs 0.0).
+        same_inf = np.isinf(got) & (np.isinf(low) | np.isinf(high) | np.isinf(want))
+    bad = ~(close | inside | nan_near | same_inf)
+    assert not bad.any(), f"{e}: at x={xs[bad]} got {got[bad]}, reference {want[bad]}"
+
+
+def _in_float32_range(e) -> bool:
+    for node in walk(e):
+        values = [node.value] if isinstance(node, Num) else [node.init] if isinstance(node, Param) else []
+        if isinstance(node, Call):
+            values = [v for _, v in node.hyper if isinstance(v, float)]
+        if any(abs(v) > 1e30 or 0 < abs(v) < 1e-30 for v in values):
+            return False
+    return True
+
+
+@given(exprs(max_depth=4, primitives=TEMPLATE_PRIMITIVES))
+def test_float64_matches_reference(e):
+    assert_matches(run(e, XS), e, XS, rel=1e-12, tol=1e-9)
+
+
+def float32_safe(e, xs: np.ndarray) -> np.ndarray:
+    """Points where every intermediate of the float64 reference is 0 or within float32's normal range.
+
+    Elsewhere float32 overflows or underflows by design (``0/sigmoid(-150)`` is 0/0 in float32).
+    """
+    safe = np.ones(xs.shape, dtype=bool)
+    for node in walk(e):
+        if isinstance(node, Call):
+            value = np.abs(actlang.evaluate(node, xs))
+            with np.errstate(invalid="ignore"):
+                safe &= (value == 0) | ((value > 1e-30) & (value < 1e30)) | np.isnan(value)
+    return safe
+
+
+@given(exprs(max_depth=3, primitives=TEMPLATE_PRIMITIVES))
+def test_float32_matches_reference(e):
+    assume(_in_float32_range(e))  # a constant beyond float32's range is inf there, by design
+    xs = XS[np.abs(XS) < 1e3].astype(np.float32).astype(np.float64)  # exactly representable inputs
+    safe = float32_safe(e, xs)
+    assume(safe.any())
+    assert_matches(run(e, xs[safe], torch.float32), e, xs[safe], rel=3e-7, tol=2e-4)
+
+
+@given(exprs(max_depth=4, primitives=TEMPLATE_PRIMITIVES))
+def test_rewrite_preserves_the_function(e):
+    assert_matches(actlang.evaluate(rewrite(e), XS), e, XS, rel=1e-12, tol=1e-9)
+
+
+@given(exprs(max_depth=3, primitives=TEMPLATE_PRIMITIVES))
+def test_input_gradient_matches_finite_differences(e):
+    h = 1e-6
+    with default_dtype(torch.float64):
+        module = actlang.compile(e, memory_efficient=False).eval()
+    x = torch.tensor(SMOOTH_XS, requires_grad=True)
+    y = module(x)
+    grad = torch.autograd.grad(y.sum(), x, allow_unused=True, materialize_grads=True)[0] if y.requires_grad else 0 * x
+    grad = grad.detach().numpy()
+    left = (actlang.evaluate(e, SMOOTH_XS) - actlang.evaluate(e, SMOOTH_XS - h)) / h
+    right = (actlang.evaluate(e, SMOOTH_XS + h) - actlang.evaluate(e, SMOOTH_XS)) / h
+    central = (left + right) / 2
+    with np.errstate(invalid="ignore"):
+        # Only where the reference is smooth at this scale: one-sided slopes agree and are moderate.
+        smooth = np.isfinite(central) & (np.abs(left - right) <= 1e-3 * (1 + np.abs(central)))
+        smooth &= np.abs(central) < 1e4
+    assert np.allclose(grad[smooth], central[smooth], rtol=1e-3, atol=1e-4), (e, grad, central)
+
+
+@given(exprs(max_depth=3, primitives=TEMPLATE_PRIMITIVES), st.floats(-2, 2))
+def test_parameter_gradients_pass_gradcheck(e, scale):
+    # w_scale * e: every drawn expression has at least one learned value, per channel.
+    e = actlang.call("mul", Param("w_scale", scale), e)
+    # Kinks (relu, prelu, hardtanh...) sit at 0: keep parameter values off them for finite differences.
+    assume(all(abs(n.init) > 1e-3 for n in walk(e) if isinstance(n, Param)))
+    with default_dtype(torch.float64):
+        module = actlang.compile(e, memory_efficient=False, channels=3).eval()
+    names = [n for n, _ in module.named_parameters()]
+    x = torch.tensor([[-1.3, 0.4, 2.1], [0.7, -0.2, 1.1]], dtype=torch.float64)
+    values = tuple(p.detach().clone().requires_grad_() for p in module.parameters())
+
+    def f(*params):
+        return torch.func.functional_call(module, dict(zip(names, params, strict=True)), (x,))
+
+    out = f(*values)
+    assume(bool(torch.isfinite(out).all()) and float(out.detach().abs().max()) < 1e4)
+    assert torch.autograd.gradcheck(f, values, atol=1e-5, rtol=1e-3)
+
+
+@pytest.mark.parametrize("text", PAPERS)
+def test_papers_functions_are_finite_in_float32_up_to_1e4(text):
+    xs = np.concatenate([np.linspace(-1e4, 1e4, 2001), np.linspace(-30, 30, 601)])
+    want = actlang.evaluate(text, xs)
+    module = actlang.compile(text, memory_efficient=False)
+    x = torch.tensor(xs, dtype=torch.float32, requires_grad=True)
+    y = module(x)
+    (grad,) = torch.autograd.grad(y.sum(), x)
+    finite = np.isfinite(want) & (np.abs(want) < 3e38)
+    assert torch.isfinite(y[torch.from_numpy(finite)]).all()
+    assert not torch.isnan(grad).any(), text
+
+
+@pytest.mark.parametrize("name", TEMPLATE_PRIMITIVES)
+def test_every_template_primitive_matches_its_reference(name):
+    e = actlang.call(name, *([Input()] * (actlang.lookup(name).arity or 2)))
+    assert_matches(run(e, XS), e, XS, rel=1e-12, tol=1e-9)
+
+
+# ---- rewrite pass ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "native"),
+    [("x*sigmoid(x)", "silu(x)"), ("sigmoid(2*x)*(2*x)", "silu(2 * x)"), ("max(x, 0)", "relu(x)"),
+     ("max(0, x^2)", "relu(square(x))"), ("x*ndtr(x)", "gelu(x)"), ("x*tanh(softplus(x))", "mish(x)"),
+     ("x - tanh(x)", "tanhshrink(x)"), ("-softplus(-x)", "log_sigmoid(x)"), ("exp(x) - 1", "expm1(x)"),
+     ("log(1 + x)", "log1p(x)"), ("--x", "x"), ("x*hardsigmoid(x)", "hardswish(x)"), ("sum_n(x)", "x")],
+)  # fmt: skip
+def test_idioms_become_native_kernels(text, native):
+    assert str(rewrite(actlang.parse(text))) == native
+
+
+@pytest.mark.parametrize("text", ["prelu(x)*sigmoid(prelu(x))", "x*sigmoid(2*x)", "x*tanh(softplus[beta=2](x))"])
+def test_rewrite_leaves_non_idioms_and_stateful_sites_alone(text):
+    e = actlang.parse(text)
+    assert rewrite(e) == e
+
+
+def test_generated_code_uses_native_kernels_and_shares_subexpressions():
+    module = actlang.compile("x*sigmoid(x) + sigmoid(x) + max(x, 0)")
+    assert "F.silu(x)" in module.code and "torch.relu(x)" in module.code
+    assert module.code.count("torch.sigmoid(x)") == 1
+
+
+# ---- the module -----------------------------------------------------------------------------
+
+
+def test_parameters_and_sites_are_named_as_the_spec_says():
+    module = actlang.compile("beta * prelu(x) + prelu(x) where beta = 0.5")
+    assert dict(module.named_parameters()).keys() == {"beta", "prelu_0.a", "prelu_1.a"}
+    assert float(module.beta) == 0.5 and float(module.prelu_1.a) == 0.25
+
+
+def test_channels_give_each_channel_its_own_value():
+    module = actlang.compile("x * sigmoid(beta * x) + prelu(x)", channels=3)
+    assert module.beta.shape == (3,) and module.prelu_0.a.shape == (3,)
+    with torch.no_grad():
+        module.beta.copy_(torch.tensor([0.5, 1.0, 2.0]))
+    x = torch.randn(2, 3, 4, 5)
+    y = module(x)
+    for c, beta in enumerate([0.5, 1.0, 2.0]):
+        want = actlang.evaluate(f"x * sigmoid({beta} * x) + prelu(x)", x[:, c].numpy())
+        assert np.allclose(y[:, c].detach().numpy(), want, atol=1e-6)
+
+
+def test_channel_dim_last():
+    module = actlang.compile("beta * x", channels=4, channel_dim=-1)
+    with torch.no_grad():
+        module.beta.copy_(torch.arange(4.0))
+    assert torch.equal(module(torch.ones(2, 3, 4)), torch.arange(4.0).expand(2, 3, 4))
+
+
+def test_to_expression_writes_trained_values_back():
+    module = actlang.compile("x * sigmoid(beta * x) + gamma where beta = 1.5")
+    with torch.no_grad():
+        module.beta.fill_(2.25)
+        module.gamma.fill_(-0.5)
+    e = module.to_expression()
+    assert {n.name: n.init for n in walk(e) if isinstance(n, Param)} == {"beta": 2.25, "gamma": -0.5}
+    assert str(e) == "x * sigmoid(beta * x) + gamma where beta = 2.25, gamma = -0.5"
+    x = torch.linspace(-3, 3, 7)
+    assert torch.allclose(actlang.compile(e)(x), module(x))
+
+
+def test_to_expression_refuses_distinct_per_channel_values():
+    module = actlang.compile("beta * x", channels=2)
+    assert "beta" in str(module.to_expression())
+    with torch.no_grad():
+        module.beta[0] = 3.0
+    with pytest.raises(actlang.UnsupportedError, match="beta"):
+        module.to_expression()
+
+
+def test_repr_code_and_expression():
+    module = actlang.compile("erfc(softplus(x))^2", channels=None)
+    assert module.expression == "erfc(softplus(x))^2"
+    assert "erfc(softplus(x))^2" in repr(module) and "memory_efficient=True" in repr(module)
+    assert module.code.startswith("def plain_forward(self, x: torch.Tensor) -> torch.Tensor:")
+    assert "torch.special.erfc" in module.code
+
+
+def test_state_dict_deepcopy_and_pickle_round_trip():
+    module = actlang.compile("beta * prelu(x) where beta = 0.5", channels=3)
+    with torch.no_grad():
+        module.beta.copy_(torch.tensor([1.0, 2.0, 3.0]))
+        module.prelu_0.a.fill_(0.1)
+    x = torch.randn(2, 3, 4)
+    fresh = actlang.compile("beta * prelu(x) where beta = 0.5", channels=3)
+    fresh.load_state_dict(module.state_dict())
+    for other in (fresh, copy.deepcopy(module), pickle.loads(pickle.dumps(module))):
+        assert torch.equal(other(x), module(x))
+        assert other.beta.data_ptr() != module.beta.data_ptr()
+
+
+def test_cache_shares_code_never_parameters():
+    a = actlang.compile("x * sigmoid(beta * x)")
+    b = actlang.compile("x*sigmoid(beta*x)")  # same canonical text
+    assert type(a) is type(b) and a.program is b.program
+    with torch.no_grad():
+        a.beta.fill_(5.0)
+    assert float(b.beta) == 1.0
+    assert program.cache_info().hits >= 1
+
+
+def test_torchscript_and_torch_compile():
+    module = actlang.compile("x * sigmoid(beta * x) + prelu(x)", channels=3)
+    x = torch.randn(2, 3, 5)
+    scripted = torch.jit.script(module)
+    assert torch.allclose(scripted(x), module(x))
+    compiled = torch.compile(module, fullgraph=True, backend="aot_eager")
+    xg = x.clone().requires_grad_()
+    y = compiled(xg)
+    (g1,) = torch.autograd.grad(y.sum(), xg)
+    (g2,) = torch.autograd.grad(module(xg).sum(), xg)
+    assert torch.allclose(y, module(x)) and torch.allclose(g1, g2)
+
+
+def test_compile_errors_are_actlang_errors():
+    with pytest.raises(actlang.UnknownNameError, match="softplus"):
+        actlang.compile("sofplus(x)")
+    with pytest.raises(actlang.ActlangError, match="channels"):
+        actlang.compile("x", channels=0)
+
+
+def test_constant_and_parameter_only_expressions_are_shaped_like_x():
+    x = torch.randn(3, 2)
+    assert torch.equal(actlang.compile("2 + pi")(x), torch.full_like(x, 2 + np.pi))
+    assert torch.equal(actlang.compile("beta where beta = 3")(x), torch.full_like(x, 3.0))
+
+
+@given(st.sampled_from(PAPERS))
+def test_papers_functions_compile_with_learned_values_from_where(text):
+    e = actlang.parse(text)
+    module = actlang.compile(e)
+    inits = {n.name: n.init for n in walk(e) if isinstance(n, Param)}
+    assert {k: float(getattr(module, k)) for k in inits} == inits
+    assert all(isinstance(n, Call | Param) or n == Input() or True for n in walk(e))
