@@ -15,7 +15,7 @@ from actlang.errors import ActlangError
 
 # Subcommand modules in actlang/cli/; each defines ``add_parser(subparsers)`` that registers
 # itself with ``set_defaults(run=function)``, where ``function(args) -> int`` is the exit code.
-COMMANDS = ["parse", "check", "list", "demo", "compile", "export", "enumerate", "simplify", "equiv", "diff"]
+COMMANDS = ["parse", "check", "list", "demo", "compile", "export", "enumerate", "simplify", "equiv", "diff", "plot"]
 
 EXIT_OK, EXIT_NEGATIVE, EXIT_BAD_INPUT = 0, 1, 2
 

@@ -87,19 +87,22 @@ def transform01(theta: np.ndarray, u: np.ndarray, cells: int, zero_boundary: boo
 
 
 def slope01(theta: np.ndarray, u: np.ndarray, cells: int, zero_boundary: bool = True) -> np.ndarray:
-    """dT/du = v(T(u))/v(u), or e^{a_c} at a fixed point."""
+    """dT/du = v(T(u))/v(u); e^{a_c} when the path stays in its cell c (fixed points included)."""
     slopes, intercepts = cell_parameters(theta, cells, zero_boundary)
     u = np.asarray(u, dtype=np.float64)
     moved = transform01(theta, u, cells, zero_boundary)
 
     def field(p):
         c = np.clip(np.floor(p * cells), 0, cells - 1).astype(int)
-        return slopes[c] * p + intercepts[c], slopes[c]
+        return slopes[c] * p + intercepts[c], slopes[c], c
 
-    v_u, a_u = field(u)
-    v_t, _ = field(moved)
+    v_u, a_u, c_u = field(u)
+    v_t, _, c_t = field(moved)
+    # In one cell the two forms agree exactly; the ratio is only needed when the path crosses
+    # cells. (At a zero boundary v(0) is a rounding error, not 0, and the ratio would give 1.)
+    stays = (c_u == c_t) | (v_u == 0)
     with np.errstate(all="ignore"):
-        return np.where(v_u != 0, v_t / np.where(v_u != 0, v_u, 1.0), np.exp(a_u))
+        return np.where(stays, np.exp(a_u), v_t / np.where(stays, 1.0, v_u))
 
 
 def _per_channel(function, x: np.ndarray, theta: np.ndarray) -> np.ndarray:
