@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 import actlang
 from actlang import search
@@ -118,3 +121,38 @@ def test_error_carets_point_at_the_users_text():
     with pytest.raises(actlang.UnknownNameError) as info:
         list(search.enumerate("binary(unary(x),sigmod(x))"))
     assert info.value.column == 17 and "binary(unary(x),sigmod(x))" in str(info.value)
+
+
+
+def templates(depth: int) -> st.SearchStrategy[str]:
+    """Random prefix templates in AQuaSurF's spelling (placeholders and fixed calls)."""
+    leaf = st.just("x")
+    if depth == 0:
+        return leaf
+    sub = templates(depth - 1)
+    return st.one_of(
+        leaf,
+        sub.map(lambda a: f"unary({a})"),
+        sub.map(lambda a: f"sigmoid({a})"),
+        st.tuples(sub, sub).map(lambda ab: f"binary({ab[0]},{ab[1]})"),
+        st.tuples(sub, sub).map(lambda ab: f"max({ab[0]},{ab[1]})"),
+        st.tuples(sub, sub, sub).map(lambda abc: f"n-ary({abc[0]},{abc[1]},{abc[2]})"),
+    )
+
+
+@given(
+    templates(3),
+    st.lists(st.sampled_from(search.AQUASURF_UNARY), min_size=1, max_size=3, unique=True),
+    st.lists(st.sampled_from(search.AQUASURF_BINARY), min_size=1, max_size=2, unique=True),
+    st.lists(st.sampled_from(search.AQUASURF_NARY), min_size=1, max_size=2, unique=True),
+)
+def test_random_templates_enumerate_like_aquasurf_and_group_alike(template, unary, binary, nary):
+    space = search.space(template, unary, binary, nary)
+    assume(len(space) <= 2000)
+    names = list(space)
+    assert names == aquasurf_expand(template, unary, binary, nary)
+    assert len(names) == search.count(template, unary, binary, nary)
+    for name in names:
+        assert actlang.format(actlang.parse(name), style="aquasurf") == name
+    # The template path and the per-string path give the same classes.
+    assert np.array_equal(search.deduplicate(space).labels, search.deduplicate(names).labels)
