@@ -256,3 +256,25 @@ def test_help(capsys) -> None:
     assert exit_.value.code == 0
     for option in ("-o FILE", "--range A B", "--points N", "--param NAME=VALUE", "--prior", "--seed S", "--state"):
         assert option in out
+
+
+# --- the demo section ----------------------------------------------------------------------------
+
+
+def test_sparkline() -> None:
+    from actlang.demos.plot import sparkline
+
+    assert sparkline(np.arange(8.0), width=8) == "▁▂▃▄▅▆▇█"
+    assert sparkline(np.array([np.nan, 1.0, np.inf, 3.0]), width=4) == " ▁ █"
+    assert sparkline(np.full(5, 2.0), width=3) == "▁▁▁"
+    assert sparkline(np.full(5, np.nan), width=3) == "   "
+
+
+def test_demo_section(capsys) -> None:
+    code, out, _ = run(capsys, "demo", "--section", "plot")
+    lines = out.splitlines()
+    assert code == 0 and lines[0].startswith("== Plots")
+    assert "ditac[cells=8, init=prior](x), θ drawn from the smoothness prior (seed 0); f′ by autograd:" in lines
+    log_slope = next(line for line in lines if line.startswith("  f′") and "100.000" in line)
+    assert log_slope.split()[1].startswith("█▃")  # 1/x falls off right of 0; blank (NaN) left of it
+    assert log_slope[13:35].strip() == ""
