@@ -43,6 +43,7 @@ def test_unique_json_jsonl_and_file_output(capsys, tmp_path):
     assert run(capsys, template, *ops, "--unique", "outputs", "--format", "jsonl", "-o", str(target))[0] == 0
     lines = [json.loads(line) for line in target.read_text().splitlines()]
     assert lines == classes
+    assert json.loads(run(capsys, template, *ops, "--unique", "outputs", "--json")[1]) == classes
     zero_class = next(c for c in classes if "add(zero(x),x)" in c["members"])
     assert zero_class["representative"] == max(zero_class["members"])
 

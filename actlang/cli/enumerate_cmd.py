@@ -44,6 +44,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="with --unique: also fold f with -f (negation) or every sign flip (sign)",
     )
     parser.add_argument("--format", choices=["csv", "json", "jsonl"], default="csv", help="output format")
+    parser.add_argument("--json", action="store_const", dest="format", const="json", help="same as --format json")
     parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     parser.add_argument("--count", action="store_true", help="print only the number of strings (and classes)")
     parser.add_argument("--progress", action="store_true", default=None, help="show a progress bar on stderr")
