@@ -226,3 +226,9 @@ def test_progress_bar_draws_on_request(capsys):
     assert "deduplicating" in err and "5,103/5,103" in err
     search.deduplicate(search.space(BENCH))  # not a terminal: silent
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.skipif(not symbolic_layer(), reason="actlang.equivalent (the symbolic layer) is not available")
+def test_symbolic_reports_the_proved_transform():
+    result = search.deduplicate(["expm1(x)", "sub(one(x),exp(x))"], by="symbolic", symmetry="negation")
+    assert len(result) == 1 and sorted(result.classes[0].transforms) == ["-f(x)", "f(x)"]

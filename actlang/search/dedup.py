@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -141,7 +141,7 @@ def deduplicate(
     assert out.rows is not None
     labels, which = merge_numeric(out.rows, width, symmetry, rtol, atol)
     if by == "symbolic":
-        labels, which = merge_symbolic(out, labels, which, symmetry)
+        labels, which = merge_symbolic(out.names, out.ids, labels, symmetry)
     return _finish(out, labels[out.ids], which[out.ids], by, symmetry)
 
 
@@ -208,6 +208,3 @@ def _names_outputs(names: list[str], points: np.ndarray, key: Callable, keep: bo
 def _finish(out: _Outputs, labels: np.ndarray, which: np.ndarray, by: By, symmetry: Symmetry) -> Deduplication:
     return Deduplication(out.names, labels, which, by, symmetry)
 
-
-def class_sizes(result: Deduplication) -> Sequence[int]:
-    return [len(c) for c in result.classes]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from actlang.errors import UnsupportedError
-from actlang.search.keys import NEGATE, REFLECT, Symmetry, transform
+from actlang.search.keys import NEGATE, REFLECT, TRANSFORMS, Symmetry, transform
 from actlang.search.numeric import _close, close_components
 from actlang.search.rows import Rows
 
@@ -40,7 +40,9 @@ def merge_numeric(
     return labels, which
 
 
-def merge_symbolic(out, labels: np.ndarray, which: np.ndarray, symmetry: Symmetry) -> tuple[np.ndarray, np.ndarray]:
+def merge_symbolic(
+    names: list[str], ids: np.ndarray, labels: np.ndarray, symmetry: Symmetry
+) -> tuple[np.ndarray, np.ndarray]:
     """Exact classes joined where sympy proves their representatives equivalent; the candidates
     are the numeric components (a proof is tried only between numerically close functions)."""
     try:
@@ -48,11 +50,10 @@ def merge_symbolic(out, labels: np.ndarray, which: np.ndarray, symmetry: Symmetr
     except ImportError:  # pragma: no cover - depends on the symbolic layer being installed
         raise UnsupportedError("the symbolic mode needs actlang.equivalent (the symbolic layer)") from None
     first_name: dict[int, str] = {}
-    for i, c in enumerate(out.ids.tolist()):
-        first_name.setdefault(c, out.names[i])
+    for i, c in enumerate(ids.tolist()):
+        first_name.setdefault(c, names[i])
     result = np.arange(len(labels))
     bits = np.zeros(len(labels), np.int8)
-    names = {"f(x)": 0, "-f(x)": NEGATE, "f(-x)": REFLECT, "-f(-x)": NEGATE | REFLECT}
     for members in groups(labels):
         heads: list[int] = []
         for m in members.tolist():
@@ -61,11 +62,11 @@ def merge_symbolic(out, labels: np.ndarray, which: np.ndarray, symmetry: Symmetr
                 if getattr(verdict, "verdict", None) == "proved":
                     result[m] = result[h]
                     found = getattr(verdict, "transform", None)
-                    bits[m] = bits[h] ^ names.get(str(found), 0) if found is not None else bits[h]
+                    # equivalent(head, m) proved head = T(m), so m = T(head): T is its own inverse.
+                    bits[m] = bits[h] ^ TRANSFORMS.index(found) if found in TRANSFORMS else UNKNOWN
                     break
             else:
                 heads.append(m)
-    del which
     return result, bits
 
 
