@@ -43,20 +43,35 @@ def run_with_limit(work: Callable[[], T], seconds: float) -> T:
 
 
 def _with_alarm(work: Callable[[], T], seconds: float) -> T:
-    def expire(signum, frame):
-        raise TimeUp
-
     start = time.perf_counter()
+    state = {"active": True}
+
+    def expire(signum, frame):
+        if state["active"]:
+            # Re-armed: a TimeUp raised inside a gc callback or __del__ is swallowed by Python,
+            # so the alarm repeats until one reaches the work.
+            signal.setitimer(signal.ITIMER_REAL, 0.05)
+            raise TimeUp
+
     previous = signal.signal(signal.SIGALRM, expire)
     outer = signal.getitimer(signal.ITIMER_REAL)[0]  # an enclosing limit keeps running
-    signal.setitimer(signal.ITIMER_REAL, min(seconds, outer) if outer > 0 else seconds)
-    try:
-        return work()
-    finally:
+
+    def disarm() -> None:
+        state["active"] = False
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
         if outer > 0:
             signal.setitimer(signal.ITIMER_REAL, max(outer - (time.perf_counter() - start), 1e-4))
+
+    signal.setitimer(signal.ITIMER_REAL, min(seconds, outer) if outer > 0 else seconds)
+    try:
+        try:
+            return work()
+        finally:
+            disarm()
+    except TimeUp:
+        disarm()  # again, in case the repeat landed inside the first clean-up
+        raise
 
 
 def _with_thread(work: Callable[[], T], seconds: float) -> T:

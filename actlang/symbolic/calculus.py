@@ -50,7 +50,9 @@ def simplify(expr: Expr | str, *, budget: float = DEFAULT_SIMPLIFY_BUDGET) -> Ex
             candidate = from_sympy(candidate_form, inits)
         except (ActlangError, TypeError, ValueError):
             continue
-        if size(candidate) < size(best) and find_difference(expr, candidate) is None:
+        if deadline.expired():
+            break
+        if size(candidate) < size(best) and find_difference(expr, candidate, limit=2) is None:
             best = candidate
     return best
 
@@ -74,7 +76,7 @@ def _candidates(form: sp.Expr, deadline: Deadline):
             yield run_with_limit(lambda step=step: recognise(step()), deadline.remaining())
         except TimeUp:
             return
-        except (TypeError, ValueError, NotImplementedError, AttributeError, RecursionError, sp.PolynomialError):
+        except Exception:  # a failed attempt only means no candidate from this step
             continue
 
 
@@ -91,27 +93,24 @@ def derivative(expr: Expr | str, wrt: str = "x", *, budget: float = DEFAULT_SIMP
     else:
         names = ", ".join(["x", *inits])
         raise ActlangError(f"cannot differentiate with respect to '{wrt}'; choose one of: {names}")
+    deadline = Deadline(budget)
     derived = sp.diff(to_sympy(expr), symbol)
     derived = derived.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
     if derived.has(sp.Derivative, sp.Subs):
         raise UnsupportedError(f"{expr} has an opaque primitive; its derivative has no closed form")
-    tidy = _tidy(derived, budget)  # primitives already recognised: no second folding pass
-    try:
-        return from_sympy(tidy, inits, fold=tidy is derived)
-    except UnsupportedError:
-        return from_sympy(derived, inits)
 
-
-def _tidy(derived: sp.Expr, budget: float) -> sp.Expr:
-    """A shorter spelling of a derivative when one is found quickly; the input otherwise."""
-
-    def work() -> sp.Expr:
+    def tidy() -> Expr:
         folded = recognise(fold_exponentials(sp.powsimp(derived)))
         collected = sp.factor_terms(folded)
-        return collected if sp.count_ops(collected) <= sp.count_ops(folded) else folded
+        shorter = collected if sp.count_ops(collected) <= sp.count_ops(folded) else folded
+        return from_sympy(shorter, inits, fold=False)  # primitives already recognised
 
     try:
-        return run_with_limit(work, budget)
-    except TimeUp:
-        return derived
+        return run_with_limit(tidy, deadline.remaining())
+    except TimeUp:  # no time for a tidy spelling: the derivative as sympy wrote it
+        return from_sympy(derived, inits, fold=False)
+    except ActlangError:
+        raise
+    except Exception as error:  # sympy failing inside folding: report it as a user-facing error
+        raise UnsupportedError(f"cannot write the derivative of {expr} in actlang ({error})") from None
 

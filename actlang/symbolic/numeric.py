@@ -101,8 +101,8 @@ def precise(expr: Expr, x: float | sp.Expr, values: Mapping[str, float]) -> sp.E
     try:
         value = _precise(expr, start, values, counters, exact)
         return _realise(value.evalf(DIGITS)) if exact else value
-    except _Opaque:
-        return None
+    except (_Opaque, MemoryError, OverflowError, RecursionError, ValueError, TypeError):
+        return None  # unknown (e.g. cosh(cosh(cosh(39))) has no 50-digit value mpmath can hold)
 
 
 class _Opaque(Exception):
