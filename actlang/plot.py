@@ -100,8 +100,9 @@ def plot_data(
         expr = parse(expr)
     if prior:
         expr = with_prior(expr)
-    torch.manual_seed(seed)
-    module = compile_(expr).double().eval()
+    with torch.random.fork_rng(devices=[]):  # seeded, without touching the caller's generator
+        torch.manual_seed(seed)
+        module = compile_(expr).double().eval()
     if state is not None:
         _load_state(module, state)
     _override(module, params or {})

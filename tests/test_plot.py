@@ -152,6 +152,10 @@ def test_seed_picks_the_prior_sample() -> None:
     again = plot_data("cpab[a=0, b=1, cells=4](x)", prior=True, seed=1, points=5).params["cpab_0.theta"]
     np.testing.assert_array_equal(theta[1], again)
     assert not np.array_equal(theta[1], theta[2])
+    torch.manual_seed(7)
+    before = torch.random.get_rng_state()
+    plot_data("cpab[a=0, b=1, cells=4](x)", prior=True, seed=3, points=5)
+    assert torch.equal(torch.random.get_rng_state(), before)  # the global generator is left alone
 
 
 def test_state_dict_file(capsys, tmp_path) -> None:
