@@ -210,3 +210,11 @@ def test_scripted_module_matches_eager(variant):
         np.testing.assert_allclose(scripted(x), module(x), rtol=0, atol=1e-12)
     np.testing.assert_allclose(module(x).detach().numpy(), actlang.evaluate(text, X, {
         f"{site(text)}.theta": module.get_submodule(site(text)).theta.detach().numpy()}), atol=1e-3)
+
+
+def test_sympy_sees_opaque_functions_that_still_compare():
+    first = actlang.to_sympy("ditac[cells=8](x) + 0.1*tanh(x)")
+    assert first == actlang.to_sympy("0.1*tanh(x) + ditac[cells=8](x)")
+    assert actlang.to_sympy("ditac(x)") != actlang.to_sympy("ditac[cells=8](x)")
+    assert actlang.to_sympy("ditac(x)") != actlang.to_sympy("ge_ditac(x)")
+    assert actlang.equivalent("ditac(x) + x", "x + ditac(x)").verdict == "proved"
