@@ -112,9 +112,32 @@ def main() -> int:
     print(f"wrong verdicts: {len(wrong)} {wrong if wrong else ''}")
     print(f"true identities proved: {proved}/{len(TRUE_PAIRS)} = {share:.0%} (target >= 80 %)")
     print(f"median time: {median * 1e3:.0f} ms (target <= 300 ms); max {worst * 1e3:.0f} ms; over budget: {over}")
+    derivative_times = _timings(actlang.derivative, [f"{p.name}(x)" for p in _unary(actlang)])
+    simplify_times = _timings(actlang.simplify, [a for a, _ in TRUE_PAIRS[:12]] + [b for _, b in TRUE_PAIRS[:12]])
+    for what, found in (("derivative of each unary primitive", derivative_times), ("simplify", simplify_times)):
+        print(f"{what}: {len(found)} calls, median {statistics.median(found) * 1e3:.0f} ms, "
+              f"max {max(found) * 1e3:.0f} ms")  # fmt: skip
     ok = not wrong and share >= 0.8 and median <= 0.3 and over == 0
     print("targets met" if ok else "TARGETS MISSED")
     return 0 if ok else 1
+
+
+def _unary(actlang) -> list:
+    return [p for p in actlang.primitives() if p.arity == 1 and p.pointwise and not p.opaque and not p.stateful]
+
+
+def _timings(function, texts: list[str]) -> list[float]:
+    from actlang.errors import ActlangError
+
+    found = []
+    for text in texts:
+        start = time.perf_counter()
+        try:
+            function(text)
+        except ActlangError:
+            pass
+        found.append(time.perf_counter() - start)
+    return found
 
 
 if __name__ == "__main__":
