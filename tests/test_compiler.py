@@ -202,7 +202,7 @@ def test_generated_code_uses_native_kernels_and_shares_subexpressions():
 def test_parameters_and_sites_are_named_as_the_spec_says():
     module = actlang.compile("beta * prelu(x) + prelu(x) where beta = 0.5")
     assert dict(module.named_parameters()).keys() == {"beta", "prelu_0.a", "prelu_1.a"}
-    assert float(module.beta) == 0.5 and float(module.prelu_1.a) == 0.25
+    assert float(module.beta.detach()) == 0.5 and float(module.prelu_1.a.detach()) == 0.25
 
 
 def test_channels_give_each_channel_its_own_value():
@@ -307,5 +307,4 @@ def test_papers_functions_compile_with_learned_values_from_where(text):
     e = actlang.parse(text)
     module = actlang.compile(e)
     inits = {n.name: n.init for n in walk(e) if isinstance(n, Param)}
-    assert {k: float(getattr(module, k)) for k in inits} == inits
-    assert all(isinstance(n, Call | Param) or n == Input() or True for n in walk(e))
+    assert {k: float(getattr(module, k).detach()) for k in inits} == inits

@@ -9,13 +9,16 @@ What is saved (units: the input's size), chosen per expression:
 
 - no learned scalars: ∂f/∂x only (1×); a derivative that is a constant is not saved at all;
 - one learned scalar (or per-channel vector): ∂f/∂x and ∂f/∂p (2×);
-- two or more: ∂f/∂x and x (2×); backward recomputes every ∂f/∂p from x (time, not memory).
+- two or more ("checkpoint"): x only (1×); forward computes f alone and backward recomputes f
+  with autograd from x (one extra forward: time, not memory). Saving every ∂f/∂p would cost
+  (1 + P)×, and recomputing the partials in backward measured slower than this.
 
 Derivatives come from :func:`actlang.derivative` (symbolic, simplified, in registry primitives)
-and pass through the same idiom rewrite as f. Double backward (``create_graph=True``) recomputes
-f from x with plain autograd; x is saved in the recompute strategy and otherwise held by a weak
-reference, so higher-order gradients need x to be alive (true for leaves and for inputs the
-caller keeps); otherwise compile with ``memory_efficient=False``.
+and pass through the idiom rewrite and :func:`~actlang.compiler.rewrite.fold_coefficients`.
+Double backward (``create_graph=True``) recomputes f from x with plain autograd; x is saved in
+the checkpoint strategy and otherwise held by a weak reference, so higher-order gradients need x
+to be alive (true for leaves and for inputs the caller keeps); otherwise the error says to compile
+with ``memory_efficient=False``.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import torch
 
 from actlang.ast import Expr
 from actlang.compiler.codegen import Emitter, Layout, function_source
-from actlang.compiler.rewrite import rewrite
+from actlang.compiler.rewrite import fold_coefficients, rewrite
 from actlang.errors import ActlangError
 
 
@@ -56,10 +59,12 @@ def build_fused(program: Any) -> type[torch.autograd.Function] | None:
     found = derivatives(program.expression, names)
     if found is None:
         return None
-    source = fused_source(program, {k: rewrite(v) for k, v in found.items()}, names)
+    # Derivatives get the idioms and one coefficient per product (f itself stays as the plain path
+    # computes it, so both paths return the same values).
+    source = fused_source(program, {k: fold_coefficients(rewrite(v)) for k, v in found.items()}, names)
     from actlang.compiler.program import load_source
 
-    scope = load_source(source, {"_reduce": _reduce, "_double": _double, "_ref": weakref.ref})
+    scope = load_source(source, {"_reduce": _reduce, "_regrad": _regrad, "_ref": weakref.ref})
     fused = scope["Fused"]
     fused.source = source
     return fused
@@ -69,20 +74,18 @@ def fused_source(program: Any, found: dict[str, Expr], names: list[str]) -> str:
     """Source of ``class Fused(torch.autograd.Function)`` with generated forward and backward."""
     layout = Layout(param=lambda name: f"a_{name}", channel_dim=program.channel_dim if program.per_channel else None)
     args = ", ".join(["x", *(f"a_{n}" for n in names)])
-    recompute = len(names) >= 2
+    checkpoint = len(names) >= 2
     forward = Emitter(layout)
     y = forward.tensor(program.lowered)
     if y == "x":
         y = forward.emit("x.clone()")  # an autograd function must not return its input as is
-    dx, dx_tensor = forward.value(found["x"])
-    saved = [f"{dx} if ctx.needs_input_grad[0] else None" if dx_tensor else "None"]
     partials: dict[str, tuple[str, bool]] = {}
-    if recompute:
-        saved.append("x if any(ctx.needs_input_grad[1:]) else None")
+    saved: list[str] = []
+    if checkpoint:  # x only; backward recomputes with autograd
+        saved = ["x"]
     else:
-        for i, name in enumerate(names, start=1):
-            partials[name] = forward.value(found[name])
-            code, is_tensor = partials[name]
+        for i, wrt in enumerate(["x", *names]):
+            partials[wrt] = code, is_tensor = forward.value(found[wrt])
             saved.append(f"{code} if ctx.needs_input_grad[{i}] else None" if is_tensor else "None")
     views = [forward.value(_param(program, n))[0] for n in names]
     tail = [
@@ -91,7 +94,10 @@ def fused_source(program: Any, found: dict[str, Expr], names: list[str]) -> str:
         "ctx.x_ref = _ref(x)",
     ]
     forward_src = function_source("forward", f"ctx, {args}", [*forward.lines, *tail], y)
-    backward_src = _backward_source(program, found, names, layout, dx, dx_tensor, partials, recompute)
+    if checkpoint:
+        backward_src = function_source("backward", "ctx, g", [], f"_regrad(ctx, g, recompute, {len(names)}, True)")
+    else:
+        backward_src = _backward_source(names, partials)
     plain = Emitter(layout)
     plain_src = function_source("recompute", args, plain.lines, plain.tensor(program.lowered))
     return (
@@ -102,36 +108,27 @@ def fused_source(program: Any, found: dict[str, Expr], names: list[str]) -> str:
     )
 
 
-def _backward_source(program, found, names, layout, dx, dx_tensor, partials, recompute) -> str:
-    first = 2 if recompute else 1 + len(names)  # saved: dx, (x | one partial per parameter), parameters
+def _backward_source(names: list[str], partials: dict[str, tuple[str, bool]]) -> str:
+    """grad_x = g·∂f/∂x and grad_p = Σ g·∂f/∂p from the saved partials (one multiply each)."""
     lines = [
         "if torch.is_grad_enabled():  # create_graph: recompute with plain autograd",
-        f"    return _double(ctx, g, recompute, {len(names)}, {recompute})",
+        f"    return _regrad(ctx, g, recompute, {len(names)}, False)",
         "s = ctx.saved_tensors",
         "n = ctx.needs_input_grad",
-        f"g_x = g * {'s[0]' if dx_tensor else dx} if n[0] else None",
     ]
-    params = {name: f"s[{first + i}]" for i, name in enumerate(names)}
-    if recompute:
-        inner = Emitter(Layout(param=lambda name: params[name], channel_dim=layout.channel_dim))
-        inner.lines.append("x = s[1]")
-        codes = {name: inner.value(found[name]) for name in names}
-        lines.append("g_p = [None] * " + str(len(names)))
-        lines.append("if any(n[1:]):")
-        lines += [f"    {line}" for line in inner.lines]
-        for i, name in enumerate(names):
-            lines.append(f"    g_p[{i}] = _reduce(g * {codes[name][0]}, ctx.vshapes[{i}], {params[name]}.shape)")
-        result = ", ".join(["g_x", *(f"g_p[{i}]" for i in range(len(names)))])
-    else:
-        outs = []
-        for i, name in enumerate(names):
-            code, is_tensor = partials[name]
-            value = f"s[{1 + i}]" if is_tensor else code
-            reduced = f"_reduce(g * {value}, ctx.vshapes[{i}], {params[name]}.shape)"
-            lines.append(f"g_{i} = {reduced} if n[{1 + i}] else None")
-            outs.append(f"g_{i}")
-        result = ", ".join(["g_x", *outs])
-    return function_source("backward", "ctx, g", lines, f"({result},)" if not names else f"{result}")
+    outs = []
+    for i, wrt in enumerate(["x", *names]):
+        code, is_tensor = partials[wrt]
+        value = f"s[{i}]" if is_tensor else code
+        if wrt == "x":
+            lines.append(f"g_x = g * {value} if n[0] else None")
+            outs.append("g_x")
+            continue
+        reduced = f"_reduce(g * {value}, ctx.vshapes[{i - 1}], s[{len(names) + i}].shape)"
+        lines.append(f"g_{i} = {reduced} if n[{i}] else None")
+        outs.append(f"g_{i}")
+    result = ", ".join(outs)
+    return function_source("backward", "ctx, g", lines, f"({result},)" if not names else result)
 
 
 def _param(program: Any, name: str) -> Expr:
@@ -149,23 +146,27 @@ def _reduce(grad: torch.Tensor, view_shape: torch.Size, shape: torch.Size) -> to
     return grad.sum_to_size(view_shape).reshape(shape)
 
 
-def _double(ctx: Any, g: torch.Tensor, recompute: Callable[..., torch.Tensor], count: int, saves_x: bool) -> tuple:
-    """Gradients that are themselves differentiable: recompute f with autograd, then ``grad``."""
+def _regrad(ctx: Any, g: torch.Tensor, recompute: Callable[..., torch.Tensor], count: int, saves_x: bool) -> tuple:
+    """Gradients by recomputing f from x with autograd (differentiable again under create_graph)."""
     saved = ctx.saved_tensors
     params = list(saved[len(saved) - count :]) if count else []
-    x = saved[1] if saves_x and saved[1] is not None else ctx.x_ref()
+    x = saved[0] if saves_x else ctx.x_ref()
     if x is None:
         raise RuntimeError(
             "higher-order gradients through a memory-efficient actlang module need its input, which "
             "was freed; compile with memory_efficient=False for double backward"
         )
+    needs = ctx.needs_input_grad
+    create_graph = torch.is_grad_enabled()
     inputs = [x, *params]
-    wanted = [t for t, need in zip(inputs, ctx.needs_input_grad, strict=True) if need]
+    if not create_graph:  # first-order backward: recompute on detached leaves, keep no graph
+        inputs = [t.detach().requires_grad_(need) for t, need in zip(inputs, needs, strict=True)]
+    wanted = [t for t, need in zip(inputs, needs, strict=True) if need]
     with torch.enable_grad():
         y = recompute(*inputs)
-        grads = iter(torch.autograd.grad(y, wanted, g, create_graph=True, allow_unused=True))
+        grads = iter(torch.autograd.grad(y, wanted, g, create_graph=create_graph, allow_unused=True))
     out = []
-    for tensor, need in zip(inputs, ctx.needs_input_grad, strict=True):
+    for tensor, need in zip(inputs, needs, strict=True):
         grad = next(grads) if need else None
         out.append(torch.zeros_like(tensor) if need and grad is None else grad)  # unused: zero, not None
     return tuple(out)

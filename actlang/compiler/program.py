@@ -78,7 +78,7 @@ def program(text: str, per_channel: bool, channel_dim: int) -> Program:
     built = Program(
         text=text, expression=expression, lowered=lowered, source=source, params=dict(emitter.params),
         sites=tuple(emitter.sites), per_channel=per_channel, channel_dim=channel_dim,
-        fusable=_fusable(expression),
+        fusable=_fusable(expression) and not _native(lowered),
     )  # fmt: skip
     scope = load_source(source, {})
     built.cls = type(
@@ -86,6 +86,15 @@ def program(text: str, per_channel: bool, channel_dim: int) -> Program:
     )
     built.cls.__qualname__ = "ActivationModule"
     return built
+
+
+def _native(lowered: Expr) -> bool:
+    """One native kernel on x (``silu(x)`` after rewriting): autograd already saves only x and runs
+    one fused backward kernel, which a generated function cannot beat."""
+    if not (isinstance(lowered, Call) and lowered.args == (Input(),)):
+        return False
+    template = getattr(lookup(lowered.name), "torch", None)
+    return isinstance(template, str) and template.count("(") == 1 and template.count("{0}") == 1
 
 
 def _fusable(expr: Expr) -> bool:

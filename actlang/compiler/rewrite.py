@@ -13,6 +13,8 @@ names two distinct sites with their own parameters, so it must stay as written.
 
 from __future__ import annotations
 
+import math
+
 from actlang.ast import Call, Expr, Num
 from actlang.build import call
 from actlang.registry import lookup
@@ -75,3 +77,81 @@ def _idiom(node: Call) -> Expr | None:
         case "sum_n" | "prod_n" | "max_n" | "min_n", (a,):
             return a
     return None
+
+
+def fold_coefficients(expr: Expr) -> Expr:
+    """Products with several numeric factors or negations become one coefficient times the rest.
+
+    ``-(4*a*b/sqrt(pi))`` (three scalar kernels over the whole tensor) becomes ``-2.2567*(a*b)``
+    (one): symbolic derivatives are full of such chains. Factor order is kept, so stateful sites
+    keep their numbering.
+    """
+    match expr:
+        case Call(name="mul" | "div" | "neg"):
+            numerator: list[Expr] = []
+            denominator: list[Expr] = []
+            coefficient, constants = _factors(expr, numerator, denominator, True)
+            if constants < 2:
+                return Call(expr.name, tuple(fold_coefficients(a) for a in expr.args), expr.hyper, expr.span)
+            return _product(coefficient, [fold_coefficients(f) for f in numerator],
+                            [fold_coefficients(f) for f in denominator])  # fmt: skip
+        case Call(name=name, args=args, hyper=hyper):
+            return Call(name, tuple(fold_coefficients(a) for a in args), hyper, expr.span)
+    return expr
+
+
+def _factors(expr: Expr, numerator: list[Expr], denominator: list[Expr], up: bool) -> tuple[float, int]:
+    """Collect the factors of a mul/div/neg chain; returns (numeric coefficient, constants seen)."""
+    match expr:
+        case Call(name="mul", args=(a, b)):
+            ca, na = _factors(a, numerator, denominator, up)
+            cb, nb = _factors(b, numerator, denominator, up)
+            return ca * cb, na + nb
+        case Call(name="div", args=(a, b)):
+            ca, na = _factors(a, numerator, denominator, up)
+            cb, nb = _factors(b, denominator, numerator, not up)
+            return ca * cb, na + nb
+        case Call(name="neg", args=(a,)):
+            ca, na = _factors(a, numerator, denominator, up)
+            return -ca, na + 1
+    value = _constant(expr)
+    if value is not None and value != 0 and math.isfinite(value):
+        return (value if up else 1.0 / value), 1
+    numerator.append(expr)
+    return 1.0, 0
+
+
+def _constant(expr: Expr) -> float | None:
+    """The value of a subtree without x or parameters (``sqrt(pi)``), else None."""
+    from actlang.ast import Constant, Input, Param, walk
+
+    match expr:
+        case Num(value=value) | Constant(value=value):
+            return value
+        case Call() if is_pure(expr) and not any(isinstance(n, Input | Param) for n in walk(expr)):
+            from actlang.evaluate import evaluate
+
+            return float(evaluate(expr, 0.0))
+    return None
+
+
+def _number(value: float) -> Expr:
+    from actlang.build import as_expr
+
+    return as_expr(value)
+
+
+def _product(coefficient: float, numerator: list[Expr], denominator: list[Expr]) -> Expr:
+    from functools import reduce
+
+    body: Expr | None = reduce(lambda a, b: call("mul", a, b), numerator) if numerator else None
+    if denominator:
+        below = reduce(lambda a, b: call("mul", a, b), denominator)
+        body = call("div", body if body is not None else 1.0, below)
+    if body is None:
+        return _number(coefficient)
+    if coefficient == 1.0:
+        return body
+    if coefficient == -1.0:
+        return call("neg", body)
+    return call("mul", _number(coefficient), body)

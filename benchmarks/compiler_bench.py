@@ -1,0 +1,180 @@
+"""Compiled activations vs eager PyTorch: time and saved-for-backward memory on 4M float32 values.
+
+For each expression, in one run and interleaved repeat by repeat (medians of ``--repeats``):
+
+- ``compiled``: ``actlang.compile(e)`` (default: the fused memory-efficient path for training);
+- ``compiled+tc``: the compiled module under ``torch.compile(fullgraph=True)``;
+- ``eager``: the composition written as separate torch calls (what a user would type);
+- ``eager+tc``: ``torch.compile`` of that composition;
+- ``F.relu``: one native kernel, the memory-bandwidth floor (and ``F.silu`` for ``x*sigmoid(x)``).
+
+Forward is timed under ``no_grad``; forward+backward with ``x.requires_grad`` and ``y.backward(g)``.
+Saved bytes are counted with ``saved_tensors_hooks`` (distinct storages, the input included) and
+reported in units of the input's size. Also: compile latency, cold and cached, and the one-time
+cost of building the fused function (symbolic derivative). Prints a markdown table.
+
+    python benchmarks/compiler_bench.py [--repeats 9] [--size 4194304] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+import warnings
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+import actlang
+from actlang.compiler import api, program
+
+EAGER: dict[str, Callable[..., torch.Tensor]] = {
+    "erfc(softplus(x))^2": lambda x: torch.special.erfc(F.softplus(x)) ** 2,
+    "-x*sigmoid(x)*hard_sigmoid(x)": lambda x: -x * torch.sigmoid(x) * torch.clamp(0.2 * x + 0.5, 0.0, 1.0),
+    "asinh(elu(silu(x)))": lambda x: torch.asinh(F.elu(F.silu(x))),
+    "x*sigmoid(x)": lambda x: x * torch.sigmoid(x),
+    "min(softplus(x)^2, -x)": lambda x: torch.minimum(F.softplus(x) ** 2, -x),
+}
+# With learned scalars: the eager version takes them as extra arguments.
+LEARNED: dict[str, tuple[Callable[..., torch.Tensor], dict[str, float]]] = {
+    "x*sigmoid(beta*x) where beta = 1.5": (lambda x, beta: x * torch.sigmoid(beta * x), {"beta": 1.5}),
+    "alpha*erfc(softplus(beta*x))^2 where beta = 1.5": (
+        lambda x, alpha, beta: alpha * torch.special.erfc(F.softplus(beta * x)) ** 2,
+        {"alpha": 1.0, "beta": 1.5},
+    ),
+}
+LATENCY = [*EAGER, *LEARNED, "ditac[a=-3, b=3, cells=16](x)", "ash[k=10](x)", "mix(relu, elu, silu)", "prelu(x)"]
+
+
+def saved_bytes(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> int:
+    """Bytes of distinct storages autograd keeps for backward (the input counts if saved)."""
+    seen: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        seen[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        y = fn(x)
+    del y
+    return sum(seen.values())
+
+
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def variants(text: str) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
+    """The callables compared for one expression, all taking x."""
+    if text in EAGER:
+        eager = EAGER[text]
+        module = actlang.compile(text)
+        params: list[torch.nn.Parameter] = []
+    else:
+        raw, inits = LEARNED[text]
+        module = actlang.compile(text)
+        params = [getattr(module, name) for name in inits]
+
+        def eager(x: torch.Tensor, raw=raw, params=params) -> torch.Tensor:
+            return raw(x, *params)
+
+    found = {
+        "compiled": module,
+        "compiled+tc": torch.compile(module, fullgraph=True),
+        "eager": eager,
+        "eager+tc": torch.compile(eager, fullgraph=True),
+        "F.relu": F.relu,
+    }
+    if text == "x*sigmoid(x)":
+        found["F.silu"] = F.silu
+    return found
+
+
+def measure(text: str, size: int, repeats: int) -> dict[str, dict[str, float]]:
+    torch.manual_seed(0)
+    x = torch.randn(size)
+    g = torch.randn(size)
+    fns = variants(text)
+    xg = x.clone().requires_grad_()
+
+    def forward(fn):
+        with torch.no_grad():
+            fn(x)
+
+    def train(fn):
+        xg.grad = None
+        fn(xg).backward(g)
+
+    for fn in fns.values():  # warm-up: torch.compile compiles here, the fused function is built here
+        for _ in range(2):
+            forward(fn)
+            train(fn)
+    fwd: dict[str, list[float]] = {k: [] for k in fns}
+    both: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeats):  # interleaved, so that noise from other processes hits every variant alike
+        for name, fn in fns.items():
+            fwd[name].append(timed(lambda fn=fn: forward(fn)))
+            both[name].append(timed(lambda fn=fn: train(fn)))
+    result = {}
+    for name, fn in fns.items():
+        result[name] = {
+            "fwd": statistics.median(fwd[name]),
+            "fwdbwd": statistics.median(both[name]),
+            "saved": saved_bytes(fn, xg) / (x.numel() * x.element_size()),
+        }
+    return result
+
+
+def latency(repeats: int = 7) -> list[tuple[str, float, float, float]]:
+    """(text, cold compile ms, cached compile ms, fused build ms) medians; cold clears the caches."""
+    rows = []
+    actlang.compile("x")  # imports
+    for text in LATENCY:
+        cold, warm, fused = [], [], []
+        for _ in range(repeats):
+            program.program.cache_clear()
+            api._canonical.cache_clear()
+            cold.append(timed(lambda text=text: actlang.compile(text)))
+            warm.append(timed(lambda text=text: actlang.compile(text)))
+        module = actlang.compile(text)
+        fused.append(timed(lambda module=module: module.program.fused()))
+        rows.append((text, 1e3 * statistics.median(cold), 1e3 * statistics.median(warm), 1e3 * fused[0]))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--size", type=int, default=4 * 1024 * 1024)
+    parser.add_argument("--quick", action="store_true", help="two expressions, 3 repeats")
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore")
+    torch.set_num_threads(os.cpu_count() or 1)
+    texts = [*EAGER, *LEARNED]
+    if args.quick:
+        texts, args.repeats = texts[:1] + texts[-1:], 3
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.size} float32 values, "
+          f"median of {args.repeats}\n")  # fmt: skip
+    print("| expression | variant | fwd ms | fwd+bwd ms | fwd+bwd / eager | fwd+bwd / eager+tc | "
+          "fwd+bwd / F.relu | saved (× input) |")  # fmt: skip
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for text in texts:
+        result = measure(text, args.size, args.repeats)
+        eager, eager_tc, relu = (result[k]["fwdbwd"] for k in ("eager", "eager+tc", "F.relu"))
+        for name, r in result.items():
+            print(f"| `{text}` | {name} | {1e3 * r['fwd']:.1f} | {1e3 * r['fwdbwd']:.1f} | "
+                  f"{r['fwdbwd'] / eager:.2f} | {r['fwdbwd'] / eager_tc:.2f} | {r['fwdbwd'] / relu:.2f} | "
+                  f"{r['saved']:.1f} |", flush=True)  # fmt: skip
+    print("\n| expression | compile, cold (ms) | compile, cached (ms) | fused function, first build (ms) |")
+    print("|---|---:|---:|---:|")
+    for text, cold, warm, fused in latency():
+        print(f"| `{text}` | {cold:.2f} | {warm:.3f} | {fused:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
