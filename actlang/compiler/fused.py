@@ -9,9 +9,10 @@ What is saved (units: the input's size), chosen per expression:
 
 - no learned scalars: ∂f/∂x only (1×); a derivative that is a constant is not saved at all;
 - one learned scalar (or per-channel vector): ∂f/∂x and ∂f/∂p (2×);
-- two or more ("checkpoint"): x only (1×); forward computes f alone and backward recomputes f
-  with autograd from x (one extra forward: time, not memory). Saving every ∂f/∂p would cost
-  (1 + P)×, and recomputing the partials in backward measured slower than this.
+- two or more, or derivatives much longer than f ("checkpoint"): x only (1×); forward computes f
+  alone and backward recomputes f with autograd from x (one extra forward: time, not memory).
+  Saving every ∂f/∂p would cost (1 + P)×; recomputing the partials in backward measured slower.
+  The choice counts elementwise passes: see ``fused_source``.
 
 Derivatives come from :func:`actlang.derivative` (symbolic, simplified, in registry primitives)
 and pass through the idiom rewrite and :func:`~actlang.compiler.rewrite.fold_coefficients`.
@@ -75,18 +76,23 @@ def fused_source(program: Any, found: dict[str, Expr], names: list[str]) -> str:
     layout = Layout(param=lambda name: f"a_{name}", channel_dim=program.channel_dim if program.per_channel else None)
     args = ", ".join(["x", *(f"a_{n}" for n in names)])
     checkpoint = len(names) >= 2
-    forward = Emitter(layout)
-    y = forward.tensor(program.lowered)
-    if y == "x":
-        y = forward.emit("x.clone()")  # an autograd function must not return its input as is
+    forward, y = _value_emitter(program, layout)
+    base = forward.count
     partials: dict[str, tuple[str, bool]] = {}
     saved: list[str] = []
-    if checkpoint:  # x only; backward recomputes with autograd
-        saved = ["x"]
-    else:
+    if not checkpoint:
         for i, wrt in enumerate(["x", *names]):
             partials[wrt] = code, is_tensor = forward.value(found[wrt])
             saved.append(f"{code} if ctx.needs_input_grad[{i}] else None" if is_tensor else "None")
+        # Cost in elementwise passes over the tensor: saving derivatives costs base + extra + 1 (the
+        # backward multiply); recomputing costs about 4·base (forward, recompute, autograd's backward
+        # of about two passes per op). Long derivatives (asinh(elu(silu(x))): 3 ops, 14 more for f')
+        # are cheaper to recompute.
+        if forward.count - base + 1 > 3 * max(base, 1):
+            checkpoint = True
+            forward, y = _value_emitter(program, layout)
+    if checkpoint:  # x only; backward recomputes with autograd
+        saved, partials = ["x"], {}
     views = [forward.value(_param(program, n))[0] for n in names]
     tail = [
         f"ctx.vshapes = [{', '.join(f'{v}.shape' for v in views)}]",
@@ -100,12 +106,22 @@ def fused_source(program: Any, found: dict[str, Expr], names: list[str]) -> str:
         backward_src = _backward_source(names, partials)
     plain = Emitter(layout)
     plain_src = function_source("recompute", args, plain.lines, plain.tensor(program.lowered))
+    strategy = "checkpoint: save x, recompute in backward" if checkpoint else "save the derivatives"
     return (
-        f"{plain_src}\n\nclass Fused(torch.autograd.Function):\n"
+        f"{plain_src}\n\nclass Fused(torch.autograd.Function):\n    # strategy: {strategy}\n"
         + _indent("@staticmethod\n" + forward_src)
         + "\n"
         + _indent("@staticmethod\n" + backward_src)
     )
+
+
+def _value_emitter(program: Any, layout: Layout) -> tuple[Emitter, str]:
+    """An emitter holding the statements of f, and the variable with its value."""
+    emitter = Emitter(layout)
+    y = emitter.tensor(program.lowered)
+    if y == "x":
+        y = emitter.emit("x.clone()")  # an autograd function must not return its input as is
+    return emitter, y
 
 
 def _backward_source(names: list[str], partials: dict[str, tuple[str, bool]]) -> str:

@@ -43,7 +43,10 @@ class ActivationModule(nn.Module):
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """f(x), through the fused autograd function when training needs gradients."""
+        """f(x), through the fused autograd function when training needs gradients.
+
+        Each generated subclass has its own copy of this method (see ``program._DISPATCH``).
+        """
         if torch.jit.is_scripting():
             return self.plain_forward(x)
         if self.memory_efficient and torch.is_grad_enabled() and not torch.compiler.is_compiling():

@@ -64,6 +64,15 @@ def load_source(source: str, namespace: dict[str, Any]) -> dict[str, Any]:
     return scope
 
 
+_DISPATCH = """def forward(self, x: torch.Tensor) -> torch.Tensor:
+    if torch.jit.is_scripting():
+        return self.plain_forward(x)
+    if self.memory_efficient and torch.is_grad_enabled() and not torch.compiler.is_compiling():
+        return self.fused_forward(x)
+    return self.plain_forward(x)
+"""
+
+
 @functools.lru_cache(maxsize=1024)
 def program(text: str, per_channel: bool, channel_dim: int) -> Program:
     """The cached program of the canonical expression ``text``."""
@@ -80,10 +89,11 @@ def program(text: str, per_channel: bool, channel_dim: int) -> Program:
         sites=tuple(emitter.sites), per_channel=per_channel, channel_dim=channel_dim,
         fusable=_fusable(expression) and not _native(lowered),
     )  # fmt: skip
-    scope = load_source(source, {})
-    built.cls = type(
-        "ActivationModule", (ActivationModule,), {"plain_forward": scope["plain_forward"], "program": built}
-    )
+    # forward is generated per class too: torch.compile caches by code object, and one shared
+    # forward would make every compiled expression a recompilation of the same frame.
+    scope = load_source(source + "\n\n" + _DISPATCH, {})
+    methods = {"plain_forward": scope["plain_forward"], "forward": scope["forward"], "program": built}
+    built.cls = type("ActivationModule", (ActivationModule,), methods)
     built.cls.__qualname__ = "ActivationModule"
     return built
 
