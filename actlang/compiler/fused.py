@@ -5,14 +5,17 @@ straight-line block (the :class:`~actlang.compiler.codegen.Emitter` shares subex
 ``sigmoid(x)`` between them) and saves what backward needs; ``backward`` is then
 ``grad_x = g·∂f/∂x`` (one multiply) and ``grad_p = Σ g·∂f/∂p`` (reduced to p's shape).
 
-What is saved (units: the input's size), chosen per expression:
+Two strategies, chosen per expression (units: the input's size):
 
-- no learned scalars: ∂f/∂x only (1×); a derivative that is a constant is not saved at all;
-- one learned scalar (or per-channel vector): ∂f/∂x and ∂f/∂p (2×);
-- two or more, or derivatives much longer than f ("checkpoint"): x only (1×); forward computes f
-  alone and backward recomputes f with autograd from x (one extra forward: time, not memory).
-  Saving every ∂f/∂p would cost (1 + P)×; recomputing the partials in backward measured slower.
-  The choice counts elementwise passes: see ``fused_source``.
+- "derivatives": save ∂f/∂x (1×; nothing when it is a constant) and, with one learned scalar or
+  per-channel vector, ∂f/∂p (2× in all); backward is one multiply per input;
+- "checkpoint": save x only (1×); forward computes f alone and backward recomputes f with
+  autograd from x (one extra forward: time, not memory). The only strategy with two or more
+  learned scalars, where saving each partial would cost (1 + P)×.
+
+When both apply, the first training call times them once on this machine and keeps the faster
+(:func:`_race`): a cheap derivative that shares work with f wins (``erfc(softplus(x))^2``), an
+expensive f with a short autograd backward does not (``x*sigmoid(beta*x)``).
 
 Derivatives come from :func:`actlang.derivative` (symbolic, simplified, in registry primitives)
 and pass through the idiom rewrite and :func:`~actlang.compiler.rewrite.fold_coefficients`.
@@ -24,6 +27,8 @@ with ``memory_efficient=False``.
 
 from __future__ import annotations
 
+import statistics
+import time
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -54,43 +59,80 @@ def derivatives(expr: Expr, names: list[str]) -> dict[str, Expr] | None:
         return None
 
 
-def build_fused(program: Any) -> type[torch.autograd.Function] | None:
-    """The fused autograd function of ``program`` (None when no derivative is available)."""
+def build_fused(program: Any, strategy: str = "auto") -> type[torch.autograd.Function] | None:
+    """The fused autograd function of ``program``, or None when ``strategy`` cannot be built.
+
+    ``"derivatives"`` (save ∂f/∂x, ∂f/∂p; needs the symbolic derivative and at most one learned
+    scalar), ``"checkpoint"`` (save x, recompute in backward), or ``"auto"``: every candidate that
+    can be built, timed once on this machine (:func:`_race`), the faster kept.
+    """
     names = list(program.params)
-    found = derivatives(program.expression, names)
-    if found is None:
-        return None
-    # Derivatives get the idioms and one coefficient per product (f itself stays as the plain path
-    # computes it, so both paths return the same values).
-    source = fused_source(program, {k: fold_coefficients(rewrite(v)) for k, v in found.items()}, names)
+    candidates: list[tuple[str, dict[str, Expr]]] = []
+    if strategy in ("auto", "derivatives") and len(names) <= 1:
+        found = derivatives(program.expression, names)
+        if found is not None:
+            # Derivatives get the idioms and one coefficient per product (f itself stays as the
+            # plain path computes it, so both paths return the same values).
+            candidates.append(("derivatives", {k: fold_coefficients(rewrite(v)) for k, v in found.items()}))
+    if strategy in ("auto", "checkpoint"):
+        candidates.append(("checkpoint", {}))
+    built = [_load(fused_source(program, found, names, kind == "checkpoint"), kind) for kind, found in candidates]
+    if len(built) > 1:
+        return _race(built, program)
+    return built[0] if built else None
+
+
+def _load(source: str, strategy: str) -> type[torch.autograd.Function]:
     from actlang.compiler.program import load_source
 
     scope = load_source(source, {"_reduce": _reduce, "_regrad": _regrad, "_ref": weakref.ref})
     fused = scope["Fused"]
-    fused.source = source
+    fused.source, fused.strategy = source, strategy
     return fused
 
 
-def fused_source(program: Any, found: dict[str, Expr], names: list[str]) -> str:
+def _race(candidates: list[Any], program: Any, repeats: int = 3) -> Any:
+    """The candidate with the lowest median forward+backward time on 64K float32 values.
+
+    Both keep within the memory allowance; which is faster depends on how costly f is against its
+    derivative on this machine (recomputing an expensive asinh loses; a long derivative loses).
+    A private generator keeps the caller's random state untouched.
+    """
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(4, 1 << 14, generator=generator)
+    shape = (1,) if program.per_channel else ()
+    params = [torch.full(shape, float(init)) for init in program.params.values()]
+    grad = torch.ones_like(x)
+
+    def run(fused: Any) -> float:
+        inputs = [t.detach().requires_grad_() for t in (x, *params)]
+        start = time.perf_counter()
+        with torch.enable_grad():
+            fused.apply(*inputs).backward(grad)
+        return time.perf_counter() - start
+
+    times: dict[Any, list[float]] = {fused: [] for fused in candidates}
+    for fused in candidates:
+        run(fused)  # warm-up
+    for _ in range(repeats):  # interleaved: noise from other processes hits both alike
+        for fused in candidates:
+            times[fused].append(run(fused))
+    best = min(candidates, key=lambda fused: statistics.median(times[fused]))
+    best.timings = {fused.strategy: statistics.median(times[fused]) for fused in candidates}
+    return best
+
+
+def fused_source(program: Any, found: dict[str, Expr], names: list[str], checkpoint: bool) -> str:
     """Source of ``class Fused(torch.autograd.Function)`` with generated forward and backward."""
     layout = Layout(param=lambda name: f"a_{name}", channel_dim=program.channel_dim if program.per_channel else None)
     args = ", ".join(["x", *(f"a_{n}" for n in names)])
-    checkpoint = len(names) >= 2
     forward, y = _value_emitter(program, layout)
-    base = forward.count
     partials: dict[str, tuple[str, bool]] = {}
     saved: list[str] = []
     if not checkpoint:
         for i, wrt in enumerate(["x", *names]):
             partials[wrt] = code, is_tensor = forward.value(found[wrt])
             saved.append(f"{code} if ctx.needs_input_grad[{i}] else None" if is_tensor else "None")
-        # Cost in elementwise passes over the tensor: saving derivatives costs base + extra + 1 (the
-        # backward multiply); recomputing costs about 4·base (forward, recompute, autograd's backward
-        # of about two passes per op). Long derivatives (asinh(elu(silu(x))): 3 ops, 14 more for f')
-        # are cheaper to recompute.
-        if forward.count - base + 1 > 3 * max(base, 1):
-            checkpoint = True
-            forward, y = _value_emitter(program, layout)
     if checkpoint:  # x only; backward recomputes with autograd
         saved, partials = ["x"], {}
     views = [forward.value(_param(program, n))[0] for n in names]
@@ -180,6 +222,8 @@ def _regrad(ctx: Any, g: torch.Tensor, recompute: Callable[..., torch.Tensor], c
     wanted = [t for t, need in zip(inputs, needs, strict=True) if need]
     with torch.enable_grad():
         y = recompute(*inputs)
+        if not y.requires_grad:  # f does not depend on them (zero(x), sign(x)): zero gradients
+            return tuple(torch.zeros_like(t) if need else None for t, need in zip(inputs, needs, strict=True))
         grads = iter(torch.autograd.grad(y, wanted, g, create_graph=create_graph, allow_unused=True))
     out = []
     for tensor, need in zip(inputs, needs, strict=True):
