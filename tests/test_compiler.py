@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import pickle
+import warnings
 from collections.abc import Iterator
 
 import numpy as np
@@ -51,7 +52,8 @@ def run(e, xs: np.ndarray, dtype=torch.float64, **options) -> np.ndarray:
 def envelope(e, xs: np.ndarray, rel: float) -> tuple[np.ndarray, np.ndarray]:
     """Min and max of the reference over inputs perturbed by a relative ``rel`` (conditioning)."""
     values = np.stack([actlang.evaluate(e, xs * (1 + s * rel) + s * rel) for s in (-1, 0, 1)])
-    with np.errstate(invalid="ignore"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: NaN is the answer there
         return np.nanmin(values, axis=0), np.nanmax(values, axis=0)
 
 
@@ -121,9 +123,10 @@ def test_input_gradient_matches_finite_differences(e):
     y = module(x)
     grad = torch.autograd.grad(y.sum(), x, allow_unused=True, materialize_grads=True)[0] if y.requires_grad else 0 * x
     grad = grad.detach().numpy()
-    left = (actlang.evaluate(e, SMOOTH_XS) - actlang.evaluate(e, SMOOTH_XS - h)) / h
-    right = (actlang.evaluate(e, SMOOTH_XS + h) - actlang.evaluate(e, SMOOTH_XS)) / h
-    central = (left + right) / 2
+    with np.errstate(all="ignore"):  # inf - inf where the reference overflows: excluded below
+        left = (actlang.evaluate(e, SMOOTH_XS) - actlang.evaluate(e, SMOOTH_XS - h)) / h
+        right = (actlang.evaluate(e, SMOOTH_XS + h) - actlang.evaluate(e, SMOOTH_XS)) / h
+        central = (left + right) / 2
     with np.errstate(invalid="ignore"):
         # Only where the reference is smooth at this scale: one-sided slopes agree and are moderate.
         smooth = np.isfinite(central) & (np.abs(left - right) <= 1e-3 * (1 + np.abs(central)))
@@ -272,7 +275,7 @@ def test_cache_shares_code_never_parameters():
     assert type(a) is type(b) and a.program is b.program
     with torch.no_grad():
         a.beta.fill_(5.0)
-    assert float(b.beta) == 1.0
+    assert float(b.beta.detach()) == 1.0
     assert program.cache_info().hits >= 1
 
 
