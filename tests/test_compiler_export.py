@@ -161,3 +161,14 @@ def test_module_primitives_are_submodules_called_from_the_generated_code(test_sc
     y.sum().backward()  # plain autograd reaches the submodules' parameters
     assert module.test_scale_1.scale.grad is not None and type(y.grad_fn).__name__ != "FusedBackward"
     assert torch.allclose(torch.jit.script(module)(x), y)
+
+
+def test_exporter_failures_name_the_op_without_terminal_colours():
+    from actlang.compiler.export import _failure
+
+    found = "No ONNX function found for <OpOverload(op='aten.rrelu_x', overload='default')>"
+    error = RuntimeError(f"Failed \x1b[96mstep\x1b[0m\n{found}")
+    message = str(_failure(actlang.compile("adact"), "onnx", error))
+    assert message.startswith("onnx cannot express aten.rrelu_x in adact(x)") and "torchscript, exported" in message
+    plain = str(_failure(actlang.compile("x"), "exported", RuntimeError("\x1b[1mboom\x1b[0m\nmore")))
+    assert plain == "cannot export x as exported: boom"

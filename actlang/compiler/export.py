@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,10 +77,21 @@ def export(module: ActivationModule, path: str | Path, format: Format = "torchsc
             _WRITERS[format](module, path, example)
         except ActlangError:
             raise
-        except Exception as error:  # the exporters raise many types; name the expression and format
-            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise UnsupportedError(f"cannot export {module.expression} as {format}: {first}") from error
+        except Exception as error:  # the exporters raise many types; name the expression, format, op
+            raise _failure(module, format, error) from error
     return path
+
+
+def _failure(module: ActivationModule, format: str, error: Exception) -> UnsupportedError:
+    """An error naming the op the exporter had no translation for (inside module primitives too)."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))  # the ONNX exporter colours its messages
+    op = re.search(r"op='([\w.]+)'", text) or re.search(r"aten::\w+", text)
+    if op is not None:
+        name = op.group(1) if op.groups() else op.group(0)
+        others = ", ".join(f for f in FORMATS if f != format)
+        return UnsupportedError(f"{format} cannot express {name} in {module.expression}", hint=f"try {others}")
+    first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+    return UnsupportedError(f"cannot export {module.expression} as {format}: {first}")
 
 
 def _torchscript(module: ActivationModule, path: Path, example: torch.Tensor) -> None:
@@ -123,15 +135,17 @@ def _dynamic(module: ActivationModule, example: torch.Tensor) -> dict[int, objec
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     """Silence the exporters' chatter (deprecation notes, optional-package log lines)."""
-    logger = logging.getLogger("torch.onnx")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
+    loggers = [logging.getLogger(name) for name in ("torch.onnx", "onnxscript", "onnx_ir")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield
     finally:
-        logger.setLevel(level)
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 @contextlib.contextmanager
