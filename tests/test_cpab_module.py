@@ -170,7 +170,7 @@ def test_trained_ditac_exports_to_torchscript(tmp_path):
     x = torch.linspace(-1, 1, 64).unsqueeze(1)
     target = torch.sin(6 * x)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
-    for _ in range(30):
+    for _ in range(10):
         optimizer.zero_grad()
         loss = (model(x) - target).pow(2).mean() + 1e-4 * actlang.regularization(model)
         loss.backward()
