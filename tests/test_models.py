@@ -149,3 +149,12 @@ def test_activation_from_a_hydra_target() -> None:
 def test_default_types_are_activation_layers() -> None:
     assert nn.ReLU in ACTIVATION_TYPES and nn.GELU in ACTIVATION_TYPES
     assert not any(issubclass(t, nn.Linear | nn.Conv2d | nn.BatchNorm2d) for t in ACTIVATION_TYPES)
+
+
+def test_demo_section_shows_collapse() -> None:
+    from actlang.demos import research
+
+    out = io.StringIO()
+    research.run(out)
+    text = out.getvalue()
+    assert "dominant(): mish(x)" in text and "[1] is now mish(x)" in text and "rank 1" in text
