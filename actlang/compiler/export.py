@@ -49,6 +49,9 @@ def unsupported(module: ActivationModule, format: str) -> list[tuple[str, str]]:
             continue
         template = primitive.torch if isinstance(primitive.torch, str) else ""
         found += [(node.name, op) for op in sorted(UNSUPPORTED_OPS[format]) if f"{op}(" in template]
+    for sub in module.modules():  # activations compiled inside a site (adact's body)
+        if sub is not module and isinstance(sub, ActivationModule):
+            found += unsupported(sub, format)
     return list(dict.fromkeys(found))
 
 

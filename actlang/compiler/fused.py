@@ -13,9 +13,11 @@ Two strategies, chosen per expression (units: the input's size):
   autograd from x (one extra forward: time, not memory). The only strategy with two or more
   learned scalars, where saving each partial would cost (1 + P)×.
 
-When both apply, the first training call times them once on this machine and keeps the faster
-(:func:`_race`): a cheap derivative that shares work with f wins (``erfc(softplus(x))^2``), an
-expensive f with a short autograd backward does not (``x*sigmoid(beta*x)``).
+The first training call builds every candidate that applies, plus plain autograd through the
+generated code, counts what each saves and times each once on this machine (:func:`_race`); the
+fastest within the memory allowance (1× without learned scalars, 2× with them) is kept: a cheap
+derivative that shares work with f wins (``erfc(softplus(x))^2``), a composition whose autograd
+already saves little wins as plain autograd (``x*sigmoid(beta*x)``: x and sigmoid(βx), 2×).
 
 Derivatives come from :func:`actlang.derivative` (symbolic, simplified, in registry primitives)
 and pass through the idiom rewrite and :func:`~actlang.compiler.rewrite.fold_coefficients`.
@@ -27,6 +29,7 @@ with ``memory_efficient=False``.
 
 from __future__ import annotations
 
+import inspect
 import statistics
 import time
 import weakref
@@ -59,12 +62,13 @@ def derivatives(expr: Expr, names: list[str]) -> dict[str, Expr] | None:
         return None
 
 
-def build_fused(program: Any, strategy: str = "auto") -> type[torch.autograd.Function] | None:
-    """The fused autograd function of ``program``, or None when ``strategy`` cannot be built.
+def build_fused(program: Any, strategy: str = "auto") -> Any:
+    """The training function of ``program`` (``.apply(x, *params)``), or None if ``strategy`` can't be built.
 
     ``"derivatives"`` (save ∂f/∂x, ∂f/∂p; needs the symbolic derivative and at most one learned
-    scalar), ``"checkpoint"`` (save x, recompute in backward), or ``"auto"``: every candidate that
-    can be built, timed once on this machine (:func:`_race`), the faster kept.
+    scalar), ``"checkpoint"`` (save x, recompute in backward), ``"plain"`` (the generated code
+    under ordinary autograd), or ``"auto"``: every candidate that can be built, timed once on this
+    machine with its saved memory counted (:func:`_race`); the fastest within the allowance wins.
     """
     names = list(program.params)
     candidates: list[tuple[str, dict[str, Expr]]] = []
@@ -74,12 +78,24 @@ def build_fused(program: Any, strategy: str = "auto") -> type[torch.autograd.Fun
             # Derivatives get the idioms and one coefficient per product (f itself stays as the
             # plain path computes it, so both paths return the same values).
             candidates.append(("derivatives", {k: fold_coefficients(rewrite(v)) for k, v in found.items()}))
-    if strategy in ("auto", "checkpoint"):
+    if strategy in ("auto", "checkpoint", "plain"):
         candidates.append(("checkpoint", {}))
     built = [_load(fused_source(program, found, names, kind == "checkpoint"), kind) for kind, found in candidates]
-    if len(built) > 1:
-        return _race(built, program)
+    if strategy == "plain":
+        return _Plain(built[-1].recompute)
+    if strategy == "auto":
+        return _race([*built, _Plain(built[-1].recompute)], program)
     return built[0] if built else None
+
+
+class _Plain:
+    """The generated code under plain autograd, as a candidate: ``apply(x, *params)``."""
+
+    strategy = "plain"
+
+    def __init__(self, recompute: Callable[..., torch.Tensor]) -> None:
+        self.apply = recompute
+        self.source = inspect.getsource(recompute)
 
 
 def _load(source: str, strategy: str) -> type[torch.autograd.Function]:
@@ -87,22 +103,25 @@ def _load(source: str, strategy: str) -> type[torch.autograd.Function]:
 
     scope = load_source(source, {"_reduce": _reduce, "_regrad": _regrad, "_ref": weakref.ref})
     fused = scope["Fused"]
-    fused.source, fused.strategy = source, strategy
+    fused.source, fused.strategy, fused.recompute = source, strategy, scope["recompute"]
     return fused
 
 
 def _race(candidates: list[Any], program: Any, repeats: int = 3) -> Any:
-    """The candidate with the lowest median forward+backward time on 64K float32 values.
+    """The fastest candidate whose saved memory is within the allowance, on 64K float32 values.
 
-    Both keep within the memory allowance; which is faster depends on how costly f is against its
-    derivative on this machine (recomputing an expensive asinh loses; a long derivative loses).
-    A private generator keeps the caller's random state untouched.
+    The allowance (× input size) is 1 without learned scalars and 2 with them. Saving derivatives
+    and checkpointing always fit; plain autograd fits when the composition saves little
+    (``x*sigmoid(beta*x)`` keeps x and sigmoid(βx): 2×). Which is fastest depends on how costly f
+    is against its derivative on this machine. A private generator keeps the caller's random
+    state untouched.
     """
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(4, 1 << 14, generator=generator)
     shape = (1,) if program.per_channel else ()
     params = [torch.full(shape, float(init)) for init in program.params.values()]
     grad = torch.ones_like(x)
+    allowance = (2.0 if params else 1.0) * x.numel() * x.element_size() + 64  # + the parameters
 
     def run(fused: Any) -> float:
         inputs = [t.detach().requires_grad_() for t in (x, *params)]
@@ -111,14 +130,27 @@ def _race(candidates: list[Any], program: Any, repeats: int = 3) -> Any:
             fused.apply(*inputs).backward(grad)
         return time.perf_counter() - start
 
-    times: dict[Any, list[float]] = {fused: [] for fused in candidates}
-    for fused in candidates:
+    def saved(fused: Any) -> int:
+        storages: dict[int, int] = {}
+
+        def pack(t: torch.Tensor) -> torch.Tensor:
+            storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+            return t
+
+        inputs = [t.detach().requires_grad_() for t in (x, *params)]
+        with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            fused.apply(*inputs)
+        return sum(storages.values())
+
+    allowed = [fused for fused in candidates if saved(fused) <= allowance]
+    times: dict[Any, list[float]] = {fused: [] for fused in allowed}
+    for fused in allowed:
         run(fused)  # warm-up
-    for _ in range(repeats):  # interleaved: noise from other processes hits both alike
-        for fused in candidates:
+    for _ in range(repeats):  # interleaved: noise from other processes hits all alike
+        for fused in allowed:
             times[fused].append(run(fused))
-    best = min(candidates, key=lambda fused: statistics.median(times[fused]))
-    best.timings = {fused.strategy: statistics.median(times[fused]) for fused in candidates}
+    best = min(allowed, key=lambda fused: statistics.median(times[fused]))
+    best.timings = {fused.strategy: statistics.median(times[fused]) for fused in allowed}
     return best
 
 
