@@ -196,3 +196,8 @@ def test_rrelu_is_random_in_training_and_its_mean_slope_in_eval() -> None:
     module.eval()
     assert torch.equal(module(x), x * (1 / 8 + 1 / 3) / 2)
     assert actlang.evaluate("rrelu(x)", -1.0) == pytest.approx(-(1 / 8 + 1 / 3) / 2)
+
+
+def test_onnx_export_of_adact_names_rrelu(tmp_path) -> None:
+    with pytest.raises(actlang.UnsupportedError, match="rrelu"):
+        actlang.export(actlang.compile("adact(x) + 1"), tmp_path / "a.onnx", format="onnx")
