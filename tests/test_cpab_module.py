@@ -218,3 +218,22 @@ def test_sympy_sees_opaque_functions_that_still_compare():
     assert actlang.to_sympy("ditac(x)") != actlang.to_sympy("ditac[cells=8](x)")
     assert actlang.to_sympy("ditac(x)") != actlang.to_sympy("ge_ditac(x)")
     assert actlang.equivalent("ditac(x) + x", "x + ditac(x)").verdict == "proved"
+
+
+def test_inference_reuses_the_table_until_theta_changes():
+    module = compiled("ditac(x)")
+    warp = module.ditac_0
+    x = torch.linspace(-4, 4, 101, dtype=torch.float64)
+    with torch.no_grad():
+        first = module(x)
+        cached = warp.__dict__["_pieces_cache"]
+        assert torch.equal(module(x), first) and warp.__dict__["_pieces_cache"] is cached
+        warp.theta.add_(0.3)  # in place, as an optimizer step
+        second = module(x)
+    assert warp.__dict__["_pieces_cache"] is not cached and not torch.equal(second, first)
+    module.load_state_dict({"ditac_0.theta": torch.zeros(9, dtype=torch.float64)})
+    with torch.no_grad():
+        np.testing.assert_allclose(module(x), torch.nn.functional.gelu(x), atol=1e-12)
+    grad_x = x.clone().requires_grad_()
+    module(grad_x).sum().backward()  # training path: θ gets a gradient, no cache involved
+    assert warp.theta.grad is not None and torch.all(torch.isfinite(warp.theta.grad))

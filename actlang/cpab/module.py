@@ -170,20 +170,41 @@ class CPABActivation(nn.Module):
         if self.exact:
             return self._exact(x)
         self._check_channels(x)
-        c0, c1 = pieces(self.table(torch.float64), self.lo, self.hi, self.mode, self.slope)
-        c0, c1 = c0.to(x.dtype), c1.to(x.dtype)
         closed = not self.zero_boundary
         # l_ditac's outside is one line per side only when a ≤ 0 ≤ b.
         masked = self.mode == 3 and not (self.lo <= 0.0 <= self.hi)
         if torch.jit.is_scripting():
+            c0, c1 = self._pieces(x.dtype)
             return lookup(x, c0, c1, self.lo, self.hi, self.mode, self.slope, closed, masked, self.channel_dim)
-        return self._fast(x, c0, c1, closed, masked)
+        return self._fast(x, closed, masked)
+
+    def _pieces(self, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+        """The affine pieces of the lookup path, from the exact table (differentiable in θ)."""
+        c0, c1 = pieces(self.table(torch.float64), self.lo, self.hi, self.mode, self.slope)
+        return c0.to(dtype), c1.to(dtype)
 
     @torch.jit.unused
-    def _fast(self, x: Tensor, c0: Tensor, c1: Tensor, closed: bool, masked: bool) -> Tensor:
+    def _fast(self, x: Tensor, closed: bool, masked: bool) -> Tensor:
+        c0, c1 = self._cached_pieces(x)
         return LookupFunction.apply(
             x, c0, c1, self.lo, self.hi, self.mode, self.slope, closed, masked, self.channel_dim
         )
+
+    @torch.jit.unused
+    def _cached_pieces(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Pieces, reused while θ is unchanged and no gradient w.r.t. θ is wanted (inference).
+
+        θ's version counter moves on every in-place update (optimizer steps, load_state_dict).
+        """
+        if (torch.is_grad_enabled() and self.theta.requires_grad) or torch.compiler.is_compiling():
+            return self._pieces(x.dtype)
+        key = (self.theta._version, self.theta.data_ptr(), x.dtype, x.device)
+        cached = self.__dict__.get("_pieces_cache")
+        if cached is None or cached[0] != key:
+            with torch.no_grad():
+                cached = (key, self._pieces(x.dtype))
+            self.__dict__["_pieces_cache"] = cached
+        return cached[1]
 
     def _exact(self, x: Tensor) -> Tensor:
         if self.mode != 4:  # not inf_ditac
