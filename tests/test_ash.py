@@ -207,3 +207,10 @@ def test_parse_and_format() -> None:
     with pytest.raises(actlang.HyperparameterError):
         actlang.parse("ash[k=100](x)")
     assert not actlang.lookup("ash").pointwise and actlang.lookup("ash").module
+
+
+def test_symbolic_layer_compares_ash_by_structure() -> None:
+    assert actlang.equivalent("ash[k=10](x) + x", "x + ash[k=10](x)").verdict == "proved"
+    assert actlang.equivalent("-l_ash(x)", "l_ash(x)", symmetry="negation").verdict == "proved"
+    assert actlang.equivalent("2*ash(x)", "ash(2*x)").verdict == "different"
+    assert actlang.equivalent("ash[k=10](x)", "ash[k=90](x)").verdict == "different"
