@@ -14,7 +14,7 @@ data. Variants whose outside is not affine (``ge_ditac``'s GELU below 0, ``l_dit
 
 :class:`LookupFunction` has a hand-written backward that saves only ``x`` (and the small
 tables): ``∂out/∂x`` uses the piece's slope ``c1``, and the gradient w.r.t. the tables is the
-per-input weight ``g·∂out/∂x̃`` (times ``x`` for ``c1``) accumulated with ``scatter_add_`` into the
+per-input weight ``g·∂out/∂x̃`` (times ``x`` for ``c1``) accumulated with ``index_add_`` into the
 ``n + 2`` pieces per channel. Autograd carries those small vectors back through the tables'
 closed-form computation to θ, so no ``[N, dim θ]`` tensor is ever formed. :func:`lookup` is
 the same forward in plain differentiable torch ops, for TorchScript.
@@ -52,18 +52,28 @@ def pieces(displacement: Tensor, lo: float, hi: float, mode: int, slope: float) 
     return c0, c1
 
 
-def piece_index(x: Tensor, lo: float, hi: float, n: int, closed: bool, channels: int, channel_dim: int) -> Tensor:
-    """Flat index ``k + (n + 2)·channel`` of each input's piece (``closed``: b reads the last
-    interval, as it must when T(b) ≠ b; otherwise b reads the identity above it, same value)."""
+def piece_index(
+    x: Tensor, lo: float, hi: float, n: int, closed: bool, channels: int, channel_dim: int,
+    scratch: Tensor | None = None,
+) -> Tensor:  # fmt: skip
+    """Flat int32 index ``k + (n + 2)·channel`` of each input's piece (``closed``: b reads the
+    last interval, as it must when T(b) ≠ b; otherwise b reads the identity above it, same value).
+
+    ``scratch`` (shaped like x) holds the float intermediate instead of a fresh buffer.
+    """
     scale = n / (hi - lo)
+    if scratch is not None:
+        u = torch.mul(x, scale, out=scratch)
+    else:
+        u = x * scale
     # NaN inputs read piece 0 (and stay NaN); ±inf read the outer pieces.
-    k = (x * scale).add_(1.0 - lo * scale).floor_().clamp_(0.0, float(n + 1)).nan_to_num_(0.0).to(torch.int64)
+    k = u.add_(1.0 - lo * scale).floor_().clamp_(0.0, float(n + 1)).nan_to_num_(0.0).to(torch.int32)
     if closed:
-        k = k - (x == hi).to(torch.int64)
+        k = k - (x == hi).to(torch.int32)
     if channels > 0:
         shape = [1] * x.dim()
         shape[channel_dim] = channels
-        k = k + (torch.arange(channels, device=x.device) * (n + 2)).view(shape)
+        k = k + (torch.arange(channels, dtype=torch.int32, device=x.device) * (n + 2)).view(shape)
     return k
 
 
@@ -112,9 +122,11 @@ class LookupFunction(torch.autograd.Function):
         x = x.contiguous()
         ctx.save_for_backward(x, c0, c1)
         ctx.spec = (lo, hi, mode, slope, closed, masked, channel_dim)
-        k = piece_index(x, lo, hi, c0.shape[-1] - 2, closed, c0.shape[0] if c0.dim() == 2 else 0, channel_dim)
+        out = torch.empty_like(x)  # first the scratch of the index, then the result
+        k = piece_index(x, lo, hi, c0.shape[-1] - 2, closed, c0.shape[0] if c0.dim() == 2 else 0, channel_dim, out)
         flat = k.view(-1)
-        out = torch.index_select(c1.reshape(-1), 0, flat).view_as(x).mul_(x)
+        torch.index_select(c1.reshape(-1), 0, flat, out=out.view(-1))
+        out.mul_(x)
         spare = torch.index_select(c0.reshape(-1), 0, flat).view_as(x)
         out.add_(spare)  # x̃ = c0 + c1·x
         if mode == 1:
@@ -130,13 +142,14 @@ class LookupFunction(torch.autograd.Function):
         x, c0, c1 = ctx.saved_tensors
         lo, hi, mode, slope, closed, masked, channel_dim = ctx.spec
         grad = grad.contiguous()
-        k = piece_index(x, lo, hi, c0.shape[-1] - 2, closed, c0.shape[0] if c0.dim() == 2 else 0, channel_dim)
+        grad_x = torch.empty_like(x)  # first the scratch of the index, then the result
+        k = piece_index(x, lo, hi, c0.shape[-1] - 2, closed, c0.shape[0] if c0.dim() == 2 else 0, channel_dim, grad_x)
         flat = k.view(-1)
         slope_in = torch.index_select(c1.reshape(-1), 0, flat).view_as(x)  # dx̃/dx
         if mode == 1:
             # out = x̃·Φ(x): ∂/∂x = c1·Φ + x̃·φ, ∂/∂x̃ = Φ.
             grad_warped = torch.mul(x, 0.7071067811865476).erf_().mul_(0.5).add_(0.5).mul_(grad)
-            grad_x = torch.mul(x, x).mul_(-0.5).exp_().mul_(_INV_SQRT_2PI).mul_(grad)  # g·φ(x)
+            torch.mul(x, x, out=grad_x).mul_(-0.5).exp_().mul_(_INV_SQRT_2PI).mul_(grad)  # g·φ(x)
             warped = torch.index_select(c0.reshape(-1), 0, flat).view_as(x).addcmul_(slope_in, x)
             grad_x.mul_(warped).addcmul_(grad_warped, slope_in)
             spare = warped
@@ -147,17 +160,17 @@ class LookupFunction(torch.autograd.Function):
             else:
                 outer = torch.where(x >= 0, torch.ones_like(x), torch.full_like(x, slope))
             grad_warped = torch.where(off, torch.zeros_like(grad), grad)
-            grad_x = grad * torch.where(off, outer, slope_in)
+            torch.mul(grad, torch.where(off, outer, slope_in), out=grad_x)
             spare = outer
         else:
             grad_warped = grad
-            grad_x = torch.mul(slope_in, grad)
+            torch.mul(slope_in, grad, out=grad_x)
             spare = slope_in
         grad_c0 = grad_c1 = None
         if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
             weight = grad_warped.reshape(-1)
-            grad_c0 = torch.zeros_like(c0).view(-1).scatter_add_(0, flat, weight).view_as(c0)
+            grad_c0 = torch.zeros_like(c0).view(-1).index_add_(0, flat, weight).view_as(c0)
             weighted_x = torch.mul(weight, x.reshape(-1), out=spare.view(-1))
-            grad_c1 = torch.zeros_like(c1).view(-1).scatter_add_(0, flat, weighted_x).view_as(c1)
+            grad_c1 = torch.zeros_like(c1).view(-1).index_add_(0, flat, weighted_x).view_as(c1)
         grad_x = grad_x if ctx.needs_input_grad[0] else None
         return grad_x, grad_c0, grad_c1, None, None, None, None, None, None, None
