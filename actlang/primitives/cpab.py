@@ -25,14 +25,14 @@ def _common() -> tuple[Hyper, ...]:
         Hyper("zero_boundary", "bool", True, doc="v = 0 at a and b (then T maps [a, b] onto itself)"),
         Hyper("exact", "bool", False, doc="closed form per input instead of the lookup table"),
         Hyper("init", "choice", "zero", choices=("zero", "prior"), doc="θ = 0 (identity) or a prior sample"),
-        Hyper("grid", "int", 2048, low=1, high=1 << 20, doc="intervals of the lookup table"),
+        Hyper("grid", "int", 2048, low=1, high=1 << 14, doc="intervals of the lookup table"),
         Hyper("prior_length", "float", 0.1, low=0, open_low=True, doc="length scale λ_s of the smoothness prior"),
         Hyper("prior_scale", "float", 1.0, low=0, open_low=True, doc="scale λ_v of the smoothness prior"),
     )  # fmt: skip
 
 
 def _cells(default: Any) -> Hyper:
-    return Hyper("cells", "int", default, low=2, high=1024, doc="equal cells of [a, b]")
+    return Hyper("cells", "int", default, low=2, high=128, doc="equal cells of [a, b]")
 
 
 def _dim(hp: Mapping[str, Any]) -> int:
