@@ -289,3 +289,29 @@ def test_lookup_error_is_within_the_interpolation_bound():
     h = 6.0 / module.grid
     assert error <= h**2 * second / 8 * 1.05 + 1e-12
     assert error <= 1e-3
+
+
+def test_scratch_workspace_never_leaks_into_results(monkeypatch):
+    from actlang.cpab import lookup as fast
+
+    module = make(10, True, seed=12).float()
+    x1 = torch.linspace(-4, 4, 3001).requires_grad_()
+    x2 = torch.linspace(-2, 5, 3001).requires_grad_()
+
+    def run():
+        y1 = module(x1)
+        kept = y1.detach().clone()
+        y2 = module(x2)  # reuses the same scratch buffers
+        (y1.sum() + 2 * y2.sum()).backward()
+        grads = (x1.grad.clone(), x2.grad.clone(), module.theta.grad.clone())
+        x1.grad = x2.grad = module.theta.grad = None
+        return kept, y1.detach(), y2.detach(), grads
+
+    kept, y1, y2, grads = run()
+    assert torch.equal(kept, y1)
+    fast.clear_workspace()
+    monkeypatch.setattr(fast._Workspace, "MAX_ELEMENTS", 0)  # fresh buffers everywhere
+    _, f1, f2, fresh = run()
+    assert torch.equal(y1, f1) and torch.equal(y2, f2)
+    for a, b in zip(grads, fresh, strict=True):
+        assert torch.equal(a, b)

@@ -23,6 +23,7 @@ the same forward in plain differentiable torch ops, for TorchScript.
 from __future__ import annotations
 
 import math
+import threading
 
 import torch
 from torch import Tensor
@@ -54,12 +55,13 @@ def pieces(displacement: Tensor, lo: float, hi: float, mode: int, slope: float) 
 
 def piece_index(
     x: Tensor, lo: float, hi: float, n: int, closed: bool, channels: int, channel_dim: int,
-    scratch: Tensor | None = None,
+    scratch: Tensor | None = None, index_out: Tensor | None = None,
 ) -> Tensor:  # fmt: skip
     """Flat int32 index ``k + (n + 2)·channel`` of each input's piece (``closed``: b reads the
     last interval, as it must when T(b) ≠ b; otherwise b reads the identity above it, same value).
 
-    ``scratch`` (shaped like x) holds the float intermediate instead of a fresh buffer.
+    ``scratch`` (float, shaped like x) holds the intermediate and ``index_out`` (int32) the
+    result instead of fresh buffers.
     """
     scale = n / (hi - lo)
     if scratch is not None:
@@ -67,14 +69,53 @@ def piece_index(
     else:
         u = x * scale
     # NaN inputs read piece 0 (and stay NaN); ±inf read the outer pieces.
-    k = u.add_(1.0 - lo * scale).floor_().clamp_(0.0, float(n + 1)).nan_to_num_(0.0).to(torch.int32)
+    u = u.add_(1.0 - lo * scale).floor_().clamp_(0.0, float(n + 1)).nan_to_num_(0.0)
+    if index_out is not None:
+        k = index_out.copy_(u)  # u ≥ 0 is integral: truncation is exact
+    else:
+        k = u.to(torch.int32)
     if closed:
-        k = k - (x == hi).to(torch.int32)
+        k = k.sub_((x == hi).to(torch.int32))
     if channels > 0:
         shape = [1] * x.dim()
         shape[channel_dim] = channels
-        k = k + (torch.arange(channels, dtype=torch.int32, device=x.device) * (n + 2)).view(shape)
+        k = k.add_((torch.arange(channels, dtype=torch.int32, device=x.device) * (n + 2)).view(shape))
     return k
+
+
+class _Workspace(threading.local):
+    """Per-thread scratch buffers of the fused function, reused across calls and sites.
+
+    Fresh multi-megabyte buffers cost page faults that can exceed the arithmetic on CPU; the
+    intermediates of one forward or backward never escape it, so they can live here. Inputs
+    above ``MAX_ELEMENTS`` (and graph capture) use fresh buffers; ``clear_workspace()`` frees.
+    """
+
+    MAX_ELEMENTS = 1 << 22
+
+    def __init__(self) -> None:
+        self.buffers: dict[tuple, Tensor] = {}
+
+
+_WORKSPACE = _Workspace()
+
+
+def clear_workspace() -> None:
+    """Free this thread's scratch buffers (at most 4 × 4M elements: ≤ 64 MB in float32)."""
+    _WORKSPACE.buffers.clear()
+
+
+def _scratch(name: str, like: Tensor, dtype: torch.dtype | None = None) -> Tensor:
+    dtype = like.dtype if dtype is None else dtype
+    count = like.numel()
+    if count > _WORKSPACE.MAX_ELEMENTS or torch.compiler.is_compiling():
+        return torch.empty(like.shape, dtype=dtype, device=like.device)
+    key = (name, dtype, like.device)
+    buffer = _WORKSPACE.buffers.get(key)
+    if buffer is None or buffer.numel() < count:
+        buffer = torch.empty(count, dtype=dtype, device=like.device)
+        _WORKSPACE.buffers[key] = buffer
+    return buffer[:count].view(like.shape)
 
 
 def normal_cdf(x: Tensor) -> Tensor:
@@ -123,11 +164,14 @@ class LookupFunction(torch.autograd.Function):
         ctx.save_for_backward(x, c0, c1)
         ctx.spec = (lo, hi, mode, slope, closed, masked, channel_dim)
         out = torch.empty_like(x)  # first the scratch of the index, then the result
-        k = piece_index(x, lo, hi, c0.shape[-1] - 2, closed, c0.shape[0] if c0.dim() == 2 else 0, channel_dim, out)
+        channels = c0.shape[0] if c0.dim() == 2 else 0
+        index = _scratch("index", x, torch.int32)
+        k = piece_index(x, lo, hi, c0.shape[-1] - 2, closed, channels, channel_dim, out, index)
         flat = k.view(-1)
         torch.index_select(c1.reshape(-1), 0, flat, out=out.view(-1))
         out.mul_(x)
-        spare = torch.index_select(c0.reshape(-1), 0, flat).view_as(x)
+        spare = _scratch("a", x)
+        torch.index_select(c0.reshape(-1), 0, flat, out=spare.view(-1))
         out.add_(spare)  # x̃ = c0 + c1·x
         if mode == 1:
             return out.mul_(torch.mul(x, 0.7071067811865476, out=spare).erf_().mul_(0.5).add_(0.5))
@@ -143,14 +187,19 @@ class LookupFunction(torch.autograd.Function):
         lo, hi, mode, slope, closed, masked, channel_dim = ctx.spec
         grad = grad.contiguous()
         grad_x = torch.empty_like(x)  # first the scratch of the index, then the result
-        k = piece_index(x, lo, hi, c0.shape[-1] - 2, closed, c0.shape[0] if c0.dim() == 2 else 0, channel_dim, grad_x)
+        channels = c0.shape[0] if c0.dim() == 2 else 0
+        index = _scratch("index", x, torch.int32)
+        k = piece_index(x, lo, hi, c0.shape[-1] - 2, closed, channels, channel_dim, grad_x, index)
         flat = k.view(-1)
-        slope_in = torch.index_select(c1.reshape(-1), 0, flat).view_as(x)  # dx̃/dx
+        slope_in = _scratch("a", x)  # dx̃/dx
+        torch.index_select(c1.reshape(-1), 0, flat, out=slope_in.view(-1))
         if mode == 1:
             # out = x̃·Φ(x): ∂/∂x = c1·Φ + x̃·φ, ∂/∂x̃ = Φ.
-            grad_warped = torch.mul(x, 0.7071067811865476).erf_().mul_(0.5).add_(0.5).mul_(grad)
+            grad_warped = torch.mul(x, 0.7071067811865476, out=_scratch("b", x)).erf_().mul_(0.5).add_(0.5).mul_(grad)
             torch.mul(x, x, out=grad_x).mul_(-0.5).exp_().mul_(_INV_SQRT_2PI).mul_(grad)  # g·φ(x)
-            warped = torch.index_select(c0.reshape(-1), 0, flat).view_as(x).addcmul_(slope_in, x)
+            warped = _scratch("c", x)
+            torch.index_select(c0.reshape(-1), 0, flat, out=warped.view(-1))
+            warped.addcmul_(slope_in, x)
             grad_x.mul_(warped).addcmul_(grad_warped, slope_in)
             spare = warped
         elif mode == 2 or (mode == 3 and masked):
