@@ -11,11 +11,11 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 import torch
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import actlang
-from actlang.ast import Call, Input, Num, Param, walk
+from actlang.ast import Call, Input, Num, Param, params, walk
 from actlang.compiler.program import program
 from actlang.compiler.rewrite import rewrite
 from tests.strategies import exprs
@@ -311,3 +311,24 @@ def test_papers_functions_compile_with_learned_values_from_where(text):
     module = actlang.compile(e)
     inits = {n.name: n.init for n in walk(e) if isinstance(n, Param)}
     assert {k: float(getattr(module, k).detach()) for k in inits} == inits
+
+
+
+SYMPY_PRIMITIVES = [p.name for p in actlang.primitives() if p.module is None and p.pointwise and not p.opaque]
+
+
+@settings(max_examples=20)  # sympy's evalf of nested special functions: a few examples cost seconds
+@given(exprs(max_depth=3, primitives=SYMPY_PRIMITIVES))
+def test_float64_matches_the_sympy_form(e):
+    """The compiled module against the symbolic form evaluated to 30 digits, an oracle independent
+    of the numpy references; points where the form has a pole, a complex value or overflows are
+    skipped."""
+    form = actlang.to_sympy(e)
+    inits = {str(name): value for name, value in params(e).items()}
+    symbols = {str(s): s for s in form.free_symbols}
+    form = form.subs({symbols[name]: inits[name] for name in symbols if name != "x"})
+    xs = np.array([-2.3, -0.4, 0.7, 3.1])
+    for x, y in zip(xs, run(e, xs), strict=True):
+        value = complex(form.subs(symbols["x"], x).evalf(30) if "x" in symbols else form.evalf(30))
+        if np.isfinite(value.real) and value.imag == 0 and abs(value.real) < 1e12:
+            assert abs(y - value.real) <= 1e-9 * (1 + abs(value.real)), (e, x, y, value.real)
