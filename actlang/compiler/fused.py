@@ -61,7 +61,7 @@ def derivatives(expr: Expr, names: list[str]) -> dict[str, Expr] | None:
         return None
 
 
-def build_fused(program: Any, strategy: str = "auto") -> Any:
+def build_fused(program: Any, strategy: str = "auto", example: torch.Tensor | None = None) -> Any:
     """The training function of ``program`` (``.apply(x, *params)``), or None if ``strategy`` can't be built.
 
     ``"derivatives"`` (save ∂f/∂x, ∂f/∂p; needs the symbolic derivative and at most one learned
@@ -83,7 +83,7 @@ def build_fused(program: Any, strategy: str = "auto") -> Any:
     if strategy == "plain":
         return _Plain(built[-1].recompute)
     if strategy == "auto":
-        return _race([*built, _Plain(built[-1].recompute)], program)
+        return _race([*built, _Plain(built[-1].recompute)], program, example)
     return built[0] if built else None
 
 
@@ -106,7 +106,7 @@ def _load(source: str, strategy: str) -> type[torch.autograd.Function]:
     return fused
 
 
-def _race(candidates: list[Any], program: Any, repeats: int = 5) -> Any:
+def _race(candidates: list[Any], program: Any, example: torch.Tensor | None = None, repeats: int = 5) -> Any:
     """The fastest candidate whose saved memory is within the allowance, on 256K float32 values.
 
     The allowance (× input size) is 1 without learned scalars and 2 with them. Saving derivatives
@@ -116,9 +116,13 @@ def _race(candidates: list[Any], program: Any, repeats: int = 5) -> Any:
     state untouched.
     """
     generator = torch.Generator().manual_seed(0)
-    x = torch.randn(4, 1 << 16, generator=generator)  # 1 MiB: past the caches, as real activations are
+    # 256K values (1 MiB in float32): past the caches, as real activations are; on the device and
+    # in the dtype of the first training input.
+    dtype = example.dtype if example is not None and example.is_floating_point() else torch.float32
+    device = example.device if example is not None else torch.device("cpu")
+    x = torch.randn(4, 1 << 16, generator=generator).to(device=device, dtype=dtype)
     shape = (1,) if program.per_channel else ()
-    params = [torch.full(shape, float(init)) for init in program.params.values()]
+    params = [torch.full(shape, float(init), device=device, dtype=dtype) for init in program.params.values()]
     grad = torch.ones_like(x)
     allowance = (2.0 if params else 1.0) * x.numel() * x.element_size() + 64  # + the parameters
 
@@ -127,6 +131,8 @@ def _race(candidates: list[Any], program: Any, repeats: int = 5) -> Any:
         start = time.perf_counter()
         with torch.enable_grad():
             fused.apply(*inputs).backward(grad)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)  # asynchronous kernels: time them, not their launch
         return time.perf_counter() - start
 
     def saved(fused: Any) -> int:

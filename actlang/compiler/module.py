@@ -55,7 +55,7 @@ class ActivationModule(nn.Module):
 
     @torch.jit.unused
     def fused_forward(self, x: torch.Tensor) -> torch.Tensor:
-        fused = self.program.fused()
+        fused = self.program.fused(x)
         values = [getattr(self, name) for name in self.program.params]
         if fused is None or not (x.requires_grad or any(v.requires_grad for v in values)):
             return self.plain_forward(x)

@@ -43,12 +43,13 @@ class Program:
     cls: type = field(init=False, repr=False)
     _fused: Any = field(default=_UNBUILT, init=False, repr=False)
 
-    def fused(self) -> Any:
-        """The fused autograd function (``None`` when the expression cannot be fused)."""
+    def fused(self, example: Any = None) -> Any:
+        """The training function (``None`` when the expression cannot be fused); built on first use,
+        its strategy timed on ``example``'s device and dtype (CPU float32 without one)."""
         if self._fused is _UNBUILT:
             from actlang.compiler.fused import build_fused
 
-            self._fused = build_fused(self) if self.fusable else None
+            self._fused = build_fused(self, "auto", example) if self.fusable else None
         return self._fused
 
 
