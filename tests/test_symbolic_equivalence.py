@@ -8,6 +8,7 @@ from hypothesis import given, settings
 
 import actlang
 from actlang.symbolic.numeric import precise, precise_differ
+from tests.strategies import exprs
 from tests.symbolic_tables import IDENTITIES, NEGATION_PAIRS, NON_IDENTITIES
 
 
@@ -114,7 +115,7 @@ def test_to_dict_is_json_ready() -> None:
 
 
 @settings(max_examples=12, deadline=None)
-@given(e=__import__("tests.strategies", fromlist=["exprs"]).exprs(max_depth=3, pointwise_only=True))
+@given(e=exprs(max_depth=3, pointwise_only=True))
 def test_simplify_never_changes_the_function(e) -> None:
     simplified = actlang.simplify(e, budget=0.5)
     assert actlang.parse(actlang.format(simplified)) == simplified
