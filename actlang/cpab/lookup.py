@@ -27,6 +27,7 @@ import threading
 
 import torch
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 # Variant codes. TorchScript cannot read module-level ints, so the functions below compare
 # against the literals: 1 ditac (× Φ), 2 ge_ditac, 3 l_ditac, 4 inf_ditac (extrapolates), 0 cpab.
@@ -182,6 +183,7 @@ class LookupFunction(torch.autograd.Function):
         return out
 
     @staticmethod
+    @once_differentiable  # in-place scratch arithmetic: no graph for second derivatives
     def backward(ctx, grad):  # type: ignore[override]
         x, c0, c1 = ctx.saved_tensors
         lo, hi, mode, slope, closed, masked, channel_dim = ctx.spec
