@@ -10,7 +10,8 @@ Each returns True/False only with a reason that is not a guess, else None:
   falls (or falls then rises); True when sympy proves ``f' ≥ 0`` or ``f' ≤ 0`` from the
   assumptions of its elementary form (e.g. ``eˣ > 0``).
 - ``bounded_below`` / ``bounded_above``: False when sympy's limit at ±∞ is ∓∞ / ±∞; True when
-  sympy's ``function_range`` finds a finite bound.
+  sympy's ``function_range`` finds a finite bound; only for forms without kinks (sympy's limits of
+  ``Piecewise`` are unreliable), else None.
 - ``smooth`` (C¹ on the whole line): True when the elementary form has no kink (Max, Min, Abs,
   Piecewise, sign, step) and nothing undefined anywhere (no division, log, root or power with a
   variable exponent); False when the derivative's one-sided limits differ at a kink.
@@ -106,7 +107,7 @@ def bounded_above(expr: Expr, budget: float) -> bool | None:
 
 def _bounded(expr: Expr, side: int) -> bool | None:
     form = elementary(to_sympy(expr))
-    if form.free_symbols - {X}:
+    if form.free_symbols - {X} or form.has(*_KINKS):  # sympy's limits of Piecewise are unreliable
         return None
     unbounded = sp.oo * side
     for end in (sp.oo, -sp.oo):
