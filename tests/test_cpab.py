@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 torch = pytest.importorskip("torch")
 from scipy.integrate import solve_ivp  # noqa: E402
 from torch.func import functional_call  # noqa: E402
 
-from actlang.cpab import tessellation  # noqa: E402
+from actlang.cpab import reference, tessellation  # noqa: E402
 from actlang.cpab.lookup import LookupFunction, lookup, pieces  # noqa: E402
 from actlang.cpab.module import CPAB  # noqa: E402
 
@@ -315,3 +317,28 @@ def test_scratch_workspace_never_leaks_into_results(monkeypatch):
     assert torch.equal(y1, f1) and torch.equal(y2, f2)
     for a, b in zip(grads, fresh, strict=True):
         assert torch.equal(a, b)
+
+
+@st.composite
+def fields(draw):
+    """(cells, zero_boundary, θ) with θ entries up to ±4 (strong warps)."""
+    cells = draw(st.integers(2, 12))
+    zero_boundary = draw(st.booleans())
+    size = tessellation.theta_dim(cells, zero_boundary)
+    theta = draw(st.lists(st.floats(-4, 4, allow_nan=False), min_size=size, max_size=size))
+    return cells, zero_boundary, np.array(theta)
+
+
+@given(fields())
+def test_property_closed_form_matches_reference_and_is_monotone(field):
+    cells, zero_boundary, theta = field
+    module = CPAB(dict(a=-1.0, b=2.0, cells=cells, zero_boundary=zero_boundary)).double()
+    with torch.no_grad():
+        module.theta.copy_(torch.from_numpy(theta))
+        x = grid(module, 301)
+        y = module.transform(x)
+    expected = reference.cpab(x.numpy(), theta, -1.0, 2.0, cells, zero_boundary)
+    np.testing.assert_allclose(y.numpy(), expected, rtol=1e-9, atol=1e-9)
+    assert torch.all(torch.diff(y) > 0)
+    with torch.no_grad():
+        np.testing.assert_allclose(module.inverse(y), x, atol=1e-8)
