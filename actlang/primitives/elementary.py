@@ -54,8 +54,10 @@ _unary("identity", "x", "{0}", np.positive, lambda sp, x: x, "identity", source=
 # Kink and branch primitives. Derivatives of piecewise activations are written with these, so
 # their values at kinks follow PyTorch's autograd (heaviside[zero=0.5] is torch.maximum's tie
 # rule; relu'(0) = 0 is select(x, 1, 0)).
-_unary("sign", "−1, 0 or 1 as x is negative, zero or positive", "torch.sign({0})", np.sign,
-       lambda sp, x: sp.sign(x))  # fmt: skip
+# torch.sign(NaN) is 0; the where keeps NaN where the math has it (and numpy's sign does).
+_unary("sign", "−1, 0 or 1 as x is negative, zero or positive (NaN stays NaN)",
+       "torch.where(torch.isnan({0}), {0}, torch.sign({0}))", np.sign, lambda sp, x: sp.sign(x),
+       source="torch.sign")  # fmt: skip
 define(
     Primitive(
         name="heaviside", doc="step: 0 for x < 0, 1 for x > 0, `zero` at 0", source="torch.heaviside",
