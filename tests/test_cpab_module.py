@@ -237,3 +237,25 @@ def test_inference_reuses_the_table_until_theta_changes():
     grad_x = x.clone().requires_grad_()
     module(grad_x).sum().backward()  # training path: θ gets a gradient, no cache involved
     assert warp.theta.grad is not None and torch.all(torch.isfinite(warp.theta.grad))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("channel_dim", [1, -1])
+@pytest.mark.parametrize("exact", ["true", "false"])
+def test_every_variant_per_channel_matches_the_reference(variant, channel_dim, exact):
+    text = call_text(variant, exact=exact)
+    hp = dict(actlang.parse(text).hyper)
+    module = compiled(text, channels=3, channel_dim=channel_dim)
+    thetas = np.stack([theta_for("", hp["cells"], seed=s) for s in range(3)])
+    with torch.no_grad():
+        module.get_submodule(site(text)).theta.copy_(torch.from_numpy(thetas))
+    shape = [2, 4, 5]
+    shape[channel_dim] = 3
+    x = torch.from_numpy(np.random.default_rng(1).uniform(-6, 6, shape))
+    with torch.no_grad():
+        y = module(x)
+    reference_fn = getattr(reference, actlang.parse(text).name)
+    tolerance = 1e-10 if exact == "true" else 1e-3
+    for c in range(3):
+        expected = reference_fn(x.select(channel_dim, c).numpy(), thetas[c], **hp)
+        np.testing.assert_allclose(y.select(channel_dim, c), expected, atol=tolerance, rtol=tolerance)

@@ -231,7 +231,7 @@ class CPABActivation(nn.Module):
         slope = slope.to(x.dtype).t()
         if self.channels:
             shape = [2] + [1] * x.dim()
-            shape[1 + self.channel_dim] = self.channels
+            shape[1 + self.channel_dim % x.dim()] = self.channels
             return values.reshape(shape), slope.reshape(shape)
         return values[:, 0], slope[:, 0]
 
