@@ -130,8 +130,9 @@ class CPABActivation(nn.Module):
         With zero boundary T^θ([a, b]) = [a, b]; without, the image can reach past [a, b].
         """
         pre = self.flow(y, -1.0)
-        # The ends map back a rounding error away from a and b: accept them and clamp.
-        tol = 16 * torch.finfo(y.dtype).eps * (abs(self.lo) + abs(self.hi))
+        # The ends map back a rounding error away from a and b (more after a strong warp):
+        # accept pre-images within √eps·(b − a) of [a, b], and clamp them.
+        tol = torch.finfo(y.dtype).eps ** 0.5 * (self.hi - self.lo)
         inside = (pre >= self.lo - tol) & (pre <= self.hi + tol)
         return torch.where(inside, torch.clamp(pre, self.lo, self.hi), y)
 
