@@ -1,7 +1,7 @@
 """Every primitive's torch implementation and sympy form agree with its independent numpy reference.
 
 Parametrized over :func:`actlang.primitives`, so a new primitive is checked as soon as it is
-defined. Torch runs through :func:`actlang.lower.instantiate` (the generated straight-line code);
+defined. Torch runs through :func:`actlang.compile` (plain autograd) (the generated straight-line code);
 binary and variadic primitives get their extra arguments as learned scalars set to a grid, so one
 call covers every pair of grid values.
 """
@@ -23,7 +23,6 @@ from actlang.evaluate import evaluate, expand_definition
 from actlang.registry import REQUIRED, Primitive
 
 torch = pytest.importorskip("torch")
-from actlang.lower import instantiate  # noqa: E402
 
 # Unary grid: dense near 0, exact points where kinks and branches sit, large |x| up to 1e4.
 _EDGES = [0.5, 1, 2, 3, 6, 20, 88, 89, 710, 711]  # kinks, float32/float64 exp overflow
@@ -91,7 +90,7 @@ def arg_counts(primitive: Primitive) -> list[int]:
 def run_torch(expr: Expr, xs: np.ndarray, extra: dict, dtype) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        module = instantiate(expr).to(dtype).eval()
+        module = actlang.compile(expr, memory_efficient=False).to(dtype).eval()
     with torch.no_grad():
         for name, values in extra.items():
             setattr(module, name, torch.nn.Parameter(torch.as_tensor(values, dtype=dtype)))

@@ -10,7 +10,6 @@ from hypothesis import assume, given, settings
 
 import actlang
 from actlang.ast import Num, walk
-from actlang.lower import instantiate
 from actlang.symbolic import ActFunction, OpaqueFunction, X, elementary, from_sympy, to_sympy
 from tests.strategies import exprs
 
@@ -124,7 +123,7 @@ def test_derivative_matches_torch_autograd_at_kinks_and_extremes(name: str) -> N
     |x| up to 1e4 included: no overflow where autograd has none."""
     expr = actlang.parse(f"{name}(x)")
     derived = actlang.derivative(expr)
-    module = instantiate(expr).double()
+    module = actlang.compile(expr, memory_efficient=False).double()
     xs = torch.tensor(POINTS, dtype=torch.float64, requires_grad=True)
     out = module(xs)
     if not out.requires_grad:  # zero(x), one(x): constants
@@ -173,7 +172,7 @@ def test_derivative_errors() -> None:
 
 def test_derivative_compiles_like_user_text() -> None:
     derived = actlang.derivative("mish(x) + elu(x)^2")
-    module = instantiate(actlang.parse(actlang.format(derived))).double()
+    module = actlang.compile(actlang.format(derived), memory_efficient=False).double()
     xs = np.linspace(-20, 20, 81)
     got = module(torch.tensor(xs)).detach().numpy()
     assert np.allclose(got, actlang.evaluate(derived, xs), rtol=1e-9, atol=1e-12)
