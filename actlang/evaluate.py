@@ -27,7 +27,10 @@ def evaluate(expr: Expr | str, xs: Any, params: Mapping[str, Any] | None = None)
         from actlang.parser import parse
 
         expr = parse(expr)
-    xs = np.asarray(xs, dtype=np.float64)
+    try:
+        xs = np.asarray(xs, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise EvaluationError(f"the points to evaluate at must be real numbers: {error}") from None
     given = dict(params or {})
     _check_params(expr, given)
     counters: dict[str, int] = {}

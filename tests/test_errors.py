@@ -381,3 +381,10 @@ def test_wrong_case_suggests_the_lower_case_name() -> None:
     with pytest.raises(UnknownNameError, match="did you mean 'relu'"):
         actlang.parse("ReLU(x)")
     assert actlang.parse("ReLU") == actlang.Param("ReLU")  # bare: a learned parameter, as documented
+
+
+def test_evaluate_rejects_non_numeric_points_with_an_actlang_error() -> None:
+    with pytest.raises(actlang.EvaluationError, match="must be real numbers"):
+        actlang.evaluate("x", "abc")
+    with pytest.raises(actlang.EvaluationError, match="must be real numbers"):
+        actlang.evaluate("relu(x)", [1.0, object()])
