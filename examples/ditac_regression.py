@@ -138,7 +138,8 @@ def plot(path: str, task: Task, models: dict[str, tuple[nn.Module, float]]) -> N
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    rival = max((name for name in models if name != "ditac"), key=lambda name: models[name][1])
+    others = [name for name in models if name != "ditac"]
+    rival = max(others, key=lambda name: models[name][1]) if others else None
     shown = [(name, *models[name]) for name in ("ditac", rival) if name in models]
     if task.inputs == 1:
         figure = Figure(figsize=(8, 3.2), layout="constrained")
