@@ -40,6 +40,20 @@ class Layout:
     reshape_learned: bool = True
 
 
+@dataclass(frozen=True)
+class Step:
+    """One statement ``t = code`` computing ``primitive(*operands)``.
+
+    ``operands``: (code, is_tensor) per argument; ``on_x``: computed from x and literals alone (no
+    learned value), so shaped like x and, for floating x, in x's dtype.
+    """
+
+    primitive: Primitive
+    operands: tuple[tuple[str, bool], ...]
+    code: str
+    on_x: bool
+
+
 @dataclass
 class Emitter:
     """Collects statements; ``value(expr)`` returns (code, is_tensor) for an expression."""
@@ -53,6 +67,9 @@ class Emitter:
     shape_var: str | None = None
     bound: set[str] = field(default_factory=set)
     count: int = 0
+    # Per variable assigned by a call: the primitive, its operands and its code (what the
+    # buffer-reuse pass, actlang.compiler.buffers, reads and rewrites).
+    steps: dict[str, Step] = field(default_factory=dict)
 
     def emit(self, code: str) -> str:
         name = f"t{self.count}"
@@ -79,7 +96,10 @@ class Emitter:
                 if not any(is_tensor for _, is_tensor in lowered) and not primitive.stateful:
                     result = literal(_fold(expr)), False
                 else:
-                    result = self.emit(self._call(primitive, lowered, hyper)), True
+                    code = self._call(primitive, lowered, hyper)
+                    result = self.emit(code), True
+                    on_x = _uses_input(expr) and not _learned(expr)
+                    self.steps[result[0]] = Step(primitive, tuple(lowered), code, on_x)
             case _:
                 raise TypeError(f"not an actlang expression: {expr!r}")
         if is_pure(expr):
@@ -157,6 +177,17 @@ def _uses_input(expr: Expr) -> bool:
             return True
         case Call(args=args):
             return any(_uses_input(a) for a in args)
+    return False
+
+
+def _learned(expr: Expr) -> bool:
+    """Whether ``expr`` reads a learned value (a parameter, or a primitive with learned tensors)."""
+    match expr:
+        case Param():
+            return True
+        case Call(name=name, args=args):
+            primitive = lookup(name)
+            return primitive is None or primitive.stateful or any(_learned(a) for a in args)
     return False
 
 

@@ -38,6 +38,7 @@ from typing import Any
 import torch
 
 from actlang.ast import Expr
+from actlang.compiler.buffers import reuse_buffers
 from actlang.compiler.codegen import Emitter, Layout, function_source
 from actlang.compiler.rewrite import fold_coefficients, rewrite
 from actlang.errors import ActlangError
@@ -184,7 +185,10 @@ def fused_source(program: Any, found: dict[str, Expr], names: list[str], checkpo
         f"ctx.save_for_backward({', '.join([*saved, *(f'a_{n}' for n in names)])})",
         "ctx.x_ref = _ref(x)",
     ]
-    forward_src = function_source("forward", f"ctx, {args}", [*forward.lines, *tail], y)
+    body = forward.lines
+    if not names:  # x is then floating (it needs a gradient), so every x-only temporary has its dtype
+        body = reuse_buffers(body, forward.steps, {y, *(code for code, _ in partials.values())})
+    forward_src = function_source("forward", f"ctx, {args}", [*body, *tail], y)
     if checkpoint:
         backward_src = function_source("backward", "ctx, g", [], f"_regrad(ctx, g, recompute, {len(names)}, True)")
     else:
