@@ -1,4 +1,4 @@
-"""Buffer reuse in the fused forward: the same values as allocating code, and nothing kept overwritten."""
+"""Cheaper fused forward: buffer reuse (bitwise the allocating values) and exact step reflection."""
 
 from __future__ import annotations
 
@@ -97,3 +97,18 @@ def test_kept_and_learned_values_are_never_buffers():
         "t3 = torch.sigmoid(t2)",
         "t4 = torch.sigmoid(t1, out=t1)",
     ]
+
+
+def test_reflected_step_is_exact():
+    from actlang.compiler.rewrite import reflect_steps
+
+    e = actlang.parse("heaviside(-(x - 1)) * 3 + heaviside(-x)")
+    reflected = reflect_steps(e)
+    assert actlang.format(reflected).count("heaviside(-") == 0
+    xs = torch.tensor([-1e30, -2.0, -0.0, 0.0, 1.0, 2.0, float("inf"), -float("inf"), float("nan")])
+    for dtype in (torch.float32, torch.float64):
+        a = actlang.compile(e)(xs.to(dtype))
+        b = actlang.compile(actlang.format(reflected))(xs.to(dtype))
+        torch.testing.assert_close(a, b, rtol=0, atol=0, equal_nan=True)
+    other = actlang.parse("heaviside[zero=0.3](-x)")  # 1 - (1 - 0.3) is not 0.3 in floating point
+    assert reflect_steps(other) == other

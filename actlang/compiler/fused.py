@@ -40,7 +40,7 @@ import torch
 from actlang.ast import Expr
 from actlang.compiler.buffers import reuse_buffers
 from actlang.compiler.codegen import Emitter, Layout, function_source
-from actlang.compiler.rewrite import fold_coefficients, rewrite
+from actlang.compiler.rewrite import fold_coefficients, reflect_steps, rewrite
 from actlang.errors import ActlangError
 
 
@@ -75,9 +75,10 @@ def build_fused(program: Any, strategy: str = "auto", example: torch.Tensor | No
     if strategy in ("auto", "derivatives") and len(names) <= 1:
         found = derivatives(program.expression, names)
         if found is not None:
-            # Derivatives get the idioms and one coefficient per product (f itself stays as the
-            # plain path computes it, so both paths return the same values).
-            candidates.append(("derivatives", {k: fold_coefficients(rewrite(v)) for k, v in found.items()}))
+            # Derivatives get the idioms, one step per min/max and one coefficient per product (f
+            # itself stays as the plain path computes it, so both paths return the same values).
+            lowered = {k: fold_coefficients(reflect_steps(rewrite(v))) for k, v in found.items()}
+            candidates.append(("derivatives", lowered))
     if strategy in ("auto", "checkpoint", "plain"):
         candidates.append(("checkpoint", {}))
     built = [_load(fused_source(program, found, names, kind == "checkpoint"), kind) for kind, found in candidates]

@@ -79,6 +79,21 @@ def _idiom(node: Call) -> Expr | None:
     return None
 
 
+def reflect_steps(expr: Expr) -> Expr:
+    """``heaviside(-a)`` becomes ``1 - heaviside(a)`` (at ``zero=0.5``), sharing the step of ``a``.
+
+    Derivatives of ``min``/``max`` hold both steps, ``H(b - a)`` and ``H(a - b)`` written as
+    ``H(-(a - b))``; the step is several kernels (NaN-preserving comparisons), the subtraction one.
+    Exact: both sides are 0, 1, 0.5 or NaN at the same points (-0.0 included).
+    """
+    match expr:
+        case Call(name="heaviside", args=(Call(name="neg", args=(a,)),), hyper=hyper) if dict(hyper).get("zero") == 0.5:
+            return call("sub", 1.0, Call("heaviside", (reflect_steps(a),), hyper, expr.span))
+        case Call(name=name, args=args, hyper=hyper):
+            return Call(name, tuple(reflect_steps(a) for a in args), hyper, expr.span)
+    return expr
+
+
 def fold_coefficients(expr: Expr) -> Expr:
     """Products with several numeric factors or negations become one coefficient times the rest.
 
