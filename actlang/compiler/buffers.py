@@ -31,6 +31,7 @@ _INFIX = {"add": "torch.add", "mul": "torch.mul", "sub": "torch.sub", "div": "to
 _COMMUTATIVE = frozenset({"add", "mul"})
 # A template that is exactly one torch function call on its arguments.
 _ONE_CALL = re.compile(r"(torch(?:\.special)?\.\w+)\(\{0\}(?:, \{\d\})*\)")
+_CALLEE = re.compile(r"(?:torch|F)(?:\.\w+)+\(")
 
 
 def reuse_buffers(lines: list[str], steps: dict[str, Step], keep: set[str]) -> list[str]:
@@ -41,11 +42,14 @@ def reuse_buffers(lines: list[str], steps: dict[str, Step], keep: set[str]) -> l
     exact aliasing of input and output) or into any temporary dead before it.
     """
     last: dict[str, int] = {}
+    keep = set(keep)
     for i, line in enumerate(lines):
         step = steps.get(_target(line))
         for code, is_tensor in step.operands if step else ():
             if is_tensor:
                 last[code] = i
+                if not _fresh(step):  # its result may be the operand itself (identity): keep that
+                    keep.add(code)
     free: list[str] = []
     result = []
     for i, line in enumerate(lines):
@@ -69,7 +73,32 @@ def _target(line: str) -> str:
 
 def _buffer(step: Step | None) -> bool:
     """Whether the variable a step assigns is a tensor of its own, shaped like x in x's dtype."""
-    return step is not None and step.on_x and _out_form(step) is not None
+    return step is not None and step.on_x and _fresh(step)
+
+
+def _fresh(step: Step) -> bool:
+    """Whether a step's result is a new tensor, never an operand or a view of one.
+
+    True for Python arithmetic and for templates that are one ``torch.``/``F.`` call
+    (``torch.where``, ``F.softplus``): these return a new tensor, never a view of an operand
+    (stochastic primitives, whose eval form may return the input, never reach the fused path).
+    """
+    if step.primitive.stochastic:
+        return False
+    template = step.primitive.torch
+    return step.primitive.name in _INFIX or (isinstance(template, str) and _one_call(template))
+
+
+def _one_call(template: str) -> bool:
+    """Whether ``template`` is a single ``torch.<fn>(...)`` or ``F.<fn>(...)`` call as a whole."""
+    if _CALLEE.match(template) is None or not template.endswith(")"):
+        return False
+    depth = 0
+    for i, char in enumerate(template):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0 and char == ")":
+            return i == len(template) - 1  # the first call's parenthesis closes at the very end
+    return False
 
 
 def _out_form(step: Step) -> str | None:
