@@ -13,7 +13,7 @@ Saved bytes are counted with ``saved_tensors_hooks`` (distinct storages, the inp
 reported in units of the input's size. Also: compile latency, cold and cached, and the one-time
 cost of building the fused function (symbolic derivative). Prints a markdown table.
 
-    python benchmarks/compiler_bench.py [--repeats 9] [--size 4194304] [--quick]
+    python benchmarks/compiler_bench.py [--repeats 9] [--size 4194304] [--threads N] [--quick]
 """
 
 from __future__ import annotations
@@ -154,9 +154,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--size", type=int, default=4 * 1024 * 1024)
     parser.add_argument("--quick", action="store_true", help="two expressions, 3 repeats")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads (default: all cores)")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(args.threads)
     texts = [*EAGER, *LEARNED]
     if args.quick:
         texts, args.repeats = texts[:1] + texts[-1:], 3

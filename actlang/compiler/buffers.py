@@ -10,9 +10,10 @@ forward (run without autograd) a temporary that is no longer read can hold a lat
 The same kernels run on the same operands, so the values are bitwise those of the allocating
 code. Only statements computed from x and literals alone (shaped like x, in x's dtype) take part,
 only when their form has an ``out=`` variant (Python arithmetic, or a template that is one
-``torch.<fn>(args)`` call whose function accepts ``out=``); a buffer is a temporary that such a
-form allocated itself (never x, a learned value, or a template result that might alias its
-input), and never one in ``keep`` (returned or saved for backward). Every other statement is kept
+``torch.<fn>(args)`` call whose function accepts ``out=``). A buffer is a dead temporary that
+Python arithmetic or a one-call ``torch.``/``F.`` template allocated (never x, a learned value, or
+the result of a template that might return its operand, such as ``identity``, whose operands stay
+live), and never one in ``keep`` (returned or saved for backward). Every other statement is kept
 as written and allocates.
 """
 
