@@ -317,6 +317,19 @@ def test_papers_functions_compile_with_learned_values_from_where(text):
 SYMPY_PRIMITIVES = [p.name for p in actlang.primitives() if p.module is None and p.pointwise and not p.opaque]
 
 
+def learned_inits(e) -> dict[str, float]:
+    """Initial values of primitives' learned scalars by qualified name (``prelu_0.a``), sites
+    numbered in evaluation order as ``to_sympy`` and ``evaluate`` number them."""
+    inits, counters = {}, {}
+    for node in walk(e):
+        if isinstance(node, Call) and (primitive := actlang.registry.lookup(node.name)).stateful:
+            site = f"{node.name}_{counters.setdefault(node.name, 0)}"
+            counters[node.name] += 1
+            for learned in primitive.learned:
+                inits[f"{site}.{learned.name}"] = float(np.asarray(learned.initial(dict(node.hyper))))
+    return inits
+
+
 @settings(max_examples=20)  # sympy's evalf of nested special functions: a few examples cost seconds
 @given(exprs(max_depth=3, primitives=SYMPY_PRIMITIVES))
 def test_float64_matches_the_sympy_form(e):
@@ -324,7 +337,7 @@ def test_float64_matches_the_sympy_form(e):
     of the numpy references; points where the form has a pole, a complex value or overflows are
     skipped."""
     form = actlang.to_sympy(e)
-    inits = {str(name): value for name, value in params(e).items()}
+    inits = {str(name): value for name, value in params(e).items()} | learned_inits(e)
     symbols = {str(s): s for s in form.free_symbols}
     form = form.subs({symbols[name]: inits[name] for name in symbols if name != "x"})
     xs = np.array([-2.3, -0.4, 0.7, 3.1])
