@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hypothesis import assume, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 
 import actlang
 from actlang.compiler.fused import build_fused
@@ -37,6 +37,8 @@ def grads(module, x):
     y = module(x)
     g = torch.linspace(-1, 1, y.numel(), dtype=y.dtype).reshape(y.shape)
     inputs = [x, *module.parameters()]
+    if not y.requires_grad:  # a constant output (zero(...)) has no graph: every gradient is zero
+        return y.detach(), tuple(torch.zeros_like(t) for t in inputs), None
     return y.detach(), torch.autograd.grad(y, inputs, g, allow_unused=True, materialize_grads=True), y.grad_fn
 
 
@@ -52,7 +54,10 @@ def saved_ratio(module, x) -> float:
     return sum(seen.values()) / (x.numel() * x.element_size())
 
 
-@settings(max_examples=15)  # each example derives symbolically (sympy): keep the file's time bounded
+# Each example derives symbolically (sympy): keep the file's time bounded. Most small drawn
+# expressions are constants or one native kernel, which are not fused by design: the filtering is
+# expected, and random runs can trip the filter health check on it.
+@settings(max_examples=15, suppress_health_check=[HealthCheck.filter_too_much])
 @given(exprs(max_depth=3, primitives=FUSABLE))
 def test_fused_matches_plain_autograd(e):
     fused, plain = pair(e)
