@@ -11,6 +11,7 @@ from __future__ import annotations
 import sympy as sp
 
 from actlang.ast import Call, Constant, Expr, Input, Num, Param
+from actlang.errors import UnsupportedError
 from actlang.registry import lookup
 from actlang.symbolic.functions import function_class, native_form, sympy_hyper
 from actlang.symbolic.symbols import X, learned_symbol, param_symbol
@@ -22,7 +23,10 @@ def to_sympy(expr: Expr | str) -> sp.Expr:
         from actlang.parser import parse
 
         expr = parse(expr)
-    return _lower(expr, {})
+    try:
+        return _lower(expr, {})
+    except OverflowError as error:  # mpmath overflows evaluating extreme constants, e.g. erfc(3e307)
+        raise UnsupportedError(f"{expr}: sympy cannot evaluate a constant in it ({error})") from error
 
 
 def number(value: float) -> sp.Rational:
