@@ -50,7 +50,9 @@ act(
     hyper=(Hyper("alpha", "float", 1.0, doc="saturation value −α"),), aquasurf="elu",
 )  # fmt: skip
 act(
-    "celu", "max(0, x) + min(0, α(e^{x/α} − 1))", "F.celu({0}, {alpha})",
+    "celu", "max(0, x) + min(0, α(e^{x/α} − 1))",
+    # F.celu's backward is NaN for x < 0 once α < ~1e-100; this form's gradient e^{x/α} is not.
+    "torch.where({0} > 0, {0}, {alpha} * torch.expm1(torch.clamp({0}, max=0.0) / {alpha}))",
     numpy=lambda x, alpha: np.maximum(x, 0.0) + np.minimum(0.0, alpha * np.expm1(np.minimum(x, 0.0) / alpha)),
     sympy=lambda sp, x, alpha: sp.Piecewise((x, x > 0), (alpha * (sp.exp(x / alpha) - 1), True)),
     hyper=(Hyper("alpha", "float", 1.0, low=0, open_low=True),),
