@@ -397,6 +397,9 @@ def test_float64_matches_the_sympy_form(e):
     """The compiled module against the symbolic form evaluated to 30 digits, an oracle independent
     of the numpy references; points where the form has a pole, a complex value or overflows are
     skipped."""
+    # Constants beyond 1e±100 under- or overflow float64 intermediates (square(5e-174) is 0, so
+    # sign(...) is 0 where the exact value is 1): the exact oracle cannot judge float64 there.
+    assume(all(n.value == 0 or 1e-100 < n.value < 1e100 for n in walk(e) if isinstance(n, Num)))
     form = actlang.to_sympy(e)
     inits = {str(name): value for name, value in params(e).items()} | learned_inits(e)
     symbols = {str(s): s for s in form.free_symbols}
