@@ -17,7 +17,7 @@ Build calls with :func:`actlang.call`, which resolves aliases and validates hype
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
@@ -158,3 +158,13 @@ def params(expr: Expr) -> dict[str, float]:
         if isinstance(node, Param):
             found.setdefault(node.name, node.init)
     return found
+
+
+def with_inits(expr: Expr, values: Mapping[str, float]) -> Expr:
+    """``expr`` with each learned scalar's initial value replaced from ``values`` (by name)."""
+    match expr:
+        case Param(name=name) if name in values:
+            return Param(name, values[name], expr.span)
+        case Call(name=name, args=args, hyper=hyper):
+            return Call(name, tuple(with_inits(a, values) for a in args), hyper, expr.span)
+    return expr

@@ -15,7 +15,7 @@ from importlib import resources
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
-from actlang.ast import CONSTANTS, Call, Constant, Expr, Input, Num, Param
+from actlang.ast import CONSTANTS, Call, Constant, Expr, Input, Num, Param, with_inits
 from actlang.build import Keyword, make_call, unknown_primitive
 from actlang.errors import ActlangError, ArityError, LimitError, ParseError, Span, UnknownNameError
 from actlang.lalr import FALLBACK, Driver
@@ -151,17 +151,7 @@ def _apply_where(expr: Expr, inits: list[tuple[Token, float]]) -> Expr:
                 hint=f"learned parameters: {listed}",
             )
         values[token.value] = value
-    return _with_inits(expr, values)
-
-
-def _with_inits(expr: Expr, values: dict[str, float]) -> Expr:
-    match expr:
-        case Param(name=name) if name in values:
-            return Param(name, values[name], expr.span)
-        case Call(name=name, args=args, hyper=hyper):
-            return Call(name, tuple(_with_inits(a, values) for a in args), hyper, expr.span)
-        case _:
-            return expr
+    return with_inits(expr, values)
 
 
 @functools.cache

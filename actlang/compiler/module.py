@@ -17,7 +17,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from actlang.ast import Call, Expr, Param
+from actlang.ast import Expr, with_inits
 from actlang.errors import UnsupportedError
 
 
@@ -121,16 +121,6 @@ def _rebuild(text: str, options: tuple, state: Mapping[str, torch.Tensor]) -> Ac
     module = compile_(text, channels=channels, channel_dim=channel_dim, memory_efficient=memory_efficient)
     module.load_state_dict(state)
     return module.train(training)
-
-
-def with_inits(expr: Expr, values: Mapping[str, float]) -> Expr:
-    """``expr`` with each learned scalar's initial value replaced from ``values``."""
-    match expr:
-        case Param(name=name) if name in values:
-            return Param(name, values[name], expr.span)
-        case Call(name=name, args=args, hyper=hyper):
-            return Call(name, tuple(with_inits(a, values) for a in args), hyper, expr.span)
-    return expr
 
 
 def _site_module(site, channels: int | None, channel_dim: int) -> nn.Module:
