@@ -22,14 +22,14 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from actlang.primitives.activations import SELU_SCALE
+from actlang.primitives.activations import SELU_ALPHA, SELU_SCALE
 
 F32 = np.float32
 Kernel = Callable[..., np.ndarray]
 
 # TensorFlow's literals, rounded to float32 as its kernels round them.
 _SELU_SCALE = F32(SELU_SCALE)
-_SELU_SCALE_ALPHA = F32(1.7580993408473768599402175208123)
+_SELU_SCALE_ALPHA = F32(SELU_SCALE * SELU_ALPHA)  # TensorFlow folds the product into one constant
 # tf.nn.softplus: x above -threshold, exp(x) below threshold, log1p(exp(x)) between.
 _SOFTPLUS_THRESHOLD = F32(np.log(np.finfo(np.float32).eps) + 2)
 _ONE, _ZERO = F32(1), F32(0)
