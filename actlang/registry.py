@@ -134,6 +134,11 @@ class Primitive:
       argument tensors. Its parameters are named as in ``learned``.
     - ``pointwise``: False for primitives that use statistics of the whole tensor (ASH).
     - ``stochastic``: random in training (templates see ``training``); deterministic otherwise.
+    - ``vjp``: optional vector-Jacobian product of a one-argument primitive as a torch template,
+      ``{g}``·f'(``{0}``) in terms of the adjoint ``{g}``, the argument ``{0}``, the call's value
+      ``{y}`` and hyperparameter names — PyTorch's native backward kernel where there is one
+      (``torch.ops.aten.silu_backward({g}, {0})``); the compiler's chain rule uses it in place of
+      the symbolic derivative. Its values must agree with that derivative, kinks included.
     """
 
     name: str
@@ -155,6 +160,7 @@ class Primitive:
     module: str | None = None
     check: Callable[[Mapping[str, HyperValue]], str | None] | None = None
     tags: frozenset[str] = field(default_factory=frozenset)
+    vjp: str | None = None
 
     @property
     def stateful(self) -> bool:

@@ -9,6 +9,7 @@ from hypothesis import assume, given, settings
 
 import actlang
 from actlang.compiler import fused as fused_module
+from actlang.compiler import sources as sources_module
 from actlang.compiler.buffers import _out_form, reuse_buffers
 from actlang.compiler.codegen import Step
 from actlang.registry import lookup
@@ -21,12 +22,12 @@ XS = torch.tensor([-1e3, -7.5, -2.3, -0.7, -0.17, 0.0, 0.31, 0.8, 1.7, 4.2, 12.0
 @contextlib.contextmanager
 def allocating():
     """build_fused without the buffer-reuse pass (every statement allocates)."""
-    saved = fused_module.reuse_buffers
-    fused_module.reuse_buffers = lambda lines, steps, keep: lines
+    saved = sources_module.reuse_buffers
+    sources_module.reuse_buffers = lambda lines, steps, keep: lines
     try:
         yield
     finally:
-        fused_module.reuse_buffers = saved
+        sources_module.reuse_buffers = saved
 
 
 def run(function, x):

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from actlang.ast import Call, Constant, Expr, Input, Num, Param
+from actlang.ast import Call, Constant, Expr, Input, Num, Param, walk
 from actlang.compiler.rewrite import is_pure
 from actlang.lower import Site, hyper_literal, literal, render
 from actlang.registry import Primitive, lookup
@@ -38,6 +38,10 @@ class Layout:
     learned: Callable[[str, str], str] = lambda site, name: f"self.{site}.{name}"
     channel_dim: int | None = None
     reshape_learned: bool = True
+    # Learned scalars are 0-d and x is floating: a value computed from x and them is shaped like
+    # x and in x's dtype (0-d tensors neither broadcast x nor promote its dtype), so it may take
+    # part in buffer reuse.
+    scalar_params: bool = False
 
 
 @dataclass(frozen=True)
@@ -98,7 +102,7 @@ class Emitter:
                 else:
                     code = self._call(primitive, lowered, hyper)
                     result = self.emit(code), True
-                    on_x = _uses_input(expr) and not _learned(expr)
+                    on_x = _uses_input(expr) and (not _learned(expr) or self._scalars(expr))
                     self.steps[result[0]] = Step(primitive, tuple(lowered), code, on_x)
             case _:
                 raise TypeError(f"not an actlang expression: {expr!r}")
@@ -114,6 +118,12 @@ class Emitter:
         if not _uses_input(expr):
             return self.emit(f"{code} + torch.zeros_like(x)")  # shaped like x, as every activation
         return code
+
+    def _scalars(self, expr: Expr) -> bool:
+        """Whether every learned value ``expr`` reads is a 0-d learned scalar (see Layout)."""
+        return self.layout.scalar_params and not any(
+            isinstance(n, Call) and getattr(lookup(n.name), "stateful", True) for n in walk(expr)
+        )
 
     def _bind(self, local: str, source: str) -> str:
         """Assign a learned value to a local once, reshaped per channel when needed."""

@@ -1,47 +1,48 @@
 """The fused training path: f and its derivatives computed together, one autograd function.
 
-For a pointwise f(x; p) the generated ``forward`` evaluates f, ∂f/∂x and ∂f/∂p in one
+For a pointwise f(x; p) the generated ``forward`` evaluates f and its partial derivatives in one
 straight-line block (the :class:`~actlang.compiler.codegen.Emitter` shares subexpressions such as
-``sigmoid(x)`` between them) and saves what backward needs; ``backward`` is then
-``grad_x = g·∂f/∂x`` (one multiply) and ``grad_p = Σ g·∂f/∂p`` (reduced to p's shape).
+``sigmoid(x)`` between them) and saves what backward needs. Strategies (units: the input's size):
 
-Two strategies, chosen per expression (units: the input's size):
+- ``"derivatives"``: save ∂f/∂x (1×; nothing when it is a constant) and, with one learned scalar
+  or per-channel vector, ∂f/∂p (2× in all); backward is one multiply per input (a dot product
+  for a scalar parameter);
+- ``"partials"`` (learned scalars): save x and ∂f/∂x (2×); backward is g·∂f/∂x for x, and the
+  parameters' gradients come from a generated reverse sweep seeded with g over f recomputed from
+  x (no autograd, common subexpressions shared across the parameters), reduced as dot products;
+- ``"checkpoint"``: save x only (1×); backward recomputes f with autograd from x;
+- ``"plain"``: the generated code under ordinary autograd (only when what it saves fits).
 
-- "derivatives": save ∂f/∂x (1×; nothing when it is a constant) and, with one learned scalar or
-  per-channel vector, ∂f/∂p (2× in all); backward is one multiply per input;
-- "checkpoint": save x only (1×); forward computes f alone and backward recomputes f with
-  autograd from x (one extra forward: time, not memory). The only strategy with two or more
-  learned scalars, where saving each partial would cost (1 + P)×.
+The partial derivatives have two forms (:mod:`~actlang.compiler.sources`): the symbolic
+derivative (:func:`actlang.derivative`) and the chain rule over the AST with PyTorch's native
+backward kernels (:mod:`~actlang.compiler.chain`). The choice between strategies and forms is
+static (:mod:`~actlang.compiler.cost`): every candidate is priced from its generated statements
+(forward + first-order backward, plus autograd's backward estimated as a reverse sweep over f),
+and the cheapest within the memory allowance (1× without learned scalars, 2× with them) wins —
+the same expression gives the same choice on every machine and run. Ties go to the earlier
+candidate in the order derivatives, partials, checkpoint, plain; symbolic before chain.
 
-The first training call builds every candidate that applies, plus plain autograd through the
-generated code, counts what each saves and times each once on this machine (:func:`_race`); the
-fastest within the memory allowance (1× without learned scalars, 2× with them) is kept: a cheap
-derivative that shares work with f wins (``erfc(softplus(x))^2``), a composition whose autograd
-already saves little wins as plain autograd (``x*sigmoid(beta*x)``: x and sigmoid(βx), 2×).
-
-Derivatives come from :func:`actlang.derivative` (symbolic, simplified, in registry primitives)
-and pass through the idiom rewrite and :func:`~actlang.compiler.rewrite.fold_coefficients`.
 Double backward (``create_graph=True``) recomputes f from x with plain autograd; x is saved in
-the checkpoint strategy and otherwise held by a weak reference, so higher-order gradients need x
-to be alive (true for leaves and for inputs the caller keeps); otherwise the error says to compile
-with ``memory_efficient=False``.
+the checkpoint and partials strategies and otherwise held by a weak reference, so higher-order
+gradients need x to be alive (true for leaves and for inputs the caller keeps); otherwise the
+error says to compile with ``memory_efficient=False``.
 """
 
 from __future__ import annotations
 
 import inspect
-import time
 import weakref
 from collections.abc import Callable
 from typing import Any
 
 import torch
 
-from actlang.ast import Expr
-from actlang.compiler.buffers import reuse_buffers
-from actlang.compiler.codegen import Emitter, Layout, function_source
+from actlang.ast import Expr, Input, walk
+from actlang.compiler import chain, cost, sources
 from actlang.compiler.rewrite import fold_coefficients, reflect_steps, rewrite
 from actlang.errors import ActlangError
+
+STRATEGIES = ("derivatives", "partials", "sweep", "checkpoint", "plain")
 
 
 def _symbolic_derivative(expr: Expr, wrt: str) -> Expr:
@@ -62,194 +63,169 @@ def derivatives(expr: Expr, names: list[str]) -> dict[str, Expr] | None:
         return None
 
 
-def build_fused(program: Any, strategy: str = "auto", example: torch.Tensor | None = None) -> Any:
+def build_fused(
+    program: Any, strategy: str = "auto", example: torch.Tensor | None = None, method: str | None = None
+) -> Any:
     """The training function of ``program`` (``.apply(x, *params)``), or None if ``strategy`` can't be built.
 
-    ``"derivatives"`` (save ∂f/∂x, ∂f/∂p; needs the symbolic derivative and at most one learned
-    scalar), ``"checkpoint"`` (save x, recompute in backward), ``"plain"`` (the generated code
-    under ordinary autograd), or ``"auto"``: every candidate that can be built, timed once on this
-    machine with its saved memory counted (:func:`_race`); the fastest within the allowance wins.
+    ``strategy``: one of :data:`STRATEGIES`, or ``"auto"``: the cheapest candidate by the static
+    cost model whose saved memory is within the allowance (``example`` is accepted for
+    compatibility; the choice never depends on it). The result carries ``strategy``, ``method``,
+    ``cost``, ``source`` and, for ``"auto"``, ``costs`` (every candidate's price; those over the
+    memory allowance are left out). ``method`` (``"symbolic"`` or ``"chain"``) keeps only candidates
+    whose derivatives have that form.
     """
-    names = list(program.params)
-    candidates: list[tuple[str, dict[str, Expr]]] = []
-    if strategy in ("auto", "derivatives") and len(names) <= 1:
-        found = derivatives(program.expression, names)
-        if found is not None:
-            # Derivatives get the idioms, one step per min/max and one coefficient per product (f
-            # itself stays as the plain path computes it, so both paths return the same values).
-            lowered = {k: fold_coefficients(reflect_steps(rewrite(v))) for k, v in found.items()}
-            candidates.append(("derivatives", lowered))
-    if strategy in ("auto", "checkpoint", "plain"):
-        candidates.append(("checkpoint", {}))
-    built = [_load(fused_source(program, found, names, kind == "checkpoint"), kind) for kind, found in candidates]
-    if strategy == "plain":
-        return _Plain(built[-1].recompute)
+    if strategy not in ("auto", *STRATEGIES):
+        raise ActlangError(f"unknown training strategy {strategy!r}; choose auto or one of {', '.join(STRATEGIES)}")
+    wanted = STRATEGIES if strategy == "auto" else (strategy,)
+    backward_estimate = _autograd_estimate(program)
+    candidates = [c for kind in wanted for c in _candidates(program, kind, backward_estimate)]
+    if method is not None:
+        candidates = [c for c in candidates if c.method == method]
     if strategy == "auto":
-        return _race([*built, _Plain(built[-1].recompute)], program, example)
-    return built[0] if built else None
+        allowance = 2.0 if program.params else 1.0
+        candidates = [c for c in candidates if _saved_ratio(c, program) <= allowance + 0.01]  # + parameters
+    if not candidates:
+        return None
+    best = min(candidates, key=lambda c: c.cost)  # min keeps the first of equal costs: deterministic
+    if strategy == "auto":
+        best.costs = {c.label: c.cost for c in candidates}
+    return best
+
+
+def _candidates(program: Any, kind: str, backward_estimate: float) -> list[Any]:
+    """The candidates of one strategy (one per derivative form that can be built)."""
+    names = list(program.params)
+    if kind == "plain":
+        _, plain_lines = sources.recompute_source(program, names)
+        function = _load(sources.fused_source(program, "checkpoint", "", None, DERIVATIVE))
+        return [_Plain(function.recompute, cost.block_cost(plain_lines) + backward_estimate)]
+    if kind == "checkpoint":
+        function = _load(sources.fused_source(program, "checkpoint", "", None, DERIVATIVE))
+        function.cost = cost.block_cost(function.hot.forward + function.hot.recompute) + backward_estimate
+        return [function]
+    if (kind == "derivatives" and len(names) > 1) or (kind in ("partials", "sweep") and not names):
+        return []
+    if kind == "sweep":
+        return _sweep(program)
+    built = []
+    for method in ("symbolic", "chain"):
+        found = _symbolic(program, names) if method == "symbolic" else None
+        if method == "symbolic" and found is None:
+            continue
+        try:
+            function = _load(sources.fused_source(program, kind, method, found, DERIVATIVE))
+        except chain.NoRule:
+            continue
+        function.cost = cost.block_cost(function.hot.forward + function.hot.backward)
+        built.append(function)
+    return built
+
+
+def _sweep(program: Any) -> list[Any]:
+    """The cheapest "sweep" candidate: which value to save beside x, by the cost model (the first
+    of equal costs, in evaluation order)."""
+    from actlang.ast import Call
+
+    best: tuple[float, sources.Source] | None = None
+    seen: set[Expr] = set()
+    for node in chain.walk_post(program.lowered):
+        if node in seen or not isinstance(node, Call) or not any(isinstance(n, Input) for n in walk(node)):
+            continue
+        seen.add(node)
+        try:
+            source = sources.fused_source(program, "sweep", "", None, DERIVATIVE, cut=node)
+        except chain.NoRule:
+            return []
+        price = cost.block_cost(source.forward + source.backward)
+        if best is None or price < best[0]:
+            best = (price, source)
+    if best is None:
+        return []
+    function = _load(best[1])
+    function.cost = best[0]
+    return [function]
+
+
+def _symbolic(program: Any, names: list[str]) -> dict[str, Expr] | None:
+    found = derivatives(program.expression, names)
+    # Derivatives get the idioms, one step per min/max and one coefficient per product (f itself
+    # stays as the plain path computes it, so both paths return the same values).
+    return None if found is None else {k: fold_coefficients(reflect_steps(rewrite(v))) for k, v in found.items()}
+
+
+def _autograd_estimate(program: Any) -> float:
+    """The price of autograd's backward through f: a reverse sweep seeded with g over f's values
+    (native backward kernels where autograd has them), each parameter's gradient reduced; twice
+    f's own price when f has no chain rule."""
+    from actlang.compiler.codegen import Emitter
+
+    emitter = Emitter(sources.layout(program))
+    emitter.tensor(program.lowered)
+    start = len(emitter.lines)
+    try:
+        sweep = chain.adjoints(emitter, program.lowered, "g", DERIVATIVE, "xp")
+    except chain.NoRule:
+        return 2.0 * cost.block_cost(emitter.lines)
+    for parts in [sweep.x, *sweep.params.values()]:
+        chain.combine(emitter, parts)
+    return cost.block_cost(emitter.lines[start:]) + cost.REDUCTION * len(sweep.params)
 
 
 class _Plain:
     """The generated code under plain autograd, as a candidate: ``apply(x, *params)``."""
 
     strategy = "plain"
+    method = ""
+    label = "plain"
 
-    def __init__(self, recompute: Callable[..., torch.Tensor]) -> None:
+    def __init__(self, recompute: Callable[..., torch.Tensor], price: float) -> None:
         self.apply = recompute
         self.source = inspect.getsource(recompute)
+        self.cost = price
 
 
-def _load(source: str, strategy: str) -> type[torch.autograd.Function]:
+def _load(source: sources.Source) -> Any:
     from actlang.compiler.program import load_source
 
-    scope = load_source(source, {"_reduce": _reduce, "_regrad": _regrad, "_ref": weakref.ref})
+    scope = load_source(source.text, {"_dot": _dot, "_regrad": _regrad, "_ref": weakref.ref})
     fused = scope["Fused"]
-    fused.source, fused.strategy, fused.recompute = source, strategy, scope["recompute"]
+    fused.source, fused.strategy, fused.method = source.text, source.strategy, source.method
+    fused.recompute, fused.hot = scope["recompute"], source
+    fused.label = f"{source.strategy} ({source.method})" if source.method else source.strategy
     return fused
 
 
-def _race(candidates: list[Any], program: Any, example: torch.Tensor | None = None, repeats: int = 5) -> Any:
-    """The fastest candidate whose saved memory is within the allowance, on 256K float32 values.
-
-    The allowance (× input size) is 1 without learned scalars and 2 with them. Saving derivatives
-    and checkpointing always fit; plain autograd fits when the composition saves little
-    (``x*sigmoid(beta*x)`` keeps x and sigmoid(βx): 2×). Which is fastest depends on how costly f
-    is against its derivative on this machine. A private generator keeps the caller's random
-    state untouched.
-    """
-    generator = torch.Generator().manual_seed(0)
-    # 256K values (1 MiB in float32): past the caches, as real activations are; on the device and
-    # in the dtype of the first training input.
-    dtype = example.dtype if example is not None and example.is_floating_point() else torch.float32
-    device = example.device if example is not None else torch.device("cpu")
-    x = torch.randn(4, 1 << 16, generator=generator).to(device=device, dtype=dtype)
+def _saved_ratio(function: Any, program: Any) -> float:
+    """What ``function`` keeps for backward, in units of the input's size (a small run on the CPU:
+    which tensors are saved does not depend on the values)."""
+    x = torch.linspace(-3.0, 3.0, 4096)
     shape = (1,) if program.per_channel else ()
-    params = [torch.full(shape, float(init), device=device, dtype=dtype) for init in program.params.values()]
-    grad = torch.ones_like(x)
-    allowance = (2.0 if params else 1.0) * x.numel() * x.element_size() + 64  # + the parameters
+    params = [torch.full(shape, float(init)) for init in program.params.values()]
+    storages: dict[int, int] = {}
 
-    def run(fused: Any) -> float:
-        inputs = [t.detach().requires_grad_() for t in (x, *params)]
-        start = time.perf_counter()
-        with torch.enable_grad():
-            fused.apply(*inputs).backward(grad)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)  # asynchronous kernels: time them, not their launch
-        return time.perf_counter() - start
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
 
-    def saved(fused: Any) -> int:
-        storages: dict[int, int] = {}
-
-        def pack(t: torch.Tensor) -> torch.Tensor:
-            storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
-            return t
-
-        inputs = [t.detach().requires_grad_() for t in (x, *params)]
-        with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-            fused.apply(*inputs)
-        return sum(storages.values())
-
-    allowed = [fused for fused in candidates if saved(fused) <= allowance]
-    times: dict[Any, list[float]] = {fused: [] for fused in allowed}
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # one thread: the relative cost, without waits for busy cores
-    try:
-        for fused in allowed:
-            run(fused)  # warm-up
-        for _ in range(repeats):  # interleaved: noise from other processes hits all alike
-            for fused in allowed:
-                times[fused].append(run(fused))
-    finally:
-        torch.set_num_threads(threads)
-    # The minimum, not the median: on a shared machine noise only ever adds time.
-    best = min(allowed, key=lambda fused: min(times[fused]))
-    best.timings = {fused.strategy: min(times[fused]) for fused in allowed}
-    return best
+    inputs = [t.detach().requires_grad_() for t in (x, *params)]
+    with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        function.apply(*inputs)
+    return sum(storages.values()) / (x.numel() * x.element_size())
 
 
-def fused_source(program: Any, found: dict[str, Expr], names: list[str], checkpoint: bool) -> str:
-    """Source of ``class Fused(torch.autograd.Function)`` with generated forward and backward."""
-    layout = Layout(param=lambda name: f"a_{name}", channel_dim=program.channel_dim if program.per_channel else None)
-    args = ", ".join(["x", *(f"a_{n}" for n in names)])
-    forward, y = _value_emitter(program, layout)
-    partials: dict[str, tuple[str, bool]] = {}
-    saved: list[str] = []
-    if not checkpoint:
-        for i, wrt in enumerate(["x", *names]):
-            partials[wrt] = code, is_tensor = forward.value(found[wrt])
-            saved.append(f"{code} if ctx.needs_input_grad[{i}] else None" if is_tensor else "None")
-    if checkpoint:  # x only; backward recomputes with autograd
-        saved, partials = ["x"], {}
-    views = [forward.value(_param(program, n))[0] for n in names]
-    tail = [
-        f"ctx.vshapes = [{', '.join(f'{v}.shape' for v in views)}]",
-        f"ctx.save_for_backward({', '.join([*saved, *(f'a_{n}' for n in names)])})",
-        "ctx.x_ref = _ref(x)",
-    ]
-    body = forward.lines
-    if not names:  # x is then floating (it needs a gradient), so every x-only temporary has its dtype
-        body = reuse_buffers(body, forward.steps, {y, *(code for code, _ in partials.values())})
-    forward_src = function_source("forward", f"ctx, {args}", [*body, *tail], y)
-    if checkpoint:
-        backward_src = function_source("backward", "ctx, g", [], f"_regrad(ctx, g, recompute, {len(names)}, True)")
-    else:
-        backward_src = _backward_source(names, partials)
-    plain = Emitter(layout)
-    plain_src = function_source("recompute", args, plain.lines, plain.tensor(program.lowered))
-    strategy = "checkpoint: save x, recompute in backward" if checkpoint else "save the derivatives"
-    return (
-        f"{plain_src}\n\nclass Fused(torch.autograd.Function):\n    # strategy: {strategy}\n"
-        + _indent("@staticmethod\n" + forward_src)
-        + "\n"
-        + _indent("@staticmethod\n" + backward_src)
-    )
+def _dot(a: torch.Tensor | float, b: torch.Tensor | float, view_shape: torch.Size, shape: torch.Size) -> torch.Tensor:
+    """Σ a·b reduced to a parameter's (view) shape, then reshaped to its own shape.
 
-
-def _value_emitter(program: Any, layout: Layout) -> tuple[Emitter, str]:
-    """An emitter holding the statements of f, and the variable with its value."""
-    emitter = Emitter(layout)
-    y = emitter.tensor(program.lowered)
-    if y == "x":
-        y = emitter.emit("x.clone()")  # an autograd function must not return its input as is
-    return emitter, y
-
-
-def _backward_source(names: list[str], partials: dict[str, tuple[str, bool]]) -> str:
-    """grad_x = g·∂f/∂x and grad_p = Σ g·∂f/∂p from the saved partials (one multiply each)."""
-    lines = [
-        "if torch.is_grad_enabled():  # create_graph: recompute with plain autograd",
-        f"    return _regrad(ctx, g, recompute, {len(names)}, False)",
-        "s = ctx.saved_tensors",
-        "n = ctx.needs_input_grad",
-    ]
-    outs = []
-    for i, wrt in enumerate(["x", *names]):
-        code, is_tensor = partials[wrt]
-        value = f"s[{i}]" if is_tensor else code
-        if wrt == "x":
-            lines.append(f"g_x = g * {value} if n[0] else None")
-            outs.append("g_x")
-            continue
-        reduced = f"_reduce(g * {value}, ctx.vshapes[{i - 1}], s[{len(names) + i}].shape)"
-        lines.append(f"g_{i} = {reduced} if n[{i}] else None")
-        outs.append(f"g_{i}")
-    result = ", ".join(outs)
-    return function_source("backward", "ctx, g", lines, f"({result},)" if not names else result)
-
-
-def _param(program: Any, name: str) -> Expr:
-    from actlang.ast import Param
-
-    return Param(name, program.params[name])
-
-
-def _indent(text: str) -> str:
-    return "".join(f"    {line}\n" if line else "\n" for line in text.splitlines())
-
-
-def _reduce(grad: torch.Tensor, view_shape: torch.Size, shape: torch.Size) -> torch.Tensor:
-    """Sum a broadcast gradient down to a parameter's (view) shape, then to its own shape."""
-    return grad.sum_to_size(view_shape).reshape(shape)
+    A scalar parameter with two operands of the same shape: one dot product, no product tensor.
+    """
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+        if a.shape == b.shape and a.dtype == b.dtype and all(n == 1 for n in view_shape):
+            return torch.dot(a.reshape(-1), b.reshape(-1)).reshape(shape)
+        return (a * b).sum_to_size(view_shape).reshape(shape)
+    tensor, number = (a, b) if isinstance(a, torch.Tensor) else (b, a)
+    assert isinstance(tensor, torch.Tensor)
+    return (tensor.sum_to_size(view_shape) * number).reshape(shape)
 
 
 def _regrad(ctx: Any, g: torch.Tensor, recompute: Callable[..., torch.Tensor], count: int, saves_x: bool) -> tuple:

@@ -57,7 +57,8 @@ class ActivationModule(nn.Module):
     def fused_forward(self, x: torch.Tensor) -> torch.Tensor:
         fused = self.program.fused(x)
         values = [getattr(self, name) for name in self.program.params]
-        if fused is None or not (x.requires_grad or any(v.requires_grad for v in values)):
+        # Generated training functions assume a floating x (their temporaries take its dtype).
+        if fused is None or not x.is_floating_point() or not (x.requires_grad or any(v.requires_grad for v in values)):
             return self.plain_forward(x)
         return fused.apply(x, *values)
 

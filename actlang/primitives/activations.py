@@ -24,7 +24,7 @@ def act(name: str, doc: str, torch: str, source: str = _TORCH, **fields) -> None
 
 
 act("sigmoid", "1 / (1 + e^{−x})", "torch.sigmoid({0})", numpy=special.expit,
-    sympy=lambda sp, x: 1 / (1 + sp.exp(-x)), aquasurf="sigmoid")  # fmt: skip
+    sympy=lambda sp, x: 1 / (1 + sp.exp(-x)), aquasurf="sigmoid", vjp="torch.ops.aten.sigmoid_backward({g}, {y})")  # fmt: skip
 act("log_sigmoid", "log σ(x) = −softplus(−x)", "F.logsigmoid({0})", definition="-softplus(-x)",
     aliases=("logsigmoid",), aquasurf="log_sigmoid")  # fmt: skip
 act("softsign", "x / (1 + |x|)", "F.softsign({0})", definition="x / (1 + abs(x))", aquasurf="softsign")
@@ -33,21 +33,26 @@ act(
     numpy=lambda x, beta: np.logaddexp(0.0, beta * x) / beta,
     sympy=lambda sp, x, beta: sp.log(1 + sp.exp(beta * x)) / beta,
     hyper=(Hyper("beta", "float", 1.0, low=0, open_low=True, doc="sharpness"),), aquasurf="softplus",
+    vjp="torch.ops.aten.softplus_backward({g}, {0}, {beta}, 20.0)",
 )  # fmt: skip
 act("relu", "max(x, 0)", "torch.relu({0})", numpy=lambda x: np.maximum(x, 0.0),
-    sympy=lambda sp, x: sp.Piecewise((x, x > 0), (0, True)), aquasurf="relu")  # fmt: skip
-act("relu6", "min(max(x, 0), 6)", "F.relu6({0})", definition="hardtanh[min=0, max=6](x)")
+    sympy=lambda sp, x: sp.Piecewise((x, x > 0), (0, True)), aquasurf="relu",
+    vjp="torch.ops.aten.threshold_backward({g}, {y}, 0.0)")  # fmt: skip
+act("relu6", "min(max(x, 0), 6)", "F.relu6({0})", definition="hardtanh[min=0, max=6](x)",
+    vjp="torch.ops.aten.hardtanh_backward({g}, {0}, 0.0, 6.0)")  # fmt: skip
 act(
     "leaky_relu", "x for x ≥ 0, slope·x below", "F.leaky_relu({0}, {slope})",
     numpy=lambda x, slope: np.where(x >= 0, x, slope * x),
     sympy=lambda sp, x, slope: sp.Piecewise((x, x > 0), (slope * x, True)),
     hyper=(Hyper("slope", "float", 0.01, doc="negative slope"),), aliases=("leakyrelu",), aquasurf="leakyrelu",
+    vjp="torch.ops.aten.leaky_relu_backward({g}, {0}, {slope}, False)",
 )  # fmt: skip
 act(
     "elu", "x for x > 0, α(eˣ − 1) below", "F.elu({0}, {alpha})",
     numpy=lambda x, alpha: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0.0))),
     sympy=lambda sp, x, alpha: sp.Piecewise((x, x > 0), (alpha * (sp.exp(x) - 1), True)),
     hyper=(Hyper("alpha", "float", 1.0, doc="saturation value −α"),), aquasurf="elu",
+    vjp="torch.ops.aten.elu_backward({g}, {alpha}, 1.0, 1.0, False, {0})",
 )  # fmt: skip
 act(
     "celu", "max(0, x) + min(0, α(e^{x/α} − 1))",
@@ -58,7 +63,8 @@ act(
     hyper=(Hyper("alpha", "float", 1.0, low=0, open_low=True),),
 )  # fmt: skip
 act("selu", f"{SELU_SCALE:.6f}·elu[α={SELU_ALPHA:.6f}](x), the self-normalising constants", "F.selu({0})",
-    definition=f"{SELU_SCALE!r} * elu[alpha={SELU_ALPHA!r}](x)", aquasurf="selu")  # fmt: skip
+    definition=f"{SELU_SCALE!r} * elu[alpha={SELU_ALPHA!r}](x)", aquasurf="selu",
+    vjp=f"torch.ops.aten.elu_backward({{g}}, {SELU_ALPHA!r}, {SELU_SCALE!r}, 1.0, False, {{0}})")  # fmt: skip
 act(
     "gelu", "x·Φ(x); approximate=tanh: x/2·(1 + tanh(√(2/π)(x + 0.044715x³)))",
     lambda args, names: _gelu_torch(args[0], names["approximate"].strip("'\"")),
@@ -67,10 +73,11 @@ act(
     hyper=(Hyper("approximate", "choice", "none", choices=("none", "tanh")),), aquasurf="gelu",
 )  # fmt: skip
 act("silu", "x·σ(x), a.k.a. swish", "F.silu({0})", definition="x * sigmoid(x)", aliases=("swish",),
-    aquasurf="swish")  # fmt: skip
-act("mish", "x·tanh(softplus(x))", "F.mish({0})", definition="x * tanh(softplus(x))", aquasurf="mish")
+    aquasurf="swish", vjp="torch.ops.aten.silu_backward({g}, {0})")  # fmt: skip
+act("mish", "x·tanh(softplus(x))", "F.mish({0})", definition="x * tanh(softplus(x))", aquasurf="mish",
+    vjp="torch.ops.aten.mish_backward({g}, {0})")
 act("hardsigmoid", "relu6(x + 3) / 6 (PyTorch's; see hard_sigmoid)", "F.hardsigmoid({0})",
-    definition="relu6(x + 3) / 6")  # fmt: skip
+    definition="relu6(x + 3) / 6", vjp="torch.ops.aten.hardsigmoid_backward({g}, {0})")  # fmt: skip
 # clip(v, 0, 1) written so that both ends belong to the sloped piece, as torch.clamp's gradient has it.
 act("hard_sigmoid", "clip(0.2x + 0.5, 0, 1), Keras 2's, as AQuaSurF used", "torch.clamp(0.2 * {0} + 0.5, 0.0, 1.0)",
     source="Keras 2 hard_sigmoid (AQuaSurF)", aquasurf="hard_sigmoid",
@@ -82,19 +89,20 @@ act(
     sympy=lambda sp, x, min, max: sp.Piecewise((min, x <= min), (max, x >= max), (x, True)),
     hyper=(Hyper("min", "float", -1.0), Hyper("max", "float", 1.0)),
     check=lambda hp: None if hp["min"] < hp["max"] else "min must be below max",
+    vjp="torch.ops.aten.hardtanh_backward({g}, {0}, {min}, {max})",
 )  # fmt: skip
 act("tanhshrink", "x − tanh(x)", "F.tanhshrink({0})", definition="x - tanh(x)")
 act(
     "softshrink", "x − λ above λ, x + λ below −λ, 0 between", "F.softshrink({0}, {lambd})",
     numpy=lambda x, lambd: np.where(x > lambd, x - lambd, np.where(x < -lambd, x + lambd, 0.0 * x)),  # NaN stays NaN
     sympy=lambda sp, x, lambd: sp.Piecewise((x - lambd, x > lambd), (x + lambd, x < -lambd), (0, True)),
-    hyper=(Hyper("lambd", "float", 0.5, low=0),),
+    hyper=(Hyper("lambd", "float", 0.5, low=0),), vjp="torch.ops.aten.softshrink_backward({g}, {0}, {lambd})",
 )  # fmt: skip
 act(
     "hardshrink", "x where |x| > λ, else 0", "F.hardshrink({0}, {lambd})",
     numpy=lambda x, lambd: np.where(np.abs(x) > lambd, x, 0.0 * x),  # NaN stays NaN, as torch
     sympy=lambda sp, x, lambd: sp.Piecewise((x, sp.Abs(x) > lambd), (0, True)),
-    hyper=(Hyper("lambd", "float", 0.5, low=0),),
+    hyper=(Hyper("lambd", "float", 0.5, low=0),), vjp="torch.ops.aten.hardshrink_backward({g}, {0}, {lambd})",
 )  # fmt: skip
 act(
     "elish", "x·σ(x) for x > 0, (eˣ − 1)·σ(x) below (ELiSH)",

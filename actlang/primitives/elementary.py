@@ -29,9 +29,11 @@ _unary("sin", "sine", "torch.sin({0})", np.sin, lambda sp, x: sp.sin(x))
 _unary("cos", "cosine", "torch.cos({0})", np.cos, lambda sp, x: sp.cos(x))
 _unary("sinh", "hyperbolic sine", "torch.sinh({0})", np.sinh, lambda sp, x: sp.sinh(x), "sinh")
 _unary("cosh", "hyperbolic cosine", "torch.cosh({0})", np.cosh, lambda sp, x: sp.cosh(x), "cosh")
-_unary("tanh", "hyperbolic tangent", "torch.tanh({0})", np.tanh, lambda sp, x: sp.tanh(x), "tanh")
+_unary("tanh", "hyperbolic tangent", "torch.tanh({0})", np.tanh, lambda sp, x: sp.tanh(x), "tanh",
+       vjp="torch.ops.aten.tanh_backward({g}, {y})")  # fmt: skip
 _unary("asinh", "inverse hyperbolic sine", "torch.asinh({0})", np.arcsinh, lambda sp, x: sp.asinh(x),
-       "arcsinh", aliases=("arcsinh",))  # fmt: skip
+       "arcsinh", aliases=("arcsinh",),  # as autograd's formula: g·(x² + 1)^(-1/2)
+       vjp="torch.mul(torch.rsqrt(torch.square({0}).add_(1.0)), {g})")  # fmt: skip
 _unary("atan", "inverse tangent", "torch.atan({0})", np.arctan, lambda sp, x: sp.atan(x),
        "arctan", aliases=("arctan",))  # fmt: skip
 _unary("erf", "error function", "torch.special.erf({0})", special.erf, lambda sp, x: sp.erf(x), "erf")

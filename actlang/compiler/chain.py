@@ -1,0 +1,280 @@
+"""Reverse-mode chain rule over the AST, emitted as straight-line statements.
+
+For f = root(...) the adjoint of a node n is seed·∂f/∂n (seed 1 in a forward block, the incoming
+gradient ``g`` in a backward block). Adjoints flow top-down: the root gets the seed; a call with
+adjoint A hands each argument that depends on x or a learned scalar A·∂call/∂arg, where
+
+- a primitive with a registry ``vjp`` template (PyTorch's native backward kernel:
+  ``silu_backward(A, u)``, ``sigmoid_backward(A, y)``) computes A·f'(u) in one kernel;
+- operators use their rules (``a*b``: A·b and A·a; ``max(a, b)``: A·H(a − b), A·(1 − H(a − b))
+  with H(0) = 1/2 as torch.maximum splits ties; ``select(c, a, b)``: A where c > 0, else 0);
+- any other one-argument primitive uses its own symbolic derivative f'(u) (``actlang.derivative``
+  of ``name(x)``, with u substituted), times A.
+
+Equal subtrees are one node (the Emitter's common subexpressions): each is visited once, after
+every use has added its part to its adjoint (reverse post-order is a topological order of the
+DAG). Statements go into the caller's :class:`~actlang.compiler.codegen.Emitter`, so the local
+derivatives share values with f (``softplus(x)``, ``y``). Adjoints of x and of learned scalars
+come back as lists of products (A, b) — summed for a tensor, or reduced as dot products.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from actlang.ast import Call, Expr, Input, Param, walk
+from actlang.build import call
+from actlang.compiler.codegen import Emitter, Step
+from actlang.compiler.rewrite import fold_coefficients, reflect_steps, rewrite
+from actlang.lower import hyper_literal, literal
+from actlang.registry import Primitive, lookup
+
+# A value in generated code: a tensor variable (str) or a Python number folded at generation.
+Value = str | float
+Derivative = Callable[[Expr, str], Expr]
+
+
+@dataclass
+class Adjoints:
+    """Seed·∂f/∂x and seed·∂f/∂p as sums of products ``a·b`` (``b`` may be the number 1)."""
+
+    x: list[tuple[Value, Value]] = field(default_factory=list)
+    params: dict[str, list[tuple[Value, Value]]] = field(default_factory=dict)
+
+
+class NoRule(Exception):
+    """A call with no chain rule here (no closed-form local derivative): use another candidate."""
+
+
+def adjoints(emitter: Emitter, expr: Expr, seed: Value, derivative: Derivative, wanted: str = "xp") -> Adjoints:
+    """Emit the reverse sweep of ``expr`` (already emitted as f) into ``emitter``.
+
+    ``wanted``: ``"x"`` and/or ``"p"`` — which leaves need adjoints (the sweep skips subtrees
+    without them). Raises :class:`NoRule` when some call has no local derivative.
+    """
+    order: list[Expr] = []
+    seen: set[Expr] = set()
+    for node in walk_post(expr):
+        if node not in seen:
+            seen.add(node)
+            order.append(node)
+    active = {node for node in order if _active(node, wanted)}
+    sweep = _Sweep(emitter, derivative, active)
+    pending: dict[Expr, list[Value]] = {expr: [seed]}
+    result = Adjoints()
+    for node in reversed(order):
+        parts = pending.pop(node, [])
+        if not parts or node not in active:
+            continue
+        match node:
+            case Input():
+                result.x.extend((part, 1.0) for part in parts)
+            case Param(name=name):
+                result.params.setdefault(name, []).extend((part, 1.0) for part in parts)
+            case Call():
+                total = sweep.total(parts)
+                for child, contribution in sweep.rule(node, total):
+                    if isinstance(child, Input | Param) and isinstance(contribution, tuple):
+                        target = result.x if isinstance(child, Input) else result.params.setdefault(child.name, [])
+                        target.append(contribution)
+                    else:
+                        value = sweep.product(*contribution) if isinstance(contribution, tuple) else contribution
+                        pending.setdefault(child, []).append(value)
+    return result
+
+
+def combine(emitter: Emitter, parts: list[tuple[Value, Value]]) -> Value:
+    """The sum of products ``a·b`` as one value (emitted into ``emitter``)."""
+    sweep = _Sweep(emitter, _no_derivative, set())
+    return sweep.total([sweep.product(a, b) for a, b in parts])
+
+
+def _no_derivative(expr: Expr, wrt: str) -> Expr:
+    raise NoRule(str(expr))
+
+
+def walk_post(expr: Expr):
+    """Nodes in post-order (arguments left to right, then the call), as the Emitter visits them."""
+    if isinstance(expr, Call):
+        for arg in expr.args:
+            yield from walk_post(arg)
+    yield expr
+
+
+def _active(node: Expr, wanted: str) -> bool:
+    """Whether ``node`` depends on a leaf that needs an adjoint."""
+    return any(
+        (isinstance(n, Input) and "x" in wanted) or (isinstance(n, Param) and "p" in wanted) for n in walk(node)
+    )
+
+
+@dataclass
+class _Sweep:
+    emitter: Emitter
+    derivative: Derivative
+    active: set[Expr]
+
+    def value(self, expr: Expr) -> Value:
+        code, is_tensor = self.emitter.value(expr)
+        return code if is_tensor else _number(expr)
+
+    def step(self, name: str, operands: list[Value]) -> Value:
+        """Emit one operator statement (recorded for the buffer-reuse pass)."""
+        primitive = lookup(name)
+        assert primitive is not None
+        lowered = tuple((v, True) if isinstance(v, str) else (literal(v), False) for v in operands)
+        code = primitive.torch.format(*(c for c, _ in lowered))  # type: ignore[union-attr]
+        return self._record(primitive, lowered, code)
+
+    def _record(self, primitive: Primitive, lowered: tuple[tuple[str, bool], ...], code: str) -> str:
+        target = self.emitter.emit(code)
+        self.emitter.steps[target] = Step(primitive, lowered, code, self._on_x(lowered))
+        return target
+
+    def _on_x(self, lowered: tuple[tuple[str, bool], ...]) -> bool:
+        """Whether a result is shaped like x in x's dtype (see :class:`~actlang.compiler.codegen.Layout`):
+        its tensors are x, the seed g, saved values, on-x results, or (with scalar_params) learned scalars."""
+        steps = self.emitter.steps
+        tensors = [c for c, is_tensor in lowered if is_tensor]
+        shaped = [c in ("x", "g") or c.startswith("s[") or (c in steps and steps[c].on_x) for c in tensors]
+        scalars = self.emitter.layout.scalar_params or not self.emitter.params
+        small = [scalars and c.startswith("p_") for c in tensors]
+        return any(shaped) and all(a or b for a, b in zip(shaped, small, strict=True))
+
+    def product(self, a: Value, b: Value) -> Value:
+        if a == 0.0 or b == 0.0:  # a zero local derivative adds nothing (as the symbolic one drops it)
+            return 0.0
+        if isinstance(a, float) and isinstance(b, float):
+            return a * b
+        if a == 1.0 or b == 1.0:
+            return b if a == 1.0 else a
+        if a == -1.0 or b == -1.0:
+            return self.step("neg", [b if a == -1.0 else a])
+        return self.step("mul", [a, b])
+
+    def total(self, parts: list[Value]) -> Value:
+        """The sum of an adjoint's parts (numbers folded first)."""
+        numbers = sum(p for p in parts if isinstance(p, float))
+        tensors = [p for p in parts if isinstance(p, str)]
+        result: Value = tensors[0] if tensors else numbers
+        for part in tensors[1:]:
+            result = self.step("add", [result, part])
+        if tensors and numbers != 0.0:
+            result = self.step("add", [result, numbers])
+        return result
+
+    def rule(self, node: Call, adjoint: Value) -> list[tuple[Expr, tuple[Value, Value] | Value]]:
+        """(argument, its part of the adjoint) for each active argument; a part is a product (A, b)
+        or an emitted value."""
+        args = node.args
+        live = [a in self.active for a in args]
+        match node.name, args:
+            case "add" | "sum_n", _:
+                return [(a, (adjoint, 1.0)) for a, on in zip(args, live, strict=True) if on]
+            case "sub", (a, b):
+                return [(a, (adjoint, 1.0))] * live[0] + [(b, (adjoint, -1.0))] * live[1]
+            case "neg", (a,):
+                return [(a, (adjoint, -1.0))]
+            case "mul", (a, b):
+                return [(a, (adjoint, self.value(b)))] * live[0] + [(b, (adjoint, self.value(a)))] * live[1]
+            case "prod_n", _:
+                return [(a, (adjoint, self._rest(args, i))) for i, a in enumerate(args) if live[i]]
+            case "div", (a, b):  # ∂/∂a = 1/b, ∂/∂b = -(a/b)/b
+                parts: list = [(a, (adjoint, self.value(call("div", 1.0, b))))] * live[0]
+                return parts + [(b, (adjoint, self.value(call("neg", call("div", node, b)))))] * live[1]
+            case "pow", (a, b):  # ∂/∂a = b·a^(b−1), ∂/∂b = a^b·log(a)
+                da = call("mul", b, call("pow", a, call("sub", b, 1.0)))
+                return [(a, (adjoint, self.local(da)))] * live[0] + [
+                    (b, (adjoint, self.local(call("mul", node, call("log", a)))))
+                ] * live[1]
+            case "max" | "min" | "max_n" | "min_n", (_, _):
+                return self._extremum(node, adjoint)
+            case "select", (c, a, b):
+                return [(a, self._gate(c, adjoint, True))] * live[1] + [(b, self._gate(c, adjoint, False))] * live[2]
+            case "heaviside" | "sign", _:
+                return []  # zero wherever the derivative exists (autograd's convention)
+        if len(args) != 1:
+            raise NoRule(node.name)
+        return [(args[0], self._unary(node, adjoint))]
+
+    def local(self, expr: Expr) -> Value:
+        """The value of a local-derivative expression after the derivative passes."""
+        return self.value(fold_coefficients(reflect_steps(rewrite(expr))))
+
+    def _rest(self, args: tuple[Expr, ...], skip: int) -> Value:
+        others = [a for i, a in enumerate(args) if i != skip]
+        return self.value(functools.reduce(lambda p, q: call("mul", p, q), others))
+
+    def _extremum(self, node: Call, adjoint: Value) -> list:
+        """max/min as torch.maximum/minimum: the larger (smaller) side gets A, a tie splits it."""
+        upper = node.name in ("max", "max_n")
+        a, b = node.args
+        step = call("heaviside", call("sub", a, b))  # H(a - b), 1/2 at a tie
+        first, second = (step, call("sub", 1.0, step)) if upper else (call("sub", 1.0, step), step)
+        parts: list = []
+        if a in self.active:
+            parts.append((a, (adjoint, self.local(first))))
+        if b in self.active:
+            parts.append((b, (adjoint, self.local(second))))
+        return parts
+
+    def _gate(self, condition: Expr, adjoint: Value, taken: bool) -> Value | tuple[Value, Value]:
+        """A where ``condition > 0`` (``taken``) or elsewhere, 0 on the other side (never A·0)."""
+        if isinstance(adjoint, float):
+            mask = call("select", condition, 1.0, 0.0) if taken else call("select", condition, 0.0, 1.0)
+            return (adjoint, self.value(mask))
+        where = lookup("select")
+        assert where is not None
+        c = self.value(condition)
+        if isinstance(c, float):  # a constant condition picks one branch
+            return (adjoint, 1.0 if (c > 0) == taken else 0.0)
+        branches = (adjoint, 0.0) if taken else (0.0, adjoint)
+        lowered = tuple((v, True) if isinstance(v, str) else (literal(v), False) for v in (c, *branches))
+        code = where.torch.format(*(v for v, _ in lowered))  # type: ignore[union-attr]
+        return self._record(where, lowered, code)
+
+    def _unary(self, node: Call, adjoint: Value) -> Value | tuple[Value, Value]:
+        primitive = lookup(node.name)
+        assert primitive is not None
+        if primitive.vjp is not None:
+            gradient = adjoint if isinstance(adjoint, str) else self._ones()
+            u = self.value(node.args[0])
+            y = self.value(node)
+            names = {k: hyper_literal(v) for k, v in node.hyper}
+            assert isinstance(u, str) and isinstance(y, str)
+            code = primitive.vjp.format(u, g=gradient, y=y, **names)
+            vjp = Primitive(name=f"vjp:{primitive.name}", doc="", source="", torch=primitive.vjp)
+            result = self._record(vjp, ((u, True), (gradient, True), (y, True)), code)
+            return result if isinstance(adjoint, str) else (result, adjoint)
+        form = _local_form(self.derivative, node.name, node.hyper)
+        return (adjoint, self.local(_substitute(form, node.args[0])))
+
+    def _ones(self) -> str:
+        return self.emitter.value(call("one", Input()))[0]
+
+
+@functools.cache
+def _local_form(derivative: Derivative, name: str, hyper: tuple) -> Expr:
+    """d name(x) / dx, once per (primitive, hyperparameters)."""
+    try:
+        return derivative(Call(name, (Input(),), hyper), "x")
+    except Exception as error:  # no closed form (opaque, Bessel derivatives): no chain rule
+        raise NoRule(f"{name}: {error}") from None
+
+
+def _substitute(expr: Expr, replacement: Expr) -> Expr:
+    """``expr`` with every x replaced by ``replacement``."""
+    match expr:
+        case Input():
+            return replacement
+        case Call(name=name, args=args, hyper=hyper):
+            return Call(name, tuple(_substitute(a, replacement) for a in args), hyper)
+    return expr
+
+
+def _number(expr: Expr) -> float:
+    from actlang.evaluate import evaluate
+
+    return float(evaluate(expr, 0.0))
