@@ -228,6 +228,28 @@ def test_lookup_backward_matches_autograd_of_the_plain_lookup(mode, lo, closed, 
         np.testing.assert_allclose(f, p, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("mode", [0, 1])
+@pytest.mark.parametrize("channels", [0, 4])
+def test_lookup_backward_on_large_inputs_matches_autograd(mode, channels):
+    from actlang.cpab import lookup as fast
+
+    # Past the size where the tables' gradients are accumulated in parallel partial rows.
+    count = fast._ROWS * 4096 * 2
+    assert count % fast._ROWS == 0
+    rng = np.random.default_rng(7 + mode)
+    x = torch.from_numpy(rng.uniform(-4, 4, (count // 4, 4) if channels else count)).requires_grad_()
+    table = torch.from_numpy(rng.normal(0, 0.1, (channels, 65) if channels else (65,))).requires_grad_()
+    args = (-3.0, 3.0, mode, 0.05)
+    flags = (False, False, 1)
+    weights = torch.from_numpy(rng.normal(size=x.shape))
+    plain = lookup(x, *pieces(table, *args), *args, *flags)
+    fused = LookupFunction.apply(x, *pieces(table, *args), *args, *flags)
+    expected = torch.autograd.grad((plain * weights).sum(), (x, table))
+    got = torch.autograd.grad((fused * weights).sum(), (x, table))
+    for p, f in zip(expected, got, strict=True):
+        np.testing.assert_allclose(f, p, rtol=1e-10, atol=1e-10)
+
+
 # --- edge cases -----------------------------------------------------------------------------
 def test_inputs_on_vertices_and_ends():
     module = make(6, True, seed=9, scale=2.0)
