@@ -139,6 +139,8 @@ class Primitive:
       ``{y}`` and hyperparameter names — PyTorch's native backward kernel where there is one
       (``torch.ops.aten.silu_backward({g}, {0})``); the compiler's chain rule uses it in place of
       the symbolic derivative. Its values must agree with that derivative, kinks included.
+    - ``local``: optional f'(``{0}``) itself as a torch template, for a ``vjp`` primitive whose
+      adjoint is a constant (the root of an expression), so that no tensor of ones is multiplied.
     """
 
     name: str
@@ -161,6 +163,7 @@ class Primitive:
     check: Callable[[Mapping[str, HyperValue]], str | None] | None = None
     tags: frozenset[str] = field(default_factory=frozenset)
     vjp: str | None = None
+    local: str | None = None
 
     @property
     def stateful(self) -> bool:

@@ -238,6 +238,12 @@ class _Sweep:
     def _unary(self, node: Call, adjoint: Value) -> Value | tuple[Value, Value]:
         primitive = lookup(node.name)
         assert primitive is not None
+        if primitive.local is not None and isinstance(adjoint, float):
+            u = self.value(node.args[0])
+            assert isinstance(u, str)
+            names = {k: hyper_literal(v) for k, v in node.hyper}
+            local = Primitive(name=f"local:{primitive.name}", doc="", source="", torch=primitive.local)
+            return (self._record(local, ((u, True),), primitive.local.format(u, **names)), adjoint)
         if primitive.vjp is not None:
             gradient = adjoint if isinstance(adjoint, str) else self._ones()
             u = self.value(node.args[0])

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from actlang.ast import Expr, with_inits
-from actlang.errors import UnsupportedError
+from actlang.errors import ActlangError, UnsupportedError
 
 
 class ActivationModule(nn.Module):
@@ -49,9 +49,22 @@ class ActivationModule(nn.Module):
         """
         if torch.jit.is_scripting():
             return self.plain_forward(x)
+        if self.channels is not None:
+            self.check_input(x)
         if self.memory_efficient and torch.is_grad_enabled() and not torch.compiler.is_compiling():
             return self.fused_forward(x)
         return self.plain_forward(x)
+
+    @torch.jit.unused
+    def check_input(self, x: torch.Tensor) -> None:
+        """A per-channel module needs x with ``channels`` entries along ``channel_dim``."""
+        dim = self.channel_dim if self.channel_dim >= 0 else x.dim() + self.channel_dim
+        if not 0 <= dim < x.dim() or x.shape[dim] != self.channels:
+            raise ActlangError(
+                f"this module has {self.channels} channels along dimension {self.channel_dim}: expected an "
+                f"input of shape (..., {self.channels}, ...) with the channels at dimension {self.channel_dim} "
+                f"(e.g. (N, {self.channels}, ...) for channel_dim=1), got shape {tuple(x.shape)}"
+            )
 
     @torch.jit.unused
     def fused_forward(self, x: torch.Tensor) -> torch.Tensor:

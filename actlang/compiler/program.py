@@ -68,6 +68,8 @@ def load_source(source: str, namespace: dict[str, Any]) -> dict[str, Any]:
 _DISPATCH = """def forward(self, x: torch.Tensor) -> torch.Tensor:
     if torch.jit.is_scripting():
         return self.plain_forward(x)
+    if self.channels is not None:
+        self.check_input(x)
     if self.memory_efficient and torch.is_grad_enabled() and not torch.compiler.is_compiling():
         return self.fused_forward(x)
     return self.plain_forward(x)

@@ -24,7 +24,8 @@ def act(name: str, doc: str, torch: str, source: str = _TORCH, **fields) -> None
 
 
 act("sigmoid", "1 / (1 + e^{−x})", "torch.sigmoid({0})", numpy=special.expit,
-    sympy=lambda sp, x: 1 / (1 + sp.exp(-x)), aquasurf="sigmoid", vjp="torch.ops.aten.sigmoid_backward({g}, {y})")  # fmt: skip
+    sympy=lambda sp, x: 1 / (1 + sp.exp(-x)), aquasurf="sigmoid",
+    vjp="torch.ops.aten.sigmoid_backward({g}, {y})")  # fmt: skip
 act("log_sigmoid", "log σ(x) = −softplus(−x)", "F.logsigmoid({0})", definition="-softplus(-x)",
     aliases=("logsigmoid",), aquasurf="log_sigmoid")  # fmt: skip
 act("softsign", "x / (1 + |x|)", "F.softsign({0})", definition="x / (1 + abs(x))", aquasurf="softsign")
@@ -77,7 +78,7 @@ act("silu", "x·σ(x), a.k.a. swish", "F.silu({0})", definition="x * sigmoid(x)"
 act("mish", "x·tanh(softplus(x))", "F.mish({0})", definition="x * tanh(softplus(x))", aquasurf="mish",
     vjp="torch.ops.aten.mish_backward({g}, {0})")
 act("hardsigmoid", "relu6(x + 3) / 6 (PyTorch's; see hard_sigmoid)", "F.hardsigmoid({0})",
-    definition="relu6(x + 3) / 6", vjp="torch.ops.aten.hardsigmoid_backward({g}, {0})")  # fmt: skip
+    definition="relu6(x + 3) / 6")  # no vjp: aten's hardsigmoid_backward uses a float32 1/6  # fmt: skip
 # clip(v, 0, 1) written so that both ends belong to the sloped piece, as torch.clamp's gradient has it.
 act("hard_sigmoid", "clip(0.2x + 0.5, 0, 1), Keras 2's, as AQuaSurF used", "torch.clamp(0.2 * {0} + 0.5, 0.0, 1.0)",
     source="Keras 2 hard_sigmoid (AQuaSurF)", aquasurf="hard_sigmoid",

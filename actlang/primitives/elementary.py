@@ -33,7 +33,8 @@ _unary("tanh", "hyperbolic tangent", "torch.tanh({0})", np.tanh, lambda sp, x: s
        vjp="torch.ops.aten.tanh_backward({g}, {y})")  # fmt: skip
 _unary("asinh", "inverse hyperbolic sine", "torch.asinh({0})", np.arcsinh, lambda sp, x: sp.asinh(x),
        "arcsinh", aliases=("arcsinh",),  # as autograd's formula: g·(x² + 1)^(-1/2)
-       vjp="torch.mul(torch.rsqrt(torch.square({0}).add_(1.0)), {g})")  # fmt: skip
+       vjp="torch.mul(torch.rsqrt(torch.square({0}).add_(1.0)), {g})",
+       local="torch.rsqrt(torch.square({0}).add_(1.0))")  # fmt: skip
 _unary("atan", "inverse tangent", "torch.atan({0})", np.arctan, lambda sp, x: sp.atan(x),
        "arctan", aliases=("arctan",))  # fmt: skip
 _unary("erf", "error function", "torch.special.erf({0})", special.erf, lambda sp, x: sp.erf(x), "erf")
