@@ -222,6 +222,7 @@ def test_lookup_backward_matches_autograd_of_the_plain_lookup(mode, lo, closed, 
     # Random tables are discontinuous at a and b (T(b) ≠ b), so gradcheck avoids those points.
     smooth = x.detach()[..., 2:].clone().requires_grad_() if channels else x.detach()[:56].clone().requires_grad_()
     assert torch.autograd.gradcheck(fused, (smooth, table))
+    assert torch.autograd.gradgradcheck(fused, (smooth, table))
     expected = torch.autograd.grad(plain(x, table).pow(2).sum(), (x, table))
     got = torch.autograd.grad(fused(x, table).pow(2).sum(), (x, table))
     for p, f in zip(expected, got, strict=True):
@@ -364,3 +365,24 @@ def test_property_closed_form_matches_reference_and_is_monotone(field):
     assert torch.all(torch.diff(y) > 0)
     with torch.no_grad():
         np.testing.assert_allclose(module.inverse(y), x, atol=1e-8)
+
+
+def test_ditac_double_backward_through_the_fast_path():
+    from actlang.cpab.module import DiTAC
+
+    module = DiTAC(dict(a=-3.0, b=3.0, cells=6, grid=64)).double()
+    with torch.no_grad():
+        module.theta.copy_(torch.from_numpy(np.random.default_rng(3).normal(0, 0.8, module.theta.shape)))
+    # Centres of the table's intervals, inside and outside [a, b]: away from the kinks of x̃.
+    x = torch.cat([-3.0 + (torch.arange(64, dtype=torch.float64) + 0.5) * 6.0 / 64, torch.tensor([-4.5, 5.0])])
+
+    def first(points: torch.Tensor, create_graph: bool) -> torch.Tensor:
+        points = points.clone().requires_grad_()
+        return torch.autograd.grad(module(points).sum(), points, create_graph=create_graph)[0], points
+
+    slope, points = first(x, True)
+    (curvature,) = torch.autograd.grad(slope.sum(), points)
+    step = 1e-6
+    numeric = (first(x + step, False)[0] - first(x - step, False)[0]) / (2 * step)
+    np.testing.assert_allclose(curvature.numpy(), numeric.numpy(), rtol=1e-6, atol=1e-7)
+    assert curvature.abs().max() > 0.1  # Φ's curvature and the warp's slopes both contribute

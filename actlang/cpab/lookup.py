@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import math
 import threading
+from typing import Any
 
 import torch
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
 # Variant codes. TorchScript cannot read module-level ints, so the functions below compare
 # against the literals: 1 ditac (× Φ), 2 ge_ditac, 3 l_ditac, 4 inf_ditac (extrapolates), 0 cpab.
@@ -167,9 +167,9 @@ class LookupFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, c0, c1, lo, hi, mode, slope, closed, masked, channel_dim):  # type: ignore[override]
-        x = x.contiguous()
         ctx.spec = (lo, hi, mode, slope, closed, masked, channel_dim)
-        ctx.save_for_backward(x, c0, c1)
+        ctx.save_for_backward(x, c0, c1)  # x as given: double backward differentiates through it
+        x = x.contiguous()
         out = torch.empty_like(x)  # first the scratch of the index, then the result
         flat = _pieces_of(x, c0, ctx.spec, out)
         spare = _scratch("a", x)
@@ -185,50 +185,72 @@ class LookupFunction(torch.autograd.Function):
         return out
 
     @staticmethod
-    @once_differentiable  # in-place scratch arithmetic: no graph for second derivatives
     def backward(ctx, grad):  # type: ignore[override]
         x, c0, c1 = ctx.saved_tensors
-        lo, hi, mode, slope, _, masked, _ = ctx.spec
-        grad = grad.contiguous()
-        grad_x = torch.empty_like(x)  # first the scratch of the index, then the result
-        tables = ctx.needs_input_grad[1] or ctx.needs_input_grad[2]
-        # int64 when the tables need gradients: scatter_add_ takes no other index type.
-        flat = _pieces_of(x, c0, ctx.spec, grad_x, torch.int64 if tables else torch.int32)
-        slope_in = _scratch("a", x)
-        spare = _scratch("c", x)
-        table_scale = 1.0  # weight = table_scale·∂out/∂x̃·g
-        if mode == 1:
-            # out = x̃·Φ(x): ∂/∂x = c1·Φ + x̃·φ, ∂/∂x̃ = Φ. With e = erf(x/√2), E = exp(−x²/2):
-            # 2g·Φ = g + g·e, and g·x̃·φ = g·E·(c0·K + 2K·(c1/2)·x), K = 1/√(2π).
-            scaled = torch.mul(x, 0.7071067811865476, out=_scratch("b", x))
-            torch.mul(scaled, scaled, out=grad_x).neg_().exp_().mul_(grad)  # g·E
-            weight = torch.addcmul(grad, grad, scaled.erf_(), out=scaled)  # 2g·Φ
-            torch.index_select(c1.reshape(-1), 0, flat, out=slope_in.view(-1)).mul_(0.5)  # c1/2
-            torch.index_select(c0.reshape(-1) * _INV_SQRT_2PI, 0, flat, out=spare.view(-1))
-            grad_x.mul_(spare.addcmul_(slope_in, x, value=2.0 * _INV_SQRT_2PI)).addcmul_(weight, slope_in)
-            table_scale = 0.5
-        else:
-            torch.index_select(c1.reshape(-1), 0, flat, out=slope_in.view(-1))  # dx̃/dx
-            if mode == 2 or (mode == 3 and masked):
-                off = (x < lo) if mode == 2 else (x < lo) | (x > hi)
-                if mode == 2:
-                    outer = normal_cdf(x) + x * torch.exp(x * x * -0.5) * _INV_SQRT_2PI
-                else:
-                    outer = torch.where(x >= 0, torch.ones_like(x), torch.full_like(x, slope))
-                weight = torch.where(off, torch.zeros_like(grad), grad)
-                torch.mul(grad, torch.where(off, outer, slope_in), out=grad_x)
+        if torch.is_grad_enabled():  # create_graph: differentiate the plain ops, graph kept
+            return _differentiable_backward(ctx, x, c0, c1, grad)
+        with torch.no_grad():
+            return _backward(ctx, x.contiguous(), c0, c1, grad.contiguous())
+
+
+def _differentiable_backward(ctx: Any, x: Tensor, c0: Tensor, c1: Tensor, grad: Tensor) -> tuple:
+    """The gradients as differentiable functions of x, the tables and ``grad`` (for double
+    backward): autograd through :func:`lookup`, whose values equal the fused forward's."""
+    lo, hi, mode, slope, closed, masked, channel_dim = ctx.spec
+    needs = ctx.needs_input_grad[:3]
+    with torch.enable_grad():
+        given = zip((x, c0, c1), needs, strict=True)
+        inputs = [t if t.requires_grad else t.detach().requires_grad_(need) for t, need in given]
+        out = lookup(inputs[0], inputs[1], inputs[2], lo, hi, mode, slope, closed, masked, channel_dim)
+        wanted = [t for t, need in zip(inputs, needs, strict=True) if need]
+        found = iter(torch.autograd.grad(out, wanted, grad, create_graph=True, allow_unused=True))
+    grads = [next(found) if need else None for need in needs]
+    grads = [torch.zeros_like(t) if n and g is None else g for t, g, n in zip(inputs, grads, needs, strict=True)]
+    return (*grads, None, None, None, None, None, None, None)
+
+
+def _backward(ctx: Any, x: Tensor, c0: Tensor, c1: Tensor, grad: Tensor) -> tuple:
+    """First-order gradients, in place in scratch buffers (no graph)."""
+    lo, hi, mode, slope, _, masked, _ = ctx.spec
+    grad_x = torch.empty_like(x)  # first the scratch of the index, then the result
+    tables = ctx.needs_input_grad[1] or ctx.needs_input_grad[2]
+    # int64 when the tables need gradients: scatter_add_ takes no other index type.
+    flat = _pieces_of(x, c0, ctx.spec, grad_x, torch.int64 if tables else torch.int32)
+    slope_in = _scratch("a", x)
+    spare = _scratch("c", x)
+    table_scale = 1.0  # weight = table_scale·∂out/∂x̃·g
+    if mode == 1:
+        # out = x̃·Φ(x): ∂/∂x = c1·Φ + x̃·φ, ∂/∂x̃ = Φ. With e = erf(x/√2), E = exp(−x²/2):
+        # 2g·Φ = g + g·e, and g·x̃·φ = g·E·(c0·K + 2K·(c1/2)·x), K = 1/√(2π).
+        scaled = torch.mul(x, 0.7071067811865476, out=_scratch("b", x))
+        torch.mul(scaled, scaled, out=grad_x).neg_().exp_().mul_(grad)  # g·E
+        weight = torch.addcmul(grad, grad, scaled.erf_(), out=scaled)  # 2g·Φ
+        torch.index_select(c1.reshape(-1), 0, flat, out=slope_in.view(-1)).mul_(0.5)  # c1/2
+        torch.index_select(c0.reshape(-1) * _INV_SQRT_2PI, 0, flat, out=spare.view(-1))
+        grad_x.mul_(spare.addcmul_(slope_in, x, value=2.0 * _INV_SQRT_2PI)).addcmul_(weight, slope_in)
+        table_scale = 0.5
+    else:
+        torch.index_select(c1.reshape(-1), 0, flat, out=slope_in.view(-1))  # dx̃/dx
+        if mode == 2 or (mode == 3 and masked):
+            off = (x < lo) if mode == 2 else (x < lo) | (x > hi)
+            if mode == 2:
+                outer = normal_cdf(x) + x * torch.exp(x * x * -0.5) * _INV_SQRT_2PI
             else:
-                weight = grad
-                torch.mul(slope_in, grad, out=grad_x)
-        grad_c0 = grad_c1 = None
-        if tables:
-            weight = weight.reshape(-1)
-            grad_c0 = _accumulate(c0, flat, weight)
-            grad_c1 = _accumulate(c1, flat, torch.mul(weight, x.reshape(-1), out=spare.view(-1)))
-            if table_scale != 1.0:
-                grad_c0, grad_c1 = grad_c0.mul_(table_scale), grad_c1.mul_(table_scale)
-        grad_x = grad_x if ctx.needs_input_grad[0] else None
-        return grad_x, grad_c0, grad_c1, None, None, None, None, None, None, None
+                outer = torch.where(x >= 0, torch.ones_like(x), torch.full_like(x, slope))
+            weight = torch.where(off, torch.zeros_like(grad), grad)
+            torch.mul(grad, torch.where(off, outer, slope_in), out=grad_x)
+        else:
+            weight = grad
+            torch.mul(slope_in, grad, out=grad_x)
+    grad_c0 = grad_c1 = None
+    if tables:
+        weight = weight.reshape(-1)
+        grad_c0 = _accumulate(c0, flat, weight)
+        grad_c1 = _accumulate(c1, flat, torch.mul(weight, x.reshape(-1), out=spare.view(-1)))
+        if table_scale != 1.0:
+            grad_c0, grad_c1 = grad_c0.mul_(table_scale), grad_c1.mul_(table_scale)
+    grad_x = grad_x if ctx.needs_input_grad[0] else None
+    return grad_x, grad_c0, grad_c1, None, None, None, None, None, None, None
 
 
 def _pieces_of(x: Tensor, c0: Tensor, spec: tuple, scratch: Tensor, dtype: torch.dtype = torch.int32) -> Tensor:
