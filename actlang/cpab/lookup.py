@@ -103,7 +103,8 @@ _WORKSPACE = _Workspace()
 
 
 def clear_workspace() -> None:
-    """Free this thread's scratch buffers (at most 4 × 4M elements: ≤ 64 MB in float32)."""
+    """Free this thread's scratch buffers (int32 and int64 index, three float buffers of at most
+    4M elements each: ≤ 96 MB for float32 inputs)."""
     _WORKSPACE.buffers.clear()
 
 
