@@ -149,15 +149,60 @@ def latency(repeats: int = 7) -> list[tuple[str, float, float, float]]:
     return rows
 
 
+KERNELS: dict[str, Callable[[torch.Tensor, torch.Tensor, torch.Tensor], object]] = {
+    "mul": lambda x, y, out: torch.mul(x, y, out=out),
+    "neg": lambda x, y, out: torch.neg(x, out=out),
+    "where": lambda x, y, out: torch.where(y > 0, x, y, out=out),
+    "isnan": lambda x, y, out: torch.isnan(x),
+    "exp": lambda x, y, out: torch.exp(x, out=out),
+    "expm1": lambda x, y, out: torch.expm1(x, out=out),
+    "log1p": lambda x, y, out: torch.log1p(x.abs(), out=out),
+    "sqrt": lambda x, y, out: torch.sqrt(x.abs(), out=out),
+    "sigmoid": lambda x, y, out: torch.sigmoid(x, out=out),
+    "tanh": lambda x, y, out: torch.tanh(x, out=out),
+    "erfc": lambda x, y, out: torch.special.erfc(x, out=out),
+    "softplus": lambda x, y, out: F.softplus(x),
+    "elu": lambda x, y, out: F.elu(x),
+    "asinh": lambda x, y, out: torch.asinh(x, out=out),
+    "silu_backward": lambda x, y, out: torch.ops.aten.silu_backward(y, x),
+    "elu_backward": lambda x, y, out: torch.ops.aten.elu_backward(y, 1.0, 1.0, 1.0, False, x),
+}
+
+
+def kernels(size: int, repeats: int) -> None:
+    """Each kernel's median time over a multiply's (interleaved), beside the cost model's weight."""
+    from actlang.compiler import cost
+
+    x, y, out = torch.randn(size), torch.randn(size), torch.empty(size)
+    times: dict[str, list[float]] = {k: [] for k in KERNELS}
+    for fn in KERNELS.values():
+        fn(x, y, out)
+    for _ in range(repeats):
+        for name, fn in KERNELS.items():
+            times[name].append(timed(lambda fn=fn: fn(x, y, out)))
+    unit = statistics.median(times["mul"])
+    print("| kernel | ms | measured / mul | model weight |\n|---|---:|---:|---:|")
+    for name in KERNELS:
+        weight = 1.0 if name == "mul" else cost.WEIGHTS.get(name, 1.0)
+        median = statistics.median(times[name])
+        print(f"| {name} | {1e3 * median:.2f} | {median / unit:.2f} | {weight:.1f} |")
+    empty = statistics.median([timed(lambda: torch.empty(size).fill_(0.0)) for _ in range(repeats)])
+    print(f"\nfresh allocation + first touch: {empty / unit:.2f} of a multiply (model: {cost.ALLOCATION})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--size", type=int, default=4 * 1024 * 1024)
     parser.add_argument("--quick", action="store_true", help="two expressions, 3 repeats")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads (default: all cores)")
+    parser.add_argument("--kernels", action="store_true", help="only: kernel times against the cost model's weights")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     torch.set_num_threads(args.threads)
+    if args.kernels:
+        kernels(args.size, args.repeats)
+        return
     texts = [*EAGER, *LEARNED]
     if args.quick:
         texts, args.repeats = texts[:1] + texts[-1:], 3
@@ -169,9 +214,9 @@ def main() -> None:
     for text in texts:
         result = measure(text, args.size, args.repeats)
         eager, eager_tc, relu = (result[k]["fwdbwd"] for k in ("eager", "eager+tc", "F.relu"))
-        strategy = actlang.compile(text).program.fused()  # the race's pick, as the module above used it
+        strategy = actlang.compile(text).program.fused()  # the cost model's pick, as the module above used it
         for name, r in result.items():
-            label = f"{name} ({strategy.strategy})" if name == "compiled" and strategy is not None else name
+            label = f"{name} ({strategy.label})" if name == "compiled" and strategy is not None else name
             print(f"| `{text}` | {label} | {1e3 * r['fwd']:.1f} | {1e3 * r['fwdbwd']:.1f} | "
                   f"{r['fwdbwd'] / eager:.2f} | {r['fwdbwd'] / eager_tc:.2f} | {r['fwdbwd'] / relu:.2f} | "
                   f"{r['saved']:.1f} |", flush=True)  # fmt: skip

@@ -166,3 +166,16 @@ def test_per_channel_module_names_the_expected_input_shape(shape):
     assert last(torch.randn(5, 3)).shape == (5, 3)
     with pytest.raises(actlang.ActlangError, match="got shape \\(3, 5\\)"):
         last(torch.randn(3, 5))
+
+
+EXTREMA = ["max(x, 2 - x) * x", "min(x^2, x) + x", "max_n(softplus(x), 3 * x) * 2", "min(x, 0) * x"]
+
+
+@pytest.mark.parametrize("text", EXTREMA)
+def test_extremum_steps_split_ties_as_the_symbolic_derivative(text):
+    e = actlang.parse(text)
+    function = build_fused(actlang.compile(e).program, "derivatives", method="chain")
+    assert "torch.sign(" in function.source and "isnan" not in function.source
+    xs = torch.tensor([-2.0, -1.0, 0.0, 0.5, 1.0, 1.5, 2.0, 1e4], dtype=torch.float64)  # ties at 0 and 1
+    want = actlang.evaluate(actlang.derivative(e), xs.numpy())
+    close_where_finite(input_gradient(function, xs).numpy(), want, 1e-12, 1e-12)

@@ -44,6 +44,13 @@ class Adjoints:
     params: dict[str, list[tuple[Value, Value]]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Negated:
+    """A part of an adjoint that is −value: the sum subtracts it (one pass, not a negation and an add)."""
+
+    value: str
+
+
 class NoRule(Exception):
     """A call with no chain rule here (no closed-form local derivative): use another candidate."""
 
@@ -62,7 +69,7 @@ def adjoints(emitter: Emitter, expr: Expr, seed: Value, derivative: Derivative, 
             order.append(node)
     active = {node for node in order if _active(node, wanted)}
     sweep = _Sweep(emitter, derivative, active)
-    pending: dict[Expr, list[Value]] = {expr: [seed]}
+    pending: dict[Expr, list[Value | Negated]] = {expr: [seed]}
     result = Adjoints()
     for node in reversed(order):
         parts = pending.pop(node, [])
@@ -143,7 +150,9 @@ class _Sweep:
         small = [scalars and c.startswith("p_") for c in tensors]
         return any(shaped) and all(a or b for a, b in zip(shaped, small, strict=True))
 
-    def product(self, a: Value, b: Value) -> Value:
+    def product(self, a: Value, b: Value) -> Value | Negated:
+        if isinstance(a, str) and b == -1.0:
+            return Negated(a)
         if a == 0.0 or b == 0.0:  # a zero local derivative adds nothing (as the symbolic one drops it)
             return 0.0
         if isinstance(a, float) and isinstance(b, float):
@@ -154,13 +163,18 @@ class _Sweep:
             return self.step("neg", [b if a == -1.0 else a])
         return self.step("mul", [a, b])
 
-    def total(self, parts: list[Value]) -> Value:
-        """The sum of an adjoint's parts (numbers folded first)."""
+    def total(self, parts: list[Value | Negated]) -> Value:
+        """The sum of an adjoint's parts (numbers folded first, negated parts subtracted)."""
         numbers = sum(p for p in parts if isinstance(p, float))
         tensors = [p for p in parts if isinstance(p, str)]
+        negated = [p.value for p in parts if isinstance(p, Negated)]
+        if not tensors and negated:
+            tensors.append(self.step("neg", [negated.pop(0)]))
         result: Value = tensors[0] if tensors else numbers
         for part in tensors[1:]:
             result = self.step("add", [result, part])
+        for part in negated:
+            result = self.step("sub", [result, part])
         if tensors and numbers != 0.0:
             result = self.step("add", [result, numbers])
         return result
@@ -208,17 +222,24 @@ class _Sweep:
         return self.value(functools.reduce(lambda p, q: call("mul", p, q), others))
 
     def _extremum(self, node: Call, adjoint: Value) -> list:
-        """max/min as torch.maximum/minimum: the larger (smaller) side gets A, a tie splits it."""
+        """max/min as torch.maximum/minimum: the larger (smaller) side gets A, a tie splits it.
+
+        The step H(a − b) (1/2 at a tie) is 0.5·sign(a − b) + 0.5: exact, three cheap passes where
+        the heaviside template takes eight (it keeps NaN, which only matters where f is NaN too).
+        """
         upper = node.name in ("max", "max_n")
         a, b = node.args
-        step = call("heaviside", call("sub", a, b))  # H(a - b), 1/2 at a tie
-        first, second = (step, call("sub", 1.0, step)) if upper else (call("sub", 1.0, step), step)
-        parts: list = []
-        if a in self.active:
-            parts.append((a, (adjoint, self.local(first))))
-        if b in self.active:
-            parts.append((b, (adjoint, self.local(second))))
-        return parts
+        difference = self.value(call("sub", a, b))
+        assert isinstance(difference, str)  # an active argument makes it a tensor
+        sign = Primitive(name="sign:torch", doc="", source="", torch="torch.sign({0})")
+        signed = self._record(sign, ((difference, True),), f"torch.sign({difference})")
+        step = self.step("add", [self.step("mul", [signed, 0.5]), 0.5])
+        wanted = [arg in self.active for arg in (a, b)]
+        rest: Value = 0.0
+        if wanted[1] if upper else wanted[0]:
+            rest = self.step("sub", [1.0, step])  # 1 − H(a − b)
+        locals_ = (step, rest) if upper else (rest, step)
+        return [(arg, (adjoint, local)) for arg, local, on in zip((a, b), locals_, wanted, strict=True) if on]
 
     def _gate(self, condition: Expr, adjoint: Value, taken: bool) -> Value | tuple[Value, Value]:
         """A where ``condition > 0`` (``taken``) or elsewhere, 0 on the other side (never A·0)."""
