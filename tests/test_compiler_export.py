@@ -17,7 +17,8 @@ from actlang.cli import main
 from actlang.compiler.export import unsupported
 from actlang.registry import ALIASES, REGISTRY, Hyper, Learned, Primitive, define
 
-TEXT = "x * sigmoid(beta * x) + erfc(softplus(x))^2 + prelu(x) where beta = 1.5"
+# tanhshrink: its template calls a helper kernel, which the exported files must carry.
+TEXT = "x * sigmoid(beta * x) + erfc(softplus(x))^2 + prelu(x) + tanhshrink(x) where beta = 1.5"
 LOADER = textwrap.dedent(
     """
     import sys

@@ -207,3 +207,15 @@ def _mp(fn, *values: float) -> float:
     if isinstance(value, mpmath.mpc):
         return math.nan if value.imag != 0 else float(value.real)
     return float(value)
+
+
+@pytest.mark.parametrize(("dtype", "bound"), [(torch.float64, 1e-13), (torch.float32, 2e-6)])
+def test_tanhshrink_is_accurate_near_zero(dtype, bound):
+    # x − tanh(x) cancels near 0 (F.tanhshrink is exactly 0 below |x| ≈ 3e-4 in float32).
+    magnitudes = np.logspace(-12, 1, 261)
+    xs = np.concatenate([-magnitudes, magnitudes])
+    got = actlang.compile("tanhshrink(x)")(torch.tensor(xs, dtype=dtype)).double().numpy()
+    want = actlang.evaluate("tanhshrink(x)", xs)
+    assert np.max(np.abs(got - want) / np.abs(want)) <= bound
+    inverse = actlang.compile("reciprocal(tanhshrink(x))")(torch.tensor(xs, dtype=torch.float32))
+    assert torch.isfinite(inverse).all()  # 1/(x³/3) ≤ 3e36 stays finite in float32

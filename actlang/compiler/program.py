@@ -45,7 +45,7 @@ class Program:
 
     def fused(self, example: Any = None) -> Any:
         """The training function (``None`` when the expression cannot be fused); built on first use,
-        its strategy timed on ``example``'s device and dtype (CPU float32 without one)."""
+        its strategy chosen by the static cost model (``example`` plays no part in the choice)."""
         if self._fused is _UNBUILT:
             from actlang.compiler.fused import build_fused
 
@@ -58,9 +58,11 @@ def load_source(source: str, namespace: dict[str, Any]) -> dict[str, Any]:
     import torch
     import torch.nn.functional as F
 
+    from actlang.primitives import kernels
+
     filename = f"<actlang-generated-{next(_counter)}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
-    scope = {"torch": torch, "F": F, "math": math, **namespace}
+    scope = {"torch": torch, "F": F, "math": math, "kernels": kernels, **namespace}
     exec(compile(source, filename, "exec"), scope)  # generated from the AST, never user text
     return scope
 

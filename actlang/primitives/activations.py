@@ -82,7 +82,10 @@ act("hardsigmoid", "relu6(x + 3) / 6 (PyTorch's; see hard_sigmoid)", "F.hardsigm
 # clip(v, 0, 1) written so that both ends belong to the sloped piece, as torch.clamp's gradient has it.
 act("hard_sigmoid", "clip(0.2x + 0.5, 0, 1), Keras 2's, as AQuaSurF used", "torch.clamp(0.2 * {0} + 0.5, 0.0, 1.0)",
     source="Keras 2 hard_sigmoid (AQuaSurF)", aquasurf="hard_sigmoid",
-    definition="select(-(0.2 * x + 0.5), 0, select(0.2 * x - 0.5, 1, 0.2 * x + 0.5))")  # fmt: skip
+    definition="select(-(0.2 * x + 0.5), 0, select(0.2 * x - 0.5, 1, 0.2 * x + 0.5))",
+    # slope 0.2 on |x| ≤ 2.5, ends included: exactly where 0 ≤ 0.2x + 0.5 and 0.2x ≤ 0.5 in floating point
+    vjp="torch.mul({g}, (torch.abs({0}) <= 2.5).to({g}.dtype).mul_(0.2))",
+    local="(torch.abs({0}) <= 2.5).to({0}.dtype).mul_(0.2)")  # fmt: skip
 act("hardswish", "x · hardsigmoid(x)", "F.hardswish({0})", definition="x * hardsigmoid(x)")
 act(
     "hardtanh", "clip(x, min, max)", "F.hardtanh({0}, {min}, {max})",
@@ -92,7 +95,9 @@ act(
     check=lambda hp: None if hp["min"] < hp["max"] else "min must be below max",
     vjp="torch.ops.aten.hardtanh_backward({g}, {0}, {min}, {max})",
 )  # fmt: skip
-act("tanhshrink", "x − tanh(x)", "F.tanhshrink({0})", definition="x - tanh(x)")
+# kernels.tanhshrink: the series near 0, where x − tanh(x) cancels (F.tanhshrink is 0 there).
+act("tanhshrink", "x − tanh(x)", "kernels.tanhshrink({0})", definition="x - tanh(x)",
+    numpy=lambda x: _tanhshrink_numpy(x))  # fmt: skip
 act(
     "softshrink", "x − λ above λ, x + λ below −λ, 0 between", "F.softshrink({0}, {lambd})",
     numpy=lambda x, lambd: np.where(x > lambd, x - lambd, np.where(x < -lambd, x + lambd, 0.0 * x)),  # NaN stays NaN
@@ -147,3 +152,13 @@ def _gelu_sympy(sp, x, approximate: str):
     if approximate == "tanh":
         return x / 2 * (1 + sp.tanh(sp.sqrt(2 / sp.pi) * (x + sp.Rational(44715, 1000000) * x**3)))
     return x * (1 + sp.erf(x / sp.sqrt(2))) / 2
+
+
+def _tanhshrink_numpy(x):
+    # Independent of the torch form: x − tanh(x) in long double (80-bit on x86) above 0.01, where
+    # it cancels mildly (≤ 2e-15 relative), and four series terms below (the next < 3e-18).
+    x = np.asarray(x, dtype=np.float64)
+    wide = x.astype(np.longdouble)
+    direct = (wide - np.tanh(wide)).astype(np.float64)
+    series = x**3 * (1 / 3 - x**2 * (2 / 15 - x**2 * (17 / 315 - x**2 * 62 / 2835)))
+    return np.where(np.abs(x) < 0.01, series, direct)

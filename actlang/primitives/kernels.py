@@ -1,0 +1,36 @@
+"""Torch kernels that a primitive's template calls when one expression will not do.
+
+Generated code sees this module as ``kernels`` (``kernels.tanhshrink(x)``). Each function is
+TorchScript-compatible (scripting compiles it into the exported file, so loading needs no
+actlang) and traceable by ``torch.export``, ONNX export and ``torch.compile``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def tanhshrink(x: Tensor) -> Tensor:
+    """``x − tanh(x)``, accurate near 0: its Taylor series ``x³/3 − 2x⁵/15 + 17x⁷/315 − ...`` below
+    a cutoff c, ``F.tanhshrink`` above.
+
+    ``x − tanh(x)`` cancels for small |x|: ``F.tanhshrink`` is exactly 0 below |x| ≈ 3e-4 in
+    float32, where the value is ~1e-11 (so ``reciprocal(tanhshrink(x))`` became inf); above c
+    the cancellation costs at most 3·eps/c² relative. Seven terms are exact to float64 rounding
+    below c = 0.1 (the next is < 2e-17 relative) and to float32 rounding below c = 0.3 (< 1e-10),
+    so c is 0.1 in float64 and 0.3 otherwise. The series sees x clamped to ±c, so its discarded
+    branch can neither overflow nor give ``torch.where`` a NaN gradient.
+    """
+    cutoff = 0.1 if x.dtype == torch.float64 else 0.3
+    small = torch.clamp(x, -cutoff, cutoff)
+    square = small * small
+    series = 929569.0 / 638512875.0
+    series = -21844.0 / 6081075.0 + square * series
+    series = 1382.0 / 155925.0 + square * series
+    series = -62.0 / 2835.0 + square * series
+    series = 17.0 / 315.0 + square * series
+    series = -2.0 / 15.0 + square * series
+    series = 1.0 / 3.0 + square * series
+    return torch.where(x.abs() < cutoff, small * square * series, F.tanhshrink(x))
