@@ -82,6 +82,8 @@ def adjoints(emitter: Emitter, expr: Expr, seed: Value, derivative: Derivative, 
                 result.params.setdefault(name, []).extend((part, 1.0) for part in parts)
             case Call():
                 total = sweep.total(parts)
+                if total == 0.0:  # a branch not taken (select on a constant): nothing flows below
+                    continue
                 for child, contribution in sweep.rule(node, total):
                     if isinstance(child, Input | Param) and isinstance(contribution, tuple):
                         target = result.x if isinstance(child, Input) else result.params.setdefault(child.name, [])

@@ -199,7 +199,7 @@ def _reductions(names: list[str], views: list[str], parts: dict[str, list], firs
     lines = []
     for i, name in enumerate(names):
         shapes = f"{views[i]}.shape, a_{name}.shape"
-        terms = [f"_dot({_code(a)}, {_code(b)}, {shapes})" for a, b in parts.get(name, [])]
+        terms = [f"_dot({_code(a)}, {_code(b)}, {shapes})" for a, b in parts.get(name, []) if a != 0.0 and b != 0.0]
         total = " + ".join(terms) or f"torch.zeros_like(a_{name})"
         lines.append(f"g_{i + first} = ({total}) if n[{i + first}] else None")
     return lines
