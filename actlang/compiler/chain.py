@@ -77,9 +77,9 @@ def adjoints(emitter: Emitter, expr: Expr, seed: Value, derivative: Derivative, 
             continue
         match node:
             case Input():
-                result.x.extend((part, 1.0) for part in parts)
+                result.x.extend(map(_pair, parts))
             case Param(name=name):
-                result.params.setdefault(name, []).extend((part, 1.0) for part in parts)
+                result.params.setdefault(name, []).extend(map(_pair, parts))
             case Call():
                 total = sweep.total(parts)
                 if total == 0.0:  # a branch not taken (select on a constant): nothing flows below
@@ -92,6 +92,10 @@ def adjoints(emitter: Emitter, expr: Expr, seed: Value, derivative: Derivative, 
                         value = sweep.product(*contribution) if isinstance(contribution, tuple) else contribution
                         pending.setdefault(child, []).append(value)
     return result
+
+
+def _pair(part: Value | Negated) -> tuple[Value, Value]:
+    return (part.value, -1.0) if isinstance(part, Negated) else (part, 1.0)
 
 
 def combine(emitter: Emitter, parts: list[tuple[Value, Value]]) -> Value:
@@ -197,9 +201,10 @@ class _Sweep:
                 return [(a, (adjoint, self.value(b)))] * live[0] + [(b, (adjoint, self.value(a)))] * live[1]
             case "prod_n", _:
                 return [(a, (adjoint, self._rest(args, i))) for i, a in enumerate(args) if live[i]]
-            case "div", (a, b):  # ∂/∂a = 1/b, ∂/∂b = -(a/b)/b
-                parts: list = [(a, (adjoint, self.value(call("div", 1.0, b))))] * live[0]
-                return parts + [(b, (adjoint, self.value(call("neg", call("div", node, b)))))] * live[1]
+            case "div", (a, b):  # A/b to a, −(A·(a/b))/b to b: a division each, no reciprocal
+                return [(a, self._quotient(adjoint, 1.0, b))] * live[0] + [
+                    (b, self._quotient(adjoint, self.value(node), b, negate=True))
+                ] * live[1]
             case "pow", (a, b):  # ∂/∂a = b·a^(b−1), ∂/∂b = a^b·log(a)
                 da = call("mul", b, call("pow", a, call("sub", b, 1.0)))
                 return [(a, (adjoint, self.local(da)))] * live[0] + [
@@ -214,6 +219,15 @@ class _Sweep:
         if len(args) != 1:
             raise NoRule(node.name)
         return [(args[0], self._unary(node, adjoint))]
+
+    def _quotient(self, adjoint: Value, factor: Value, b: Expr, negate: bool = False) -> Value | Negated | tuple:
+        """±A·factor / b, dividing once (a constant A·factor: a product with the value of 1/b)."""
+        numerator = self.product(adjoint, factor)
+        if isinstance(numerator, float):
+            return (-numerator if negate else numerator, self.value(call("div", 1.0, b)))
+        assert isinstance(numerator, str)
+        quotient = self.step("div", [numerator, self.value(b)])
+        return Negated(quotient) if negate else quotient
 
     def local(self, expr: Expr) -> Value:
         """The value of a local-derivative expression after the derivative passes."""
