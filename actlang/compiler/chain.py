@@ -6,8 +6,9 @@ adjoint A hands each argument that depends on x or a learned scalar A·∂call/�
 
 - a primitive with a registry ``vjp`` template (PyTorch's native backward kernel:
   ``silu_backward(A, u)``, ``sigmoid_backward(A, y)``) computes A·f'(u) in one kernel;
-- operators use their rules (``a*b``: A·b and A·a; ``max(a, b)``: A·H(a − b), A·(1 − H(a − b))
-  with H(0) = 1/2 as torch.maximum splits ties; ``select(c, a, b)``: A where c > 0, else 0);
+- operators use their rules (``a*b``: A·b and A·a; ``a/b``: A/b and −(A·y)/b; ``max(a, b)``:
+  A·H(a − b), A·(1 − H(a − b)) with H = 0.5·sign + 0.5, so H(0) = 1/2 as torch.maximum splits ties
+  (and 1/2 where a − b is NaN, where f is NaN too); ``select(c, a, b)``: A where c > 0, else 0);
 - any other one-argument primitive uses its own symbolic derivative f'(u) (``actlang.derivative``
   of ``name(x)``, with u substituted), times A.
 
