@@ -234,9 +234,19 @@ def test_lookup_backward_matches_autograd_of_the_plain_lookup(mode, lo, closed, 
 def test_lookup_backward_on_large_inputs_matches_autograd(mode, channels):
     from actlang.cpab import lookup as fast
 
-    # Past the size where the tables' gradients are accumulated in parallel partial rows.
-    count = fast._ROWS * 4096 * 2
-    assert count % fast._ROWS == 0
+    # Past the sizes where the tables' gradients are accumulated in parallel partial rows and
+    # where a helper thread gathers half of the pieces (with torch allowed two threads).
+    count = 1 << 18
+    assert count % fast._ROWS == 0 and count >= fast._ROWS * 4096
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        check_large_lookup(mode, channels, count)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def check_large_lookup(mode: int, channels: int, count: int) -> None:
     rng = np.random.default_rng(7 + mode)
     x = torch.from_numpy(rng.uniform(-4, 4, (count // 4, 4) if channels else count)).requires_grad_()
     table = torch.from_numpy(rng.normal(0, 0.1, (channels, 65) if channels else (65,))).requires_grad_()
@@ -386,3 +396,30 @@ def test_ditac_double_backward_through_the_fast_path():
     numeric = (first(x + step, False)[0] - first(x - step, False)[0]) / (2 * step)
     np.testing.assert_allclose(curvature.numpy(), numeric.numpy(), rtol=1e-6, atol=1e-7)
     assert curvature.abs().max() > 0.1  # Φ's curvature and the warp's slopes both contribute
+
+
+@pytest.mark.parametrize("zero_boundary", [True, False])
+@pytest.mark.parametrize("scale", [1e-9, 0.5, 3.0])
+def test_node_flow_matches_autograd_through_the_closed_form(zero_boundary, scale):
+    from actlang.cpab import integrate as closed
+    from actlang.cpab.nodes import NodeFlow
+
+    rng = np.random.default_rng(int(scale * 10) + zero_boundary)
+    cells = 7
+    basis = torch.from_numpy(tessellation.basis(cells, zero_boundary).copy())
+    theta = torch.from_numpy(rng.normal(0, scale, (3, basis.shape[1]))).requires_grad_()
+
+    def field(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        pairs = (t @ basis.t()).view(3, cells, 2)
+        return pairs[..., 0], pairs[..., 1]
+
+    nodes = torch.linspace(0.0, 1.0, 129, dtype=torch.float64).expand(3, -1)
+    for t in (1.0, 0.4):
+        want, _ = closed.integrate(nodes, *field(theta), t, zero_boundary)
+        got = NodeFlow.apply(*field(theta), nodes, t, zero_boundary)
+        np.testing.assert_allclose(got.detach(), want.detach(), rtol=1e-13, atol=1e-13)
+        weights = torch.from_numpy(rng.normal(size=want.shape))
+        (expected,) = torch.autograd.grad((want * weights).sum(), theta)
+        (found,) = torch.autograd.grad((got * weights).sum(), theta)
+        np.testing.assert_allclose(found, expected, rtol=1e-9, atol=1e-12)
+    assert torch.autograd.gradcheck(lambda t: NodeFlow.apply(*field(t), nodes[:, ::8], 1.0, zero_boundary), (theta,))

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import torch
@@ -226,12 +227,12 @@ def _backward(ctx: Any, x: Tensor, c0: Tensor, c1: Tensor, grad: Tensor) -> tupl
         scaled = torch.mul(x, 0.7071067811865476, out=_scratch("b", x))
         torch.mul(scaled, scaled, out=grad_x).neg_().exp_().mul_(grad)  # g·E
         weight = torch.addcmul(grad, grad, scaled.erf_(), out=scaled)  # 2g·Φ
-        torch.index_select(c1.reshape(-1), 0, flat, out=slope_in.view(-1)).mul_(0.5)  # c1/2
-        torch.index_select(c0.reshape(-1) * _INV_SQRT_2PI, 0, flat, out=spare.view(-1))
+        _select(c1, flat, slope_in).mul_(0.5)  # c1/2
+        _select(c0 * _INV_SQRT_2PI, flat, spare)
         grad_x.mul_(spare.addcmul_(slope_in, x, value=2.0 * _INV_SQRT_2PI)).addcmul_(weight, slope_in)
         table_scale = 0.5
     else:
-        torch.index_select(c1.reshape(-1), 0, flat, out=slope_in.view(-1))  # dx̃/dx
+        _select(c1, flat, slope_in)  # dx̃/dx
         if mode == 2 or (mode == 3 and masked):
             off = (x < lo) if mode == 2 else (x < lo) | (x > hi)
             if mode == 2:
@@ -262,6 +263,42 @@ def _pieces_of(x: Tensor, c0: Tensor, spec: tuple, scratch: Tensor, dtype: torch
     return piece_index(x, lo, hi, c0.shape[-1] - 2, closed, channels, channel_dim, scratch, index).view(-1)
 
 
+_HALVES: ThreadPoolExecutor | None = None
+
+
+def _select(table: Tensor, flat: Tensor, out: Tensor) -> Tensor:
+    """``out = table.flatten()[flat]`` (``out`` shaped like the input, ``flat`` its flat index).
+
+    ``index_select`` from a 1-D table runs on one thread on CPU. For large inputs, when torch
+    may use several threads, one helper thread gathers the first half while this one gathers
+    the second (the GIL is released inside the kernel): about 1.5× faster with two cores.
+    """
+    table, target = table.reshape(-1), out.view(-1)
+    count = flat.numel()
+    if count < 1 << 17 or torch.get_num_threads() < 2 or not table.device.type == "cpu" or _compiling():
+        torch.index_select(table, 0, flat, out=target)
+        return out
+    global _HALVES
+    if _HALVES is None:
+        _HALVES = ThreadPoolExecutor(1, thread_name_prefix="actlang-gather")
+    half = count // 2
+    first = _HALVES.submit(_gather_no_grad, table, flat[:half], target[:half])
+    torch.index_select(table, 0, flat[half:], out=target[half:])
+    first.result()
+    return out
+
+
+def _gather_no_grad(table: Tensor, flat: Tensor, target: Tensor) -> None:
+    # Grad mode is per thread: the helper's must match the fused function's (off).
+    with torch.no_grad():
+        torch.index_select(table, 0, flat, out=target)
+
+
+@torch.jit.unused
+def _compiling() -> bool:
+    return torch.compiler.is_compiling()
+
+
 _ROWS = 8  # independent partial sums of the tables' gradients
 
 
@@ -283,6 +320,6 @@ def _accumulate(table: Tensor, flat: Tensor, weight: Tensor) -> Tensor:
 
 def _warp(c0: Tensor, c1: Tensor, flat: Tensor, x: Tensor, out: Tensor, spare: Tensor) -> Tensor:
     """``out = c0[k] + c1[k]·x`` in three passes (two gathers, one addcmul)."""
-    torch.index_select(c0.reshape(-1), 0, flat, out=out.view(-1))
-    torch.index_select(c1.reshape(-1), 0, flat, out=spare.view(-1))
+    _select(c0, flat, out)
+    _select(c1, flat, spare)
     return out.addcmul_(spare, x)

@@ -24,6 +24,7 @@ from actlang.cpab import integrate as closed
 from actlang.cpab import tessellation
 from actlang.cpab.lookup import CPAB as MODE_CPAB
 from actlang.cpab.lookup import DITAC, GE_DITAC, INF_DITAC, L_DITAC, LookupFunction, lookup, pieces
+from actlang.cpab.nodes import NodeFlow
 
 
 class CPABActivation(nn.Module):
@@ -161,9 +162,11 @@ class CPABActivation(nn.Module):
         ``[grid + 1]`` or ``[C, grid + 1]``."""
         slopes, intercepts = self._fields()
         nodes = torch.linspace(0.0, 1.0, self.grid + 1, dtype=torch.float64, device=slopes.device)
-        psi, _ = closed.integrate(
-            nodes.expand(slopes.shape[0], -1), slopes, intercepts, 1.0, self.zero_boundary, not _capturing()
-        )
+        points = nodes.expand(slopes.shape[0], -1)
+        if torch.jit.is_scripting() or _capturing():  # plain ops, differentiable by autograd
+            psi, _ = closed.integrate(points, slopes, intercepts, 1.0, self.zero_boundary, not _capturing())
+        else:  # the same steps with a closed-form gradient: a fraction of autograd's overhead
+            psi = _node_flow(slopes, intercepts, points, self.zero_boundary)
         values = ((self.hi - self.lo) * (psi - nodes)).to(dtype)
         return values if self.channels else values[0]
 
@@ -235,6 +238,11 @@ class CPABActivation(nn.Module):
             shape[1 + self.channel_dim % x.dim()] = self.channels
             return values.reshape(shape), slope.reshape(shape)
         return values[:, 0], slope[:, 0]
+
+
+@torch.jit.unused
+def _node_flow(slopes: Tensor, intercepts: Tensor, points: Tensor, bounded: bool) -> Tensor:
+    return NodeFlow.apply(slopes, intercepts, points, 1.0, bounded)
 
 
 def _capturing() -> bool:
