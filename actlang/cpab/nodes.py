@@ -5,7 +5,7 @@ operations per cell crossing, and on the 2,049 nodes of a table every one of the
 dispatch overhead: the table cost more per training step than a million-element activation pass.
 :class:`NodeFlow` runs the same closed-form steps in numpy (a call costs a fraction of a torch
 call at this size), without a graph, and keeps per step the partial derivatives its backward
-needs, which are closed forms too; table forward + backward went from about 2.1 ms to 0.9 ms
+needs, which are closed forms too; the flow at 2,049 nodes, forward + backward, went from 1.11 ms to 0.77 ms
 per step (2-core x86 VM).
 
 A point that crosses cells ``c_0, …, c_{m−1}`` (spending ``t_i`` in each) and then flows for the
