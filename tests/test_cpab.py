@@ -423,3 +423,26 @@ def test_node_flow_matches_autograd_through_the_closed_form(zero_boundary, scale
         (found,) = torch.autograd.grad((got * weights).sum(), theta)
         np.testing.assert_allclose(found, expected, rtol=1e-9, atol=1e-12)
     assert torch.autograd.gradcheck(lambda t: NodeFlow.apply(*field(t), nodes[:, ::8], 1.0, zero_boundary), (theta,))
+
+
+def test_split_gather_makes_its_own_helper_after_a_fork(monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from actlang.cpab import lookup as fast
+
+    # A forked child inherits the pool object but not its worker thread: the pool records the
+    # process that made it, and another process makes a new one.
+    stale = ThreadPoolExecutor(1)
+    stale.shutdown()  # submitting to it would fail, as a forked child's pool would hang
+    monkeypatch.setattr(fast, "_HALVES", (-1, stale))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        x = torch.linspace(-4, 4, 1 << 18)
+        table = torch.linspace(-0.1, 0.1, 66)
+        flat = fast.piece_index(x, -3.0, 3.0, 64, False, 0, 1).view(-1)
+        got = fast._select(table, flat, torch.empty_like(x))
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(got, table[flat.long()])
+    assert fast._HALVES[1] is not stale

@@ -23,6 +23,7 @@ the same forward in plain differentiable torch ops, for TorchScript.
 from __future__ import annotations
 
 import math
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -263,7 +264,7 @@ def _pieces_of(x: Tensor, c0: Tensor, spec: tuple, scratch: Tensor, dtype: torch
     return piece_index(x, lo, hi, c0.shape[-1] - 2, closed, channels, channel_dim, scratch, index).view(-1)
 
 
-_HALVES: ThreadPoolExecutor | None = None
+_HALVES: tuple[int, ThreadPoolExecutor] | None = None  # (the process that made it, the pool)
 
 
 def _select(table: Tensor, flat: Tensor, out: Tensor) -> Tensor:
@@ -279,10 +280,10 @@ def _select(table: Tensor, flat: Tensor, out: Tensor) -> Tensor:
         torch.index_select(table, 0, flat, out=target)
         return out
     global _HALVES
-    if _HALVES is None:
-        _HALVES = ThreadPoolExecutor(1, thread_name_prefix="actlang-gather")
+    if _HALVES is None or _HALVES[0] != os.getpid():  # a forked child has no worker thread
+        _HALVES = (os.getpid(), ThreadPoolExecutor(1, thread_name_prefix="actlang-gather"))
     half = count // 2
-    first = _HALVES.submit(_gather_no_grad, table, flat[:half], target[:half])
+    first = _HALVES[1].submit(_gather_no_grad, table, flat[:half], target[:half])
     torch.index_select(table, 0, flat[half:], out=target[half:])
     first.result()
     return out
