@@ -30,6 +30,7 @@ error says to compile with ``memory_efficient=False``.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import weakref
 from collections.abc import Callable
@@ -110,7 +111,8 @@ def _candidates(program: Any, kind: str, backward_estimate: float) -> list[Any]:
         return _sweep(program)
     built = []
     for method in ("symbolic", "chain"):
-        found = _symbolic(program, names) if method == "symbolic" else None
+        # partials use ∂f/∂x alone (the sweep in backward gives the parameters' gradients)
+        found = _symbolic(program, names if kind == "derivatives" else []) if method == "symbolic" else None
         if method == "symbolic" and found is None:
             continue
         try:
@@ -148,10 +150,21 @@ def _sweep(program: Any) -> list[Any]:
 
 
 def _symbolic(program: Any, names: list[str]) -> dict[str, Expr] | None:
-    found = derivatives(program.expression, names)
+    """The lowered symbolic derivatives wrt x and ``names``, or None when one has no closed form."""
+    found = {wrt: _symbolic_one(DERIVATIVE, program.expression, wrt) for wrt in ["x", *names]}
+    return None if any(d is None for d in found.values()) else found  # type: ignore[return-value]
+
+
+@functools.lru_cache(maxsize=1024)
+def _symbolic_one(derivative: Callable[[Expr, str], Expr], expr: Expr, wrt: str) -> Expr | None:
+    """One symbolic derivative (sympy: the slow part of a build, so once per expression and variable)."""
+    try:
+        found = derivative(expr, wrt)
+    except (ImportError, ActlangError, NotImplementedError, TypeError, ValueError):
+        return None
     # Derivatives get the idioms, one step per min/max and one coefficient per product (f itself
     # stays as the plain path computes it, so both paths return the same values).
-    return None if found is None else {k: fold_coefficients(reflect_steps(rewrite(v))) for k, v in found.items()}
+    return fold_coefficients(reflect_steps(rewrite(found)))
 
 
 def _autograd_estimate(program: Any) -> float:
