@@ -260,14 +260,15 @@ class _Sweep:
 
     def _gate(self, condition: Expr, adjoint: Value, taken: bool) -> Value | tuple[Value, Value]:
         """A where ``condition > 0`` (``taken``) or elsewhere, 0 on the other side (never A·0)."""
+        c = self.value(condition)
+        if isinstance(c, float):  # decided by torch, as the forward's torch.where (a denormal may flush to 0)
+            step = f"(torch.tensor({literal(c)}, dtype=x.dtype, device=x.device) > 0).to(x.dtype)"
+            return (adjoint, self.emitter.emit(step if taken else f"1.0 - {step}"))
         if isinstance(adjoint, float):
             mask = call("select", condition, 1.0, 0.0) if taken else call("select", condition, 0.0, 1.0)
             return (adjoint, self.value(mask))
         where = lookup("select")
         assert where is not None
-        c = self.value(condition)
-        if isinstance(c, float):  # a constant condition picks one branch
-            return (adjoint, 1.0 if (c > 0) == taken else 0.0)
         branches = (adjoint, 0.0) if taken else (0.0, adjoint)
         lowered = tuple((v, True) if isinstance(v, str) else (literal(v), False) for v in (c, *branches))
         code = where.torch.format(*(v for v, _ in lowered))  # type: ignore[union-attr]
