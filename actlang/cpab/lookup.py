@@ -113,7 +113,7 @@ def clear_workspace() -> None:
 def _scratch(name: str, like: Tensor, dtype: torch.dtype | None = None) -> Tensor:
     dtype = like.dtype if dtype is None else dtype
     count = like.numel()
-    if count > _WORKSPACE.MAX_ELEMENTS or torch.compiler.is_compiling():
+    if count > _WORKSPACE.MAX_ELEMENTS or _tracing(like):
         return torch.empty(like.shape, dtype=dtype, device=like.device)
     key = (name, dtype, like.device)
     buffer = _WORKSPACE.buffers.get(key)
@@ -274,9 +274,11 @@ def _select(table: Tensor, flat: Tensor, out: Tensor) -> Tensor:
     may use several threads, one helper thread gathers the first half while this one gathers
     the second (the GIL is released inside the kernel): about 1.5× faster with two cores.
     """
+    if _tracing(flat):  # one plain gather in the captured graph
+        return torch.index_select(table.reshape(-1), 0, flat, out=out.view(-1)).view_as(out)
     table, target = table.reshape(-1), out.view(-1)
     count = flat.numel()
-    if count < 1 << 17 or torch.get_num_threads() < 2 or not table.device.type == "cpu" or _compiling():
+    if count < 1 << 17 or torch.get_num_threads() < 2 or not table.device.type == "cpu":
         torch.index_select(table, 0, flat, out=target)
         return out
     global _HALVES
@@ -295,9 +297,12 @@ def _gather_no_grad(table: Tensor, flat: Tensor, target: Tensor) -> None:
         torch.index_select(table, 0, flat, out=target)
 
 
-@torch.jit.unused
-def _compiling() -> bool:
-    return torch.compiler.is_compiling()
+def _tracing(tensor: Tensor) -> bool:
+    """True while torch.compile captures the function: dynamo traces the forward
+    (``is_compiling``), AOTAutograd the backward with fake or functional tensors (where
+    ``is_compiling`` is False). Captured code gets fresh buffers and plain ops, never the
+    workspace or the helper thread (tracing state is per thread)."""
+    return torch.compiler.is_compiling() or type(tensor) is not torch.Tensor
 
 
 _ROWS = 8  # independent partial sums of the tables' gradients
