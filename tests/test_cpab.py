@@ -446,3 +446,27 @@ def test_split_gather_makes_its_own_helper_after_a_fork(monkeypatch):
         torch.set_num_threads(threads)
     assert torch.equal(got, table[flat.long()])
     assert fast._HALVES[1] is not stale
+
+
+def test_ditac_under_torch_compile_matches_eager_on_large_inputs():
+    from actlang.cpab.module import DiTAC
+
+    module = DiTAC(dict(a=-3.0, b=3.0, cells=8))
+    with torch.no_grad():
+        module.theta.copy_(torch.from_numpy(np.random.default_rng(5).normal(0, 0.5, module.theta.shape)))
+    # Large enough for the workspace and the split gather, which captured graphs must not use.
+    x = torch.linspace(-5, 5, 1 << 18)
+    weights = torch.cos(x)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        results = []
+        for function in (module, torch.compile(module, fullgraph=True, backend="aot_eager")):
+            points = x.clone().requires_grad_()
+            y = function(points)
+            grads = torch.autograd.grad((y * weights).sum(), (points, module.theta))
+            results.append((y.detach(), *grads))
+    finally:
+        torch.set_num_threads(threads)
+    for eager, compiled in zip(*results, strict=True):
+        torch.testing.assert_close(compiled, eager, rtol=1e-5, atol=1e-5)
