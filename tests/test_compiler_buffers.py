@@ -115,3 +115,16 @@ def test_reflected_step_is_exact():
         torch.testing.assert_close(a, b, rtol=0, atol=0, equal_nan=True)
     other = actlang.parse("heaviside[zero=0.3](-x)")  # 1 - (1 - 0.3) is not 0.3 in floating point
     assert reflect_steps(other) == other
+
+
+def test_in_place_chains_are_fresh_and_explicit_out_forms_are_used():
+    from actlang.compiler.buffers import _one_call
+
+    assert _one_call("torch.square({0}).add_(1.0).rsqrt_()")  # in-place methods return the new tensor
+    assert not _one_call("torch.square({0}) + {1}") and not _one_call("torch.square({0}).view(-1)")
+    mul = lookup("mul")
+    out = "torch.ops.aten.silu_backward.grad_input(t0, x, grad_input={out})"
+    assert _out_form(Step(mul, (("t0", True), ("x", True)), "torch.ops.aten.silu_backward(t0, x)", True, out)) == out
+    program = actlang.compile("asinh(elu(silu(x)))").program
+    source = fused_module.build_fused(program, "derivatives", method="chain").source
+    assert "silu_backward.grad_input(" in source and "grad_input=t" in source

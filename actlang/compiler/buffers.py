@@ -33,6 +33,7 @@ _COMMUTATIVE = frozenset({"add", "mul"})
 # A template that is exactly one torch function call on its arguments.
 _ONE_CALL = re.compile(r"(torch(?:\.special)?\.\w+)\(\{0\}(?:, \{\d\})*\)")
 _CALLEE = re.compile(r"(?:torch|F)(?:\.\w+)+\(")
+_IN_PLACE = re.compile(r"(?:\.\w+_\([^()]*\))*")
 
 
 def reuse_buffers(lines: list[str], steps: dict[str, Step], keep: set[str]) -> list[str]:
@@ -98,12 +99,16 @@ def _one_call(template: str) -> bool:
     for i, char in enumerate(template):
         depth += {"(": 1, ")": -1}.get(char, 0)
         if depth == 0 and char == ")":
-            return i == len(template) - 1  # the first call's parenthesis closes at the very end
+            # the first call's parenthesis closes at the very end, or in-place methods follow
+            # (``torch.square(a).add_(1.0).rsqrt_()``), which return that same new tensor
+            return _IN_PLACE.fullmatch(template[i + 1 :]) is not None
     return False
 
 
 def _out_form(step: Step) -> str | None:
     """The statement as a ``str.format`` pattern with an ``{out}`` slot, or None if it has none."""
+    if step.out is not None:
+        return step.out
     name = step.primitive.name
     codes = [code.replace("{", "{{").replace("}", "}}") for code, _ in step.operands]
     if name in _INFIX:

@@ -22,8 +22,11 @@ come back as lists of products (A, b) — summed for a tensor, or reduced as dot
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import torch
 
 from actlang.ast import Call, Expr, Input, Param, walk
 from actlang.build import call
@@ -32,6 +35,7 @@ from actlang.compiler.rewrite import fold_coefficients, reflect_steps, rewrite
 from actlang.lower import hyper_literal, literal
 from actlang.registry import Primitive, lookup
 
+_ATEN = re.compile(r"torch\.ops\.aten\.(\w+)\((.*)\)")
 # A value in generated code: a tensor variable (str) or a Python number folded at generation.
 Value = str | float
 Derivative = Callable[[Expr, str], Expr]
@@ -142,9 +146,11 @@ class _Sweep:
         code = primitive.torch.format(*(c for c, _ in lowered))  # type: ignore[union-attr]
         return self._record(primitive, lowered, code)
 
-    def _record(self, primitive: Primitive, lowered: tuple[tuple[str, bool], ...], code: str) -> str:
+    def _record(
+        self, primitive: Primitive, lowered: tuple[tuple[str, bool], ...], code: str, out: str | None = None
+    ) -> str:
         target = self.emitter.emit(code)
-        self.emitter.steps[target] = Step(primitive, lowered, code, self._on_x(lowered))
+        self.emitter.steps[target] = Step(primitive, lowered, code, self._on_x(lowered), out)
         return target
 
     def _on_x(self, lowered: tuple[tuple[str, bool], ...]) -> bool:
@@ -291,7 +297,7 @@ class _Sweep:
             assert isinstance(u, str) and isinstance(y, str)
             code = primitive.vjp.format(u, g=gradient, y=y, **names)
             vjp = Primitive(name=f"vjp:{primitive.name}", doc="", source="", torch=primitive.vjp)
-            result = self._record(vjp, ((u, True), (gradient, True), (y, True)), code)
+            result = self._record(vjp, ((u, True), (gradient, True), (y, True)), code, _grad_input(code))
             return result if isinstance(adjoint, str) else (result, adjoint)
         form = _local_form(self.derivative, node.name, node.hyper)
         return (adjoint, self.local(_substitute(form, node.args[0])))
@@ -307,6 +313,15 @@ def _local_form(derivative: Derivative, name: str, hyper: tuple) -> Expr:
         return derivative(Call(name, (Input(),), hyper), "x")
     except Exception as error:  # no closed form (opaque, Bessel derivatives): no chain rule
         raise NoRule(f"{name}: {error}") from None
+
+
+def _grad_input(code: str) -> str | None:
+    """``torch.ops.aten.X(args)`` as its ``X.grad_input(args, grad_input={out})`` form, if it has one."""
+    match = _ATEN.fullmatch(code)
+    if match is None or not hasattr(getattr(torch.ops.aten, match.group(1)), "grad_input"):
+        return None
+    escaped = match.group(2).replace("{", "{{").replace("}", "}}")
+    return f"torch.ops.aten.{match.group(1)}.grad_input({escaped}, grad_input={{out}})"
 
 
 def _substitute(expr: Expr, replacement: Expr) -> Expr:

@@ -49,13 +49,16 @@ class Step:
     """One statement ``t = code`` computing ``primitive(*operands)``.
 
     ``operands``: (code, is_tensor) per argument; ``on_x``: computed from x and literals alone (no
-    learned value), so shaped like x and, for floating x, in x's dtype.
+    learned value), so shaped like x and, for floating x, in x's dtype. ``out``: the statement as a
+    ``str.format`` pattern writing into ``{out}``, where its form is not a registry template (the
+    chain rule's ``torch.ops.aten.silu_backward.grad_input(g, x, grad_input={out})``).
     """
 
     primitive: Primitive
     operands: tuple[tuple[str, bool], ...]
     code: str
     on_x: bool
+    out: str | None = None
 
 
 @dataclass

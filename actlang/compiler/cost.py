@@ -121,7 +121,10 @@ def _operands(node: ast.expr) -> list[ast.expr]:
 
 
 def _callee(node: ast.Call) -> str:
+    """The kernel's name: ``silu_backward`` for ``torch.ops.aten.silu_backward.grad_input(...)``."""
     func = node.func
+    if isinstance(func, ast.Attribute) and func.attr in ("grad_input", "out", "default"):
+        func = func.value
     return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
 
 

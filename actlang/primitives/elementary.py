@@ -34,7 +34,7 @@ _unary("tanh", "hyperbolic tangent", "torch.tanh({0})", np.tanh, lambda sp, x: s
 _unary("asinh", "inverse hyperbolic sine", "torch.asinh({0})", np.arcsinh, lambda sp, x: sp.asinh(x),
        "arcsinh", aliases=("arcsinh",),  # as autograd's formula: g·(x² + 1)^(-1/2)
        vjp="torch.mul(torch.rsqrt(torch.square({0}).add_(1.0)), {g})",
-       local="torch.rsqrt(torch.square({0}).add_(1.0))")  # fmt: skip
+       local="torch.square({0}).add_(1.0).rsqrt_()")  # fmt: skip
 _unary("atan", "inverse tangent", "torch.atan({0})", np.arctan, lambda sp, x: sp.atan(x),
        "arctan", aliases=("arctan",))  # fmt: skip
 _unary("erf", "error function", "torch.special.erf({0})", special.erf, lambda sp, x: sp.erf(x), "erf")
