@@ -232,12 +232,12 @@ def test_lookup_backward_matches_autograd_of_the_plain_lookup(mode, lo, closed, 
 @pytest.mark.parametrize("mode", [0, 1])
 @pytest.mark.parametrize("channels", [0, 4])
 def test_lookup_backward_on_large_inputs_matches_autograd(mode, channels):
-    from actlang.cpab import lookup as fast
+    from actlang.cpab import scratch as fast
 
     # Past the sizes where the tables' gradients are accumulated in parallel partial rows and
     # where a helper thread gathers half of the pieces (with torch allowed two threads).
     count = 1 << 18
-    assert count % fast._ROWS == 0 and count >= fast._ROWS * 4096
+    assert count % fast.ROWS == 0 and count >= fast.ROWS * 4096
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
@@ -327,7 +327,7 @@ def test_lookup_error_is_within_the_interpolation_bound():
 
 
 def test_scratch_workspace_never_leaks_into_results(monkeypatch):
-    from actlang.cpab import lookup as fast
+    from actlang.cpab import scratch as fast
 
     module = make(10, True, seed=12).float()
     x1 = torch.linspace(-4, 4, 3001).requires_grad_()
@@ -428,7 +428,8 @@ def test_node_flow_matches_autograd_through_the_closed_form(zero_boundary, scale
 def test_split_gather_makes_its_own_helper_after_a_fork(monkeypatch):
     from concurrent.futures import ThreadPoolExecutor
 
-    from actlang.cpab import lookup as fast
+    from actlang.cpab import scratch as fast
+    from actlang.cpab.lookup import piece_index
 
     # A forked child inherits the pool object but not its worker thread: the pool records the
     # process that made it, and another process makes a new one.
@@ -440,8 +441,8 @@ def test_split_gather_makes_its_own_helper_after_a_fork(monkeypatch):
     try:
         x = torch.linspace(-4, 4, 1 << 18)
         table = torch.linspace(-0.1, 0.1, 66)
-        flat = fast.piece_index(x, -3.0, 3.0, 64, False, 0, 1).view(-1)
-        got = fast._select(table, flat, torch.empty_like(x))
+        flat = piece_index(x, -3.0, 3.0, 64, False, 0, 1).view(-1)
+        got = fast.select(table, flat, torch.empty_like(x))
     finally:
         torch.set_num_threads(threads)
     assert torch.equal(got, table[flat.long()])

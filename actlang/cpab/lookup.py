@@ -23,13 +23,13 @@ the same forward in plain differentiable torch ops, for TorchScript.
 from __future__ import annotations
 
 import math
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import torch
 from torch import Tensor
+
+from actlang.cpab import scratch as workspace
+from actlang.cpab.scratch import clear_workspace as clear_workspace  # documented here
 
 # Variant codes. TorchScript cannot read module-level ints, so the functions below compare
 # against the literals: 1 ditac (× Φ), 2 ge_ditac, 3 l_ditac, 4 inf_ditac (extrapolates), 0 cpab.
@@ -87,42 +87,6 @@ def piece_index(
     return k
 
 
-class _Workspace(threading.local):
-    """Per-thread scratch buffers of the fused function, reused across calls and sites.
-
-    Fresh multi-megabyte buffers cost page faults that can exceed the arithmetic on CPU; the
-    intermediates of one forward or backward never escape it, so they can live here. Inputs
-    above ``MAX_ELEMENTS`` (and graph capture) use fresh buffers; ``clear_workspace()`` frees.
-    """
-
-    MAX_ELEMENTS = 1 << 22
-
-    def __init__(self) -> None:
-        self.buffers: dict[tuple, Tensor] = {}
-
-
-_WORKSPACE = _Workspace()
-
-
-def clear_workspace() -> None:
-    """Free this thread's scratch buffers (int32 and int64 index, three float buffers of at most
-    4M elements each: ≤ 96 MB for float32 inputs)."""
-    _WORKSPACE.buffers.clear()
-
-
-def _scratch(name: str, like: Tensor, dtype: torch.dtype | None = None) -> Tensor:
-    dtype = like.dtype if dtype is None else dtype
-    count = like.numel()
-    if count > _WORKSPACE.MAX_ELEMENTS or _tracing(like):
-        return torch.empty(like.shape, dtype=dtype, device=like.device)
-    key = (name, dtype, like.device)
-    buffer = _WORKSPACE.buffers.get(key)
-    if buffer is None or buffer.numel() < count:
-        buffer = torch.empty(count, dtype=dtype, device=like.device)
-        _WORKSPACE.buffers[key] = buffer
-    return buffer[:count].view(like.shape)
-
-
 def normal_cdf(x: Tensor) -> Tensor:
     """Φ(x) = (1 + erf(x/√2))/2, as F.gelu computes it (erf is vectorised on CPU; erfc and
     torch.special.ndtr are several times slower there)."""
@@ -175,7 +139,7 @@ class LookupFunction(torch.autograd.Function):
         x = x.contiguous()
         out = torch.empty_like(x)  # first the scratch of the index, then the result
         flat = _pieces_of(x, c0, ctx.spec, out)
-        spare = _scratch("a", x)
+        spare = workspace.scratch("a", x)
         if mode == 1:  # x̃·Φ(x) = x̃/2 + x̃/2·erf(x/√2): tables halved, Φ's 1/2 and +1 folded
             c0, c1 = c0 * 0.5, c1 * 0.5
         _warp(c0, c1, flat, x, out, spare)  # x̃ = c0 + c1·x (halved for ditac)
@@ -219,21 +183,21 @@ def _backward(ctx: Any, x: Tensor, c0: Tensor, c1: Tensor, grad: Tensor) -> tupl
     tables = ctx.needs_input_grad[1] or ctx.needs_input_grad[2]
     # int64 when the tables need gradients: scatter_add_ takes no other index type.
     flat = _pieces_of(x, c0, ctx.spec, grad_x, torch.int64 if tables else torch.int32)
-    slope_in = _scratch("a", x)
-    spare = _scratch("c", x)
+    slope_in = workspace.scratch("a", x)
+    spare = workspace.scratch("c", x)
     table_scale = 1.0  # weight = table_scale·∂out/∂x̃·g
     if mode == 1:
         # out = x̃·Φ(x): ∂/∂x = c1·Φ + x̃·φ, ∂/∂x̃ = Φ. With e = erf(x/√2), E = exp(−x²/2):
         # 2g·Φ = g + g·e, and g·x̃·φ = g·E·(c0·K + 2K·(c1/2)·x), K = 1/√(2π).
-        scaled = torch.mul(x, 0.7071067811865476, out=_scratch("b", x))
+        scaled = torch.mul(x, 0.7071067811865476, out=workspace.scratch("b", x))
         torch.mul(scaled, scaled, out=grad_x).neg_().exp_().mul_(grad)  # g·E
         weight = torch.addcmul(grad, grad, scaled.erf_(), out=scaled)  # 2g·Φ
-        _select(c1, flat, slope_in).mul_(0.5)  # c1/2
-        _select(c0 * _INV_SQRT_2PI, flat, spare)
+        workspace.select(c1, flat, slope_in).mul_(0.5)  # c1/2
+        workspace.select(c0 * _INV_SQRT_2PI, flat, spare)
         grad_x.mul_(spare.addcmul_(slope_in, x, value=2.0 * _INV_SQRT_2PI)).addcmul_(weight, slope_in)
         table_scale = 0.5
     else:
-        _select(c1, flat, slope_in)  # dx̃/dx
+        workspace.select(c1, flat, slope_in)  # dx̃/dx
         if mode == 2 or (mode == 3 and masked):
             off = (x < lo) if mode == 2 else (x < lo) | (x > hi)
             if mode == 2:
@@ -248,8 +212,8 @@ def _backward(ctx: Any, x: Tensor, c0: Tensor, c1: Tensor, grad: Tensor) -> tupl
     grad_c0 = grad_c1 = None
     if tables:
         weight = weight.reshape(-1)
-        grad_c0 = _accumulate(c0, flat, weight)
-        grad_c1 = _accumulate(c1, flat, torch.mul(weight, x.reshape(-1), out=spare.view(-1)))
+        grad_c0 = workspace.accumulate(c0, flat, weight)
+        grad_c1 = workspace.accumulate(c1, flat, torch.mul(weight, x.reshape(-1), out=spare.view(-1)))
         if table_scale != 1.0:
             grad_c0, grad_c1 = grad_c0.mul_(table_scale), grad_c1.mul_(table_scale)
     grad_x = grad_x if ctx.needs_input_grad[0] else None
@@ -260,72 +224,12 @@ def _pieces_of(x: Tensor, c0: Tensor, spec: tuple, scratch: Tensor, dtype: torch
     """The flat piece index of every input (int32 or int64), in this thread's index workspace."""
     lo, hi, _, _, closed, _, channel_dim = spec
     channels = c0.shape[0] if c0.dim() == 2 else 0
-    index = _scratch("index", x, dtype)
+    index = workspace.scratch("index", x, dtype)
     return piece_index(x, lo, hi, c0.shape[-1] - 2, closed, channels, channel_dim, scratch, index).view(-1)
-
-
-_HALVES: tuple[int, ThreadPoolExecutor] | None = None  # (the process that made it, the pool)
-
-
-def _select(table: Tensor, flat: Tensor, out: Tensor) -> Tensor:
-    """``out = table.flatten()[flat]`` (``out`` shaped like the input, ``flat`` its flat index).
-
-    ``index_select`` from a 1-D table runs on one thread on CPU. For large inputs, when torch
-    may use several threads, one helper thread gathers the first half while this one gathers
-    the second (the GIL is released inside the kernel): about 1.5× faster with two cores.
-    """
-    if _tracing(flat):  # one plain gather in the captured graph
-        return torch.index_select(table.reshape(-1), 0, flat, out=out.view(-1)).view_as(out)
-    table, target = table.reshape(-1), out.view(-1)
-    count = flat.numel()
-    if count < 1 << 17 or torch.get_num_threads() < 2 or not table.device.type == "cpu":
-        torch.index_select(table, 0, flat, out=target)
-        return out
-    global _HALVES
-    if _HALVES is None or _HALVES[0] != os.getpid():  # a forked child has no worker thread
-        _HALVES = (os.getpid(), ThreadPoolExecutor(1, thread_name_prefix="actlang-gather"))
-    half = count // 2
-    first = _HALVES[1].submit(_gather_no_grad, table, flat[:half], target[:half])
-    torch.index_select(table, 0, flat[half:], out=target[half:])
-    first.result()
-    return out
-
-
-def _gather_no_grad(table: Tensor, flat: Tensor, target: Tensor) -> None:
-    # Grad mode is per thread: the helper's must match the fused function's (off).
-    with torch.no_grad():
-        torch.index_select(table, 0, flat, out=target)
-
-
-def _tracing(tensor: Tensor) -> bool:
-    """True while torch.compile captures the function: dynamo traces the forward
-    (``is_compiling``), AOTAutograd the backward with fake or functional tensors (where
-    ``is_compiling`` is False). Captured code gets fresh buffers and plain ops, never the
-    workspace or the helper thread (tracing state is per thread)."""
-    return torch.compiler.is_compiling() or type(tensor) is not torch.Tensor
-
-
-_ROWS = 8  # independent partial sums of the tables' gradients
-
-
-def _accumulate(table: Tensor, flat: Tensor, weight: Tensor) -> Tensor:
-    """``Σ weight`` per entry of ``table`` (shaped like it), entries given by the int64 ``flat``.
-
-    ``scatter_add_`` into one vector runs on one thread (every input may hit any entry); split
-    into ``_ROWS`` rows scattered into ``_ROWS`` partial tables, it runs in parallel and the
-    rows are summed after — about twice as fast with two threads, and still deterministic.
-    """
-    size = table.numel()
-    count = flat.numel()
-    if count < _ROWS * 4096 or count % _ROWS:
-        return torch.zeros_like(table).view(-1).scatter_add_(0, flat, weight).view_as(table)
-    partial = torch.zeros(_ROWS, size, dtype=table.dtype, device=table.device)
-    partial.scatter_add_(1, flat.view(_ROWS, -1), weight.view(_ROWS, -1))
-    return partial.sum(0).view_as(table)
 
 
 def _warp(c0: Tensor, c1: Tensor, flat: Tensor, x: Tensor, out: Tensor, spare: Tensor) -> Tensor:
     """``out = c0[k] + c1[k]·x`` in three passes (two gathers, one addcmul)."""
-    _select(c0, flat, out)
-    _select(c1, flat, spare)
+    workspace.select(c0, flat, out)
+    workspace.select(c1, flat, spare)
     return out.addcmul_(spare, x)
