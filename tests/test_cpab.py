@@ -471,3 +471,18 @@ def test_ditac_under_torch_compile_matches_eager_on_large_inputs():
         torch.set_num_threads(threads)
     for eager, compiled in zip(*results, strict=True):
         torch.testing.assert_close(compiled, eager, rtol=1e-5, atol=1e-5)
+
+
+def test_node_flow_is_twice_differentiable():
+    from actlang.cpab.nodes import NodeFlow
+
+    cells = 5
+    basis = torch.from_numpy(tessellation.basis(cells, True).copy())
+    theta = torch.from_numpy(np.random.default_rng(4).normal(0, 0.7, (1, basis.shape[1]))).requires_grad_()
+    nodes = torch.linspace(0.0, 1.0, 17, dtype=torch.float64).expand(1, -1)
+
+    def flow(t: torch.Tensor) -> torch.Tensor:
+        pairs = (t @ basis.t()).view(1, cells, 2)
+        return NodeFlow.apply(pairs[..., 0], pairs[..., 1], nodes, 1.0, True)
+
+    assert torch.autograd.gradgradcheck(flow, (theta,))

@@ -127,10 +127,14 @@ class NodeFlow(torch.autograd.Function):
         field, offsets, points = (p.detach().to("cpu", torch.float64).numpy() for p in (slopes, intercepts, u))
         psi, end_speed, steps = flow_with_partials(points, field, offsets, t, bounded)
         ctx.end_speed, ctx.steps, ctx.shape = end_speed, steps, tuple(slopes.shape)
+        ctx.save_for_backward(slopes, intercepts, u)
+        ctx.flow = (t, bounded)
         return torch.from_numpy(psi).to(device=slopes.device, dtype=slopes.dtype)
 
     @staticmethod
     def backward(ctx, grad: Tensor):  # type: ignore[override]
+        if torch.is_grad_enabled():  # create_graph: autograd through the torch closed form
+            return _differentiable_backward(ctx, grad)
         weight = grad.detach().to("cpu", torch.float64).numpy()
         carry = weight * ctx.end_speed  # dT/dτ = v(T) carries every crossing time's derivative
         size = ctx.shape[0] * ctx.shape[1]
@@ -140,3 +144,17 @@ class NodeFlow(torch.autograd.Function):
             grad_b += np.bincount(cell, (weight * flow_b - carry * cross_b).ravel(), size)
         grad_a, grad_b = (torch.from_numpy(g.reshape(ctx.shape)).to(grad.device, grad.dtype) for g in (grad_a, grad_b))
         return grad_a, grad_b, None, None, None
+
+
+def _differentiable_backward(ctx, grad: Tensor) -> tuple:
+    """Gradients that are themselves differentiable (double backward w.r.t. θ): the same values
+    by autograd through :func:`~actlang.cpab.integrate.integrate`, graph kept."""
+    from actlang.cpab.integrate import integrate
+
+    slopes, intercepts, u = ctx.saved_tensors
+    t, bounded = ctx.flow
+    with torch.enable_grad():
+        field = [p if p.requires_grad else p.detach().requires_grad_() for p in (slopes, intercepts)]
+        psi, _ = integrate(u, field[0], field[1], t, bounded)
+        grad_a, grad_b = torch.autograd.grad(psi, field, grad, create_graph=True)
+    return grad_a, grad_b, None, None, None
