@@ -45,7 +45,7 @@ class ActivationModule(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """f(x), through the fused autograd function when training needs gradients.
 
-        Each generated subclass has its own copy of this method (see ``program._DISPATCH``).
+        Each generated subclass defines this method again from its source (``program._dispatch``).
         """
         if torch.jit.is_scripting():
             return self.plain_forward(x)

@@ -67,15 +67,16 @@ def load_source(source: str, namespace: dict[str, Any]) -> dict[str, Any]:
     return scope
 
 
-_DISPATCH = """def forward(self, x: torch.Tensor) -> torch.Tensor:
-    if torch.jit.is_scripting():
-        return self.plain_forward(x)
-    if self.channels is not None:
-        self.check_input(x)
-    if self.memory_efficient and torch.is_grad_enabled() and not torch.compiler.is_compiling():
-        return self.fused_forward(x)
-    return self.plain_forward(x)
-"""
+@functools.cache
+def _dispatch() -> str:
+    """Source of ``ActivationModule.forward``, which every generated subclass defines again in
+    its own generated file (TorchScript compiles methods from their source)."""
+    import inspect
+    import textwrap
+
+    from actlang.compiler.module import ActivationModule
+
+    return textwrap.dedent(inspect.getsource(ActivationModule.forward))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -96,7 +97,7 @@ def program(text: str, per_channel: bool, channel_dim: int) -> Program:
     )  # fmt: skip
     # forward is generated per class too: torch.compile caches by code object, and one shared
     # forward would make every compiled expression a recompilation of the same frame.
-    scope = load_source(source + "\n\n" + _DISPATCH, {})
+    scope = load_source(source + "\n\n" + _dispatch(), {})
     methods = {"plain_forward": scope["plain_forward"], "forward": scope["forward"], "program": built}
     built.cls = type("ActivationModule", (ActivationModule,), methods)
     built.cls.__qualname__ = "ActivationModule"
