@@ -168,3 +168,13 @@ def with_inits(expr: Expr, values: Mapping[str, float]) -> Expr:
         case Call(name=name, args=args, hyper=hyper):
             return Call(name, tuple(with_inits(a, values) for a in args), hyper, expr.span)
     return expr
+
+
+def substitute_input(expr: Expr, replacement: Expr) -> Expr:
+    """``expr`` with every ``x`` replaced by ``replacement`` (f, g ↦ f∘g)."""
+    match expr:
+        case Input():
+            return replacement
+        case Call(name=name, args=args, hyper=hyper):
+            return Call(name, tuple(substitute_input(a, replacement) for a in args), hyper, expr.span)
+    return expr

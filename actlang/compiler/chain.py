@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from actlang.ast import Call, Expr, Input, Param, walk
+from actlang.ast import Call, Expr, Input, Param, substitute_input, walk
 from actlang.build import call
 from actlang.compiler.codegen import Emitter, Step
 from actlang.compiler.rewrite import fold_coefficients, reflect_steps, rewrite
@@ -300,7 +300,7 @@ class _Sweep:
             result = self._record(vjp, ((u, True), (gradient, True), (y, True)), code, _grad_input(code))
             return result if isinstance(adjoint, str) else (result, adjoint)
         form = _local_form(self.derivative, node.name, node.hyper)
-        return (adjoint, self.local(_substitute(form, node.args[0])))
+        return (adjoint, self.local(substitute_input(form, node.args[0])))
 
     def _ones(self) -> str:
         return self.emitter.value(call("one", Input()))[0]
@@ -322,16 +322,6 @@ def _grad_input(code: str) -> str | None:
         return None
     escaped = match.group(2).replace("{", "{{").replace("}", "}}")
     return f"torch.ops.aten.{match.group(1)}.grad_input({escaped}, grad_input={{out}})"
-
-
-def _substitute(expr: Expr, replacement: Expr) -> Expr:
-    """``expr`` with every x replaced by ``replacement``."""
-    match expr:
-        case Input():
-            return replacement
-        case Call(name=name, args=args, hyper=hyper):
-            return Call(name, tuple(_substitute(a, replacement) for a in args), hyper)
-    return expr
 
 
 def _number(expr: Expr) -> float:

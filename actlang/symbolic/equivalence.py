@@ -27,7 +27,7 @@ from typing import Literal
 
 import numpy as np
 
-from actlang.ast import Expr, Input, params
+from actlang.ast import Expr, Input, params, substitute_input
 from actlang.build import call
 from actlang.errors import ActlangError
 from actlang.symbolic.budget import Deadline, TimeUp, run_with_limit
@@ -126,19 +126,8 @@ def _cached(text_a: str, text_b: str, a: Expr, b: Expr, symmetry: Symmetry, budg
 def transform(f: Expr, name: str) -> Expr:
     """``f`` under a sign symmetry: ``f(x)``, ``-f(x)``, ``f(-x)`` or ``-f(-x)``."""
     if name in ("f(-x)", "-f(-x)"):
-        f = _substitute_input(f, call("neg", Input()))
+        f = substitute_input(f, call("neg", Input()))
     return call("neg", f) if name.startswith("-") else f
-
-
-def _substitute_input(expr: Expr, replacement: Expr) -> Expr:
-    from actlang.ast import Call
-
-    match expr:
-        case Input():
-            return replacement
-        case Call(name=name, args=args, hyper=hyper):
-            return Call(name, tuple(_substitute_input(a, replacement) for a in args), hyper)
-    return expr
 
 
 def find_difference(a: Expr, b: Expr, extra: tuple[float, ...] = (), limit: int = 4) -> Equivalence | None:
