@@ -22,6 +22,10 @@ def scripts(filters: list[str]) -> list[Path]:
 
 
 def main(argv: list[str]) -> int:
+    if {"-h", "--help"} & set(argv):
+        print(__doc__.strip())
+        print("\nscripts:", ", ".join(p.stem for p in scripts([])))
+        return 0
     failed = []
     for script in scripts(argv):
         print(f"==> {script.relative_to(HERE.parent)}", flush=True)
