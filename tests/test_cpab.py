@@ -486,3 +486,37 @@ def test_node_flow_is_twice_differentiable():
         return NodeFlow.apply(pairs[..., 0], pairs[..., 1], nodes, 1.0, True)
 
     assert torch.autograd.gradgradcheck(flow, (theta,))
+
+
+@pytest.mark.parametrize("kind", ["cpab", "ditac", "ge_ditac", "l_ditac", "inf_ditac"])
+@pytest.mark.parametrize(("channels", "zero_boundary"), [(None, True), (3, False)])
+def test_numpy_table_pieces_match_the_torch_path(kind, channels, zero_boundary):
+    import actlang
+
+    ends = "b=3" if kind == "ge_ditac" else "a=-3, b=3"
+    text = f"{kind}[{ends}, cells=6, grid=64, zero_boundary={str(zero_boundary).lower()}](x)"
+    module = getattr(actlang.compile(text, channels=channels).double(), f"{kind}_0")
+    with torch.no_grad():
+        module.theta.copy_(torch.from_numpy(np.random.default_rng(2).normal(0, 0.8, module.theta.shape)))
+    weights = [torch.from_numpy(np.random.default_rng(k).normal(size=(channels or 1, 66))) for k in (0, 1)]
+    results = []
+    for build in (module._numpy_pieces, lambda dtype: module._torch_rows(module.theta, dtype)):
+        c0, c1 = (c.reshape(-1, 66) for c in build(torch.float64))
+        (grad,) = torch.autograd.grad((c0 * weights[0]).sum() + (c1 * weights[1]).sum(), module.theta)
+        results.append((c0.detach(), c1.detach(), grad))
+    for got, want in zip(*results, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-11)
+    if kind not in ("ditac", "inf_ditac") or channels:  # the checks below are slow
+        return
+    theta = module.theta.detach().clone().requires_grad_()
+
+    from actlang.cpab.table import TablePieces
+
+    basis = module.basis.numpy()
+    spec = (basis, module.lo, module.hi, module.grid, module.mode, module.slope, module.zero_boundary)
+
+    def pieces_of(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return TablePieces.apply(t, spec, torch.float64, lambda s: module._torch_rows(s, torch.float64))
+
+    assert torch.autograd.gradcheck(pieces_of, (theta,))
+    assert torch.autograd.gradgradcheck(pieces_of, (theta,))

@@ -25,6 +25,7 @@ from actlang.cpab import tessellation
 from actlang.cpab.lookup import CPAB as MODE_CPAB
 from actlang.cpab.lookup import DITAC, GE_DITAC, INF_DITAC, L_DITAC, LookupFunction, lookup, pieces
 from actlang.cpab.nodes import NodeFlow
+from actlang.cpab.table import TablePieces
 
 
 class CPABActivation(nn.Module):
@@ -68,9 +69,10 @@ class CPABActivation(nn.Module):
         return f"a={self.lo:g}, b={self.hi:g}, cells={self.cells}, zero_boundary={self.zero_boundary}, {kind}{per}"
 
     # --- the field -------------------------------------------------------------------------
-    def _fields(self) -> tuple[Tensor, Tensor]:
-        """Slopes and intercepts ``[K, nc]`` in float64 on [0, 1] (K = channels, or 1)."""
-        theta = self.theta.to(torch.float64)
+    def _fields(self, theta: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Slopes and intercepts ``[K, nc]`` in float64 on [0, 1] (K = channels, or 1), of the
+        module's θ or of ``theta``."""
+        theta = (self.theta if theta is None else theta).to(torch.float64)
         rows = theta if theta.dim() == 2 else theta.unsqueeze(0)
         pairs = (rows @ self.basis.to(torch.float64).t()).view(rows.shape[0], self.cells, 2)
         return pairs[:, :, 0], pairs[:, :, 1]
@@ -157,10 +159,10 @@ class CPABActivation(nn.Module):
         return (weight * ((rows @ self.precision.to(torch.float64)) * rows).sum()).to(self.theta.dtype)
 
     # --- the activation ----------------------------------------------------------------------
-    def table(self, dtype: torch.dtype = torch.float32) -> Tensor:
+    def table(self, dtype: torch.dtype = torch.float32, theta: Tensor | None = None) -> Tensor:
         """Exact displacements T^θ(node) − node at the ``grid + 1`` nodes of [a, b]:
         ``[grid + 1]`` or ``[C, grid + 1]``."""
-        slopes, intercepts = self._fields()
+        slopes, intercepts = self._fields(theta)
         nodes = torch.linspace(0.0, 1.0, self.grid + 1, dtype=torch.float64, device=slopes.device)
         points = nodes.expand(slopes.shape[0], -1)
         if torch.jit.is_scripting() or _capturing():  # plain ops, differentiable by autograd
@@ -184,8 +186,26 @@ class CPABActivation(nn.Module):
 
     def _pieces(self, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
         """The affine pieces of the lookup path, from the exact table (differentiable in θ)."""
-        c0, c1 = pieces(self.table(torch.float64), self.lo, self.hi, self.mode, self.slope)
+        if torch.jit.is_scripting() or _capturing():
+            return self._torch_pieces(self.theta, dtype)
+        return self._numpy_pieces(dtype)
+
+    def _torch_pieces(self, theta: Tensor, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+        c0, c1 = pieces(self.table(torch.float64, theta), self.lo, self.hi, self.mode, self.slope)
         return c0.to(dtype), c1.to(dtype)
+
+    @torch.jit.unused
+    def _torch_rows(self, theta: Tensor, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+        """:meth:`_torch_pieces` with one row per channel (one row without channels)."""
+        return tuple(c.reshape(-1, c.shape[-1]) for c in self._torch_pieces(theta, dtype))  # type: ignore[return-value]
+
+    @torch.jit.unused
+    def _numpy_pieces(self, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+        """The same pieces from :class:`~actlang.cpab.table.TablePieces` (numpy inside)."""
+        basis = self.basis.detach().to("cpu", torch.float64).numpy()
+        spec = (basis, self.lo, self.hi, self.grid, self.mode, self.slope, self.zero_boundary)
+        c0, c1 = TablePieces.apply(self.theta, spec, dtype, lambda theta: self._torch_rows(theta, dtype))
+        return (c0, c1) if self.channels else (c0[0], c1[0])
 
     @torch.jit.unused
     def _fast(self, x: Tensor, closed: bool, masked: bool) -> Tensor:

@@ -114,6 +114,20 @@ def flow_with_partials(u: np.ndarray, slopes: np.ndarray, intercepts: np.ndarray
     return x, end_speed, steps
 
 
+def field_gradient(
+    steps: list, end_speed: np.ndarray, weight: np.ndarray, shape: tuple
+) -> tuple[np.ndarray, np.ndarray]:
+    """``Σ weight·dψ/da_c`` and ``Σ weight·dψ/db_c`` (each ``shape`` = ``[K, nc]``) from the
+    partials :func:`flow_with_partials` kept: one ``bincount`` per step and parameter."""
+    carry = weight * end_speed  # dT/dτ = v(T) carries every crossing time's derivative
+    size = shape[0] * shape[1]
+    grad_a, grad_b = np.zeros(size), np.zeros(size)
+    for cell, flow_a, flow_b, cross_a, cross_b in steps:
+        grad_a += np.bincount(cell, (weight * flow_a - carry * cross_a).ravel(), size)
+        grad_b += np.bincount(cell, (weight * flow_b - carry * cross_b).ravel(), size)
+    return grad_a.reshape(shape), grad_b.reshape(shape)
+
+
 class NodeFlow(torch.autograd.Function):
     """``ψ(u, t)`` at constant points ``u`` ``[K, P]``, differentiable in the field only.
 
@@ -136,13 +150,8 @@ class NodeFlow(torch.autograd.Function):
         if torch.is_grad_enabled():  # create_graph: autograd through the torch closed form
             return _differentiable_backward(ctx, grad)
         weight = grad.detach().to("cpu", torch.float64).numpy()
-        carry = weight * ctx.end_speed  # dT/dτ = v(T) carries every crossing time's derivative
-        size = ctx.shape[0] * ctx.shape[1]
-        grad_a, grad_b = np.zeros(size), np.zeros(size)
-        for cell, flow_a, flow_b, cross_a, cross_b in ctx.steps:
-            grad_a += np.bincount(cell, (weight * flow_a - carry * cross_a).ravel(), size)
-            grad_b += np.bincount(cell, (weight * flow_b - carry * cross_b).ravel(), size)
-        grad_a, grad_b = (torch.from_numpy(g.reshape(ctx.shape)).to(grad.device, grad.dtype) for g in (grad_a, grad_b))
+        grad_a, grad_b = field_gradient(ctx.steps, ctx.end_speed, weight, ctx.shape)
+        grad_a, grad_b = (torch.from_numpy(g).to(grad.device, grad.dtype) for g in (grad_a, grad_b))
         return grad_a, grad_b, None, None, None
 
 

@@ -1,0 +1,89 @@
+"""θ → the lookup path's affine pieces ``(c0, c1)`` in one step, numpy inside (training's table).
+
+The same values as the torch path — ``pieces(table(θ))``: the field ``B·θ``, T^θ at the
+``grid + 1`` nodes (:func:`~actlang.cpab.nodes.flow_with_partials`), the displacements, the
+pieces — without some thirty small autograd-recorded torch operations per step. The backward
+is their vector-Jacobian product in closed form: the pieces' (linear) transpose, the flow's
+field gradient (:func:`~actlang.cpab.nodes.field_gradient`), then ``Bᵀ``. A backward that must
+itself be differentiable (double backward w.r.t. θ) runs autograd through the torch path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from actlang.cpab.nodes import field_gradient, flow_with_partials
+
+
+def pieces_numpy(displacement: np.ndarray, lo: float, hi: float, mode: int, slope: float):
+    """``(c0, c1)`` ``[K, n + 2]`` from the displacements ``[K, n + 1]``, as ``lookup.pieces``."""
+    n = displacement.shape[-1] - 1
+    scale = n / (hi - lo)
+    nodes = np.linspace(lo, hi, n + 1)[:-1]
+    rise = (displacement[:, 1:] - displacement[:, :-1]) * scale
+    c1 = 1.0 + rise
+    c0 = displacement[:, :-1] - rise * nodes
+    if mode == 4:  # inf_ditac: continue the end pieces
+        return np.concatenate([c0[:, :1], c0, c0[:, -1:]], -1), np.concatenate([c1[:, :1], c1, c1[:, -1:]], -1)
+    left = slope if mode == 3 and lo <= 0.0 else 1.0
+    column = np.ones((c0.shape[0], 1))
+    return np.concatenate([0 * column, c0, 0 * column], -1), np.concatenate([left * column, c1, column], -1)
+
+
+def pieces_transpose(grad_c0: np.ndarray, grad_c1: np.ndarray, lo: float, hi: float, mode: int) -> np.ndarray:
+    """The gradient w.r.t. the displacements, given the pieces' gradients (the linear map's
+    transpose)."""
+    inner0, inner1 = grad_c0[:, 1:-1].copy(), grad_c1[:, 1:-1].copy()
+    if mode == 4:  # the end pieces are copies of the first and last inner ones
+        inner0[:, 0] += grad_c0[:, 0]
+        inner0[:, -1] += grad_c0[:, -1]
+        inner1[:, 0] += grad_c1[:, 0]
+        inner1[:, -1] += grad_c1[:, -1]
+    n = inner0.shape[-1]
+    scale = n / (hi - lo)
+    nodes = np.linspace(lo, hi, n + 1)[:-1]
+    grad_rise = (inner1 - inner0 * nodes) * scale
+    grad = np.zeros((inner0.shape[0], n + 1))
+    grad[:, :-1] += inner0 - grad_rise
+    grad[:, 1:] += grad_rise
+    return grad
+
+
+class TablePieces(torch.autograd.Function):
+    """``(c0, c1)`` in ``dtype`` from θ (``[dim θ]`` or ``[C, dim θ]``).
+
+    ``spec``: ``(basis [2·nc, dim θ] float64, lo, hi, grid, mode, slope, zero_boundary)``;
+    ``torch_path(θ) -> (c0, c1)``: the same in differentiable torch ops, for double backward.
+    """
+
+    @staticmethod
+    def forward(ctx, theta: Tensor, spec: tuple, dtype: torch.dtype, torch_path: Callable) -> tuple[Tensor, Tensor]:  # type: ignore[override]
+        basis, lo, hi, grid, mode, slope, bounded = spec
+        rows = theta.detach().to("cpu", torch.float64).numpy().reshape(-1, basis.shape[1])
+        pairs = (rows @ basis.T).reshape(rows.shape[0], -1, 2)
+        nodes = np.broadcast_to(np.linspace(0.0, 1.0, grid + 1), (rows.shape[0], grid + 1))
+        psi, end_speed, steps = flow_with_partials(nodes, pairs[..., 0], pairs[..., 1], 1.0, bounded)
+        c0, c1 = pieces_numpy((hi - lo) * (psi - nodes), lo, hi, mode, slope)
+        ctx.save_for_backward(theta)
+        ctx.kept = (spec, steps, end_speed, pairs.shape[:2], torch_path)
+        return tuple(torch.from_numpy(c).to(theta.device, dtype) for c in (c0, c1))
+
+    @staticmethod
+    def backward(ctx, grad_c0: Tensor, grad_c1: Tensor):  # type: ignore[override]
+        (theta,) = ctx.saved_tensors
+        spec, steps, end_speed, shape, torch_path = ctx.kept
+        if torch.is_grad_enabled():  # create_graph: autograd through the torch path, graph kept
+            with torch.enable_grad():
+                leaf = theta if theta.requires_grad else theta.detach().requires_grad_()
+                (grad,) = torch.autograd.grad(torch_path(leaf), leaf, (grad_c0, grad_c1), create_graph=True)
+            return grad, None, None, None
+        basis, lo, hi, _, mode, _, _ = spec
+        g0, g1 = (g.detach().to("cpu", torch.float64).numpy().reshape(shape[0], -1) for g in (grad_c0, grad_c1))
+        weight = (hi - lo) * pieces_transpose(g0, g1, lo, hi, mode)  # ∂/∂ψ at the nodes
+        grad_a, grad_b = field_gradient(steps, end_speed, weight, shape)
+        grad_rows = np.stack([grad_a, grad_b], -1).reshape(shape[0], -1) @ basis
+        return torch.from_numpy(grad_rows.reshape(theta.shape)).to(theta.device, theta.dtype), None, None, None
