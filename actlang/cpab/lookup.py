@@ -221,11 +221,29 @@ def _backward(ctx: Any, x: Tensor, c0: Tensor, c1: Tensor, grad: Tensor) -> tupl
 
 
 def _pieces_of(x: Tensor, c0: Tensor, spec: tuple, scratch: Tensor, dtype: torch.dtype = torch.int32) -> Tensor:
-    """The flat piece index of every input (int32 or int64), in this thread's index workspace."""
+    """The flat piece index of every input (int32 or int64), in this thread's index workspace.
+
+    The forward's int32 index stays tagged in the workspace; a backward of the same x (same
+    storage and version, same grid; no other lookup since on this thread) reuses it instead of
+    recomputing (one conversion to int64 instead of five passes).
+    """
     lo, hi, _, _, closed, _, channel_dim = spec
     channels = c0.shape[0] if c0.dim() == 2 else 0
+    n = c0.shape[-1] - 2
+    if workspace.tracing(x):  # captured graphs compute it (no data pointers there)
+        index = workspace.scratch("index", x, dtype)
+        return piece_index(x, lo, hi, n, closed, channels, channel_dim, scratch, index).view(-1)
+    tag = (x.data_ptr(), x._version, tuple(x.shape), x.dtype, lo, hi, n, closed, channels, channel_dim)
+    found = workspace.kept("index", x, torch.int32, tag)
+    if found is not None and dtype == torch.int64:
+        return workspace.scratch("wide", x, torch.int64).view(-1).copy_(found.view(-1))
+    if found is not None:
+        return found.view(-1)
     index = workspace.scratch("index", x, dtype)
-    return piece_index(x, lo, hi, c0.shape[-1] - 2, closed, channels, channel_dim, scratch, index).view(-1)
+    flat = piece_index(x, lo, hi, n, closed, channels, channel_dim, scratch, index).view(-1)
+    if dtype == torch.int32:
+        workspace.keep("index", x, torch.int32, tag)
+    return flat
 
 
 def _warp(c0: Tensor, c1: Tensor, flat: Tensor, x: Tensor, out: Tensor, spare: Tensor) -> Tensor:

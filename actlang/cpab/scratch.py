@@ -28,6 +28,7 @@ class _Workspace(threading.local):
 
     def __init__(self) -> None:
         self.buffers: dict[tuple, Tensor] = {}
+        self.tags: dict[tuple, tuple] = {}  # what a buffer holds, for reuse by a later call
 
 
 _WORKSPACE = _Workspace()
@@ -37,6 +38,7 @@ def clear_workspace() -> None:
     """Free this thread's scratch buffers (int32 and int64 index, three float buffers of at most
     4M elements each: ≤ 96 MB for float32 inputs)."""
     _WORKSPACE.buffers.clear()
+    _WORKSPACE.tags.clear()
 
 
 def scratch(name: str, like: Tensor, dtype: torch.dtype | None = None) -> Tensor:
@@ -45,11 +47,27 @@ def scratch(name: str, like: Tensor, dtype: torch.dtype | None = None) -> Tensor
     if count > _WORKSPACE.MAX_ELEMENTS or tracing(like):
         return torch.empty(like.shape, dtype=dtype, device=like.device)
     key = (name, dtype, like.device)
+    _WORKSPACE.tags.pop(key, None)  # whatever it held is about to be overwritten
     buffer = _WORKSPACE.buffers.get(key)
     if buffer is None or buffer.numel() < count:
         buffer = torch.empty(count, dtype=dtype, device=like.device)
         _WORKSPACE.buffers[key] = buffer
     return buffer[:count].view(like.shape)
+
+
+def kept(name: str, like: Tensor, dtype: torch.dtype, tag: tuple) -> Tensor | None:
+    """The workspace buffer ``name`` if it still holds what :func:`keep` tagged it with."""
+    key = (name, dtype, like.device)
+    if _WORKSPACE.tags.get(key) != tag:
+        return None
+    return _WORKSPACE.buffers[key][: like.numel()].view(like.shape)
+
+
+def keep(name: str, like: Tensor, dtype: torch.dtype, tag: tuple) -> None:
+    """Tag the workspace buffer ``name`` (just filled) with what it holds."""
+    key = (name, dtype, like.device)
+    if key in _WORKSPACE.buffers and like.numel() <= _WORKSPACE.MAX_ELEMENTS and not tracing(like):
+        _WORKSPACE.tags[key] = tag
 
 
 _HALVES: tuple[int, ThreadPoolExecutor] | None = None  # (the process that made it, the pool)
