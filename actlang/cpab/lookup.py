@@ -22,6 +22,7 @@ the same forward in plain differentiable torch ops, for TorchScript.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -138,7 +139,7 @@ class LookupFunction(torch.autograd.Function):
         ctx.save_for_backward(x, c0, c1)  # x as given: double backward differentiates through it
         x = x.contiguous()
         out = torch.empty_like(x)  # first the scratch of the index, then the result
-        flat = _pieces_of(x, c0, ctx.spec, out)
+        flat, ctx.index_token = _pieces_of(x, c0, ctx.spec, out)
         spare = workspace.scratch("a", x)
         if mode == 1:  # x̃·Φ(x) = x̃/2 + x̃/2·erf(x/√2): tables halved, Φ's 1/2 and +1 folded
             c0, c1 = c0 * 0.5, c1 * 0.5
@@ -182,7 +183,7 @@ def _backward(ctx: Any, x: Tensor, c0: Tensor, c1: Tensor, grad: Tensor) -> tupl
     grad_x = torch.empty_like(x)  # first the scratch of the index, then the result
     tables = ctx.needs_input_grad[1] or ctx.needs_input_grad[2]
     # int64 when the tables need gradients: scatter_add_ takes no other index type.
-    flat = _pieces_of(x, c0, ctx.spec, grad_x, torch.int64 if tables else torch.int32)
+    flat, _ = _pieces_of(x, c0, ctx.spec, grad_x, torch.int64 if tables else torch.int32, ctx.index_token)
     slope_in = workspace.scratch("a", x)
     spare = workspace.scratch("c", x)
     table_scale = 1.0  # weight = table_scale·∂out/∂x̃·g
@@ -220,30 +221,34 @@ def _backward(ctx: Any, x: Tensor, c0: Tensor, c1: Tensor, grad: Tensor) -> tupl
     return grad_x, grad_c0, grad_c1, None, None, None, None, None, None, None
 
 
-def _pieces_of(x: Tensor, c0: Tensor, spec: tuple, scratch: Tensor, dtype: torch.dtype = torch.int32) -> Tensor:
-    """The flat piece index of every input (int32 or int64), in this thread's index workspace.
+def _pieces_of(
+    x: Tensor, c0: Tensor, spec: tuple, scratch: Tensor, dtype: torch.dtype = torch.int32, reuse: int | None = None
+) -> tuple[Tensor, int | None]:
+    """The flat piece index of every input (int32 or int64) in this thread's index workspace, and
+    the token it is kept under (int32 only).
 
-    The forward's int32 index stays tagged in the workspace; a backward of the same x (same
-    storage and version, same grid; no other lookup since on this thread) reuses it instead of
-    recomputing (one conversion to int64 instead of five passes).
+    A forward's int32 index stays in the workspace under a fresh token, which its backward
+    (``reuse``) presents: while no other lookup on this thread has overwritten it, backward
+    converts it to int64 instead of recomputing it in five passes. A token is never reused, so
+    a stale index cannot match (unlike a tensor's data pointer, which a later tensor may share).
     """
     lo, hi, _, _, closed, _, channel_dim = spec
     channels = c0.shape[0] if c0.dim() == 2 else 0
-    n = c0.shape[-1] - 2
-    if workspace.tracing(x):  # captured graphs compute it (no data pointers there)
-        index = workspace.scratch("index", x, dtype)
-        return piece_index(x, lo, hi, n, closed, channels, channel_dim, scratch, index).view(-1)
-    tag = (x.data_ptr(), x._version, tuple(x.shape), x.dtype, lo, hi, n, closed, channels, channel_dim)
-    found = workspace.kept("index", x, torch.int32, tag)
-    if found is not None and dtype == torch.int64:
-        return workspace.scratch("wide", x, torch.int64).view(-1).copy_(found.view(-1))
-    if found is not None:
-        return found.view(-1)
+    if reuse is not None:
+        found = workspace.kept("index", x, torch.int32, reuse)
+        if found is not None and dtype == torch.int64:
+            return workspace.scratch("wide", x, torch.int64).view(-1).copy_(found.view(-1)), None
+        if found is not None:
+            return found.view(-1), None
     index = workspace.scratch("index", x, dtype)
-    flat = piece_index(x, lo, hi, n, closed, channels, channel_dim, scratch, index).view(-1)
-    if dtype == torch.int32:
-        workspace.keep("index", x, torch.int32, tag)
-    return flat
+    flat = piece_index(x, lo, hi, c0.shape[-1] - 2, closed, channels, channel_dim, scratch, index).view(-1)
+    token = next(_TOKENS) if dtype == torch.int32 and not workspace.tracing(x) else None
+    if token is not None:
+        workspace.keep("index", x, torch.int32, token)
+    return flat, token
+
+
+_TOKENS = itertools.count()
 
 
 def _warp(c0: Tensor, c1: Tensor, flat: Tensor, x: Tensor, out: Tensor, spare: Tensor) -> Tensor:

@@ -28,7 +28,7 @@ class _Workspace(threading.local):
 
     def __init__(self) -> None:
         self.buffers: dict[tuple, Tensor] = {}
-        self.tags: dict[tuple, tuple] = {}  # what a buffer holds, for reuse by a later call
+        self.tags: dict[tuple, object] = {}  # what a buffer holds, for reuse by a later call
 
 
 _WORKSPACE = _Workspace()
@@ -55,7 +55,7 @@ def scratch(name: str, like: Tensor, dtype: torch.dtype | None = None) -> Tensor
     return buffer[:count].view(like.shape)
 
 
-def kept(name: str, like: Tensor, dtype: torch.dtype, tag: tuple) -> Tensor | None:
+def kept(name: str, like: Tensor, dtype: torch.dtype, tag: object) -> Tensor | None:
     """The workspace buffer ``name`` if it still holds what :func:`keep` tagged it with."""
     key = (name, dtype, like.device)
     if _WORKSPACE.tags.get(key) != tag:
@@ -63,7 +63,7 @@ def kept(name: str, like: Tensor, dtype: torch.dtype, tag: tuple) -> Tensor | No
     return _WORKSPACE.buffers[key][: like.numel()].view(like.shape)
 
 
-def keep(name: str, like: Tensor, dtype: torch.dtype, tag: tuple) -> None:
+def keep(name: str, like: Tensor, dtype: torch.dtype, tag: object) -> None:
     """Tag the workspace buffer ``name`` (just filled) with what it holds."""
     key = (name, dtype, like.device)
     if key in _WORKSPACE.buffers and like.numel() <= _WORKSPACE.MAX_ELEMENTS and not tracing(like):
