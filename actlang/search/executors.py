@@ -1,0 +1,77 @@
+"""Where trials run: in this process, or a pool of worker processes (one per core by default).
+
+Workers are spawned (not forked: torch's thread pools do not survive a fork) and load the task
+once, by its name or ``"package.module:factory"`` path. Each worker uses ``cores // workers`` torch
+threads, so two workers on two cores do not fight over them.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import traceback
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from typing import Any
+
+from actlang.search.task import Task
+
+_TASK: Task | None = None
+
+
+def _init_worker(task: str | Task, threads: int) -> None:
+    import torch
+
+    from actlang.search.tasks import load_task
+
+    global _TASK
+    torch.set_num_threads(threads)
+    _TASK = load_task(task)
+
+
+def train_one(activation: str, seed: int) -> dict[str, Any]:
+    """Run in a worker: train ``activation``; an exception comes back as ``{"error": traceback}``."""
+    assert _TASK is not None
+    try:
+        return _TASK.train_and_evaluate(activation, seed)
+    except Exception:  # a user's task raising is a recorded failure, not a dead search
+        return {"error": traceback.format_exc(limit=20)}
+
+
+def fisher_many(names: list[str]) -> list[tuple[Any, bool]]:
+    """Run in a worker: Fisher features of ``names`` (see :mod:`actlang.search.fisher`)."""
+    from actlang.search.fisher import fisher_feature
+
+    assert _TASK is not None
+    return [fisher_feature(_TASK, name) for name in names]
+
+
+class InlineExecutor(Executor):
+    """Runs each call at submission, in this process (one worker; tasks that cannot be pickled)."""
+
+    def __init__(self, task: str | Task, threads: int | None = None):
+        import torch
+
+        _init_worker(task, threads or torch.get_num_threads())
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as error:  # noqa: BLE001 - handed to the caller through the future
+            future.set_exception(error)
+        return future
+
+
+def make_executor(task: str | Task, workers: int) -> Executor:
+    """A process pool of ``workers`` (spawned), or an :class:`InlineExecutor` for an in-memory
+    task object with one worker."""
+    cores = os.cpu_count() or 1
+    threads = max(1, cores // workers)
+    if workers == 1 and isinstance(task, Task):
+        return InlineExecutor(task, threads)
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(task, threads),
+    )

@@ -1,0 +1,100 @@
+"""Which class to evaluate next: the 8 baselines first, then one strategy (SPEC §7.1).
+
+- ``surrogate``: KNN regression on the joint UMAP embedding of outputs and Fisher features
+  (AQuaSurF), over candidates whose two features are valid.
+- ``outputs`` / ``fisher``: the same on one feature kind (candidates valid for it).
+- ``random``: uniformly among every unevaluated class.
+
+The same :class:`Suggester` drives live searches and replays on a measured table, so a simulated
+search makes exactly the choices a live one would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from typing import Literal
+
+import numpy as np
+
+from actlang.errors import ActlangError
+from actlang.search.surrogate import Features, Surrogate, embed
+
+Strategy = Literal["surrogate", "outputs", "fisher", "random"]
+STRATEGIES: tuple[Strategy, ...] = ("surrogate", "outputs", "fisher", "random")
+FEATURES_OF: dict[str, Features] = {"surrogate": "both", "outputs": "outputs", "fisher": "fisher"}
+
+
+def check_strategy(strategy: str) -> Strategy:
+    if strategy not in STRATEGIES:
+        raise ActlangError(f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
+    return strategy  # type: ignore[return-value]
+
+
+def eligible(strategy: Strategy, outputs_valid: np.ndarray, fisher_valid: np.ndarray) -> np.ndarray:
+    """Indices of the classes a strategy may suggest after the baselines."""
+    mask = {
+        "surrogate": outputs_valid & fisher_valid,
+        "outputs": outputs_valid,
+        "fisher": fisher_valid,
+        "random": np.ones_like(outputs_valid),
+    }[strategy]
+    return np.flatnonzero(mask)
+
+
+class Suggester:
+    """Suggests class indices (rows of the feature arrays) given what has been evaluated."""
+
+    def __init__(
+        self,
+        strategy: str,
+        outputs: np.ndarray,
+        fisher: np.ndarray | None,
+        baselines: Sequence[int],
+        *,
+        seed: int = 0,
+        embedding: np.ndarray | None = None,
+    ):
+        self.strategy = check_strategy(strategy)
+        n = len(outputs)
+        outputs_valid = np.isfinite(outputs).all(axis=1) if n else np.zeros(0, bool)
+        fisher_valid = np.zeros(n, bool) if fisher is None else (np.isfinite(fisher).all(axis=1) & (fisher.shape[1] > 0))
+        self.n, self.seed, self.baselines = n, seed, list(baselines)
+        self.pool = eligible(self.strategy, outputs_valid, fisher_valid)
+        self._outputs, self._fisher, self._embedding = outputs, fisher, embedding
+        self._surrogate: Surrogate | None = None
+
+    @property
+    def surrogate(self) -> Surrogate:
+        """The KNN surrogate over the eligible classes (embedding fitted on first use)."""
+        if self._surrogate is None:
+            if self._embedding is None:
+                rows = self.pool
+                outputs = self._outputs[rows]
+                fisher = None if self._fisher is None else self._fisher[rows]
+                self._embedding = embed(outputs, fisher, FEATURES_OF[self.strategy], self.seed)
+            self._surrogate = Surrogate(self._embedding)
+        return self._surrogate
+
+    def next(self, evaluated: Mapping[int, float], busy: Collection[int] = (),
+             rng: np.random.Generator | None = None) -> int | None:  # fmt: skip
+        """The next class to evaluate, or ``None`` when every candidate is taken."""
+        taken = set(evaluated) | set(busy)
+        for index in self.baselines:
+            if index not in taken:
+                return index
+        rng = rng if rng is not None else np.random.default_rng([self.seed, len(taken)])
+        if self.strategy == "random" or not len(self.pool):
+            return self._random(taken, np.arange(self.n), rng)
+        position = {int(c): i for i, c in enumerate(self.pool)}
+        known = [(position[c], acc) for c, acc in evaluated.items() if c in position]
+        if not known:
+            return self._random(taken, self.pool, rng)
+        surrogate = self.surrogate.fit([i for i, _ in known], [a for _, a in known])
+        exclude = [position[c] for c in taken if c in position]
+        best = surrogate.suggest(1, exclude=exclude, rng=rng)
+        return int(self.pool[best[0]]) if best else None
+
+    @staticmethod
+    def _random(taken: set[int], among: np.ndarray, rng: np.random.Generator) -> int | None:
+        free = among[~np.isin(among, np.fromiter(taken, np.int64, len(taken)))]
+        return int(rng.choice(free)) if len(free) else None
