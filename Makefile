@@ -18,7 +18,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check actlang tests benchmarks examples
 
 test: lint
-	HYPOTHESIS_PROFILE=ci $(PY) -m pytest -n 2 -q
+	HYPOTHESIS_PROFILE=ci $(PY) -m pytest -n 2 --dist loadgroup -q
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py

@@ -39,3 +39,8 @@ def broken() -> ClassificationTask:
 
 
 NOT_A_TASK = 42
+
+
+def slow() -> ClassificationTask:
+    """Like ``tiny`` but about a second per trial: long enough to be killed in the middle."""
+    return ClassificationTask("slow", tiny_data, tiny_network, steps=1500, batch_size=50, lr=3e-2)

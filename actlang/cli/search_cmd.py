@@ -39,6 +39,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         sub.set_defaults(run=runner)
     _add_simulate(commands)
     _add_plot(commands)
+    sub = commands.add_parser("export", help="write a study's results as a replay table (CSV) for simulate",
+                              description="One row per evaluated class with its Fisher features (computed "
+                              "for the evaluated classes where missing); a .json beside it says where it "
+                              "came from.")  # fmt: skip
+    sub.add_argument("--store", required=True, metavar="PATH")
+    sub.add_argument("-o", "--output", required=True, metavar="FILE", help="the CSV file")
+    sub.add_argument("--note", action="append", default=[], metavar="KEY=VALUE", help="extra metadata for the .json")
+    sub.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
+    sub.set_defaults(run=_export)
 
 
 def _add_run(commands) -> None:
@@ -82,8 +91,9 @@ def _add_simulate(commands) -> None:
 
 def _add_plot(commands) -> None:
     sub = commands.add_parser("plot", help="draw a study's progress or its 2-D embedding",
-                              description="progress: accuracy per evaluation and the best so far (AQuaSurF's "
-                              "Figure 9); embedding: the candidates' UMAP embedding coloured by accuracy (Figure 4).")  # fmt: skip
+                              description="progress: accuracy per evaluation and the best so far "
+                              "(AQuaSurF's Figure 9); embedding: the candidates' UMAP embedding coloured by "
+                              "accuracy (Figure 4).")  # fmt: skip
     sub.add_argument("--store", required=True, metavar="PATH")
     sub.add_argument("-o", "--output", required=True, metavar="FILE", help=".png, .svg or .pdf")
     sub.add_argument("--kind", choices=["progress", "embedding"], default="progress")
@@ -113,7 +123,7 @@ def _open(path: str, task: str | None = None, space: str | None = None, **option
     from actlang.search.study import Study
 
     if task is None and not Path(path).is_file():
-        raise ActlangError(f"no store at {path!r}")
+        raise ActlangError(f"no store at {path!r} (to create one, give --task and --space)")
     return Study(path, task=task, space=space, **options)
 
 
@@ -170,6 +180,15 @@ def _simulate(args: argparse.Namespace) -> int:
     for name, r in results.items():
         b = r["best_after"]
         print(f"{name:<10} {r['median_evals_to_top1pct']:>25.1f} {b['25']:>8.4f} {b['50']:>8.4f} {b['100']:>9.4f}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from actlang.search.export import export_table
+
+    notes = dict(item.partition("=")[::2] for item in args.note)
+    rows = export_table(_open(args.store), args.output, notes, progress=args.progress)
+    print(f"wrote {rows} rows to {args.output}", file=sys.stderr)
     return 0
 
 

@@ -88,7 +88,8 @@ class Store:
         if self.path.is_dir():
             raise ActlangError(f"store {str(self.path)!r} is a directory; give a file path such as study.db")
         if not self.path.parent.exists():
-            raise ActlangError(f"cannot create store {str(self.path)!r}: folder {str(self.path.parent)!r} does not exist")
+            folder = str(self.path.parent)
+            raise ActlangError(f"cannot create store {str(self.path)!r}: folder {folder!r} does not exist")
         try:
             self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -118,7 +119,9 @@ class Store:
             with self.transaction() as db:
                 db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         elif found != str(SCHEMA_VERSION):
-            raise ActlangError(f"store {str(self.path)!r} has schema version {found}; this actlang reads {SCHEMA_VERSION}")
+            raise ActlangError(
+                f"store {str(self.path)!r} has schema version {found}; this actlang reads {SCHEMA_VERSION}"
+            )
 
     # -- metadata and candidates ------------------------------------------------------------
     def meta(self) -> dict[str, str]:
@@ -134,7 +137,8 @@ class Store:
             for key, representative, baseline, outputs, members in rows:
                 valid = bool(np.isfinite(outputs).all())
                 cursor = db.execute(
-                    "INSERT INTO classes (key, representative, baseline, outputs, outputs_valid) VALUES (?, ?, ?, ?, ?)",
+                    "INSERT INTO classes (key, representative, baseline, outputs, outputs_valid) "
+                    "VALUES (?, ?, ?, ?, ?)",
                     (key, representative, int(baseline), np.asarray(outputs, np.float32).tobytes(), int(valid)),
                 )
                 db.executemany("INSERT OR IGNORE INTO members VALUES (?, ?)", [(m, cursor.lastrowid) for m in members])
@@ -153,7 +157,7 @@ class Store:
         return self._blobs("fisher", ids)
 
     def _blobs(self, column: str, ids: Sequence[int] | None) -> np.ndarray:
-        rows = dict(self.db.execute(f"SELECT id, {column} FROM classes").fetchall())  # noqa: S608 - fixed column
+        rows = dict(self.db.execute(f"SELECT id, {column} FROM classes").fetchall())
         order = sorted(rows) if ids is None else list(ids)
         vectors = [np.frombuffer(rows[i], np.float32) if rows[i] is not None else None for i in order]
         width = max((len(v) for v in vectors if v is not None), default=0)
@@ -171,7 +175,8 @@ class Store:
             )
 
     def members(self, class_id: int) -> list[str]:
-        return [m for (m,) in self.db.execute("SELECT name FROM members WHERE class_id = ? ORDER BY rowid", (class_id,))]
+        rows = self.db.execute("SELECT name FROM members WHERE class_id = ? ORDER BY rowid", (class_id,))
+        return [m for (m,) in rows]
 
     def member_counts(self) -> dict[int, int]:
         return dict(self.db.execute("SELECT class_id, COUNT(*) FROM members GROUP BY class_id").fetchall())

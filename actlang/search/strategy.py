@@ -57,7 +57,9 @@ class Suggester:
         self.strategy = check_strategy(strategy)
         n = len(outputs)
         outputs_valid = np.isfinite(outputs).all(axis=1) if n else np.zeros(0, bool)
-        fisher_valid = np.zeros(n, bool) if fisher is None else (np.isfinite(fisher).all(axis=1) & (fisher.shape[1] > 0))
+        fisher_valid = np.zeros(n, bool)
+        if fisher is not None and fisher.shape[1] > 0:
+            fisher_valid = np.isfinite(fisher).all(axis=1)
         self.n, self.seed, self.baselines = n, seed, list(baselines)
         self.pool = eligible(self.strategy, outputs_valid, fisher_valid)
         self._outputs, self._fisher, self._embedding = outputs, fisher, embedding

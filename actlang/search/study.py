@@ -41,13 +41,17 @@ class Study:
                 raise ActlangError(f"{str(self.path)!r} is a new store: give a task and a space to create it")
             self._create(task, space, seed, pool, progress)
         meta = self.store.meta()
-        self.task_name, self.space, self.seed = meta["task"], meta["space"], int(meta["seed"])
+        self.task_name = meta.get("task_name", meta["task"])
+        self.space, self.seed = meta["space"], int(meta["seed"])
         if self.task is None:
-            self.task = self.task_name
+            self.task = meta["task"]  # reopened from the store alone: the task as it was given
 
     def _check_same(self, meta: dict[str, str], task: str | Task | None, space: str | None) -> None:
-        name = task.name if isinstance(task, Task) else task
-        if name is not None and name != meta["task"]:
+        # A task given by text must be the same text; a Task object must carry the same name.
+        known = meta.get("task_name", meta["task"])
+        same = task is None or (task.name == known if isinstance(task, Task) else task == meta["task"])
+        if not same:
+            name = task.name if isinstance(task, Task) else task
             raise ActlangError(f"store {str(self.path)!r} holds a search for task {meta['task']!r}, not {name!r}")
         if space is not None and space != meta["space"]:
             raise ActlangError(f"store {str(self.path)!r} holds a search of space {meta['space']!r}, not {space!r}")
@@ -58,7 +62,9 @@ class Study:
         loaded = load_task(task)  # a bad task name fails before the space is enumerated
         rows = [(c.key, c.representative, c.baseline, c.outputs, c.members) for c in candidates(space, pool, seed)]
         self.store.add_classes(rows)
-        self.store.set_meta({"task": loaded.name, "space": space, "seed": seed, "pool": pool or 0})
+        spec = task if isinstance(task, str) else loaded.name
+        self.store.set_meta({"task": spec, "task_name": loaded.name, "space": space, "seed": seed,
+                             "pool": pool or 0})  # fmt: skip
 
     # -- reading ---------------------------------------------------------------------------
     def results(self) -> list[dict[str, Any]]:
@@ -99,7 +105,8 @@ class Study:
 
     # -- searching -------------------------------------------------------------------------
     def run(self, budget: int, workers: int = 1, executor: str = "local", *, strategy: str = "surrogate",
-            progress: bool | None = None, lease_s: float = 600.0, max_attempts: int = 3) -> list[dict[str, Any]]:  # fmt: skip
+            progress: bool | None = None, lease_s: float = 600.0,
+            max_attempts: int = 3) -> list[dict[str, Any]]:  # fmt: skip
         """Evaluate classes until ``budget`` distinct classes are done (earlier runs count)."""
         from actlang.search.runner import Runner
 

@@ -22,7 +22,9 @@ FEATURES: tuple[Features, ...] = ("both", "outputs", "fisher")
 NEIGHBOURS = 3
 
 
-def embed(outputs: np.ndarray | None, fisher: np.ndarray | None, features: Features = "both", seed: int = 0) -> np.ndarray:
+def embed(
+    outputs: np.ndarray | None, fisher: np.ndarray | None, features: Features = "both", seed: int = 0
+) -> np.ndarray:
     """The ``[n, 2]`` UMAP embedding of the candidates (rows) by ``features``.
 
     Each feature kind gives UMAP's fuzzy graph (outputs: euclidean, 15 neighbours; Fisher:
