@@ -155,4 +155,4 @@ def test_kill_9_then_rerun_loses_nothing_and_redoes_nothing(tmp_path):
     assert after[: len(before)] == before  # nothing done was redone (same finish times and results)
     with sqlite3.connect(store) as db:
         states = dict(db.execute("SELECT state, COUNT(*) FROM evaluations GROUP BY state").fetchall())
-    assert states == {"done": 10}
+    assert states == {"done": 10}  # the trials in flight at the kill were resumed first, not left running

@@ -62,6 +62,7 @@ class Runner:
         return self._executor
 
     def run(self, budget: int) -> None:
+        self.store.recover()  # a killed run's trials in flight are pending again, and go first
         done = self.store.counts()["done"]
         if done >= budget:
             return
@@ -105,8 +106,9 @@ class Runner:
 
     def _submit_next(self, suggester: Suggester) -> bool:
         accuracy, blocked = self._evaluated()
+        interrupted = [self.row_of[c] for c in self.store.pending() if self.row_of.get(c) not in blocked]
         for _ in range(len(self.ids)):
-            row = suggester.next(accuracy, blocked)
+            row = interrupted.pop(0) if interrupted else suggester.next(accuracy, blocked)
             if row is None:
                 return False
             cid = self.ids[row]

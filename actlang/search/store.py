@@ -209,6 +209,23 @@ class Store:
             )
         return True
 
+    def recover(self) -> int:
+        """Put running evaluations whose lease expired or whose owner died back to ``pending``
+        (a killed run's trials in flight); returns how many."""
+        now = time.time()
+        with self.transaction() as db:
+            query = "SELECT class_id, owner, lease_expires FROM evaluations WHERE state = 'running'"
+            rows = db.execute(query).fetchall()
+            stale = [(cid,) for cid, owner, expires in rows if (expires or 0) < now or not owner_alive(owner)]
+            db.executemany("UPDATE evaluations SET state = 'pending', owner = NULL, lease_expires = NULL "
+                           "WHERE class_id = ?", stale)  # fmt: skip
+        return len(stale)
+
+    def pending(self) -> list[int]:
+        """Classes whose evaluation was interrupted or is to be retried, oldest first."""
+        return [cid for (cid,) in self.db.execute("SELECT class_id FROM evaluations WHERE state = 'pending' "
+                                                  "ORDER BY started")]  # fmt: skip
+
     def renew(self, owner: str, lease_s: float) -> None:
         """Extend every lease ``owner`` holds (the driver's heartbeat)."""
         with self.transaction() as db:
