@@ -1,5 +1,7 @@
 """Search spaces (SPEC §7): AQuaSurF's operator sets and templates, enumeration in its order,
-float32 features with its numerics, and deduplication by outputs, tolerance or proof.
+float32 features with its numerics, and deduplication by outputs, tolerance or proof; and the
+search itself (SPEC §7.1): tasks, Fisher features, the UMAP+KNN surrogate, resumable studies in
+an sqlite store, and replays on measured tables.
 
 >>> from actlang import search
 >>> search.count("binary(unary(x),unary(x))")
@@ -13,7 +15,9 @@ from __future__ import annotations
 from actlang.search.dedup import BYS, Deduplication, EquivalenceClass, deduplicate
 from actlang.search.engine import aquasurf_points
 from actlang.search.features import features
+from actlang.search.fisher import fisher_features
 from actlang.search.keys import SYMMETRIES
+from actlang.search.simulate import simulate
 from actlang.search.space import (
     AQUASURF_BINARY,
     AQUASURF_EXTRA_UNARY,
@@ -27,9 +31,38 @@ from actlang.search.space import (
     enumerate,  # noqa: A004 - the SPEC's name
     space,
 )
+from actlang.search.strategy import STRATEGIES
+from actlang.search.study import Study
+from actlang.search.surrogate import Surrogate
+from actlang.search.task import ClassificationTask, Dataset, Task
+from actlang.search.tasks import load_task
 
 __all__ = [
-    "AQUASURF_BINARY", "AQUASURF_EXTRA_UNARY", "AQUASURF_NARY", "AQUASURF_UNARY", "BASELINES", "BYS",
-    "PRESETS", "SYMMETRIES", "Deduplication", "EquivalenceClass", "Preset", "Space", "aquasurf_points",
-    "count", "deduplicate", "enumerate", "features", "space",
+    "AQUASURF_BINARY",
+    "AQUASURF_EXTRA_UNARY",
+    "AQUASURF_NARY",
+    "AQUASURF_UNARY",
+    "BASELINES",
+    "BYS",
+    "PRESETS",
+    "STRATEGIES",
+    "SYMMETRIES",
+    "ClassificationTask",
+    "Dataset",
+    "Deduplication",
+    "EquivalenceClass",
+    "Preset",
+    "Space",
+    "Study",
+    "Surrogate",
+    "Task",
+    "aquasurf_points",
+    "count",
+    "deduplicate",
+    "enumerate",
+    "features",
+    "fisher_features",
+    "load_task",
+    "simulate",
+    "space",
 ]  # fmt: skip

@@ -1,4 +1,4 @@
-"""Where trials run: in this process, or a pool of worker processes (one per core by default).
+"""Where trials run: in this process (one worker), or a pool of worker processes.
 
 Workers are spawned (not forked: torch's thread pools do not survive a fork) and load the task
 once, by its name or ``"package.module:factory"`` path. Each worker uses ``cores // workers`` torch
@@ -63,11 +63,12 @@ class InlineExecutor(Executor):
 
 
 def make_executor(task: str | Task, workers: int) -> Executor:
-    """A process pool of ``workers`` (spawned), or an :class:`InlineExecutor` for an in-memory
-    task object with one worker."""
+    """A process pool of ``workers`` (spawned), or, for one worker, an :class:`InlineExecutor`:
+    training in the driver itself costs no second interpreter, and a killed driver is resumed
+    the same way."""
     cores = os.cpu_count() or 1
     threads = max(1, cores // workers)
-    if workers == 1 and isinstance(task, Task):
+    if workers == 1:
         return InlineExecutor(task, threads)
     return ProcessPoolExecutor(
         max_workers=workers,
