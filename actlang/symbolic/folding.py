@@ -34,25 +34,45 @@ def sigmoid(arg: sp.Expr) -> sp.Expr:
     return function_class("sigmoid", ())(arg)
 
 
+MAX_POWER = 6  # e^{ku} with |k| above this is left alone (the rational function grows with k)
+
+
 def fold_exponentials(expr: sp.Expr) -> sp.Expr:
-    """``expr`` as a polynomial in ``σ(u)`` when it is one (see module docstring), else unchanged."""
-    exps = [e for e in expr.atoms(sp.exp)]
+    """``expr`` as a polynomial in ``σ(u)`` when it is one (see module docstring), else unchanged.
+
+    ``u`` is the exponentials' common argument with the largest coefficient that leaves every
+    other one an integer multiple of it (``e^{100x}/(1 + e^{100x})`` → ``σ(100x)``), so a large
+    coefficient never becomes a high power. Sigmoids of ``±u`` already present take part
+    (``eˣ·σ(−x)`` → ``σ(x)``: the product overflows, the sigmoid does not).
+    """
+    exps = list(expr.atoms(sp.exp))
     if not exps:
         return expr
-    _, base = exps[0].args[0].as_coeff_Mul()
+    split = [e.args[0].as_coeff_Mul() for e in exps]
+    base = split[0][1]
+    if any(rest != base or not coeff.is_Rational for coeff, rest in split):
+        return expr
+    unit = functools.reduce(sp.gcd, [coeff for coeff, _ in split])
+    unit = unit if unit.is_positive else -unit
     s = sp.Dummy("s")
     mapping = {}
-    for e in exps:
-        coeff, rest = e.args[0].as_coeff_Mul()
-        if rest != base or not coeff.is_Integer:
+    for e, (coeff, _) in zip(exps, split, strict=True):
+        k = coeff / unit
+        if not k.is_Integer or abs(k) > MAX_POWER:
             return expr
-        mapping[e] = (s / (1 - s)) ** coeff
+        mapping[e] = (s / (1 - s)) ** k
+    argument = unit * base
+    for term in expr.atoms(sigmoid(argument).func):
+        if term.args[0] == argument:
+            mapping[term] = s
+        elif term.args[0] == -argument:
+            mapping[term] = 1 - s
     candidate = sp.factor(sp.cancel(expr.xreplace(mapping)))
     if candidate.has(sp.exp) or not candidate.is_polynomial(s) or candidate.has(sp.zoo, sp.nan):
         return expr
     complement = sp.Dummy("t")
     candidate = candidate.xreplace({s - 1: -complement, 1 - s: complement})
-    return candidate.xreplace({s: sigmoid(base), complement: sigmoid(-base)})
+    return candidate.xreplace({s: sigmoid(argument), complement: sigmoid(-argument)})
 
 
 @functools.cache
@@ -134,6 +154,9 @@ def _match(expr: sp.Expr, pattern: sp.Expr, target: sp.Expr) -> sp.Expr | None:
             rest = [f for f in expr.args if f not in chosen]
             candidates.append((sp.S.Zero, sp.Mul(*rest), sp.Mul(*chosen)))
     for const, coeff, part in candidates:
+        # sympy's commutative matching is slow; a pattern only ever matches its own kind of node
+        if part.func != pattern.func or len(part.args) != len(pattern.args):
+            continue
         found = part.match(pattern)
         if found and _U in found and found[_U].free_symbols:
             return const + coeff * target.xreplace(found)
