@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
+import sympy as sp
 
 from actlang.ast import Expr, Input, substitute_input
 from actlang.build import call
@@ -189,12 +190,22 @@ def find_difference(a: Expr, b: Expr, extra: tuple[float, ...] = (), limit: int 
             x = float(xs[i])
             pa, pb = precise(a, x, values), precise(b, x, values)
             differ = precise_differ(pa, pb)
+            if differ and any(v is sp.nan or v.is_infinite for v in (pa, pb)):
+                differ = _exactly_differ(a, b, x, values)
             if differ or (differ is None and not _overflow_like(va[i], vb[i])):
                 note = undefined_reason(a, x, values) or undefined_reason(b, x, values) or ""
                 return Equivalence(
                     "different", counterexample=x, params=dict(values), values=(float(va[i]), float(vb[i])), note=note
                 )
     return None
+
+
+def _exactly_differ(a: Expr, b: Expr, x: float, values: dict[str, float]) -> bool | None:
+    """A NaN or infinity at 50 digits may be underflow (``mish(−1000)`` rounds to 0, so
+    ``mish(x)/mish(x)`` looks like 0/0); the exact evaluation at the float's rational value
+    knows better (sympy's assumptions see that ``−1000·tanh(log(1 + e^−1000))`` is not 0)."""
+    exact = sp.Rational(x)
+    return precise_differ(precise(a, exact, values), precise(b, exact, values))
 
 
 def _overflow_like(u: float, v: float) -> bool:

@@ -144,16 +144,25 @@ class _Context:
         return sp.Float(float(self.values.get(f"{site}.{name}", initial)), DIGITS)
 
 
+# Operations whose sympy result from an unsigned infinity (zoo) matches IEEE for either sign of
+# it: zoo·0 = NaN, a/zoo = 0, zoo·a = zoo, |zoo| = oo (but zoo + zoo is NaN where IEEE may say inf).
+_POLE_SAFE = frozenset({"neg", "mul", "div", "reciprocal", "square", "abs", "add", "sub", "identity", "prod_n"})
+
+
 # Primitives whose float result is a number even when an argument is NaN (torch semantics):
 # constants shaped like x, ``select`` with a NaN condition (``where(c > 0, a, b)`` picks ``b``),
 # and IEEE ``pow(nan, 0) = pow(1, nan) = 1``.
 def _absorbs_nan(name: str, vals: list[sp.Expr]) -> sp.Expr | None:
+    """The value of a node that does not depend on its NaN (or otherwise unused) arguments."""
     if name == "zero":
         return sp.S.Zero
     if name == "one":
         return sp.S.One
-    if name == "select" and vals[0] is sp.nan:
-        return vals[2]
+    if name == "select":  # torch.where: the branch not taken does not matter, NaN or not
+        if vals[0] is sp.nan:
+            return vals[2]
+        if vals[0].is_extended_real and vals[0].is_number and vals[0] is not sp.zoo:
+            return vals[1] if vals[0].is_extended_positive else vals[2]
     if name == "pow" and (vals[1] == 0 or vals[0] == 1):
         return sp.S.One
     return None
@@ -181,7 +190,8 @@ def _precise(expr: Expr, x: sp.Expr, context: _Context) -> sp.Expr:
                 return absorbed
             if any(v is sp.nan for v in vals):
                 return sp.nan
-            if any(v is sp.zoo for v in vals):
+            poles = sum(v is sp.zoo for v in vals)
+            if poles and not (name in _POLE_SAFE and (poles == 1 or name not in ("add", "sub"))):
                 context.pole_used = True
             primitive = lookup(name)
             assert primitive is not None
@@ -209,7 +219,11 @@ def _precise(expr: Expr, x: sp.Expr, context: _Context) -> sp.Expr:
             else:
                 raise _Opaque
             result = sp.sympify(result)
-            return result if exact else _realise(result.evalf(DIGITS))
+            if not exact:
+                return _realise(result.evalf(DIGITS))
+            # a non-real value is NaN in float arithmetic, and stays NaN (0·NaN is NaN, not 0)
+            infinite = result in (sp.zoo, sp.oo, -sp.oo)
+            return sp.nan if result.is_number and not infinite and result.is_extended_real is False else result
     raise TypeError(f"not an actlang expression: {expr!r}")
 
 
