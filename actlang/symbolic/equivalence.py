@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-import sympy as sp
 
 from actlang.ast import Expr, Input, substitute_input
 from actlang.build import call
@@ -53,6 +52,7 @@ TRANSFORMS: dict[str, tuple[str, ...]] = {
 DEFAULT_BUDGET = 2.0
 MAX_BUDGET = 86400.0
 PROBE_FLOOR = 0.5
+RECHECK_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
@@ -190,7 +190,7 @@ def find_difference(a: Expr, b: Expr, extra: tuple[float, ...] = (), limit: int 
             x = float(xs[i])
             pa, pb = precise(a, x, values), precise(b, x, values)
             differ = precise_differ(pa, pb)
-            if differ and any(v is sp.nan or v.is_infinite for v in (pa, pb)):
+            if differ and any(v is not None and (v.is_infinite or not v.is_finite) for v in (pa, pb)):
                 differ = _exactly_differ(a, b, x, values)
             if differ or (differ is None and not _overflow_like(va[i], vb[i])):
                 note = undefined_reason(a, x, values) or undefined_reason(b, x, values) or ""
@@ -201,11 +201,18 @@ def find_difference(a: Expr, b: Expr, extra: tuple[float, ...] = (), limit: int 
 
 
 def _exactly_differ(a: Expr, b: Expr, x: float, values: dict[str, float]) -> bool | None:
-    """A NaN or infinity at 50 digits may be underflow (``mish(−1000)`` rounds to 0, so
-    ``mish(x)/mish(x)`` looks like 0/0); the exact evaluation at the float's rational value
-    knows better (sympy's assumptions see that ``−1000·tanh(log(1 + e^−1000))`` is not 0)."""
-    exact = sp.Rational(x)
-    return precise_differ(precise(a, exact, values), precise(b, exact, values))
+    """A NaN or infinity at 50 digits may be underflow: ``mish(−1000)`` is about −1000·e^−1000,
+    0 at 50 digits, so ``mish(x)/mish(x)`` looks like 0/0 there. Re-evaluated with enough digits
+    to hold ``1 + e^{−|x|}`` (|x| ≤ 1e4 on the probe); None when that is not quick."""
+    digits = int(min(max(abs(x), 1.0), 1e4) / math.log(10)) + 60
+
+    def recheck() -> bool | None:
+        return precise_differ(precise(a, x, values, digits), precise(b, x, values, digits))
+
+    try:
+        return run_with_limit(recheck, RECHECK_SECONDS)
+    except TimeUp:
+        return None
 
 
 def _overflow_like(u: float, v: float) -> bool:

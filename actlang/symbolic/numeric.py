@@ -92,14 +92,15 @@ def _pointwise(node: Expr) -> bool:
 # ---- 50-digit evaluation -------------------------------------------------------------------
 
 
-def precise(expr: Expr, x: float | sp.Expr, values: Mapping[str, float]) -> sp.Expr | None:
-    """``expr`` at ``x`` to 50 digits: a real Float, ``sp.nan`` (undefined), ±oo or zoo; ``None``
-    when some primitive has no elementary form to evaluate. ``x`` may be an exact sympy number."""
+def precise(expr: Expr, x: float | sp.Expr, values: Mapping[str, float], digits: int = DIGITS) -> sp.Expr | None:
+    """``expr`` at ``x`` to ``digits`` digits: a real Float, ``sp.nan`` (undefined), ±oo or zoo;
+    ``None`` when some primitive has no elementary form to evaluate. ``x`` may be an exact sympy
+    number."""
     exact = not isinstance(x, float | int)
-    start = x if exact else sp.Float(x, DIGITS)
+    start = x if exact else sp.Float(x, digits)
     try:
-        value = _precise(expr, start, _Context(values, exact))
-        return _realise(value.evalf(DIGITS)) if exact else value
+        value = _precise(expr, start, _Context(values, exact, digits))
+        return _realise(value.evalf(digits), digits) if exact else value
     except (_Opaque, MemoryError, OverflowError, RecursionError, ValueError, TypeError, ZeroDivisionError):
         return None  # unknown (e.g. cosh(cosh(cosh(39))) has no 50-digit value mpmath can hold)
 
@@ -124,8 +125,8 @@ class _Context:
     """State of one evaluation: parameter values (None: symbols), exactness, stateful-site
     counters (numbered as ``evaluate`` numbers them), and whether a pole fed another node."""
 
-    def __init__(self, values: Mapping[str, float] | None, exact: bool) -> None:
-        self.values, self.exact = values, exact
+    def __init__(self, values: Mapping[str, float] | None, exact: bool, digits: int = DIGITS) -> None:
+        self.values, self.exact, self.digits = values, exact, digits
         self.counters: dict[str, int] = {}
         self.pole_used = False
 
@@ -134,14 +135,14 @@ class _Context:
             from actlang.symbolic.symbols import param_symbol
 
             return param_symbol(name)
-        return sp.Float(self.values.get(name, init), DIGITS)
+        return sp.Float(self.values.get(name, init), self.digits)
 
     def learned(self, site: str, name: str, initial: float) -> sp.Expr:
         if self.values is None:
             from actlang.symbolic.symbols import learned_symbol
 
             return learned_symbol(site, name)
-        return sp.Float(float(self.values.get(f"{site}.{name}", initial)), DIGITS)
+        return sp.Float(float(self.values.get(f"{site}.{name}", initial)), self.digits)
 
 
 # Operations whose sympy result from an unsigned infinity (zoo) matches IEEE for either sign of
@@ -180,7 +181,7 @@ def _precise(expr: Expr, x: sp.Expr, context: _Context) -> sp.Expr:
             return x
         case Constant(name=name):
             value = sp.pi if name == "pi" else sp.E
-            return value if exact else value.evalf(DIGITS)
+            return value if exact else value.evalf(context.digits)
         case Param(name=name, init=init):
             return context.param(name, init)
         case Call(name=name, args=args, hyper=hyper):
@@ -213,14 +214,14 @@ def _precise(expr: Expr, x: sp.Expr, context: _Context) -> sp.Expr:
                 except ZeroDivisionError:
                     return sp.nan if vals[0].is_zero else sp.zoo
             elif primitive.definition is not None:
-                inner = _Context(context.values, exact)
+                inner = _Context(context.values, exact, context.digits)
                 result = _precise(expand_definition(primitive, hyper), vals[0], inner)
                 context.pole_used |= inner.pole_used
             else:
                 raise _Opaque
             result = sp.sympify(result)
             if not exact:
-                return _realise(result.evalf(DIGITS))
+                return _realise(result.evalf(context.digits), context.digits)
             # a non-real value is NaN in float arithmetic, and stays NaN (0·NaN is NaN, not 0)
             infinite = result in (sp.zoo, sp.oo, -sp.oo)
             return sp.nan if result.is_number and not infinite and result.is_extended_real is False else result
@@ -239,16 +240,16 @@ def _is_zero(value: sp.Expr, exact: bool) -> bool:
     return bool(settled)
 
 
-def _realise(value: sp.Expr) -> sp.Expr:
+def _realise(value: sp.Expr, digits: int = DIGITS) -> sp.Expr:
     """Collapse a numeric sympy value to Float, ±oo/zoo, or nan for anything not real."""
     if value in (sp.oo, -sp.oo, sp.zoo):
         return value
     if value is sp.nan or not value.is_number:
         return sp.nan
     re, im = value.as_real_imag()
-    if im != 0 and abs(im) > 10 ** (-DIGITS + 10) * max(1, abs(re)):
+    if im != 0 and abs(im) > sp.Float(10) ** (-digits + 10) * max(1, abs(re)):
         return sp.nan
-    return sp.Float(re, DIGITS)
+    return sp.Float(re, digits)
 
 
 def precise_differ(a: sp.Expr | None, b: sp.Expr | None) -> bool | None:
