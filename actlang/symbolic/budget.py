@@ -7,6 +7,7 @@ when time is up. Either way the caller gets :class:`TimeUp` after ``seconds``, n
 
 from __future__ import annotations
 
+import gc
 import signal
 import threading
 import time
@@ -50,6 +51,9 @@ def _with_alarm(work: Callable[[], T], seconds: float) -> T:
         if state["active"]:
             # Re-armed: a TimeUp raised inside a gc callback or __del__ is swallowed by Python,
             # so the alarm repeats until one reaches the work.
+            if _in_gc_callback(frame):  # would be swallowed (and printed): try again just after
+                signal.setitimer(signal.ITIMER_REAL, 0.005)
+                return
             signal.setitimer(signal.ITIMER_REAL, 0.05)
             raise TimeUp
 
@@ -72,6 +76,17 @@ def _with_alarm(work: Callable[[], T], seconds: float) -> T:
     except TimeUp:
         disarm()  # again, in case the repeat landed inside the first clean-up
         raise
+
+
+def _in_gc_callback(frame) -> bool:
+    """Whether ``frame`` runs inside one of ``gc.callbacks`` (where an exception is lost)."""
+    codes = {getattr(callback, "__code__", None) for callback in gc.callbacks}
+    codes.discard(None)
+    while codes and frame is not None:
+        if frame.f_code in codes:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _with_thread(work: Callable[[], T], seconds: float) -> T:

@@ -30,7 +30,7 @@ import numpy as np
 
 from actlang.ast import Expr, Input, substitute_input
 from actlang.build import call
-from actlang.errors import ActlangError
+from actlang.errors import ActlangError, UnsupportedError
 from actlang.symbolic.budget import Deadline, TimeUp, run_with_limit
 from actlang.symbolic.numeric import (
     close,
@@ -126,6 +126,10 @@ def _cached(text_a: str, text_b: str, a: Expr, b: Expr, symmetry: Symmetry, budg
         probed = run_with_limit(lambda: [find_difference(a, c) for _, c in candidates], max(budget, PROBE_FLOOR))
     except TimeUp:
         return Equivalence("numeric", transform=candidates[0][0], note="the numeric probe ran out of time")
+    except ActlangError:
+        raise
+    except Exception as error:  # e.g. RecursionError deep inside numpy or sympy: a user-facing error
+        raise UnsupportedError(f"cannot evaluate {text_a} or {text_b} ({type(error).__name__})") from None
     differences = {name: found for (name, _), found in zip(candidates, probed, strict=True) if found is not None}
     undecided: list[tuple[str, str]] = []
     for name, candidate in candidates:
