@@ -19,7 +19,7 @@ import sympy as sp
 
 from actlang.ast import Call, Expr, params, walk
 from actlang.errors import ActlangError, LimitError, UnsupportedError
-from actlang.symbolic.budget import Deadline, TimeUp, run_with_limit
+from actlang.symbolic.budget import Deadline, TimeUp, run_with_limit, working_time
 from actlang.symbolic.folding import fold_exponentials, recognise
 from actlang.symbolic.functions import elementary
 from actlang.symbolic.lowering import to_sympy
@@ -42,7 +42,7 @@ def simplify(expr: Expr | str, *, budget: float = DEFAULT_SIMPLIFY_BUDGET) -> Ex
     """
     from actlang.symbolic.equivalence import as_expr, check_budget
 
-    seconds = check_budget(budget)
+    seconds = working_time(check_budget(budget))
     expr = as_expr(expr, "expr")
     if any(isinstance(n, Call) and n.name in _opaque_names() for n in walk(expr)):
         return expr
@@ -96,7 +96,7 @@ def derivative(expr: Expr | str, wrt: str = "x", *, budget: float = DEFAULT_SIMP
 
     The chain rule (sympy's ``diff`` with the generated classes' derivatives) runs first; the
     tidying (folding exponentials into sigmoids, recognising primitives) gets what is left of
-    ``budget`` but a tenth; when that runs out, the chain-rule form is the answer. A chain rule
+    ``budget`` but a quarter; when that runs out, the chain-rule form is the answer. A chain rule
     that cannot finish within the budget is a :class:`LimitError`.
     """
     from actlang.symbolic.equivalence import as_expr, check_budget
@@ -113,7 +113,7 @@ def derivative(expr: Expr | str, wrt: str = "x", *, budget: float = DEFAULT_SIMP
     else:
         names = ", ".join(["x", *inits])
         raise ActlangError(f"cannot differentiate with respect to '{wrt}'; choose one of: {names}")
-    deadline = Deadline(seconds)
+    deadline = Deadline(working_time(seconds))
     derived = _limited(lambda: _chain_rule(expr, symbol), deadline.remaining(), expr, seconds)
 
     def tidy() -> Expr:
@@ -122,8 +122,8 @@ def derivative(expr: Expr | str, wrt: str = "x", *, budget: float = DEFAULT_SIMP
         shorter = collected if sp.count_ops(collected) <= sp.count_ops(folded) else folded
         return from_sympy(shorter, inits, fold=False)  # primitives already recognised
 
-    try:
-        return run_with_limit(tidy, deadline.remaining() - seconds / 10)
+    try:  # a quarter of the budget stays for raising the untidy form, should tidying run out
+        return run_with_limit(tidy, deadline.remaining() - seconds / 4)
     except ActlangError:
         raise
     except Exception:  # no time (or sympy failed) tidying: the derivative as the chain rule wrote it

@@ -31,7 +31,7 @@ import numpy as np
 from actlang.ast import Expr, Input, substitute_input
 from actlang.build import call
 from actlang.errors import ActlangError, UnsupportedError
-from actlang.symbolic.budget import Deadline, TimeUp, run_with_limit
+from actlang.symbolic.budget import Deadline, TimeUp, run_with_limit, working_time
 from actlang.symbolic.numeric import (
     close,
     param_assignments,
@@ -117,6 +117,7 @@ def _timed(result: Equivalence, start: float) -> Equivalence:
 @functools.lru_cache(maxsize=4096)
 def _cached(text_a: str, text_b: str, a: Expr, b: Expr, symmetry: Symmetry, budget: float) -> Equivalence:
     start = time.perf_counter()
+    budget = working_time(budget)
     deadline = Deadline(budget)
     candidates = [(name, transform(b, name)) for name in TRANSFORMS[symmetry]]
     for name, candidate in candidates:

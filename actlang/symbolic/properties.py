@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from actlang.ast import Expr
-from actlang.symbolic.budget import Deadline, run_with_limit
+from actlang.symbolic.budget import Deadline, run_with_limit, working_time
 
 Answer = bool | None
 
@@ -39,7 +39,7 @@ def properties(expr: Expr | str, *, budget: float = 4.0) -> Properties:
     from actlang.symbolic import checks
     from actlang.symbolic.equivalence import as_expr, check_budget
 
-    seconds = check_budget(budget)
+    seconds = working_time(check_budget(budget))
     expr = as_expr(expr, "expr")
     deadline = Deadline(seconds)
 
