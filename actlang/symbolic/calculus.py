@@ -94,10 +94,11 @@ def _candidates(form: sp.Expr, deadline: Deadline):
 def derivative(expr: Expr | str, wrt: str = "x", *, budget: float = DEFAULT_SIMPLIFY_BUDGET) -> Expr:
     """d expr / d wrt (``x`` or a learned scalar's name), simplified, in registry primitives only.
 
-    The chain rule (sympy's ``diff`` with the generated classes' derivatives) runs first; the
-    tidying (folding exponentials into sigmoids, recognising primitives) gets what is left of
-    ``budget`` but a quarter; when that runs out, the chain-rule form is the answer. A chain rule
-    that cannot finish within the budget is a :class:`LimitError`.
+    The chain rule (sympy's ``diff`` with the generated classes' derivatives) runs first, then
+    exponential ratios are folded into sigmoids (overflow-free); recognising primitives and
+    collecting factors get what is left of ``budget`` but a quarter, and when that runs out the
+    folded chain-rule form is the answer. If even the chain rule cannot finish within the budget,
+    a :class:`LimitError` says so.
     """
     from actlang.symbolic.equivalence import as_expr, check_budget
 
@@ -116,8 +117,12 @@ def derivative(expr: Expr | str, wrt: str = "x", *, budget: float = DEFAULT_SIMP
     deadline = Deadline(working_time(seconds))
     derived = _limited(lambda: _chain_rule(expr, symbol), deadline.remaining(), expr, seconds)
 
+    # Cheap and overflow-free first (exponential ratios folded into sigmoids), then the tidy
+    # spelling (primitives recognised, common factors pulled out) if time allows.
+    quick = _limited(lambda: fold_exponentials(sp.powsimp(derived)), deadline.remaining(), expr, seconds)
+
     def tidy() -> Expr:
-        folded = recognise(fold_exponentials(sp.powsimp(derived)))
+        folded = recognise(quick)
         collected = sp.factor_terms(folded)
         shorter = collected if sp.count_ops(collected) <= sp.count_ops(folded) else folded
         return from_sympy(shorter, inits, fold=False)  # primitives already recognised
@@ -126,8 +131,8 @@ def derivative(expr: Expr | str, wrt: str = "x", *, budget: float = DEFAULT_SIMP
         return run_with_limit(tidy, deadline.remaining() - seconds / 4)
     except ActlangError:
         raise
-    except Exception:  # no time (or sympy failed) tidying: the derivative as the chain rule wrote it
-        return _limited(lambda: from_sympy(derived, inits, fold=False), max(deadline.remaining(), 0.05), expr, seconds)
+    except Exception:  # no time (or sympy failed) tidying: the folded chain-rule form
+        return _limited(lambda: from_sympy(quick, inits, fold=False), max(deadline.remaining(), 0.05), expr, seconds)
 
 
 def _chain_rule(expr: Expr, symbol: sp.Symbol) -> sp.Expr:
