@@ -31,10 +31,8 @@ def prove_zero(difference: sp.Expr) -> bool:
     expr = _normalise(elementary(difference))
     if expr == 0:
         return True
-    if expr.has(*_KINKED):
-        if _without_extrema(expr) == 0:
-            return True
-        return _cases(expr) if expr.free_symbols <= {X} else _all_branches(expr)
+    if expr.has(*_KINKED):  # one variable: split the line; more (max(x, y)): rewrite with |·|
+        return _cases(expr) if expr.free_symbols <= {X} else _without_extrema(expr) == 0 or _all_branches(expr)
     return _smooth_zero(expr, X)
 
 
