@@ -7,6 +7,7 @@ when time is up. Either way the caller gets :class:`TimeUp` after ``seconds``, n
 
 from __future__ import annotations
 
+import functools
 import gc
 import signal
 import threading
@@ -32,6 +33,22 @@ class Deadline:
 
     def expired(self) -> bool:
         return self.remaining() <= 0
+
+
+@functools.cache
+def warm_up() -> None:
+    """sympy's one-off set-up — lazily imported modules (polynomials, solvers), the primitive
+    pattern table — done once per process outside any budget, like ``import sympy`` itself: a
+    first call should not run out of time on costs no later call pays."""
+    import sympy as sp
+
+    from actlang.symbolic.folding import _patterns
+    from actlang.symbolic.symbols import X
+
+    sp.factor(sp.cancel((X**2 - 1) / (X - 1) + sp.exp(X) / (1 + sp.exp(X))))
+    sp.solveset(X**2 - 2, X, sp.Reals)
+    sp.simplify(sp.Max(X, 0) - sp.Piecewise((X, X > 0), (0, True)))
+    _patterns()
 
 
 def working_time(budget: float) -> float:

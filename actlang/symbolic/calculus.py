@@ -19,7 +19,7 @@ import sympy as sp
 
 from actlang.ast import Call, Expr, params, walk
 from actlang.errors import ActlangError, LimitError, UnsupportedError
-from actlang.symbolic.budget import Deadline, TimeUp, run_with_limit, working_time
+from actlang.symbolic.budget import Deadline, TimeUp, run_with_limit, warm_up, working_time
 from actlang.symbolic.folding import fold_exponentials, recognise
 from actlang.symbolic.functions import elementary
 from actlang.symbolic.lowering import to_sympy
@@ -44,6 +44,7 @@ def simplify(expr: Expr | str, *, budget: float = DEFAULT_SIMPLIFY_BUDGET) -> Ex
 
     seconds = working_time(check_budget(budget))
     expr = as_expr(expr, "expr")
+    warm_up()
     if any(isinstance(n, Call) and n.name in _opaque_names() for n in walk(expr)):
         return expr
     best = [expr]
@@ -114,6 +115,7 @@ def derivative(expr: Expr | str, wrt: str = "x", *, budget: float = DEFAULT_SIMP
     else:
         names = ", ".join(["x", *inits])
         raise ActlangError(f"cannot differentiate with respect to '{wrt}'; choose one of: {names}")
+    warm_up()
     deadline = Deadline(working_time(seconds))
     derived = _limited(lambda: _chain_rule(expr, symbol), deadline.remaining(), expr, seconds)
 

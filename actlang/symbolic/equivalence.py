@@ -31,7 +31,7 @@ import numpy as np
 from actlang.ast import Expr, Input, substitute_input
 from actlang.build import call
 from actlang.errors import ActlangError, UnsupportedError
-from actlang.symbolic.budget import Deadline, TimeUp, run_with_limit, working_time
+from actlang.symbolic.budget import Deadline, TimeUp, run_with_limit, warm_up, working_time
 from actlang.symbolic.numeric import (
     close,
     param_assignments,
@@ -88,6 +88,7 @@ def equivalent(
         raise ActlangError(f"unknown symmetry {symmetry!r}; expected one of {', '.join(TRANSFORMS)}")
     seconds = check_budget(budget)
     a, b = as_expr(a, "a"), as_expr(b, "b")
+    warm_up()
     start = time.perf_counter()
     return _timed(_cached(format_expr(a), format_expr(b), a, b, symmetry, seconds), start)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from actlang.ast import Expr
-from actlang.symbolic.budget import Deadline, run_with_limit, working_time
+from actlang.symbolic.budget import Deadline, run_with_limit, warm_up, working_time
 
 Answer = bool | None
 
@@ -41,6 +41,7 @@ def properties(expr: Expr | str, *, budget: float = 4.0) -> Properties:
 
     seconds = working_time(check_budget(budget))
     expr = as_expr(expr, "expr")
+    warm_up()
     deadline = Deadline(seconds)
 
     def guarded(check) -> Answer:
