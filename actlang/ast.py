@@ -144,11 +144,18 @@ Expr: TypeAlias = Num | Input | Constant | Param | Call
 
 
 def walk(expr: Expr) -> Iterator[Expr]:
-    """Every node of ``expr`` in evaluation order (children left to right, then the node)."""
-    if isinstance(expr, Call):
-        for arg in expr.args:
-            yield from walk(arg)
-    yield expr
+    """Every node of ``expr`` in evaluation order (children left to right, then the node).
+
+    Iterative: nested generators would cost O(nodes × depth) on a long chain such as a sum of
+    150 terms, and recurse as deep as the tree."""
+    stack: list[tuple[Expr, bool]] = [(expr, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded or not isinstance(node, Call):
+            yield node
+        else:
+            stack.append((node, True))
+            stack.extend((arg, False) for arg in reversed(node.args))
 
 
 def params(expr: Expr) -> dict[str, float]:

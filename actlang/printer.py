@@ -6,6 +6,7 @@ for every tree ``e``. ``style="aquasurf"`` prints AQuaSurF's prefix form instead
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from actlang.ast import Call, Constant, Expr, HyperValue, Input, Num, Param, params
@@ -33,8 +34,10 @@ def format_expr(expr: Expr, style: Style = "actlang") -> str:
 
 def format_number(value: float) -> str:
     """Shortest text that reads back as the same float: ``2``, ``0.5``, ``1e-05``, ``-1.5``."""
+    if value == 0:  # a signed zero keeps its sign: 1/leaky_relu[slope=-0](x) has other poles
+        return "-0" if math.copysign(1.0, value) < 0 else "0"
     if float(value).is_integer() and abs(value) < 1e16:
-        return str(int(value)) if value != 0 else "0"
+        return str(int(value))
     return repr(float(value))
 
 
@@ -70,8 +73,9 @@ def _infix(expr: Expr) -> tuple[str, int]:
             return f"-{_wrap(_infix(operand), UNARY)}", UNARY
         case Call(name=name, args=args, hyper=hyper):
             primitive = lookup(name)
-            defaults = {h.name: h.default for h in primitive.hyper} if primitive else {}
-            shown = [f"{k}={format_value(v)}" for k, v in hyper if defaults.get(k) != v]
+            defaults = {h.name: format_value(h.default) for h in primitive.hyper} if primitive else {}
+            # compared as text, so -0 is not taken for a default 0 (0 == -0.0 in Python)
+            shown = [f"{k}={format_value(v)}" for k, v in hyper if defaults.get(k) != format_value(v)]
             brackets = f"[{', '.join(shown)}]" if shown else ""
             return f"{name}{brackets}({', '.join(_infix(a)[0] for a in args)})", ATOM
     raise TypeError(f"not an actlang expression: {expr!r}")

@@ -1,6 +1,7 @@
 """Symbolic layer "done means" on a held-out set (pairs never used in tests/):
 
-- no wrong verdict: no "proved" for a false identity, no "different" for a true one;
+- no wrong verdict: no "proved" for a false identity, no "different" for a true one, also on
+  domain traps (zeros of transcendental denominators, NaN regions, learned scalars, symmetries);
 - at least 80 % of the true identities proved;
 - median time per equivalence <= 300 ms, none over the budget (2 s).
 
@@ -79,6 +80,48 @@ FALSE_PAIRS = [
     ("sqrt(x)^2", "x"),
     ("(x - 1)/(x - 1)", "1"),
 ]
+# Domain traps and symmetric pairs (a, b, symmetry, equivalent?), none of them in tests/: a
+# "proved" must hold where either side is undefined too, with learned scalars and symmetries.
+DOMAIN_PAIRS = [
+    ("(sigmoid(x) - 0.75)/(sigmoid(x) - 0.75)", "1", "none", False),
+    ("(tanh(x) + 0.25)/(tanh(x) + 0.25)", "1", "sign", False),
+    ("(expm1(x) - 1)/(expm1(x) - 1)", "1", "negation", False),
+    ("(softplus(x) - 2)/(softplus(x) - 2)", "1", "none", False),
+    ("(log_sigmoid(x) + 1)/(log_sigmoid(x) + 1)", "1", "none", False),
+    ("(sinh(x) - 1)/(sinh(x) - 1)", "1", "sign", False),
+    ("(x^2 - 3)/(x^2 - 3)", "1", "none", False),
+    ("w*(x - e)/(x - e)", "w", "none", False),
+    ("w*(exp(x) - 3)/(exp(x) - 3)", "w", "negation", False),
+    ("(w*x - 2*w)/(x - 2)", "w", "sign", False),
+    ("gamma*x/gamma", "x", "none", False),
+    ("sqrt(2 - x)^2", "2 - x", "none", False),
+    ("sqrt(x - 3)*sqrt(x - 3)", "x - 3", "none", False),
+    ("log((x + 1)^2)", "2*log(x + 1)", "none", False),
+    ("exp(log(x - 1))", "relu(x - 1)", "none", False),
+    ("log1p(x) + 0*sqrt(x)", "log1p(x)", "sign", False),
+    ("0*log(x)", "0*x", "none", False),
+    ("(x - 5e4)/(x - 5e4)", "1", "none", False),
+    ("sqrt(3e4 - x)^2", "3e4 - x", "none", False),
+    ("1/leaky_relu[slope=-0.0](x - 1)", "1/leaky_relu[slope=0.0](x - 1)", "none", False),
+    ("(x - pi)/(x - pi)", "(x + 1)/(x + 1)", "sign", False),
+    ("max(x, gamma) - min(x, gamma)", "abs(gamma - x)", "negation", True),
+    ("max(x, w) + min(x, w)", "w + x", "none", True),
+    ("asinh(2*x)", "log(2*x + sqrt(4*x^2 + 1))", "none", True),
+    ("asinh(x)", "-asinh(-x)", "none", True),
+    ("(sigmoid(x) - 0.75)/(sigmoid(x) - 0.75)", "(x - log(3))/(x - log(3))", "none", True),
+    ("w*(x - e)/(x - e)", "(x - e)*w/(x - e)", "none", True),
+    ("(x - 1)/(x - 1)", "(x + 1)/(x + 1)", "sign", True),
+    ("log(x^4)", "4*log(abs(x))", "none", True),
+    ("sqrt(x)^2", "exp(log(x))", "sign", True),
+    ("log(1 + x)", "log1p(x)", "none", True),
+    ("1/(1/(x - 2))", "x - 2", "none", True),
+    ("x/(x + 3)", "1 - 3/(x + 3)", "none", True),
+    ("log(-x)", "log(x)", "sign", True),
+    ("(x - 3)^(-2)", "1/(x - 3)^2", "none", True),
+    ("select(x, log(x), 1)", "select(x, log(abs(x)), 1)", "none", True),
+    ("sinh(x)/sinh(x)", "x/x", "none", True),
+    ("(exp(x) - 1)/(exp(x) - 1)", "x/x", "negation", True),
+]
 BUDGET = 2.0
 
 
@@ -101,6 +144,15 @@ def main() -> int:
             proved += truth and result.verdict == "proved"
             rows.append(f"| `{a}` | `{b}` | {'true' if truth else 'false'} | {result.verdict} | {elapsed * 1e3:.0f} |")
 
+    domain_wrong, domain_proved = [], 0
+    for a, b, symmetry, truth in DOMAIN_PAIRS:
+        t0 = time.perf_counter()
+        result = actlang.equivalent(a, b, symmetry=symmetry, budget=BUDGET)
+        times.append(time.perf_counter() - t0)
+        if result.verdict == ("different" if truth else "proved"):
+            domain_wrong.append((a, b, symmetry, result.verdict))
+        domain_proved += truth and result.verdict == "proved"
+    wrong += domain_wrong
     share = proved / len(TRUE_PAIRS)
     median, worst = statistics.median(times), max(times)
     over = sum(t > BUDGET for t in times)
@@ -108,7 +160,10 @@ def main() -> int:
     print(f"warm-up call (sympy first use): {warmup * 1e3:.0f} ms")
     print("| A | B | true identity | verdict | ms |\n|---|---|---|---|---|")
     print("\n".join(rows))
-    print(f"\npairs: {len(times)} ({len(TRUE_PAIRS)} true, {len(FALSE_PAIRS)} false)")
+    print(f"\npairs: {len(times)} ({len(TRUE_PAIRS)} true, {len(FALSE_PAIRS)} false, {len(DOMAIN_PAIRS)} domain)")
+    domain_true = sum(t for *_, t in DOMAIN_PAIRS)
+    print(f"domain traps and symmetries: {len(DOMAIN_PAIRS)} pairs ({domain_true} true), "
+          f"wrong {len(domain_wrong)}, true ones proved {domain_proved}/{domain_true}")  # fmt: skip
     print(f"wrong verdicts: {len(wrong)} {wrong if wrong else ''}")
     print(f"true identities proved: {proved}/{len(TRUE_PAIRS)} = {share:.0%} (target >= 80 %)")
     print(f"median time: {median * 1e3:.0f} ms (target <= 300 ms); max {worst * 1e3:.0f} ms; over budget: {over}")

@@ -7,6 +7,8 @@ when time is up. Either way the caller gets :class:`TimeUp` after ``seconds``, n
 
 from __future__ import annotations
 
+import functools
+import gc
 import signal
 import threading
 import time
@@ -33,6 +35,28 @@ class Deadline:
         return self.remaining() <= 0
 
 
+@functools.cache
+def warm_up() -> None:
+    """sympy's one-off set-up — lazily imported modules (polynomials, solvers), the primitive
+    pattern table — done once per process outside any budget, like ``import sympy`` itself: a
+    first call should not run out of time on costs no later call pays."""
+    import sympy as sp
+
+    from actlang.symbolic.folding import _patterns
+    from actlang.symbolic.symbols import X
+
+    sp.factor(sp.cancel((X**2 - 1) / (X - 1) + sp.exp(X) / (1 + sp.exp(X))))
+    sp.solveset(X**2 - 2, X, sp.Reals)
+    sp.simplify(sp.Max(X, 0) - sp.Piecewise((X, X > 0), (0, True)))
+    _patterns()
+
+
+def working_time(budget: float) -> float:
+    """The part of a call's ``budget`` its sympy work may use: the rest covers parsing, printing
+    and an interrupt that lands late (inside a C call), so the whole call ends within ``budget``."""
+    return max(budget - min(0.25, budget / 8), 0.0)
+
+
 def run_with_limit(work: Callable[[], T], seconds: float) -> T:
     """``work()``, or :class:`TimeUp` once ``seconds`` have passed."""
     if seconds <= 0:
@@ -50,6 +74,9 @@ def _with_alarm(work: Callable[[], T], seconds: float) -> T:
         if state["active"]:
             # Re-armed: a TimeUp raised inside a gc callback or __del__ is swallowed by Python,
             # so the alarm repeats until one reaches the work.
+            if _in_gc_callback(frame):  # would be swallowed (and printed): try again just after
+                signal.setitimer(signal.ITIMER_REAL, 0.005)
+                return
             signal.setitimer(signal.ITIMER_REAL, 0.05)
             raise TimeUp
 
@@ -72,6 +99,17 @@ def _with_alarm(work: Callable[[], T], seconds: float) -> T:
     except TimeUp:
         disarm()  # again, in case the repeat landed inside the first clean-up
         raise
+
+
+def _in_gc_callback(frame) -> bool:
+    """Whether ``frame`` runs inside one of ``gc.callbacks`` (where an exception is lost)."""
+    codes = {getattr(callback, "__code__", None) for callback in gc.callbacks}
+    codes.discard(None)
+    while codes and frame is not None:
+        if frame.f_code in codes:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _with_thread(work: Callable[[], T], seconds: float) -> T:

@@ -18,8 +18,8 @@ from __future__ import annotations
 import sympy as sp
 
 from actlang.ast import Call, Expr, params, walk
-from actlang.errors import ActlangError, UnsupportedError
-from actlang.symbolic.budget import Deadline, TimeUp, run_with_limit
+from actlang.errors import ActlangError, LimitError, UnsupportedError
+from actlang.symbolic.budget import Deadline, TimeUp, run_with_limit, warm_up, working_time
 from actlang.symbolic.folding import fold_exponentials, recognise
 from actlang.symbolic.functions import elementary
 from actlang.symbolic.lowering import to_sympy
@@ -35,26 +35,38 @@ def size(expr: Expr) -> int:
 
 
 def simplify(expr: Expr | str, *, budget: float = DEFAULT_SIMPLIFY_BUDGET) -> Expr:
-    """The shortest equivalent form found (never longer than ``expr``, never a different function)."""
-    from actlang.parser import parse
-    from actlang.symbolic.equivalence import find_difference
+    """The shortest equivalent form found (never longer than ``expr``, never a different function).
 
-    expr = parse(expr) if isinstance(expr, str) else expr
+    Everything — lowering, sympy, raising, the probe of each candidate — runs under ``budget``
+    seconds; when time runs out the best form checked so far (at worst ``expr``) is the answer.
+    """
+    from actlang.symbolic.equivalence import as_expr, check_budget
+
+    seconds = working_time(check_budget(budget))
+    expr = as_expr(expr, "expr")
+    warm_up()
     if any(isinstance(n, Call) and n.name in _opaque_names() for n in walk(expr)):
         return expr
-    deadline = Deadline(budget)
-    best = expr
+    best = [expr]
+    try:
+        run_with_limit(lambda: _shorten(expr, best, Deadline(seconds)), seconds)
+    except Exception:  # TimeUp, or sympy failing on this input: the best form confirmed so far
+        pass
+    return best[0]
+
+
+def _shorten(expr: Expr, best: list[Expr], deadline: Deadline) -> None:
+    """Put shorter equivalent candidates into ``best[0]`` as they are confirmed."""
+    from actlang.symbolic.equivalence import find_difference
+
     inits = params(expr)
     for candidate_form in _candidates(to_sympy(expr), deadline):
         try:
             candidate = from_sympy(candidate_form, inits)
-        except (ActlangError, TypeError, ValueError):
+        except (ActlangError, TypeError, ValueError, RecursionError):
             continue
-        if deadline.expired():
-            break
-        if size(candidate) < size(best) and find_difference(expr, candidate, limit=2) is None:
-            best = candidate
-    return best
+        if size(candidate) < size(best[0]) and find_difference(expr, candidate, limit=2) is None:
+            best[0] = candidate
 
 
 def _opaque_names() -> set[str]:
@@ -81,10 +93,20 @@ def _candidates(form: sp.Expr, deadline: Deadline):
 
 
 def derivative(expr: Expr | str, wrt: str = "x", *, budget: float = DEFAULT_SIMPLIFY_BUDGET) -> Expr:
-    """d expr / d wrt (``x`` or a learned scalar's name), simplified, in registry primitives only."""
-    from actlang.parser import parse
+    """d expr / d wrt (``x`` or a learned scalar's name), simplified, in registry primitives only.
 
-    expr = parse(expr) if isinstance(expr, str) else expr
+    The chain rule (sympy's ``diff`` with the generated classes' derivatives) runs first, then
+    exponential ratios are folded into sigmoids (overflow-free); recognising primitives and
+    collecting factors get what is left of ``budget`` but a quarter, and when that runs out the
+    folded chain-rule form is the answer. If even the chain rule cannot finish within the budget,
+    a :class:`LimitError` says so.
+    """
+    from actlang.symbolic.equivalence import as_expr, check_budget
+
+    seconds = check_budget(budget)
+    expr = as_expr(expr, "expr")
+    if not isinstance(wrt, str):
+        raise ActlangError(f"wrt must be a name ('x' or a learned scalar), not {type(wrt).__name__}")
     inits = params(expr)
     if wrt == "x":
         symbol = X
@@ -93,24 +115,45 @@ def derivative(expr: Expr | str, wrt: str = "x", *, budget: float = DEFAULT_SIMP
     else:
         names = ", ".join(["x", *inits])
         raise ActlangError(f"cannot differentiate with respect to '{wrt}'; choose one of: {names}")
-    deadline = Deadline(budget)
-    derived = sp.diff(to_sympy(expr), symbol)
-    derived = derived.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
-    if derived.has(sp.Derivative, sp.Subs):
-        raise UnsupportedError(f"{expr} has an opaque primitive; its derivative has no closed form")
+    warm_up()
+    deadline = Deadline(working_time(seconds))
+    derived = _limited(lambda: _chain_rule(expr, symbol), deadline.remaining(), expr, seconds)
+
+    # Cheap and overflow-free first (exponential ratios folded into sigmoids), then the tidy
+    # spelling (primitives recognised, common factors pulled out) if time allows.
+    quick = _limited(lambda: fold_exponentials(sp.powsimp(derived)), deadline.remaining(), expr, seconds)
 
     def tidy() -> Expr:
-        folded = recognise(fold_exponentials(sp.powsimp(derived)))
+        folded = recognise(quick)
         collected = sp.factor_terms(folded)
         shorter = collected if sp.count_ops(collected) <= sp.count_ops(folded) else folded
         return from_sympy(shorter, inits, fold=False)  # primitives already recognised
 
-    try:
-        return run_with_limit(tidy, deadline.remaining())
-    except TimeUp:  # no time for a tidy spelling: the derivative as sympy wrote it
-        return from_sympy(derived, inits, fold=False)
+    try:  # a quarter of the budget stays for raising the untidy form, should tidying run out
+        return run_with_limit(tidy, deadline.remaining() - seconds / 4)
     except ActlangError:
         raise
-    except Exception as error:  # sympy failing inside folding: report it as a user-facing error
-        raise UnsupportedError(f"cannot write the derivative of {expr} in actlang ({error})") from None
+    except Exception:  # no time (or sympy failed) tidying: the folded chain-rule form
+        return _limited(lambda: from_sympy(quick, inits, fold=False), max(deadline.remaining(), 0.05), expr, seconds)
 
+
+def _chain_rule(expr: Expr, symbol: sp.Symbol) -> sp.Expr:
+    derived = sp.diff(to_sympy(expr), symbol)
+    derived = derived.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
+    if derived.has(sp.Derivative, sp.Subs):
+        raise UnsupportedError(f"{expr} has an opaque primitive; its derivative has no closed form")
+    return derived
+
+
+def _limited(work, seconds: float, expr: Expr, budget: float):
+    """``work()`` within ``seconds``; running out, or sympy recursing too deep, is a LimitError."""
+    try:
+        return run_with_limit(work, seconds)
+    except TimeUp:
+        raise LimitError(f"the derivative of {expr} did not finish within the budget of {budget:g} s") from None
+    except RecursionError:
+        raise LimitError(f"{expr} is nested too deeply for a symbolic derivative") from None
+    except ActlangError:
+        raise
+    except Exception as error:  # sympy failing: a user-facing error, never a raw traceback
+        raise UnsupportedError(f"cannot differentiate {expr} ({type(error).__name__}: {error})") from None

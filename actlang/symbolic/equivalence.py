@@ -21,19 +21,19 @@ With ``symmetry="negation"`` ``b`` may also match as ``−b(x)``; with ``"sign"`
 from __future__ import annotations
 
 import functools
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 
-from actlang.ast import Expr, Input, params, substitute_input
+from actlang.ast import Expr, Input, substitute_input
 from actlang.build import call
-from actlang.errors import ActlangError
-from actlang.symbolic.budget import Deadline, TimeUp, run_with_limit
+from actlang.errors import ActlangError, UnsupportedError
+from actlang.symbolic.budget import Deadline, TimeUp, run_with_limit, warm_up, working_time
 from actlang.symbolic.numeric import (
     close,
-    critical_points,
     param_assignments,
     precise,
     precise_differ,
@@ -50,6 +50,9 @@ TRANSFORMS: dict[str, tuple[str, ...]] = {
     "sign": ("f(x)", "-f(x)", "f(-x)", "-f(-x)"),
 }
 DEFAULT_BUDGET = 2.0
+MAX_BUDGET = 86400.0
+PROBE_FLOOR = 0.5
+RECHECK_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
@@ -79,15 +82,33 @@ def equivalent(
     a: Expr | str, b: Expr | str, symmetry: Symmetry = "none", *, budget: float = DEFAULT_BUDGET
 ) -> Equivalence:
     """Whether ``a`` equals ``b`` (up to ``symmetry``); see the module docstring for verdicts."""
-    from actlang.parser import parse
     from actlang.printer import format_expr
 
-    if symmetry not in TRANSFORMS:
-        raise ActlangError(f"unknown symmetry '{symmetry}'; expected one of {', '.join(TRANSFORMS)}")
-    a = parse(a) if isinstance(a, str) else a
-    b = parse(b) if isinstance(b, str) else b
+    if not isinstance(symmetry, str) or symmetry not in TRANSFORMS:
+        raise ActlangError(f"unknown symmetry {symmetry!r}; expected one of {', '.join(TRANSFORMS)}")
+    seconds = check_budget(budget)
+    a, b = as_expr(a, "a"), as_expr(b, "b")
+    warm_up()
     start = time.perf_counter()
-    return _timed(_cached(format_expr(a), format_expr(b), a, b, symmetry, float(budget)), start)
+    return _timed(_cached(format_expr(a), format_expr(b), a, b, symmetry, seconds), start)
+
+
+def as_expr(value: object, what: str) -> Expr:
+    """``value`` parsed when it is text; an :class:`ActlangError` unless it is text or a tree."""
+    from actlang.parser import parse
+
+    if isinstance(value, str):
+        return parse(value)
+    if isinstance(value, Expr):
+        return value
+    raise ActlangError(f"{what} must be an actlang expression or its text, not {type(value).__name__}")
+
+
+def check_budget(budget: object) -> float:
+    """A time budget in seconds: a finite number >= 0 (at most a day, so timers accept it)."""
+    if isinstance(budget, bool) or not isinstance(budget, int | float) or not math.isfinite(budget) or budget < 0:
+        raise ActlangError(f"budget must be a finite number of seconds >= 0, got {budget!r}")
+    return min(float(budget), MAX_BUDGET)
 
 
 def _timed(result: Equivalence, start: float) -> Equivalence:
@@ -97,30 +118,61 @@ def _timed(result: Equivalence, start: float) -> Equivalence:
 @functools.lru_cache(maxsize=4096)
 def _cached(text_a: str, text_b: str, a: Expr, b: Expr, symmetry: Symmetry, budget: float) -> Equivalence:
     start = time.perf_counter()
+    budget = working_time(budget)
     deadline = Deadline(budget)
-    first_difference: Equivalence | None = None
-    matched: list[tuple[str, Expr]] = []
-    for name in TRANSFORMS[symmetry]:
-        candidate = transform(b, name)
-        if candidate == a:  # the same tree: a proof by reflexivity, no probe needed
-            return Equivalence("proved", transform=name, seconds=time.perf_counter() - start)
-        found = find_difference(a, candidate)
-        if found is None:
-            matched.append((name, candidate))
-        elif first_difference is None:
-            first_difference = found
-    if not matched:
-        assert first_difference is not None
-        return _timed(first_difference, start)
-    for name, candidate in matched:
-        found = _domain_difference(a, candidate, deadline)
-        if found is not None:
-            if len(matched) == 1:
-                return found
+    candidates = [(name, transform(b, name)) for name in TRANSFORMS[symmetry]]
+    for name, candidate in candidates:
+        if text_a == _text(candidate):  # the same tree (signed zeros included): reflexivity
+            return Equivalence("proved", transform=name)
+    try:  # the probe gets at least PROBE_FLOOR seconds, so budget=0 still finds counterexamples
+        probed = run_with_limit(lambda: [find_difference(a, c) for _, c in candidates], max(budget, PROBE_FLOOR))
+    except TimeUp:
+        return Equivalence("numeric", transform=candidates[0][0], note="the numeric probe ran out of time")
+    except ActlangError:
+        raise
+    except Exception as error:  # e.g. RecursionError deep inside numpy or sympy: a user-facing error
+        raise UnsupportedError(f"cannot evaluate {text_a} or {text_b} ({type(error).__name__})") from None
+    differences = {name: found for (name, _), found in zip(candidates, probed, strict=True) if found is not None}
+    undecided: list[tuple[str, str]] = []
+    for name, candidate in candidates:
+        if name in differences:
             continue
-        if _proved(a, candidate, deadline):
+        outcome = _decide(a, candidate, deadline)
+        if outcome == "proved":
             return Equivalence("proved", transform=name, seconds=time.perf_counter() - start)
-    return Equivalence("numeric", transform=matched[0][0], seconds=time.perf_counter() - start)
+        if isinstance(outcome, Equivalence):
+            differences[name] = outcome
+        else:
+            undecided.append((name, outcome))
+    if undecided:
+        name, note = undecided[0]
+        return Equivalence("numeric", transform=name, note=note, seconds=time.perf_counter() - start)
+    return _timed(differences[candidates[0][0]], start)
+
+
+def _text(expr: Expr) -> str:
+    from actlang.printer import format_expr
+
+    return format_expr(expr)
+
+
+def _decide(a: Expr, b: Expr, deadline: Deadline) -> str | Equivalence:
+    """``"proved"``, a domain difference, or the reason there is no proof (a note)."""
+    from actlang.symbolic.domain import DomainCheck, compare_domains
+
+    try:
+        domain: DomainCheck = run_with_limit(lambda: compare_domains(a, b), deadline.remaining())
+    except TimeUp:
+        return "no time was left to compare where the two sides are defined"
+    except Exception as error:  # sympy failing on the way: undecided, never a crash or a proof
+        return f"the domain is undecided: sympy failed ({type(error).__name__})"
+    if domain.status == "undecided":
+        return domain.reason
+    if domain.status == "different":
+        return _domain_difference(a, b, domain)
+    if _proved(a, b, deadline):
+        return "proved"
+    return "equal on the probe and with the same domain, but sympy found no proof within the budget"
 
 
 def transform(f: Expr, name: str) -> Expr:
@@ -144,6 +196,8 @@ def find_difference(a: Expr, b: Expr, extra: tuple[float, ...] = (), limit: int 
             x = float(xs[i])
             pa, pb = precise(a, x, values), precise(b, x, values)
             differ = precise_differ(pa, pb)
+            if differ and any(v is not None and (v.is_infinite or not v.is_finite) for v in (pa, pb)):
+                differ = _exactly_differ(a, b, x, values)
             if differ or (differ is None and not _overflow_like(va[i], vb[i])):
                 note = undefined_reason(a, x, values) or undefined_reason(b, x, values) or ""
                 return Equivalence(
@@ -152,32 +206,33 @@ def find_difference(a: Expr, b: Expr, extra: tuple[float, ...] = (), limit: int 
     return None
 
 
+def _exactly_differ(a: Expr, b: Expr, x: float, values: dict[str, float]) -> bool | None:
+    """A NaN or infinity at 50 digits may be underflow: ``mish(−1000)`` is about −1000·e^−1000,
+    0 at 50 digits, so ``mish(x)/mish(x)`` looks like 0/0 there. Re-evaluated with enough digits
+    to hold ``1 + e^{−|x|}`` (|x| ≤ 1e4 on the probe); None when that is not quick."""
+    digits = int(min(max(abs(x), 1.0), 1e4) / math.log(10)) + 60
+
+    def recheck() -> bool | None:
+        return precise_differ(precise(a, x, values, digits), precise(b, x, values, digits))
+
+    try:
+        return run_with_limit(recheck, RECHECK_SECONDS)
+    except TimeUp:
+        return None
+
+
 def _overflow_like(u: float, v: float) -> bool:
     return not (np.isfinite(u) and np.isfinite(v))
 
 
-def _domain_difference(a: Expr, b: Expr, deadline: Deadline) -> Equivalence | None:
-    """A difference at an exact zero of a denominator (or log/sqrt/power base), if any."""
-
-    def search() -> Equivalence | None:
-        for root in critical_points([a, b]):
-            if root.is_real is False:
-                continue
-            if precise_differ(precise(a, root, {}), precise(b, root, {})):
-                x = float(root)
-                va, vb = (float(safe_evaluate(e, np.array(x), {})) for e in (a, b))
-                note = undefined_reason(a, x, {}) or undefined_reason(b, x, {}) or ""
-                if close(np.array(va), np.array(vb)):
-                    note = f"they differ at x = {root} exactly; the nearest float does not show it"
-                return Equivalence("different", counterexample=x, values=(va, vb), note=note)
-        return None
-
-    if params(a) or params(b):
-        return None
-    try:
-        return run_with_limit(search, deadline.remaining() / 2)
-    except Exception:  # TimeUp or sympy failing: no domain difference found
-        return None
+def _domain_difference(a: Expr, b: Expr, found) -> Equivalence:
+    """The difference the domain check found, with float values and an explanation."""
+    x, values = float(found.x), dict(found.params)
+    va, vb = (float(safe_evaluate(e, np.array([x]), values)[0]) for e in (a, b))
+    note = undefined_reason(a, x, values) or undefined_reason(b, x, values) or ""
+    if close(np.array(va), np.array(vb)):
+        note = f"they differ at x = {found.exact} exactly; the nearest float does not show it"
+    return Equivalence("different", counterexample=x, params=values, values=(va, vb), note=note)
 
 
 def _proved(a: Expr, b: Expr, deadline: Deadline) -> bool:

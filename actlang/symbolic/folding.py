@@ -34,25 +34,72 @@ def sigmoid(arg: sp.Expr) -> sp.Expr:
     return function_class("sigmoid", ())(arg)
 
 
+MAX_POWER = 6  # e^{ku} with |k| above this is left alone (the rational function grows with k)
+
+
 def fold_exponentials(expr: sp.Expr) -> sp.Expr:
-    """``expr`` as a polynomial in ``σ(u)`` when it is one (see module docstring), else unchanged."""
-    exps = [e for e in expr.atoms(sp.exp)]
-    if not exps:
+    """``expr`` with each largest sub-expression that is a polynomial in some ``σ(u)`` (see
+    :func:`fold_whole`) rewritten as that polynomial: the whole, else each term and factor."""
+    folded = fold_whole(expr)
+    if folded is not expr or not isinstance(expr, sp.Add | sp.Mul | sp.Pow) or not expr.has(sp.exp):
+        return folded
+    args = [fold_exponentials(arg) for arg in expr.args]
+    if isinstance(expr, sp.Mul):  # the factors rational in exponentials fold together: eˣ·σ(−x) → σ(x)
+        rational = [a for a in args if _rational_in_exponentials(a)]
+        others = [a for a in args if not _rational_in_exponentials(a)]
+        if len(rational) > 1 and others:
+            return fold_whole(sp.Mul(*rational)) * sp.Mul(*others)
+    rebuilt = expr.func(*args)
+    return fold_whole(rebuilt) if rebuilt != expr else expr
+
+
+def fold_whole(expr: sp.Expr) -> sp.Expr:
+    """``expr`` as a polynomial in ``σ(u)`` when it is one (see module docstring), else unchanged.
+
+    ``u`` is the exponentials' common argument with the largest coefficient that leaves every
+    other one an integer multiple of it (``e^{100x}/(1 + e^{100x})`` → ``σ(100x)``), so a large
+    coefficient never becomes a high power. Sigmoids of ``±u`` already present take part
+    (``eˣ·σ(−x)`` → ``σ(x)``: the product overflows, the sigmoid does not).
+    """
+    exps = list(expr.atoms(sp.exp))
+    if not exps or not _rational_in_exponentials(expr):
         return expr
-    _, base = exps[0].args[0].as_coeff_Mul()
+    split = [e.args[0].as_coeff_Mul() for e in exps]
+    base = split[0][1]
+    if any(rest != base or not coeff.is_Rational for coeff, rest in split):
+        return expr
+    unit = functools.reduce(sp.gcd, [coeff for coeff, _ in split])
+    unit = unit if unit.is_positive else -unit
     s = sp.Dummy("s")
     mapping = {}
-    for e in exps:
-        coeff, rest = e.args[0].as_coeff_Mul()
-        if rest != base or not coeff.is_Integer:
+    for e, (coeff, _) in zip(exps, split, strict=True):
+        k = coeff / unit
+        if not k.is_Integer or abs(k) > MAX_POWER:
             return expr
-        mapping[e] = (s / (1 - s)) ** coeff
+        mapping[e] = (s / (1 - s)) ** k
+    argument = unit * base
+    for term in expr.atoms(sigmoid(argument).func):
+        if term.args[0] == argument:
+            mapping[term] = s
+        elif term.args[0] == -argument:
+            mapping[term] = 1 - s
     candidate = sp.factor(sp.cancel(expr.xreplace(mapping)))
     if candidate.has(sp.exp) or not candidate.is_polynomial(s) or candidate.has(sp.zoo, sp.nan):
         return expr
     complement = sp.Dummy("t")
     candidate = candidate.xreplace({s - 1: -complement, 1 - s: complement})
-    return candidate.xreplace({s: sigmoid(base), complement: sigmoid(-base)})
+    return candidate.xreplace({s: sigmoid(argument), complement: sigmoid(-argument)})
+
+
+def _rational_in_exponentials(expr: sp.Expr) -> bool:
+    """Whether every exponential sits in a rational position (not inside another function or a
+    fractional power): a cheap test before the costly ``cancel``/``factor`` of :func:`fold_whole`."""
+    for node in sp.preorder_traversal(expr):
+        if isinstance(node, sp.Function) and not isinstance(node, sp.exp) and node.has(sp.exp):
+            return False
+        if isinstance(node, sp.Pow) and not node.exp.is_Integer and node.base.has(sp.exp):
+            return False
+    return True
 
 
 @functools.cache
@@ -94,29 +141,36 @@ def recognise(expr: sp.Expr, rounds: int = 3) -> sp.Expr:
     against each pattern whose function symbols it contains (sympy's general sub-product
     matching is exponential, so it is not used).
     """
+    seen: dict[sp.Expr, sp.Expr] = {}  # equal sub-expressions (tanh(softplus(x)) twice) fold once
     for _ in range(rounds):
         before = expr
-        expr = _fold(expr)
+        expr = _fold(expr, seen)
         expr = fold_exponentials(expr) if expr.has(sp.exp) else expr
         if expr == before:
             break
     return expr
 
 
-def _fold(expr: sp.Expr) -> sp.Expr:
+def _fold(expr: sp.Expr, seen: dict[sp.Expr, sp.Expr]) -> sp.Expr:
     if expr.is_Atom or not expr.args:
         return expr
-    args = tuple(_fold(a) for a in expr.args)
+    if expr in seen:
+        return seen[expr]
+    original = expr
+    args = tuple(_fold(a, seen) for a in expr.args)
     if args != expr.args:
         expr = expr.func(*args)
     heads = _heads(expr)
+    result = expr
     for pattern, target in _patterns():
         if not _heads(pattern) <= heads:
             continue
         found = _match(expr, pattern, target)
         if found is not None:
-            return found
-    return expr
+            result = found
+            break
+    seen[original] = result
+    return result
 
 
 def _match(expr: sp.Expr, pattern: sp.Expr, target: sp.Expr) -> sp.Expr | None:
@@ -134,6 +188,9 @@ def _match(expr: sp.Expr, pattern: sp.Expr, target: sp.Expr) -> sp.Expr | None:
             rest = [f for f in expr.args if f not in chosen]
             candidates.append((sp.S.Zero, sp.Mul(*rest), sp.Mul(*chosen)))
     for const, coeff, part in candidates:
+        # sympy's commutative matching is slow; a pattern only ever matches its own kind of node
+        if part.func != pattern.func or len(part.args) != len(pattern.args):
+            continue
         found = part.match(pattern)
         if found and _U in found and found[_U].free_symbols:
             return const + coeff * target.xreplace(found)

@@ -19,6 +19,7 @@ structure still compares equal.
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any
 
 import sympy as sp
@@ -67,7 +68,10 @@ def label(name: str, hyper: Hyper) -> str:
 
     primitive = lookup(name)
     assert primitive is not None, name
-    changed = [(k, v) for k, v in hyper if (spec := primitive.hyper_spec(k)) is None or spec.default != v]
+    changed = [
+        (k, v) for k, v in hyper
+        if (spec := primitive.hyper_spec(k)) is None or format_value(spec.default) != format_value(v)
+    ]  # fmt: skip  (compared as text: a -0 slope is not the default 0)
     inner = ", ".join(f"{k}={format_value(v)}" for k, v in changed)
     return f"{name}[{inner}]" if inner else name
 
@@ -112,9 +116,19 @@ def native_form(name: str, hyper: Hyper) -> bool:
     return builtin and form.args[0] == W and all(a.is_Number for a in form.args[1:])
 
 
-@functools.cache
 def function_class(name: str, hyper: Hyper) -> type[sp.Function]:
     """The generated class of ``name[hyper]`` (cached: equal calls give the identical class)."""
+    return _function_class(name, hyper, zero_signs(hyper))
+
+
+def zero_signs(hyper: Hyper) -> tuple[bool, ...]:
+    """Which hyperparameter values are -0.0: part of every cache key on ``hyper``, because
+    ``0.0 == -0.0`` (and they hash alike) while ``1/leaky_relu[slope=-0](x)`` has other poles."""
+    return tuple(isinstance(v, float) and v == 0 and math.copysign(1.0, v) < 0 for _, v in hyper)
+
+
+@functools.cache
+def _function_class(name: str, hyper: Hyper, signs: tuple[bool, ...]) -> type[sp.Function]:
     primitive = lookup(name)
     assert primitive is not None
     base = ActFunction if is_elementary(primitive, hyper) else OpaqueFunction

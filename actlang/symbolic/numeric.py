@@ -92,27 +92,88 @@ def _pointwise(node: Expr) -> bool:
 # ---- 50-digit evaluation -------------------------------------------------------------------
 
 
-def precise(expr: Expr, x: float | sp.Expr, values: Mapping[str, float]) -> sp.Expr | None:
-    """``expr`` at ``x`` to 50 digits: a real Float, ``sp.nan`` (undefined), ±oo or zoo; ``None``
-    when some primitive has no elementary form to evaluate. ``x`` may be an exact sympy number."""
-    counters: dict[str, int] = {}
+def precise(expr: Expr, x: float | sp.Expr, values: Mapping[str, float], digits: int = DIGITS) -> sp.Expr | None:
+    """``expr`` at ``x`` to ``digits`` digits: a real Float, ``sp.nan`` (undefined), ±oo or zoo;
+    ``None`` when some primitive has no elementary form to evaluate. ``x`` may be an exact sympy
+    number."""
     exact = not isinstance(x, float | int)
-    start = x if exact else sp.Float(x, DIGITS)
+    start = x if exact else sp.Float(x, digits)
     try:
-        value = _precise(expr, start, values, counters, exact)
-        return _realise(value.evalf(DIGITS)) if exact else value
-    except (_Opaque, MemoryError, OverflowError, RecursionError, ValueError, TypeError):
+        value = _precise(expr, start, _Context(values, exact, digits))
+        return _realise(value.evalf(digits), digits) if exact else value
+    except (_Opaque, MemoryError, OverflowError, RecursionError, ValueError, TypeError, ZeroDivisionError):
         return None  # unknown (e.g. cosh(cosh(cosh(39))) has no 50-digit value mpmath can hold)
+
+
+def exact_value(expr: Expr, x: sp.Expr, values: Mapping[str, float] | None = None) -> tuple[sp.Expr, bool] | None:
+    """``expr`` at ``x`` without rounding, and whether a pole (division by an exact zero, whose
+    IEEE sign rides on the sign of that zero) was passed on into another operation, which makes
+    the value uncertain. With ``values=None`` learned scalars stay symbols, so the value holds
+    for every parameter value. ``None`` when it cannot be computed."""
+    context = _Context(values, True)
+    try:
+        return sp.sympify(_precise(expr, x, context)), context.pole_used
+    except (_Opaque, MemoryError, OverflowError, RecursionError, ValueError, TypeError, ZeroDivisionError):
+        return None
 
 
 class _Opaque(Exception):
     pass
 
 
-def _precise(expr: Expr, x: sp.Expr, values: Mapping[str, float], counters: dict[str, int], exact: bool) -> sp.Expr:
-    """Node by node; with ``exact`` nothing is rounded (so ``√2 − √2`` is exactly 0)."""
+class _Context:
+    """State of one evaluation: parameter values (None: symbols), exactness, stateful-site
+    counters (numbered as ``evaluate`` numbers them), and whether a pole fed another node."""
+
+    def __init__(self, values: Mapping[str, float] | None, exact: bool, digits: int = DIGITS) -> None:
+        self.values, self.exact, self.digits = values, exact, digits
+        self.counters: dict[str, int] = {}
+        self.pole_used = False
+
+    def param(self, name: str, init: float) -> sp.Expr:
+        if self.values is None:
+            from actlang.symbolic.symbols import param_symbol
+
+            return param_symbol(name)
+        return sp.Float(self.values.get(name, init), self.digits)
+
+    def learned(self, site: str, name: str, initial: float) -> sp.Expr:
+        if self.values is None:
+            from actlang.symbolic.symbols import learned_symbol
+
+            return learned_symbol(site, name)
+        return sp.Float(float(self.values.get(f"{site}.{name}", initial)), self.digits)
+
+
+# Operations whose sympy result from an unsigned infinity (zoo) matches IEEE for either sign of
+# it: zoo·0 = NaN, a/zoo = 0, zoo·a = zoo, |zoo| = oo (but zoo + zoo is NaN where IEEE may say inf).
+_POLE_SAFE = frozenset({"neg", "mul", "div", "reciprocal", "square", "abs", "add", "sub", "identity", "prod_n"})
+
+
+# Primitives whose float result is a number even when an argument is NaN (torch semantics):
+# constants shaped like x, ``select`` with a NaN condition (``where(c > 0, a, b)`` picks ``b``),
+# and IEEE ``pow(nan, 0) = pow(1, nan) = 1``.
+def _absorbs_nan(name: str, vals: list[sp.Expr]) -> sp.Expr | None:
+    """The value of a node that does not depend on its NaN (or otherwise unused) arguments."""
+    if name == "zero":
+        return sp.S.Zero
+    if name == "one":
+        return sp.S.One
+    if name == "select":  # torch.where: the branch not taken does not matter, NaN or not
+        if vals[0] is sp.nan:
+            return vals[2]
+        if vals[0].is_extended_real and vals[0].is_number and vals[0] is not sp.zoo:
+            return vals[1] if vals[0].is_extended_positive else vals[2]
+    if name == "pow" and (vals[1] == 0 or vals[0] == 1):
+        return sp.S.One
+    return None
+
+
+def _precise(expr: Expr, x: sp.Expr, context: _Context) -> sp.Expr:
+    """Node by node; when exact nothing is rounded (so ``√2 − √2`` is exactly 0)."""
     from actlang.symbolic.lowering import number
 
+    exact = context.exact
     match expr:
         case Num(value=value):
             return number(value)
@@ -120,48 +181,75 @@ def _precise(expr: Expr, x: sp.Expr, values: Mapping[str, float], counters: dict
             return x
         case Constant(name=name):
             value = sp.pi if name == "pi" else sp.E
-            return value if exact else value.evalf(DIGITS)
+            return value if exact else value.evalf(context.digits)
         case Param(name=name, init=init):
-            return sp.Float(values.get(name, init), DIGITS)
+            return context.param(name, init)
         case Call(name=name, args=args, hyper=hyper):
-            vals = [_precise(a, x, values, counters, exact) for a in args]
+            vals = [_precise(a, x, context) for a in args]
+            absorbed = _absorbs_nan(name, vals)
+            if absorbed is not None:
+                return absorbed
             if any(v is sp.nan for v in vals):
                 return sp.nan
+            poles = sum(v is sp.zoo for v in vals)
+            if poles and not (name in _POLE_SAFE and (poles == 1 or name not in ("add", "sub"))):
+                context.pole_used = True
             primitive = lookup(name)
             assert primitive is not None
-            hp = dict(hyper)
             learned = {}
             if primitive.stateful:
-                site = f"{name}_{counters.setdefault(name, 0)}"
-                counters[name] += 1
-                learned = {lt.name: sp.Float(float(values.get(f"{site}.{lt.name}", lt.initial(hp))), DIGITS)
-                           for lt in primitive.learned}  # fmt: skip
-            if name == "div" and vals[1].is_zero:  # IEEE: 0/0 is NaN, a/0 an infinity (sympy says zoo for both)
-                return sp.nan if vals[0].is_zero else sp.zoo
+                site = f"{name}_{context.counters.setdefault(name, 0)}"
+                context.counters[name] += 1
+                hp = dict(hyper)
+                learned = {lt.name: context.learned(site, lt.name, lt.initial(hp)) for lt in primitive.learned}
+            if name in ("div", "reciprocal") and _is_zero(vals[-1], exact):
+                # IEEE: 0/0 is NaN, a/0 an infinity whose sign rides on a signed zero (zoo here)
+                numerator = vals[0] if name == "div" else sp.S.One
+                return sp.nan if _is_zero(numerator, exact) else sp.zoo
+            if name == "log" and _is_zero(vals[0], exact):
+                return -sp.oo  # IEEE log(0) = -inf (sympy says zoo)
             if primitive.sympy is not None:
                 try:
                     result = primitive.sympy(sp, *vals, **sympy_hyper(hyper), **learned)
-                except ZeroDivisionError:  # IEEE: a/0 is an infinity (its sign rides on a signed zero), 0/0 NaN
+                except ZeroDivisionError:
                     return sp.nan if vals[0].is_zero else sp.zoo
             elif primitive.definition is not None:
-                result = _precise(expand_definition(primitive, hyper), vals[0], {}, {}, exact)
+                inner = _Context(context.values, exact, context.digits)
+                result = _precise(expand_definition(primitive, hyper), vals[0], inner)
+                context.pole_used |= inner.pole_used
             else:
                 raise _Opaque
             result = sp.sympify(result)
-            return result if exact else _realise(result.evalf(DIGITS))
+            if not exact:
+                return _realise(result.evalf(context.digits), context.digits)
+            # a non-real value is NaN in float arithmetic, and stays NaN (0·NaN is NaN, not 0)
+            infinite = result in (sp.zoo, sp.oo, -sp.oo)
+            return sp.nan if result.is_number and not infinite and result.is_extended_real is False else result
     raise TypeError(f"not an actlang expression: {expr!r}")
 
 
-def _realise(value: sp.Expr) -> sp.Expr:
+def _is_zero(value: sp.Expr, exact: bool) -> bool:
+    """Whether ``value`` is exactly 0; an exact value sympy cannot settle is an error (unknown)."""
+    if value.is_zero:
+        return True
+    if not exact or value.is_zero is False or not value.is_number:
+        return False
+    settled = value.equals(0)
+    if settled is None:
+        raise ValueError(f"cannot tell whether {value} is 0")
+    return bool(settled)
+
+
+def _realise(value: sp.Expr, digits: int = DIGITS) -> sp.Expr:
     """Collapse a numeric sympy value to Float, ±oo/zoo, or nan for anything not real."""
     if value in (sp.oo, -sp.oo, sp.zoo):
         return value
     if value is sp.nan or not value.is_number:
         return sp.nan
     re, im = value.as_real_imag()
-    if im != 0 and abs(im) > 10 ** (-DIGITS + 10) * max(1, abs(re)):
+    if im != 0 and abs(im) > sp.Float(10) ** (-digits + 10) * max(1, abs(re)):
         return sp.nan
-    return sp.Float(re, DIGITS)
+    return sp.Float(re, digits)
 
 
 def precise_differ(a: sp.Expr | None, b: sp.Expr | None) -> bool | None:
@@ -176,32 +264,6 @@ def precise_differ(a: sp.Expr | None, b: sp.Expr | None) -> bool | None:
         return True
     scale = max(abs(a), abs(b), sp.Float(1e-30))
     return bool(abs(a - b) > sp.Float(1e-20) * scale + sp.Float(1e-40))
-
-
-# ---- where the domain may differ -----------------------------------------------------------
-
-# Arguments whose zeros are where an operation is undefined or infinite: a division's
-# denominator, a reciprocal's and a power's base, a logarithm's argument (x/x is NaN at 0 although
-# sympy cancels it to 1, so these points are checked exactly).
-SINGULAR_ARGUMENT = {"div": 1, "reciprocal": 0, "pow": 0, "log": 0, "sqrt": 0}
-
-
-def critical_points(exprs: Iterable[Expr], limit: int = 12) -> list[sp.Expr]:
-    """Exact real zeros of the singular arguments in ``exprs`` (those sympy finds as a finite set)."""
-    from actlang.symbolic.lowering import to_sympy
-    from actlang.symbolic.symbols import X
-
-    found: list[sp.Expr] = []
-    for expr in exprs:
-        for node in walk(expr):
-            if isinstance(node, Call) and node.name in SINGULAR_ARGUMENT:
-                argument = to_sympy(node.args[SINGULAR_ARGUMENT[node.name]])
-                if not argument.has(X) or argument.free_symbols - {X}:
-                    continue
-                roots = sp.solveset(argument, X, sp.Reals)
-                if isinstance(roots, sp.FiniteSet):
-                    found += [r for r in roots if r not in found]
-    return found[:limit]
 
 
 # ---- why a side is undefined ---------------------------------------------------------------

@@ -12,6 +12,8 @@ expanded, which settles most softplus/sigmoid identities; case splitting of ``Ma
 
 from __future__ import annotations
 
+import itertools
+
 import sympy as sp
 
 from actlang.symbolic.functions import elementary
@@ -29,12 +31,45 @@ def prove_zero(difference: sp.Expr) -> bool:
     expr = _normalise(elementary(difference))
     if expr == 0:
         return True
-    if expr.has(*_KINKED):
-        return _cases(expr)
+    if expr.has(*_KINKED):  # one variable: split the line; more (max(x, y)): rewrite with |·|
+        return _cases(expr) if expr.free_symbols <= {X} else _without_extrema(expr) == 0 or _all_branches(expr)
     return _smooth_zero(expr, X)
 
 
+def _without_extrema(expr: sp.Expr) -> sp.Expr:
+    """``Max(a, b) = (a + b + |a − b|)/2`` and ``Min(a, b) = (a + b − |a − b|)/2`` (identities on
+    the reals), expanded: ``max(x, y) + min(x, y) − x − y`` becomes 0 with no case split."""
+
+    def pairwise(args: tuple, sign: int) -> sp.Expr:
+        first, *rest = args
+        for other in rest:
+            first = (first + other + sign * sp.Abs(first - other)) / 2
+        return first
+
+    rewritten = expr.replace(lambda e: isinstance(e, sp.Max | sp.Min),
+                             lambda e: pairwise(e.args, 1 if isinstance(e, sp.Max) else -1))  # fmt: skip
+    return sp.expand(rewritten)
+
+
+def _all_branches(expr: sp.Expr, limit: int = 4) -> bool:
+    """Zero when every ``|u|`` replaced by ``u`` and by ``−u``, in every combination, gives an
+    identical zero: sufficient (each region of the line takes one combination), not necessary."""
+    rewritten = _without_extrema(expr)
+    if rewritten.has(sp.Max, sp.Min, sp.sign, sp.Heaviside, sp.Piecewise):
+        return False
+    atoms = sorted(rewritten.atoms(sp.Abs), key=sp.default_sort_key)
+    if len(atoms) > limit:
+        return False
+    for signs in itertools.product((1, -1), repeat=len(atoms)):
+        branch = rewritten.xreplace({a: s * a.args[0] for a, s in zip(atoms, signs, strict=True)})
+        if sp.expand(branch) != 0 and not _smooth_zero(branch, X):
+            return False
+    return True
+
+
 def _normalise(expr: sp.Expr) -> sp.Expr:
+    if expr.has(sp.asinh):  # asinh(u) = log(u + √(u² + 1)) on the reals
+        expr = expr.replace(sp.asinh, lambda u: sp.log(u + sp.sqrt(u**2 + 1)))
     expr = expr.rewrite(sp.exp).rewrite(sp.erf) if expr.has(sp.sinh, sp.cosh, sp.tanh, sp.erfc) else expr
     return sp.expand(expr)
 

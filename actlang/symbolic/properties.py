@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-import sympy as sp
-
 from actlang.ast import Expr
-from actlang.symbolic.budget import TimeUp, run_with_limit
+from actlang.symbolic.budget import Deadline, run_with_limit, warm_up, working_time
 
 Answer = bool | None
 
@@ -34,28 +32,29 @@ class Properties:
 def properties(expr: Expr | str, *, budget: float = 4.0) -> Properties:
     """The :class:`Properties` of ``expr`` (see the module docstring for what backs each).
 
-    Each check runs under a quarter of ``budget`` seconds; one that runs out answers None.
-    Numeric evidence (a False from three points) uses the learned scalars' initial values.
+    The whole call runs within ``budget`` seconds: each check gets a quarter of it, or what is
+    left if less; one that runs out answers None. Numeric evidence (a False from three points)
+    uses the learned scalars' initial values.
     """
-    from actlang.parser import parse
     from actlang.symbolic import checks
+    from actlang.symbolic.equivalence import as_expr, check_budget
 
-    expr = parse(expr) if isinstance(expr, str) else expr
-    share = budget / 4
+    seconds = working_time(check_budget(budget))
+    expr = as_expr(expr, "expr")
+    warm_up()
+    deadline = Deadline(seconds)
 
     def guarded(check) -> Answer:
+        share = min(seconds / 4, deadline.remaining())
         try:
             return run_with_limit(lambda: check(expr, share), share)
-        except TimeUp:
-            return None
-        except (TypeError, ValueError, NotImplementedError, AttributeError, RecursionError, sp.PolynomialError):
+        except Exception:  # TimeUp, or sympy failing: unknown, never a guess or a crash
             return None
 
-    lower, upper = guarded(checks.bounded_below), guarded(checks.bounded_above)
     return Properties(
         monotone=guarded(checks.monotone),
-        bounded_below=lower,
-        bounded_above=upper,
+        bounded_below=guarded(checks.bounded_below),
+        bounded_above=guarded(checks.bounded_above),
         zero_at_zero=guarded(checks.zero_at_zero),
         odd=guarded(checks.odd),
         even=guarded(checks.even),
