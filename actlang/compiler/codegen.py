@@ -6,8 +6,10 @@ one variable, so ``f`` and ``f'`` emitted together reuse ``sigmoid(x)``, ``softp
 Stateful and stochastic calls are never shared: every occurrence is its own site ``<name>_<i>``
 (numbered per primitive in evaluation order, as :func:`actlang.evaluate` numbers them).
 
-Learned scalars are read once into locals ``p_<name>``; with ``channels`` they are reshaped to
-broadcast along ``channel_dim`` (``[-1] + [1] * trailing``). Subtrees with neither ``x`` nor a
+Learned scalars are read once into locals ``p_<name>``, and scalar learned values of sites into
+``q_<site>_<name>`` (distinct prefixes: a user's ``prelu_0_a`` never meets ``prelu_0``'s ``a``);
+with ``channels`` they are reshaped to broadcast along ``channel_dim`` (``[-1] + [1] * trailing``).
+Every other local (``x``, ``tK``, ``cshape``) has no user text in it. Subtrees with neither ``x`` nor a
 parameter are folded to float literals by the numpy reference.
 """
 
@@ -23,6 +25,8 @@ from actlang.registry import Primitive, lookup
 
 # Templates that accept a Python number in place of a tensor operand.
 _NUMBER_OK = frozenset({"add", "sub", "mul", "div", "neg", "pow", "sum_n", "prod_n"})
+# Variadic reductions and the binary primitive each folds with (emitted one statement per argument).
+_FOLDS = {"sum_n": "add", "prod_n": "mul", "max_n": "max", "min_n": "min"}
 
 
 @dataclass
@@ -102,6 +106,8 @@ class Emitter:
                 lowered = [self.value(a) for a in args]
                 if not any(is_tensor for _, is_tensor in lowered) and not primitive.stateful:
                     result = literal(_fold(expr)), False
+                elif name in _FOLDS and len(args) > 2:
+                    result = self._fold_variadic(expr, lowered)
                 else:
                     code = self._call(primitive, lowered, hyper)
                     result = self.emit(code), True
@@ -112,6 +118,25 @@ class Emitter:
         if is_pure(expr):
             self.memo[expr] = result
         return result
+
+    def _fold_variadic(self, expr: Call, lowered: list[tuple[str, bool]]) -> tuple[str, bool]:
+        """``sum_n``/``prod_n``/``max_n``/``min_n`` of many arguments as one binary statement per
+        argument, left to right (the same values as the one-line form, which Python cannot compile
+        for hundreds of arguments: "too many nested parentheses")."""
+        binary = lookup(_FOLDS[expr.name])
+        assert binary is not None
+        plain = not _learned(expr) or self._scalars(expr)
+        accumulated, uses = lowered[0], _uses_input(expr.args[0])
+        for arg, operand in zip(expr.args[1:], lowered[1:], strict=True):
+            operands = [accumulated, operand]
+            uses = uses or _uses_input(arg)
+            code = self._call(binary, operands, ())
+            if not (accumulated[1] or operand[1]) and binary.name in _NUMBER_OK:
+                accumulated = f"({code})", False  # two numbers: Python arithmetic, no tensor
+                continue
+            accumulated = self.emit(code), True
+            self.steps[accumulated[0]] = Step(binary, tuple(operands), code, uses and plain)
+        return accumulated
 
     def tensor(self, expr: Expr) -> str:
         """A variable holding ``expr`` as a tensor shaped like ``x`` (constants broadcast)."""
@@ -164,7 +189,7 @@ class Emitter:
             hp = dict(hyper)
             for learned in primitive.learned:
                 source = self.layout.learned(site, learned.name)
-                local = f"p_{site}_{learned.name}"
+                local = f"q_{site}_{learned.name}"  # q_: never a user name's p_ local
                 if learned.shape(hp) == () and self.layout.reshape_learned:
                     names[learned.name] = self._bind(local, source)
                 else:
