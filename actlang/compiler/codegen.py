@@ -20,11 +20,13 @@ from dataclasses import dataclass, field
 
 from actlang.ast import Call, Constant, Expr, Input, Num, Param, walk
 from actlang.compiler.rewrite import is_pure
+from actlang.errors import HyperparameterError
 from actlang.lower import Site, hyper_literal, literal, render
 from actlang.registry import Primitive, lookup
 
 # Templates that accept a Python number in place of a tensor operand.
 _NUMBER_OK = frozenset({"add", "sub", "mul", "div", "neg", "pow", "sum_n", "prod_n"})
+FLOAT32_MAX = 3.4028234663852886e38
 # Variadic reductions and the binary primitive each folds with (emitted one statement per argument).
 _FOLDS = {"sum_n": "add", "prod_n": "mul", "max_n": "max", "min_n": "min"}
 
@@ -103,7 +105,10 @@ class Emitter:
             case Call(name=name, args=args, hyper=hyper):
                 primitive = lookup(name)
                 assert primitive is not None, name
-                lowered = [self.value(a) for a in args]
+                if primitive.stateful:  # a site's module expects x's shape (its channels, its dtype)
+                    lowered = [(self.tensor(a), True) for a in args]
+                else:
+                    lowered = [self.value(a) for a in args]
                 if not any(is_tensor for _, is_tensor in lowered) and not primitive.stateful:
                     result = literal(_fold(expr)), False
                 elif name in _FOLDS and len(args) > 2:
@@ -178,6 +183,7 @@ class Emitter:
             code if is_tensor or primitive.name in _NUMBER_OK else _scalar(code)
             for code, is_tensor in lowered
         ]
+        _check_range(primitive, hyper)
         names: dict[str, str] = {k: hyper_literal(v) for k, v in hyper}
         if primitive.stateful:
             index = self.counters.setdefault(primitive.name, 0)
@@ -197,6 +203,21 @@ class Emitter:
         if primitive.stochastic:
             names["training"] = "self.training"
         return render(primitive, args, names)
+
+
+def _check_range(primitive: Primitive, hyper: tuple) -> None:
+    """A hyperparameter that torch passes to its kernel as a scalar must fit float32, the dtype
+    modules compute in by default: ``F.elu(x, 1e308)`` on float32 fails inside torch ("cannot be
+    converted to type float without overflow"). Stateful primitives read theirs in float64."""
+    if primitive.stateful:
+        return
+    for key, value in hyper:
+        if isinstance(value, float) and abs(value) > FLOAT32_MAX:
+            raise HyperparameterError(
+                f"{primitive.name}'s {key}={value:g} is beyond float32's range (±{FLOAT32_MAX:.4g}), "
+                "which compiled modules compute in",
+                hint=f"use |{key}| <= {FLOAT32_MAX:.4g}",
+            )
 
 
 def _scalar(code: str) -> str:
