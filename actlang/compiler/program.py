@@ -54,22 +54,23 @@ class Program:
 
 
 # Bounds of the fused path. Its build differentiates f (sympy) and prices every candidate, which
-# grows faster than the expression; activations are far smaller than these, and past them (or
-# past the time budget) the module trains through plain autograd, with the same values.
+# grows faster than the expression; activations are far smaller than these, and past them the
+# module trains through plain autograd, with the same values. The symbolic work of a build is
+# bounded in time too (actlang.compiler.deadline).
 FUSE_DEPTH = 32  # nesting depth of the expression
 FUSE_NODES = 256  # nodes of the expression
 FUSE_WIDTH = 16  # arguments of one variadic call (sum_n, max_n, ...)
-FUSE_BUDGET = 3.0  # seconds for building the fused function on first use
 
 
 def _build_fused(built: Program, example: Any) -> Any:
-    """The fused function of ``built``, or None when it cannot be built within the budget."""
+    """The fused function of ``built`` (None when none can be built)."""
+    from actlang.compiler.deadline import budget
     from actlang.compiler.fused import build_fused
-    from actlang.symbolic.budget import TimeUp, run_with_limit
 
     try:
-        return run_with_limit(lambda: build_fused(built, "auto", example), FUSE_BUDGET)
-    except (TimeUp, RecursionError):
+        with budget():
+            return build_fused(built, "auto", example)
+    except RecursionError:  # a derivative deeper than the interpreter allows: plain autograd
         return None
 
 
