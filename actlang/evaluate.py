@@ -27,16 +27,40 @@ def evaluate(expr: Expr | str, xs: Any, params: Mapping[str, Any] | None = None)
         from actlang.parser import parse
 
         expr = parse(expr)
+    if not isinstance(expr, Num | Input | Constant | Param | Call):
+        raise EvaluationError(f"evaluate takes an activation as text or an expression, got {type(expr).__name__}")
     try:
         xs = np.asarray(xs, dtype=np.float64)
     except (TypeError, ValueError) as error:
         raise EvaluationError(f"the points to evaluate at must be real numbers: {error}") from None
-    given = dict(params or {})
+    given = _given(params)
     _check_params(expr, given)
     counters: dict[str, int] = {}
     with np.errstate(all="ignore"):
-        result = _eval(expr, xs, given, counters)
-        return np.broadcast_to(np.asarray(result, dtype=np.float64), xs.shape).copy()
+        try:
+            result = _eval(expr, xs, given, counters)
+            return np.broadcast_to(np.asarray(result, dtype=np.float64), xs.shape).copy()
+        except ValueError as error:  # numpy: parameter values whose shape does not fit the points
+            if isinstance(error, EvaluationError):
+                raise
+            raise EvaluationError(f"the parameter values do not fit the points' shape {xs.shape}: {error}") from None
+
+
+def _given(params: Mapping[str, Any] | None) -> dict[str, np.ndarray]:
+    """``params`` as float64 arrays by name, or an EvaluationError saying which value is bad."""
+    if params is None:
+        return {}
+    if not isinstance(params, Mapping):
+        raise EvaluationError(f"params must be a mapping from names to values, got {type(params).__name__}")
+    given = {}
+    for name, value in params.items():
+        if not isinstance(name, str):
+            raise EvaluationError(f"parameter names must be strings, got {name!r}")
+        try:
+            given[name] = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError, OverflowError) as error:
+            raise EvaluationError(f"parameter '{name}' must be a real number or an array of them: {error}") from None
+    return given
 
 
 def _check_params(expr: Expr, given: Mapping[str, Any]) -> None:

@@ -24,6 +24,10 @@ def compile(  # noqa: A001 - the SPEC's name
     fused function. Compiling the same text again reuses the generated code (the cache is keyed
     by canonical text), never the parameters.
     """
+    if not isinstance(e, str | Expr):
+        raise ActlangError(f"compile takes an activation as text or an expression, got {type(e).__name__}")
+    if not isinstance(memory_efficient, bool):
+        raise ActlangError(f"memory_efficient must be true or false, got {memory_efficient!r}")
     if channels is not None and (isinstance(channels, bool) or not isinstance(channels, int) or channels < 1):
         raise ActlangError(f"channels must be a positive integer, got {channels!r}")
     if isinstance(channel_dim, bool) or not isinstance(channel_dim, int):

@@ -212,10 +212,9 @@ class _Sweep:
                 return [(a, self._quotient(adjoint, 1.0, b))] * live[0] + [
                     (b, self._quotient(adjoint, self.value(node), b, negate=True))
                 ] * live[1]
-            case "pow", (a, b):  # ∂/∂a = b·a^(b−1), ∂/∂b = a^b·log(a)
-                da = call("mul", b, call("pow", a, call("sub", b, 1.0)))
-                return [(a, (adjoint, self.local(da)))] * live[0] + [
-                    (b, (adjoint, self.local(call("mul", node, call("log", a)))))
+            case "pow", (a, b):
+                return [(a, (adjoint, self._pow_base(a, b)))] * live[0] + [
+                    (b, (adjoint, self._pow_exponent(node, a, b)))
                 ] * live[1]
             case "max" | "min" | "max_n" | "min_n", (_, _):
                 return self._extremum(node, adjoint)
@@ -226,6 +225,34 @@ class _Sweep:
         if len(args) != 1:
             raise NoRule(node.name)
         return [(args[0], self._unary(node, adjoint))]
+
+    def _pow_base(self, a: Expr, b: Expr) -> Value:
+        """∂(a^b)/∂a = b·a^(b−1), and 0 where b = 0 (autograd's rule: the 0·0^(−1) of a constant
+        power's base gradient is 0, not NaN)."""
+        derivative = self.local(call("mul", b, call("pow", a, call("sub", b, 1.0))))
+        exponent = self.value(b)
+        if isinstance(exponent, float) or isinstance(derivative, float):
+            return 0.0 if exponent == 0.0 else derivative
+        return self._masked(f"{exponent} == 0", derivative, (exponent, derivative))
+
+    def _pow_exponent(self, node: Expr, a: Expr, b: Expr) -> Value:
+        """∂(a^b)/∂b = a^b·log(a), and 0 where a = 0 and b ≥ 0 (autograd's rule: the limit of
+        0^b·log 0 is 0, where the product is 0·(−inf) = NaN)."""
+        derivative = self.local(call("mul", node, call("log", a)))
+        base, exponent = self.value(a), self.value(b)
+        if isinstance(derivative, float) or (isinstance(base, float) and base != 0.0):
+            return derivative
+        if isinstance(base, float):  # 0^b: NaN-free only where the mask holds
+            return self._masked(f"{_code(exponent)} >= 0", derivative, (exponent, derivative))
+        condition = f"({base} == 0) & ({_code(exponent)} >= 0)"
+        return self._masked(condition, derivative, (base, exponent, derivative))
+
+    def _masked(self, condition: str, value: str, operands: tuple[Value, ...]) -> str:
+        """``torch.where(condition, 0.0, value)``: a local derivative with autograd's zeros."""
+        code = f"torch.where({condition}, 0.0, {value})"
+        mask = Primitive(name="mask:where", doc="", source="", torch=code)
+        lowered = tuple((v, True) if isinstance(v, str) else (literal(v), False) for v in operands)
+        return self._record(mask, lowered, code)
 
     def _quotient(self, adjoint: Value, factor: Value, b: Expr, negate: bool = False) -> Value | Negated | tuple:
         """±A·factor / b, dividing once (a constant A·factor: a product with the value of 1/b)."""
@@ -309,9 +336,11 @@ class _Sweep:
 @functools.cache
 def _local_form(derivative: Derivative, name: str, hyper: tuple) -> Expr:
     """d name(x) / dx, once per (primitive, hyperparameters)."""
+    from actlang.compiler.deadline import limited
+
     try:
-        return derivative(Call(name, (Input(),), hyper), "x")
-    except Exception as error:  # no closed form (opaque, Bessel derivatives): no chain rule
+        return limited(lambda: derivative(Call(name, (Input(),), hyper), "x"))
+    except Exception as error:  # no closed form (opaque, Bessel derivatives), or out of time: no chain rule
         raise NoRule(f"{name}: {error}") from None
 
 
@@ -322,6 +351,10 @@ def _grad_input(code: str) -> str | None:
         return None
     escaped = match.group(2).replace("{", "{{").replace("}", "}}")
     return f"torch.ops.aten.{match.group(1)}.grad_input({escaped}, grad_input={{out}})"
+
+
+def _code(value: Value) -> str:
+    return value if isinstance(value, str) else literal(value)
 
 
 def _number(expr: Expr) -> float:

@@ -6,8 +6,10 @@ one variable, so ``f`` and ``f'`` emitted together reuse ``sigmoid(x)``, ``softp
 Stateful and stochastic calls are never shared: every occurrence is its own site ``<name>_<i>``
 (numbered per primitive in evaluation order, as :func:`actlang.evaluate` numbers them).
 
-Learned scalars are read once into locals ``p_<name>``; with ``channels`` they are reshaped to
-broadcast along ``channel_dim`` (``[-1] + [1] * trailing``). Subtrees with neither ``x`` nor a
+Learned scalars are read once into locals ``p_<name>``, and scalar learned values of sites into
+``q_<site>_<name>`` (distinct prefixes: a user's ``prelu_0_a`` never meets ``prelu_0``'s ``a``);
+with ``channels`` they are reshaped to broadcast along ``channel_dim`` (``[-1] + [1] * trailing``).
+Every other local (``x``, ``tK``, ``cshape``) has no user text in it. Subtrees with neither ``x`` nor a
 parameter are folded to float literals by the numpy reference.
 """
 
@@ -18,11 +20,15 @@ from dataclasses import dataclass, field
 
 from actlang.ast import Call, Constant, Expr, Input, Num, Param, walk
 from actlang.compiler.rewrite import is_pure
+from actlang.errors import HyperparameterError
 from actlang.lower import Site, hyper_literal, literal, render
 from actlang.registry import Primitive, lookup
 
 # Templates that accept a Python number in place of a tensor operand.
 _NUMBER_OK = frozenset({"add", "sub", "mul", "div", "neg", "pow", "sum_n", "prod_n"})
+FLOAT32_MAX = 3.4028234663852886e38
+# Variadic reductions and the binary primitive each folds with (emitted one statement per argument).
+_FOLDS = {"sum_n": "add", "prod_n": "mul", "max_n": "max", "min_n": "min"}
 
 
 @dataclass
@@ -99,9 +105,14 @@ class Emitter:
             case Call(name=name, args=args, hyper=hyper):
                 primitive = lookup(name)
                 assert primitive is not None, name
-                lowered = [self.value(a) for a in args]
+                if primitive.stateful:  # a site's module expects x's shape (its channels, its dtype)
+                    lowered = [(self.tensor(a), True) for a in args]
+                else:
+                    lowered = [self.value(a) for a in args]
                 if not any(is_tensor for _, is_tensor in lowered) and not primitive.stateful:
                     result = literal(_fold(expr)), False
+                elif name in _FOLDS and len(args) > 2:
+                    result = self._fold_variadic(expr, lowered)
                 else:
                     code = self._call(primitive, lowered, hyper)
                     result = self.emit(code), True
@@ -112,6 +123,25 @@ class Emitter:
         if is_pure(expr):
             self.memo[expr] = result
         return result
+
+    def _fold_variadic(self, expr: Call, lowered: list[tuple[str, bool]]) -> tuple[str, bool]:
+        """``sum_n``/``prod_n``/``max_n``/``min_n`` of many arguments as one binary statement per
+        argument, left to right (the same values as the one-line form, which Python cannot compile
+        for hundreds of arguments: "too many nested parentheses")."""
+        binary = lookup(_FOLDS[expr.name])
+        assert binary is not None
+        plain = not _learned(expr) or self._scalars(expr)
+        accumulated, uses = lowered[0], _uses_input(expr.args[0])
+        for arg, operand in zip(expr.args[1:], lowered[1:], strict=True):
+            operands = [accumulated, operand]
+            uses = uses or _uses_input(arg)
+            code = self._call(binary, operands, ())
+            if not (accumulated[1] or operand[1]) and binary.name in _NUMBER_OK:
+                accumulated = f"({code})", False  # two numbers: Python arithmetic, no tensor
+                continue
+            accumulated = self.emit(code), True
+            self.steps[accumulated[0]] = Step(binary, tuple(operands), code, uses and plain)
+        return accumulated
 
     def tensor(self, expr: Expr) -> str:
         """A variable holding ``expr`` as a tensor shaped like ``x`` (constants broadcast)."""
@@ -153,6 +183,7 @@ class Emitter:
             code if is_tensor or primitive.name in _NUMBER_OK else _scalar(code)
             for code, is_tensor in lowered
         ]
+        _check_range(primitive, hyper)
         names: dict[str, str] = {k: hyper_literal(v) for k, v in hyper}
         if primitive.stateful:
             index = self.counters.setdefault(primitive.name, 0)
@@ -164,7 +195,7 @@ class Emitter:
             hp = dict(hyper)
             for learned in primitive.learned:
                 source = self.layout.learned(site, learned.name)
-                local = f"p_{site}_{learned.name}"
+                local = f"q_{site}_{learned.name}"  # q_: never a user name's p_ local
                 if learned.shape(hp) == () and self.layout.reshape_learned:
                     names[learned.name] = self._bind(local, source)
                 else:
@@ -172,6 +203,21 @@ class Emitter:
         if primitive.stochastic:
             names["training"] = "self.training"
         return render(primitive, args, names)
+
+
+def _check_range(primitive: Primitive, hyper: tuple) -> None:
+    """A hyperparameter that torch passes to its kernel as a scalar must fit float32, the dtype
+    modules compute in by default: ``F.elu(x, 1e308)`` on float32 fails inside torch ("cannot be
+    converted to type float without overflow"). Stateful primitives read theirs in float64."""
+    if primitive.stateful:
+        return
+    for key, value in hyper:
+        if isinstance(value, float) and abs(value) > FLOAT32_MAX:
+            raise HyperparameterError(
+                f"{primitive.name}'s {key}={value:g} is beyond float32's range (±{FLOAT32_MAX:.4g}), "
+                "which compiled modules compute in",
+                hint=f"use |{key}| <= {FLOAT32_MAX:.4g}",
+            )
 
 
 def _scalar(code: str) -> str:

@@ -55,7 +55,7 @@ WEIGHTS: dict[str, float] = {
 _BINARY = {ast.Add: 1.0, ast.Sub: 1.0, ast.Mult: 1.0, ast.Div: 1.0, ast.Pow: 4.5}
 _REDUCTIONS = frozenset({"sum", "sum_to_size", "_reduce", "_dot", "dot", "vdot"})
 _FREE = frozenset({"reshape", "view", "tensor", "size", "dim", "detach", "expand"})
-_SMALL_PREFIXES = ("p_", "a_", "cshape", "ctx", "math")
+_SMALL_PREFIXES = ("p_", "q_", "a_", "cshape", "ctx", "math")
 
 
 def block_cost(lines: list[str]) -> float:

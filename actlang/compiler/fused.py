@@ -38,8 +38,9 @@ from typing import Any
 
 import torch
 
-from actlang.ast import Expr, Input, walk
+from actlang.ast import Call, Expr, Input, Num, Param, walk
 from actlang.compiler import chain, cost, sources
+from actlang.compiler.deadline import OutOfTime, limited
 from actlang.compiler.rewrite import fold_coefficients, reflect_steps, rewrite
 from actlang.errors import ActlangError
 
@@ -150,18 +151,49 @@ def _sweep(program: Any) -> list[Any]:
 
 
 def _symbolic(program: Any, names: list[str]) -> dict[str, Expr] | None:
-    """The lowered symbolic derivatives wrt x and ``names``, or None when one has no closed form."""
+    """The lowered symbolic derivatives wrt x and ``names``, or None when one has no closed form
+    or may have a removable singularity (see :func:`removable`)."""
     found = {wrt: _symbolic_one(DERIVATIVE, program.expression, wrt) for wrt in ["x", *names]}
-    return None if any(d is None for d in found.values()) else found  # type: ignore[return-value]
+    if any(d is None or removable(d) for d in found.values()):
+        return None
+    return found  # type: ignore[return-value]
+
+
+def removable(derivative: Expr) -> bool:
+    """Whether a symbolic derivative may meet 0·inf, 0/0 or inf − inf where autograd does not.
+
+    Autograd differentiates f as written, one kernel at a time, and its backward rules mask the
+    removable cases (a ReLU's zero gradient stops an infinite one; ``pow``'s exponent gradient is
+    0 where the base is 0). A simplified symbolic derivative has no such masks: ``u^p·log u`` at
+    u = 0 is NaN, ``heaviside(x)/(2·sqrt(relu(x)))`` at x < 0 is 0/0. It can be infinite only
+    through a pole — a division by a function of x or p, ``log``/``log1p``, or a power whose
+    exponent is not a constant ≥ 0 — so a derivative with none of these is kept, and one with any
+    is left to the chain rule, which mirrors autograd's rules (:mod:`~actlang.compiler.chain`).
+    """
+    for node in walk(derivative):
+        if not isinstance(node, Call):
+            continue
+        match node.name, node.args:
+            case "log" | "log1p" | "reciprocal", _:
+                return True
+            case "div", (_, below) if _varies(below):
+                return True
+            case "pow", (_, exponent) if not (isinstance(exponent, Num) and exponent.value >= 0):
+                return True
+    return False
+
+
+def _varies(expr: Expr) -> bool:
+    return any(isinstance(n, Input | Param) for n in walk(expr))
 
 
 @functools.lru_cache(maxsize=1024)
 def _symbolic_one(derivative: Callable[[Expr, str], Expr], expr: Expr, wrt: str) -> Expr | None:
     """One symbolic derivative (sympy: the slow part of a build, so once per expression and variable)."""
     try:
-        found = derivative(expr, wrt)
-    except (ImportError, ActlangError, NotImplementedError, TypeError, ValueError):
-        return None
+        found = limited(lambda: derivative(expr, wrt))
+    except (ImportError, ActlangError, NotImplementedError, TypeError, ValueError, OutOfTime, RecursionError):
+        return None  # (out of time: cached as None, so this process keeps the same choice)
     # Derivatives get the idioms, one step per min/max and one coefficient per product (f itself
     # stays as the plain path computes it, so both paths return the same values).
     return fold_coefficients(reflect_steps(rewrite(found)))

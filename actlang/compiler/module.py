@@ -35,7 +35,7 @@ class ActivationModule(nn.Module):
         self.memory_efficient = memory_efficient
         shape = (channels,) if channels is not None else ()
         for name, init in self.program.params.items():
-            setattr(self, name, nn.Parameter(torch.full(shape, float(init))))
+            self.register_parameter(self.program.attrs[name], nn.Parameter(torch.full(shape, float(init))))
         for site in self.program.sites:
             setattr(self, site.name, _site_module(site, channels, channel_dim))
 
@@ -69,11 +69,20 @@ class ActivationModule(nn.Module):
     @torch.jit.unused
     def fused_forward(self, x: torch.Tensor) -> torch.Tensor:
         fused = self.program.fused(x)
-        values = [getattr(self, name) for name in self.program.params]
+        values = [getattr(self, self.program.attrs[name]) for name in self.program.params]
         # Generated training functions assume a floating x (their temporaries take its dtype).
         if fused is None or not x.is_floating_point() or not (x.requires_grad or any(v.requires_grad for v in values)):
             return self.plain_forward(x)
         return fused.apply(x, *values)
+
+    def parameter(self, name: str) -> nn.Parameter:
+        """The learned scalar ``name`` of the expression: the attribute ``name`` itself, or
+        ``param_<name>`` where ``name`` cannot be one (a keyword, a module attribute such as
+        ``forward``, a site name such as ``prelu_0``; see :mod:`actlang.compiler.names`)."""
+        if name not in self.program.attrs:
+            listed = ", ".join(self.program.attrs) or "none"
+            raise ActlangError(f"the expression has no learned scalar {name!r}; its learned scalars: {listed}")
+        return getattr(self, self.program.attrs[name])
 
     @property
     def code(self) -> str:
@@ -98,7 +107,7 @@ class ActivationModule(nn.Module):
         """
         values: dict[str, float] = {}
         for name in self.program.params:
-            tensor = getattr(self, name).detach()
+            tensor = self.parameter(name).detach()
             if tensor.numel() > 1 and not bool((tensor == tensor.flatten()[0]).all()):
                 raise UnsupportedError(
                     f"parameter '{name}' has {tensor.numel()} different per-channel values; "

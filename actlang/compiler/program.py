@@ -17,8 +17,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from actlang.ast import Call, Expr, Input, walk
+from actlang.ast import Call, Expr, Input, params, walk
 from actlang.compiler.codegen import Emitter, Layout, function_source
+from actlang.compiler.names import attribute_names
 from actlang.compiler.rewrite import rewrite
 from actlang.lower import Site
 from actlang.registry import lookup
@@ -36,6 +37,7 @@ class Program:
     lowered: Expr
     source: str
     params: dict[str, float]
+    attrs: dict[str, str]  # learned-scalar name -> the module attribute holding it (see names.py)
     sites: tuple[Site, ...]
     per_channel: bool
     channel_dim: int
@@ -47,10 +49,29 @@ class Program:
         """The training function (``None`` when the expression cannot be fused); built on first use,
         its strategy chosen by the static cost model (``example`` plays no part in the choice)."""
         if self._fused is _UNBUILT:
-            from actlang.compiler.fused import build_fused
-
-            self._fused = build_fused(self, "auto", example) if self.fusable else None
+            self._fused = _build_fused(self, example) if self.fusable else None
         return self._fused
+
+
+# Bounds of the fused path. Its build differentiates f (sympy) and prices every candidate, which
+# grows faster than the expression; activations are far smaller than these, and past them the
+# module trains through plain autograd, with the same values. The symbolic work of a build is
+# bounded in time too (actlang.compiler.deadline).
+FUSE_DEPTH = 32  # nesting depth of the expression
+FUSE_NODES = 256  # nodes of the expression
+FUSE_WIDTH = 16  # arguments of one variadic call (sum_n, max_n, ...)
+
+
+def _build_fused(built: Program, example: Any) -> Any:
+    """The fused function of ``built`` (None when none can be built)."""
+    from actlang.compiler.deadline import budget
+    from actlang.compiler.fused import build_fused
+
+    try:
+        with budget():
+            return build_fused(built, "auto", example)
+    except RecursionError:  # a derivative deeper than the interpreter allows: plain autograd
+        return None
 
 
 def load_source(source: str, namespace: dict[str, Any]) -> dict[str, Any]:
@@ -87,12 +108,14 @@ def program(text: str, per_channel: bool, channel_dim: int) -> Program:
 
     expression = parse(text)
     lowered = rewrite(expression)
-    emitter = Emitter(Layout(channel_dim=channel_dim if per_channel else None))
+    attrs = attribute_names(params(lowered))
+    layout = Layout(param=lambda name: f"self.{attrs[name]}", channel_dim=channel_dim if per_channel else None)
+    emitter = Emitter(layout)
     result = emitter.tensor(lowered)
     source = function_source("plain_forward", "self, x: torch.Tensor", emitter.lines, result, "torch.Tensor")
     built = Program(
         text=text, expression=expression, lowered=lowered, source=source, params=dict(emitter.params),
-        sites=tuple(emitter.sites), per_channel=per_channel, channel_dim=channel_dim,
+        attrs=attrs, sites=tuple(emitter.sites), per_channel=per_channel, channel_dim=channel_dim,
         fusable=_fusable(expression) and not _native(lowered),
     )  # fmt: skip
     # forward is generated per class too: torch.compile caches by code object, and one shared
@@ -114,8 +137,14 @@ def _native(lowered: Expr) -> bool:
 
 
 def _fusable(expr: Expr) -> bool:
-    """Pointwise, deterministic, no learned tensors beyond scalars, and a function of x."""
-    calls = [lookup(node.name) for node in walk(expr) if isinstance(node, Call)]
+    """Pointwise, deterministic, no learned tensors beyond scalars, a function of x, and within
+    the fused path's bounds (``FUSE_DEPTH``, ``FUSE_NODES``, ``FUSE_WIDTH``)."""
+    if expr.depth > FUSE_DEPTH:
+        return False
+    nodes = list(walk(expr))
+    if len(nodes) > FUSE_NODES or any(isinstance(n, Call) and len(n.args) > FUSE_WIDTH for n in nodes):
+        return False
+    calls = [lookup(node.name) for node in nodes if isinstance(node, Call)]
     if any(p is None or not p.pointwise or p.stochastic or p.stateful for p in calls):
         return False
     return any(isinstance(node, Input) for node in walk(expr))

@@ -89,9 +89,9 @@ def piece_index(
 
 
 def normal_cdf(x: Tensor) -> Tensor:
-    """Φ(x) = (1 + erf(x/√2))/2, as F.gelu computes it (erf is vectorised on CPU; erfc and
-    torch.special.ndtr are several times slower there)."""
-    return torch.erf(x * 0.7071067811865476).mul_(0.5).add_(0.5)  # 1/√2 (a literal for TorchScript)
+    """Φ(x) = erfc(−x/√2)/2: no cancellation in the lower tail, where (1 + erf(x/√2))/2 is
+    1 − 1 = 0 below x ≈ −8.5 (float64) while Φ(−10) = 7.6e−24."""
+    return torch.special.erfc(x * -0.7071067811865476).mul_(0.5)  # 1/√2 (a literal for TorchScript)
 
 
 def gather(table: Tensor, k: Tensor) -> Tensor:
@@ -141,11 +141,11 @@ class LookupFunction(torch.autograd.Function):
         out = torch.empty_like(x)  # first the scratch of the index, then the result
         flat, ctx.index_token = _pieces_of(x, c0, ctx.spec, out)
         spare = workspace.scratch("a", x)
-        if mode == 1:  # x̃·Φ(x) = x̃/2 + x̃/2·erf(x/√2): tables halved, Φ's 1/2 and +1 folded
-            c0, c1 = c0 * 0.5, c1 * 0.5
+        if mode == 1:  # x̃·Φ(x) = x̃/2·erfc(−x/√2): tables halved, Φ's 1/2 folded; erfc keeps
+            c0, c1 = c0 * 0.5, c1 * 0.5  # the lower tail (1 + erf cancels to 0 below −8.5)
         _warp(c0, c1, flat, x, out, spare)  # x̃ = c0 + c1·x (halved for ditac)
         if mode == 1:
-            return out.addcmul_(out, torch.mul(x, 0.7071067811865476, out=spare).erf_())
+            return out.mul_(torch.mul(x, -0.7071067811865476, out=spare).erfc_())
         if mode == 2:
             return torch.where(x < lo, x * normal_cdf(x), out)
         if mode == 3 and masked:
@@ -188,11 +188,12 @@ def _backward(ctx: Any, x: Tensor, c0: Tensor, c1: Tensor, grad: Tensor) -> tupl
     spare = workspace.scratch("c", x)
     table_scale = 1.0  # weight = table_scale·∂out/∂x̃·g
     if mode == 1:
-        # out = x̃·Φ(x): ∂/∂x = c1·Φ + x̃·φ, ∂/∂x̃ = Φ. With e = erf(x/√2), E = exp(−x²/2):
-        # 2g·Φ = g + g·e, and g·x̃·φ = g·E·(c0·K + 2K·(c1/2)·x), K = 1/√(2π).
-        scaled = torch.mul(x, 0.7071067811865476, out=workspace.scratch("b", x))
+        # out = x̃·Φ(x): ∂/∂x = c1·Φ + x̃·φ, ∂/∂x̃ = Φ. With s = −x/√2, E = exp(−x²/2) = exp(−s²):
+        # 2g·Φ = g·erfc(s) (accurate in the lower tail), and g·x̃·φ = g·E·(c0·K + 2K·(c1/2)·x),
+        # K = 1/√(2π).
+        scaled = torch.mul(x, -0.7071067811865476, out=workspace.scratch("b", x))
         torch.mul(scaled, scaled, out=grad_x).neg_().exp_().mul_(grad)  # g·E
-        weight = torch.addcmul(grad, grad, scaled.erf_(), out=scaled)  # 2g·Φ
+        weight = scaled.erfc_().mul_(grad)  # 2g·Φ
         workspace.select(c1, flat, slope_in).mul_(0.5)  # c1/2
         workspace.select(c0 * _INV_SQRT_2PI, flat, spare)
         grad_x.mul_(spare.addcmul_(slope_in, x, value=2.0 * _INV_SQRT_2PI)).addcmul_(weight, slope_in)

@@ -118,12 +118,17 @@ def _per_channel(function, x: np.ndarray, theta: np.ndarray) -> np.ndarray:
 
 
 def warp(x, theta, a: float, b: float, cells: int, zero_boundary: bool = True) -> np.ndarray:
-    """T^θ mapped onto [a, b] (``a + (b − a)·T((x − a)/(b − a))``) inside, x outside."""
+    """T^θ mapped onto [a, b] (``a + (b − a)·T((x − a)/(b − a))``) inside, x outside.
+
+    Written as x plus the displacement, ``x + (b − a)·(T(u) − u)``: the same value, but where
+    the warp leaves a point in place it returns x itself — ``a + (b − a)·u`` would round x = 1e−12
+    on [−3, 3] to 1.0000889e−12 (the sum cancels).
+    """
 
     def one(part: np.ndarray, row: np.ndarray) -> np.ndarray:
-        u = (part - a) / (b - a)
         inside = (part >= a) & (part <= b)
-        moved = a + (b - a) * transform01(row, np.where(inside, u, 0.5), cells, zero_boundary)
+        u = np.where(inside, (part - a) / (b - a), 0.5)
+        moved = part + (b - a) * (transform01(row, u, cells, zero_boundary) - u)
         return np.where(inside, moved, part)
 
     return _per_channel(one, x, theta)

@@ -17,6 +17,8 @@ import functools
 
 import numpy as np
 
+from actlang.errors import HyperparameterError
+
 
 def theta_dim(cells: int, zero_boundary: bool = True) -> int:
     """dim θ: ``cells − 1`` with zero boundary, ``cells + 1`` without."""
@@ -74,18 +76,37 @@ def basis(cells: int, zero_boundary: bool = True) -> np.ndarray:
     return _basis(int(cells), bool(zero_boundary))
 
 
+# The largest condition number of the prior's covariance whose inverse keeps float64 meaning
+# (libcpab's settings give at most ~1e7; a length scale past ~1e3 makes the slopes' correlations
+# all 1 and the covariance singular).
+MAX_CONDITION = 1e12
+
+
 @functools.cache
 def _prior(cells: int, zero_boundary: bool, length: float, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    squared = scale * scale  # scale² and 1/scale² must be normal floats for Σ and Σ⁻¹ to exist
+    if not (np.isfinite(squared) and squared >= np.finfo(np.float64).tiny and np.isfinite(1.0 / squared)):
+        raise HyperparameterError(
+            f"prior_scale={scale:g} has no float64 prior: its square over- or underflows",
+            hint="use a prior_scale between 1e-150 and 1e150",
+        )
     centres = (np.arange(cells) + 0.5) / cells
     distance = np.abs(centres[:, None] - centres[None, :])
-    block = scale**2 * np.exp(-distance / (2 * length**2))
+    with np.errstate(all="ignore"):  # length² may under/overflow: correlations 0 or 1 off the diagonal
+        block = np.where(distance == 0.0, 1.0, np.exp(-distance / (2 * length * length)))
     cov_a = np.zeros((2 * cells, 2 * cells))
     cov_a[0::2, 0::2] = block  # slopes with slopes
     cov_a[1::2, 1::2] = block  # intercepts with intercepts; no cross terms
     b = basis(cells, zero_boundary)
-    cov = b.T @ cov_a @ b
-    cov = (cov + cov.T) / 2
-    precision = np.linalg.inv(cov)
+    correlation = b.T @ cov_a @ b
+    correlation = (correlation + correlation.T) / 2
+    if not np.linalg.cond(correlation) <= MAX_CONDITION:
+        raise HyperparameterError(
+            f"prior_length={length:g} makes the smoothness prior's covariance singular for {cells} cells",
+            hint="use a smaller prior_length (libcpab's default is 0.1)",
+        )
+    cov = squared * correlation
+    precision = np.linalg.inv(correlation) / squared
     precision = (precision + precision.T) / 2
     for array in (cov, precision):
         array.setflags(write=False)

@@ -36,7 +36,8 @@ act(
     hyper=(Hyper("beta", "float", 1.0, low=0, open_low=True, doc="sharpness"),), aquasurf="softplus",
     vjp="torch.ops.aten.softplus_backward({g}, {0}, {beta}, 20.0)",
 )  # fmt: skip
-act("relu", "max(x, 0)", "torch.relu({0})", numpy=lambda x: np.maximum(x, 0.0),
+# Signed zeros follow torch: relu(−0) = −0 (as torch.maximum(x, 0) keeps its first argument on a tie).
+act("relu", "max(x, 0)", "torch.relu({0})", numpy=lambda x: np.where(x < 0, 0.0, x),
     sympy=lambda sp, x: sp.Piecewise((x, x > 0), (0, True)), aquasurf="relu",
     vjp="torch.ops.aten.threshold_backward({g}, {y}, 0.0)")  # fmt: skip
 act("relu6", "min(max(x, 0), 6)", "F.relu6({0})", definition="hardtanh[min=0, max=6](x)",
@@ -50,7 +51,7 @@ act(
 )  # fmt: skip
 act(
     "elu", "x for x > 0, α(eˣ − 1) below", "F.elu({0}, {alpha})",
-    numpy=lambda x, alpha: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0.0))),
+    numpy=lambda x, alpha: np.where(x > 0, x, alpha * np.expm1(np.where(x > 0, 0.0, x))),  # elu(−0) = −α·0
     sympy=lambda sp, x, alpha: sp.Piecewise((x, x > 0), (alpha * (sp.exp(x) - 1), True)),
     hyper=(Hyper("alpha", "float", 1.0, doc="saturation value −α"),), aquasurf="elu",
     vjp="torch.ops.aten.elu_backward({g}, {alpha}, 1.0, 1.0, False, {0})",
@@ -59,7 +60,7 @@ act(
     "celu", "max(0, x) + min(0, α(e^{x/α} − 1))",
     # F.celu's backward is NaN for x < 0 once α < ~1e-100; this form's gradient e^{x/α} is not.
     "torch.where({0} > 0, {0}, {alpha} * torch.expm1(torch.clamp({0}, max=0.0) / {alpha}))",
-    numpy=lambda x, alpha: np.maximum(x, 0.0) + np.minimum(0.0, alpha * np.expm1(np.minimum(x, 0.0) / alpha)),
+    numpy=lambda x, alpha: np.where(x > 0, x, alpha * np.expm1(np.where(x > 0, 0.0, x) / alpha)),  # celu(−0) = −0
     sympy=lambda sp, x, alpha: sp.Piecewise((x, x > 0), (alpha * (sp.exp(x / alpha) - 1), True)),
     hyper=(Hyper("alpha", "float", 1.0, low=0, open_low=True),),
 )  # fmt: skip
@@ -106,7 +107,7 @@ act(
 )  # fmt: skip
 act(
     "hardshrink", "x where |x| > λ, else 0", "F.hardshrink({0}, {lambd})",
-    numpy=lambda x, lambd: np.where(np.abs(x) > lambd, x, 0.0 * x),  # NaN stays NaN, as torch
+    numpy=lambda x, lambd: np.where(np.abs(x) > lambd, x, 0.0 * np.abs(x)),  # NaN stays NaN, −0 → +0, as torch
     sympy=lambda sp, x, lambd: sp.Piecewise((x, sp.Abs(x) > lambd), (0, True)),
     hyper=(Hyper("lambd", "float", 0.5, low=0),), vjp="torch.ops.aten.hardshrink_backward({g}, {0}, {lambd})",
 )  # fmt: skip

@@ -30,9 +30,21 @@ _binary(
     "pow", "a ^ b (NaN for a negative base and a non-integer exponent)",
     "torch.pow({0}, {1})", np.power, lambda sp, a, b: a**b, "^",
 )  # fmt: skip
-_binary("max", "larger of a and b (NaN if either is NaN)", "torch.maximum({0}, {1})", np.maximum,
+
+
+def _maximum(a, b):
+    """torch.maximum: NaN if either is NaN, and ``a`` on a tie (max(−0, +0) = −0; np.maximum gives b)."""
+    return np.where(np.isnan(a) | (a >= b), a, b)
+
+
+def _minimum(a, b):
+    """torch.minimum: NaN if either is NaN, and ``a`` on a tie (min(+0, −0) = +0)."""
+    return np.where(np.isnan(a) | (a <= b), a, b)
+
+
+_binary("max", "larger of a and b (NaN if either is NaN)", "torch.maximum({0}, {1})", _maximum,
         lambda sp, a, b: sp.Max(a, b))  # fmt: skip
-_binary("min", "smaller of a and b (NaN if either is NaN)", "torch.minimum({0}, {1})", np.minimum,
+_binary("min", "smaller of a and b (NaN if either is NaN)", "torch.minimum({0}, {1})", _minimum,
         lambda sp, a, b: sp.Min(a, b))  # fmt: skip
 
 define(
@@ -61,5 +73,5 @@ def _variadic(name: str, doc: str, join: str, numpy_op, sympy_op) -> None:
 
 _variadic("sum_n", "a + b + ... (any number of arguments)", "+", np.add, lambda sp: sp.Add)
 _variadic("prod_n", "a · b · ... (any number of arguments)", "*", np.multiply, lambda sp: sp.Mul)
-_variadic("max_n", "largest argument (NaN if any is NaN)", "maximum", np.maximum, lambda sp: sp.Max)
-_variadic("min_n", "smallest argument (NaN if any is NaN)", "minimum", np.minimum, lambda sp: sp.Min)
+_variadic("max_n", "largest argument (NaN if any is NaN)", "maximum", _maximum, lambda sp: sp.Max)
+_variadic("min_n", "smallest argument (NaN if any is NaN)", "minimum", _minimum, lambda sp: sp.Min)

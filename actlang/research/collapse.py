@@ -88,7 +88,7 @@ def collapsed(module: nn.Module, label: str = "") -> tuple[nn.Module, list[Choic
         new.get_submodule(names[-1]).load_state_dict(module.get_submodule(old_path).state_dict())
     assert names == [site.name for site in new.program.sites], (names, new.program.sites)
     for name in new.program.params:  # free scalars (beta, ...) of the surviving branches
-        getattr(new, name).data.copy_(getattr(module, name).data)
+        new.parameter(name).data.copy_(module.parameter(name).data)
     return new.train(module.training), choices
 
 
