@@ -81,7 +81,7 @@ def export(
     if not isinstance(module, ActivationModule):
         raise ActlangError(f"export takes a module from actlang.compile, got {type(module).__name__}")
     path = Path(path)
-    chosen = _format(path, format)
+    chosen = file_format(path, format)
     if missing := unsupported(module, chosen):
         name, op = missing[0]
         able = [f for f in FORMATS if not unsupported(module, f)]
@@ -100,9 +100,10 @@ def export(
     return path
 
 
-def _format(path: Path, format: str | None) -> str:
-    """The format asked for, or the one the file name implies; a name that says another is an error."""
-    implied = _SUFFIXES.get(path.suffix.lower())
+def file_format(path: str | Path, format: str | None = None) -> str:
+    """The format asked for, or the one the file name implies (``.onnx``, ``.pt2``; otherwise
+    torchscript); a name that says another format is an error."""
+    implied = _SUFFIXES.get(Path(path).suffix.lower())
     if format is None:
         return implied or "torchscript"
     if format not in FORMATS:
