@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import operator
+import os
 import re
 import warnings
 from collections.abc import Iterator, Sequence
@@ -80,7 +81,7 @@ def export(
     """
     if not isinstance(module, ActivationModule):
         raise ActlangError(f"export takes a module from actlang.compile, got {type(module).__name__}")
-    path = Path(path)
+    path = _writable(path)
     chosen = file_format(path, format)
     if missing := unsupported(module, chosen):
         name, op = missing[0]
@@ -97,6 +98,19 @@ def export(
             raise
         except Exception as error:  # the exporters raise many types; name the expression, format, op
             raise _failure(module, chosen, error) from error
+    return path
+
+
+def _writable(path: object) -> Path:
+    """``path`` as a Path whose folder exists and is writable (the exporters' own errors for a
+    bad path are C++ traces such as ``[enforce fail at inline_container.cc]``)."""
+    if not isinstance(path, str | os.PathLike) or not str(path):
+        raise ActlangError(f"export needs a file path, got {type(path).__name__}")
+    path = Path(path)
+    folder = path.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK) or path.is_dir():
+        why = "it is a folder" if path.is_dir() else "no writable folder there"
+        raise ActlangError(f"cannot write '{path}': {why}")
     return path
 
 
