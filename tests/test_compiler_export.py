@@ -66,7 +66,7 @@ def test_every_format_loads_without_actlang_and_reproduces_outputs(tmp_path):
         module.beta.copy_(torch.tensor([0.5, 1.0, 2.0]))
         module.prelu_0.a.copy_(torch.tensor([0.1, 0.2, 0.3]))
     formats = ["torchscript", "exported"] + (["onnx"] if onnx_available() else [])
-    files = {f: str(actlang.export(module, tmp_path / f"act.{f}", format=f)) for f in formats}
+    files = {f: str(actlang.export(module, tmp_path / f"act.{f}", format=f, shape=(2, 3, 5))) for f in formats}
     x = torch.randn(5, 3, 7, generator=torch.Generator().manual_seed(0)) * 4  # other sizes: dynamic shapes
     want = module(x).detach()
     got = load_elsewhere(files, x, tmp_path)

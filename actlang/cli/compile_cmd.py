@@ -24,9 +24,13 @@ def add_arguments(parser: argparse.ArgumentParser, output_required: bool) -> Non
 
     parser.add_argument("expr", metavar="EXPR", help="activation text, e.g. 'erfc(softplus(x))^2'")
     parser.add_argument("-o", "--output", metavar="FILE", required=output_required, help="file to write")
-    parser.add_argument("--format", choices=FORMATS, default="torchscript",
-                        help="file format: torchscript (torch.jit.load), exported (torch.export.load; name it .pt2), "
-                        "onnx (onnxruntime)")  # fmt: skip
+    parser.add_argument("--format", choices=FORMATS, default=None,
+                        help="file format: torchscript (torch.jit.load), exported (torch.export.load), onnx "
+                        "(onnxruntime); by default from FILE's name: .pt2 exported, .onnx onnx, else "
+                        "torchscript")  # fmt: skip
+    parser.add_argument("--shape", type=_shape, default=None, metavar="N,C,...",
+                        help="example input shape of exported/onnx files, e.g. 8,64,32,32: the file takes inputs of "
+                        "this rank, every size dynamic but the channels (default 2,C,3,3)")  # fmt: skip
     parser.add_argument("--channels", type=int, default=None, metavar="C", help="one parameter value per channel")
     parser.add_argument("--channel-dim", type=int, default=1, metavar="D", help="the channel dimension (default 1)")
     parser.add_argument("--json", action="store_true", help="print a JSON summary")
@@ -36,6 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser, output_required: bool) -> Non
 def run(args: argparse.Namespace) -> int:
     from actlang.compiler import compile as compile_
     from actlang.compiler import export
+    from actlang.compiler.export import file_format
 
     module = compile_(args.expr, channels=args.channels, channel_dim=args.channel_dim)
     summary = {
@@ -44,12 +49,18 @@ def run(args: argparse.Namespace) -> int:
         "code": module.code,
     }
     if args.output:
-        export(module, args.output, args.format)
-        summary |= {"output": args.output, "format": args.format}
+        chosen = file_format(args.output, args.format)
+        export(module, args.output, chosen, shape=args.shape)
+        summary |= {"output": args.output, "format": chosen}
     if args.json:
         print(json.dumps(summary, indent=2))
     elif args.output:
-        print(f"wrote {args.output} ({args.format})")
+        print(f"wrote {args.output} ({summary['format']})")
     else:
         print(module.code, end="")
     return 0
+
+
+def _shape(text: str) -> list[int]:
+    """``8,64,32,32`` → [8, 64, 32, 32] (argparse reports a ValueError as a usage error)."""
+    return [int(part) for part in text.replace("x", ",").split(",") if part.strip()]

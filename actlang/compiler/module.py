@@ -68,6 +68,8 @@ class ActivationModule(nn.Module):
 
     @torch.jit.unused
     def fused_forward(self, x: torch.Tensor) -> torch.Tensor:
+        if _transformed():  # vmap/grad/jacrev/jacfwd and jit.trace: the plain code, which they handle
+            return self.plain_forward(x)
         fused = self.program.fused(x)
         values = [getattr(self, self.program.attrs[name]) for name in self.program.params]
         # Generated training functions assume a floating x (their temporaries take its dtype).
@@ -135,6 +137,13 @@ class ActivationModule(nn.Module):
         state = {k: v.detach().clone() for k, v in self.state_dict().items()}
         options = (self.channels, self.channel_dim, self.memory_efficient, self.training)
         return (_rebuild, (self.program.text, options, state))
+
+
+def _transformed() -> bool:
+    """True inside a torch.func transform or torch.jit.trace: the fused autograd functions save
+    and recompute tensors outside autograd's view, which neither can follow."""
+    active = getattr(torch._C, "_are_functorch_transforms_active", None)
+    return torch.jit.is_tracing() or (active is not None and bool(active()))
 
 
 def _rebuild(text: str, options: tuple, state: Mapping[str, torch.Tensor]) -> ActivationModule:

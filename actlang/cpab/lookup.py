@@ -68,13 +68,12 @@ def piece_index(
     result instead of fresh buffers.
     """
     scale = n / (hi - lo)
-    if scratch is not None:
-        u = torch.mul(x, scale, out=scratch)
-    else:
-        u = x * scale
     # NaN inputs read piece 0 (and stay NaN); ±inf read the outer pieces. Once clamped to
     # [0, n + 1], the conversion's truncation is floor: no separate floor pass.
-    u = u.add_(1.0 - lo * scale).clamp_(0.0, float(n + 1)).nan_to_num_(0.0)
+    if scratch is not None:
+        u = torch.mul(x, scale, out=scratch).add_(1.0 - lo * scale).clamp_(0.0, float(n + 1)).nan_to_num_(0.0)
+    else:  # out of place: the plain path runs under vmap, which has no batching rule for clamp_
+        u = torch.clamp(x * scale + (1.0 - lo * scale), 0.0, float(n + 1)).nan_to_num(0.0)
     if index_out is not None:
         k = index_out.copy_(u)
     else:

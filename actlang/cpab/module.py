@@ -14,7 +14,8 @@ results are cast to the input's dtype.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import torch
@@ -112,7 +113,7 @@ class CPABActivation(nn.Module):
         u = self._rows(x)
         inside = (u >= 0) & (u <= 1)
         start = torch.where(inside, u, torch.zeros_like(u))
-        psi, _ = closed.integrate(start, slopes, intercepts, t, self.zero_boundary)
+        psi, _ = closed.integrate(start, slopes, intercepts, t, self.zero_boundary, not _capturing())
         # x + (b − a)·(ψ − u): exactly x where the field is 0 (θ = 0 is the identity, bit for bit).
         shift = torch.where(inside, (self.hi - self.lo) * (psi - start), torch.zeros_like(u))
         return torch.where(self._inside(x), x + self._unrows(shift, x), x)
@@ -182,7 +183,31 @@ class CPABActivation(nn.Module):
         if torch.jit.is_scripting():
             c0, c1 = self._pieces(x.dtype)
             return lookup(x, c0, c1, self.lo, self.hi, self.mode, self.slope, closed, masked, self.channel_dim)
+        if _capturing():
+            # Plain differentiable ops: captured graphs (torch.export, torch.compile, jit.trace)
+            # must not hold out= kernels or the workspace, and function transforms (vmap, grad,
+            # jacrev, jacfwd) batch and differentiate them like any torch code.
+            c0, c1 = self._captured_pieces(x.dtype)
+            return lookup(x, c0, c1, self.lo, self.hi, self.mode, self.slope, closed, masked, self.channel_dim)
         return self._fast(x, closed, masked)
+
+    @torch.jit.unused
+    def _captured_pieces(self, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+        frozen = self.__dict__.get("_frozen_pieces")
+        return self._torch_pieces(self.theta, dtype) if frozen is None else frozen
+
+    @torch.jit.unused
+    @contextlib.contextmanager
+    def frozen(self, dtype: torch.dtype) -> Iterator[None]:
+        """Within the block, captured graphs read the lookup pieces as constants computed now
+        (not θ → table → pieces in the graph): for inference-only files such as ONNX, whose
+        runtimes lack some ops of the table's computation (a ``Where`` over booleans)."""
+        with torch.no_grad():
+            self.__dict__["_frozen_pieces"] = self._torch_pieces(self.theta, dtype)
+        try:
+            yield
+        finally:
+            self.__dict__.pop("_frozen_pieces", None)
 
     def _pieces(self, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
         """The affine pieces of the lookup path, from the exact table (differentiable in θ)."""
@@ -249,7 +274,7 @@ class CPABActivation(nn.Module):
         """T and dT/dx at a and b, shaped to broadcast against x (per channel if any)."""
         slopes, intercepts = self._fields()
         u = torch.tensor([0.0, 1.0], dtype=torch.float64, device=slopes.device).expand(slopes.shape[0], 2)
-        psi, cell = closed.integrate(u, slopes, intercepts, 1.0, self.zero_boundary)
+        psi, cell = closed.integrate(u, slopes, intercepts, 1.0, self.zero_boundary, not _capturing())
         slope = closed.derivative(u, psi, cell, slopes, intercepts, 1.0)
         values = (self.lo + (self.hi - self.lo) * psi).to(x.dtype).t()  # [2, K]
         slope = slope.to(x.dtype).t()
@@ -266,7 +291,10 @@ def _node_flow(slopes: Tensor, intercepts: Tensor, points: Tensor, bounded: bool
 
 
 def _capturing() -> bool:
-    """True while torch.compile traces (data-dependent early exits would break the graph)."""
+    """True while a graph is captured (torch.compile, torch.export, torch.jit.trace) or a
+    function transform runs (torch.func.vmap, grad, jacrev, jvp): the module then runs plain torch
+    ops, without data-dependent early exits (they would bake one input's path into the graph or
+    read a batched tensor's values), the numpy table or the hand-written autograd functions."""
     if torch.jit.is_scripting():
         return False
     return _compiling()
@@ -274,7 +302,14 @@ def _capturing() -> bool:
 
 @torch.jit.unused
 def _compiling() -> bool:
-    return torch.compiler.is_compiling()
+    return torch.compiler.is_compiling() or torch.jit.is_tracing() or _transformed()
+
+
+@torch.jit.unused
+def _transformed() -> bool:
+    """True inside a torch.func transform (functorch keeps a per-thread interpreter stack)."""
+    active = getattr(torch._C, "_are_functorch_transforms_active", None)
+    return bool(active()) if active is not None else False
 
 
 class CPAB(CPABActivation):
