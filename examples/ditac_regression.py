@@ -1,31 +1,38 @@
-"""DiTAC's toy regressions (supplement §A.2) on CPU: fit a sum of sines with a one-hidden-layer
-MLP once per activation, and report test MSE and R².
+"""DiTAC's toy regressions (supplement §A.2) on CPU: fit an MLP once per activation and report
+test MSE and R².
 
 - ``--task 1d`` (Table 8): ``0.4 sin(19x) + 0.2 sin(23x) + 0.3 sin(29x) + 0.1 sin(31x)`` on
   [-1, 1], MLP 1→64→1, 1,000 random test points.
 - ``--task 2d`` (paper Table 2, supplement eq. 1–2): ``0.4 sin(9xy) + 0.1 sin(−9x + 11y) +
   0.15 sin(3x + 13y) + 0.15 sin(9x + 9y) + 0.1 sin(13x + 5y) + 0.1 sin(3x + 19y)`` on [-1, 1]²,
-  MLP 2→50→1, tested on a held-out 64 × 64 grid.
+  MLP 2→50→1, tested on a held-out 64 × 64 grid; ``--task 2d-variants`` (Table 9) runs DiTAC,
+  GE-DiTAC, L-DiTAC and inf-DiTAC on it.
+- ``--task auto-mpg`` (Table 7): horsepower from MPG on Auto-MPG (vega_datasets' cars.json),
+  MLP 1→100→100→1, random 60/20/20 split per seed, standardised with the training split;
+  ``auto-mpg-mpg`` predicts MPG from horsepower instead.
 
-    python examples/ditac_regression.py [--task 1d|2d] [--steps N] [--seeds 1]
-        [--activations ditac,relu,...] [--markdown table.md] [--plot docs/images/fit.png]
+    python examples/ditac_regression.py [--task 1d|2d|2d-variants|auto-mpg|auto-mpg-mpg] [--steps N]
+        [--seeds 1] [--activations ditac,relu,...] [--lrs 1e-3,1e-2] [--markdown table.md]
+        [--plot docs/images/fit.png]
 
 Every activation is an actlang expression compiled with ``actlang.compile``; DiTAC is
-``ditac`` (a = −3, b = 3, 10 cells, one θ shared by the layer, as in the paper's regression
-example). Adam, batch 98, no weight decay; each activation takes the best of a few learning
-rates on the validation split (the supplement does the same), and the table reports test R².
+``ditac`` (a = −3, b = 3, 10 cells, one θ per layer, as in the paper's regression example), the
+variants use their defaults. Adam, batch 98, no weight decay; each activation takes the best of a
+few learning rates on the validation split (the supplement does the same), and the table reports
+test MSE and R² beside the supplement's.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
+from ditac_data import TASKS, Splits, Task, data, grid_2d
 from torch import nn
 
 import actlang
@@ -41,69 +48,48 @@ ACTIVATIONS = {
     "silu": "silu(x)",
     "prelu": "prelu(x)",
 }
-LEARNING_RATES = (1e-3, 3e-3, 1e-2)
-Splits = dict[str, tuple[torch.Tensor, torch.Tensor]]
+# Not in the default list: the other DiTAC variants (Table 9) and Swish with a learned β, the
+# one-parameter Swish that the supplement's 194-parameter count for "Swish" in Table 8 points to.
+EXTRA = {
+    "ge_ditac": "ge_ditac(x)",
+    "l_ditac": "l_ditac(x)",
+    "inf_ditac": "inf_ditac(x)",
+    "swish_beta": "x * sigmoid(beta * x) where beta = 1",
+}
+VARIANTS = ("ditac", "ge_ditac", "l_ditac", "inf_ditac")
 
-
-def target_1d(x: torch.Tensor) -> torch.Tensor:
-    """Supplement eq. 3: 0.4 sin(19x) + 0.2 sin(23x) + 0.3 sin(29x) + 0.1 sin(31x); x is [N, 1]."""
-    return 0.4 * torch.sin(19 * x) + 0.2 * torch.sin(23 * x) + 0.3 * torch.sin(29 * x) + 0.1 * torch.sin(31 * x)
-
-
-# (cx, cy, amplitude) of the linear-phase terms a·sin(cx·x + cy·y) of supplement eq. 1–2.
-SINES_2D = ((-9, 11, 0.1), (3, 13, 0.15), (9, 9, 0.15), (13, 5, 0.1), (3, 19, 0.1))
-
-
-def target_2d(xy: torch.Tensor) -> torch.Tensor:
-    """Supplement eq. 1–2: 0.4 sin(9xy) + Σ a·sin(cx·x + cy·y) over SINES_2D; xy is [N, 2]."""
-    x, y = xy[:, :1], xy[:, 1:]
-    out = 0.4 * torch.sin(9 * x * y)
-    for cx, cy, amplitude in SINES_2D:
-        out = out + amplitude * torch.sin(cx * x + cy * y)
-    return out
-
-
-def grid_2d(side: int) -> torch.Tensor:
-    """The ``side × side`` grid of [-1, 1]² as [side², 2] (row-major in y, then x), endpoints included."""
-    axis = torch.linspace(-1, 1, side)
-    y, x = torch.meshgrid(axis, axis, indexing="ij")
-    return torch.stack([x.reshape(-1), y.reshape(-1)], dim=1)
-
-
-@dataclass(frozen=True)
-class Task:
-    """One regression problem: input dimension, hidden width, target, split sizes, test design."""
-
-    inputs: int
-    hidden: int
-    target: Callable[[torch.Tensor], torch.Tensor]
-    train: int
-    validation: int
-    test: int  # random test points, or the side of the held-out test grid when ``test_grid``
-    test_grid: bool = False
-
-
-TASKS = {
-    "1d": Task(inputs=1, hidden=64, target=target_1d, train=2000, validation=500, test=1000),
-    "2d": Task(inputs=2, hidden=50, target=target_2d, train=5000, validation=1000, test=64, test_grid=True),
+# The supplement's (MSE, R² %) per task and activation (None: not given), shown beside the runs.
+SUPPLEMENT: dict[str, dict[str, tuple[float | None, float]]] = {
+    "1d": {"ditac": (0.001, 99.3), "silu": (0.004, 97.5), "leaky_relu": (0.008, 94.7), "relu": (0.010, 93.3),
+           "prelu": (0.010, 93.1), "gelu": (0.111, 9.7), "mish": (0.113, 5.5), "softplus": (0.114, 5.2),
+           "elu": (0.116, 3.6)},
+    "2d": {"ditac": (None, 98.37), "prelu": (None, 96.09)},
+    "2d-variants": {"ditac": (0.004, 98.4), "ge_ditac": (0.001, 99.4), "l_ditac": (0.006, 98.7),
+                    "inf_ditac": (0.004, 97.6)},
+    "auto-mpg": {"ditac": (389.6, 73.2), "leaky_relu": (404.3, 72.2), "elu": (404.3, 72.2), "silu": (405.8, 72.1),
+                 "prelu": (406.3, 72.0), "relu": (409.0, 71.8), "softplus": (410.0, 71.8), "mish": (410.9, 71.7),
+                 "gelu": (412.2, 71.6)},
+}
+# Per option of --task: the data, default steps, learning rates and activations.
+DEFAULTS = {
+    "1d": ("1d", 15000, "1e-3,3e-3,1e-2", tuple(ACTIVATIONS)),
+    "2d": ("2d", 5000, "3e-3,1e-2", tuple(ACTIVATIONS)),
+    "2d-variants": ("2d", 5000, "3e-3,1e-2", VARIANTS),
+    "auto-mpg": ("auto-mpg", 2000, "1e-3,3e-3,1e-2", tuple(ACTIVATIONS)),
+    "auto-mpg-mpg": ("auto-mpg-mpg", 2000, "1e-3,3e-3,1e-2", tuple(ACTIVATIONS)),
 }
 
 
-def data(seed: int, task: Task = TASKS["1d"]) -> Splits:
-    """Uniform random points of [-1, 1]^inputs for training and validation; the test split is
-    more random points or the regular grid (its points differ from the random ones almost surely)."""
-    generator = torch.Generator().manual_seed(seed)
-    counts = {"train": task.train, "validation": task.validation}
-    if not task.test_grid:
-        counts["test"] = task.test
-    out = {}
-    for name, count in counts.items():
-        x = torch.rand(count, task.inputs, generator=generator) * 2 - 1
-        out[name] = (x, task.target(x))
-    if task.test_grid:
-        x = grid_2d(task.test)
-        out["test"] = (x, task.target(x))
-    return out
+class Affine(nn.Module):
+    """x·scale + shift with fixed (non-learned) scale and shift: standardisation layers."""
+
+    def __init__(self, scale: torch.Tensor, shift: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("scale", scale)
+        self.register_buffer("shift", shift)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.addcmul(self.shift, x, self.scale)
 
 
 def r2(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
@@ -113,12 +99,28 @@ def r2(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, y: torch.
     return mse, 1.0 - mse / y.var(unbiased=False).item()
 
 
-def train(spec: str, lr: float, steps: int, seed: int, splits: Splits, task: Task = TASKS["1d"]) -> nn.Module:
-    """The MLP inputs→hidden→1 with activation ``spec``, trained with Adam (batch 98) for ``steps``."""
-    torch.manual_seed(seed)
+def build(spec: str, task: Task, splits: Splits) -> nn.Sequential:
+    """The MLP inputs → hidden… → 1 with one compiled ``spec`` (its own learned parameters) after
+    each hidden layer; for a ``standardize`` task, framed by fixed layers that standardise the
+    input and undo it on the output with the training split's mean and standard deviation."""
+    widths = (task.inputs, *task.hidden)
+    layers: list[nn.Module] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        model = nn.Sequential(nn.Linear(task.inputs, task.hidden), actlang.compile(spec), nn.Linear(task.hidden, 1))
+        for fan_in, fan_out in itertools.pairwise(widths):
+            layers += [nn.Linear(fan_in, fan_out), actlang.compile(spec)]
+    layers.append(nn.Linear(widths[-1], 1))
+    if task.standardize:
+        x, y = splits["train"]
+        layers = [Affine(1 / x.std(0), -x.mean(0) / x.std(0)), *layers, Affine(y.std(0), y.mean(0))]
+    return nn.Sequential(*layers)
+
+
+def train(spec: str, lr: float, steps: int, seed: int, splits: Splits, task: Task = TASKS["1d"]) -> nn.Module:
+    """``build``'s MLP trained with Adam (batch 98, drawn with replacement) for ``steps`` on the
+    MSE in the data's own units."""
+    torch.manual_seed(seed)
+    model = build(spec, task, splits)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     x, y = splits["train"]
     generator = torch.Generator().manual_seed(seed)
@@ -131,10 +133,9 @@ def train(spec: str, lr: float, steps: int, seed: int, splits: Splits, task: Tas
     return model
 
 
-def plot(path: str, task: Task, models: dict[str, tuple[nn.Module, float]]) -> None:
-    """Target vs DiTAC vs the best other activation (by test R²): curves for 1-D, images for 2-D.
-
-    Uses matplotlib's Agg canvas directly (no pyplot, so no global backend state)."""
+def plot(path: str, task: Task, models: dict[str, tuple[nn.Module, float]], splits: Splits) -> None:
+    """Target (or the test data) vs DiTAC vs the best other activation by test R²: curves for
+    one input, images for two. Uses matplotlib's Agg canvas directly (no pyplot global state)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -144,61 +145,93 @@ def plot(path: str, task: Task, models: dict[str, tuple[nn.Module, float]]) -> N
     if task.inputs == 1:
         figure = Figure(figsize=(8, 3.2), layout="constrained")
         axes = figure.add_subplot()
-        x = torch.linspace(-1, 1, 1001)[:, None]
-        axes.plot(x[:, 0], task.target(x)[:, 0], color="black", linewidth=2.2, label="target")
+        if task.target is not None:
+            x = torch.linspace(-1, 1, 1001)[:, None]
+            axes.plot(x[:, 0], task.target(x)[:, 0], color="black", linewidth=2.2, label="target")
+        else:
+            x_test, y_test = splits["test"]
+            x = torch.linspace(min(v[0].min().item() for v in splits.values()),
+                               max(v[0].max().item() for v in splits.values()), 1001)[:, None]  # fmt: skip
+            axes.scatter(x_test[:, 0], y_test[:, 0], s=9, color="black", label="test data")
         for (name, model, score), color in zip(shown, ("#e15759", "#4e79a7"), strict=False):
             with torch.no_grad():
-                axes.plot(
-                    x[:, 0], model(x)[:, 0], color=color, linewidth=1.1, label=f"{name} (test R² {100 * score:.1f} %)"
-                )
-        axes.set(xlabel="x", ylabel="y", xlim=(-1, 1))
-        axes.legend(loc="lower left", fontsize=8)
+                axes.plot(x[:, 0], model(x)[:, 0], color=color, linewidth=1.1,
+                          label=f"{name} (test R² {100 * score:.1f} %)")  # fmt: skip
+        labels = task.columns or ("x", "y")
+        axes.set(xlabel=labels[0], ylabel=labels[1], xlim=(x.min().item(), x.max().item()))
+        axes.legend(loc="lower left" if task.target is not None else "upper right", fontsize=8)
     else:
-        side = 201
-        x = grid_2d(side)
-        panels = [("target", task.target(x))]
-        with torch.no_grad():
-            panels += [(f"{name} (R² {100 * score:.1f} %)", model(x)) for name, model, score in shown]
-        figure = Figure(figsize=(3.2 * len(panels), 3.2), layout="constrained")
-        low, high = panels[0][1].min().item(), panels[0][1].max().item()
-        for i, (title, values) in enumerate(panels):
-            axes = figure.add_subplot(1, len(panels), i + 1)
-            image = axes.imshow(values.reshape(side, side), origin="lower", extent=(-1, 1, -1, 1),
-                                vmin=low, vmax=high, cmap="viridis")  # fmt: skip
-            axes.set(title=title, xlabel="x", ylabel="y" if i == 0 else None)
-        figure.colorbar(image, ax=figure.axes, shrink=0.8)
+        figure = _images(task, shown)
     FigureCanvasAgg(figure)
     figure.savefig(path, dpi=110, metadata={"Software": None} if path.endswith(".png") else None)
 
 
+def _images(task: Task, shown: list[tuple[str, nn.Module, float]]):  # -> matplotlib Figure
+    """Target and predictions of a 2-D task as images on a 201 × 201 grid with one colour scale."""
+    from matplotlib.figure import Figure
+
+    assert task.target is not None
+    side = 201
+    x = grid_2d(side)
+    panels = [("target", task.target(x))]
+    with torch.no_grad():
+        panels += [(f"{name} (R² {100 * score:.1f} %)", model(x)) for name, model, score in shown]
+    figure = Figure(figsize=(3.2 * len(panels), 3.2), layout="constrained")
+    low, high = panels[0][1].min().item(), panels[0][1].max().item()
+    for i, (title, values) in enumerate(panels):
+        axes = figure.add_subplot(1, len(panels), i + 1)
+        image = axes.imshow(values.reshape(side, side), origin="lower", extent=(-1, 1, -1, 1),
+                            vmin=low, vmax=high, cmap="viridis")  # fmt: skip
+        axes.set(title=title, xlabel="x", ylabel="y" if i == 0 else None)
+    figure.colorbar(image, ax=figure.axes, shrink=0.8)
+    return figure
+
+
+def run(name: str, task: Task, steps: int, seeds: int, lrs: list[float]) -> tuple[list, nn.Module, Splits]:
+    """Per seed, the best of ``lrs`` on the validation split: its (MSE, R², lr) on the test split
+    and every learning rate's test R²; also the last seed's model and splits (for the plot)."""
+    spec = ACTIVATIONS.get(name) or EXTRA.get(name) or name
+    scores = []
+    for seed in range(seeds):
+        splits = data(seed, task)
+        fits = [(train(spec, lr, steps, seed, splits, task), lr) for lr in lrs]
+        best, lr = max(fits, key=lambda fit: r2(fit[0], *splits["validation"])[1])
+        scores.append((*r2(best, *splits["test"]), lr, [r2(model, *splits["test"])[1] for model, _ in fits]))
+    return scores, best, splits
+
+
+def table(rows: list[tuple], reference: dict[str, tuple[float | None, float]]) -> list[str]:
+    """Markdown rows sorted by mean test R², with the supplement's figures beside them."""
+    out = ["| activation | parameters | test MSE | test R² (%) | R² range over seeds | supplement MSE / R² (%) |",
+           "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for name, params, mse, score, spread, _ in sorted(rows, key=lambda r: -r[3]):
+        known = reference.get(name)
+        paper = "" if known is None else f"{'–' if known[0] is None else f'{known[0]:g}'} / {known[1]:g}"
+        out.append(f"| {name} | {params} | {mse:.5g} | {100 * score:.2f} | {100 * spread:.2f} | {paper} |")
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--task", choices=sorted(TASKS), default="1d")
-    parser.add_argument("--steps", type=int, default=None, help="Adam steps (default 15000 for 1d, 5000 for 2d)")
+    parser.add_argument("--task", choices=sorted(DEFAULTS), default="1d")
+    parser.add_argument("--steps", type=int, default=None, help="Adam steps (default 15000 for 1d, 2000 for auto-mpg, "
+                        "else 5000)")
     parser.add_argument("--seeds", type=int, default=1)
-    parser.add_argument("--activations", default=",".join(ACTIVATIONS))
+    parser.add_argument("--activations", default=None, help="names (see ACTIVATIONS, EXTRA), comma-separated")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument(
-        "--lrs", default=None, help="learning rates to pick from (default 1e-3,3e-3,1e-2 for 1d, 3e-3,1e-2 for 2d)"
-    )
+    parser.add_argument("--lrs", default=None, help="learning rates to pick from (default 3e-3,1e-2 for 2d tasks, "
+                        "else 1e-3,3e-3,1e-2)")  # fmt: skip
     parser.add_argument("--markdown", help="also write the results table to this file")
-    parser.add_argument("--plot", help="save target vs DiTAC vs the best other activation (last seed) to this PNG/SVG")
+    parser.add_argument("--plot", help="save the fits of DiTAC and the best other activation (last seed) as PNG/SVG")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    task = TASKS[args.task]
-    steps = args.steps or (15000 if args.task == "1d" else 5000)
-    lrs = [float(lr) for lr in (args.lrs or ("1e-3,3e-3,1e-2" if args.task == "1d" else "3e-3,1e-2")).split(",")]
+    task_name, default_steps, default_lrs, default_names = DEFAULTS[args.task]
+    task, steps = TASKS[task_name], args.steps or default_steps
+    lrs = [float(lr) for lr in (args.lrs or default_lrs).split(",")]
     rows, fitted = [], {}
-    for name in args.activations.split(","):
-        spec = ACTIVATIONS.get(name, name)
-        scores, start = [], time.perf_counter()
-        for seed in range(args.seeds):
-            splits = data(seed, task)
-            best = max(
-                (train(spec, lr, steps, seed, splits, task) for lr in lrs),
-                key=lambda model: r2(model, *splits["validation"])[1],
-            )
-            scores.append(r2(best, *splits["test"]))
+    for name in args.activations.split(",") if args.activations else default_names:
+        start = time.perf_counter()
+        scores, best, splits = run(name, task, steps, args.seeds, lrs)
         fitted[name] = (best, scores[-1][1])
         mse = sum(s[0] for s in scores) / len(scores)
         score = sum(s[1] for s in scores) / len(scores)
@@ -206,19 +239,19 @@ def main() -> None:
         params = sum(p.numel() for p in best.parameters())
         seconds = time.perf_counter() - start
         rows.append((name, params, mse, score, spread, seconds))
-        print(f"{name:12s} params {params:4d}  MSE {mse:.5f}  R² {100 * score:6.2f} (range {100 * spread:.2f})"
-              f"  ({seconds:.0f} s)", flush=True)  # fmt: skip
-    table = ["| activation | parameters | test MSE | test R² (%) | R² range over seeds |", "|---|---:|---:|---:|---:|"]
-    table += [
-        f"| {n} | {p} | {m:.5f} | {100 * s:.2f} | {100 * d:.2f} |"
-        for n, p, m, s, d, _ in sorted(rows, key=lambda r: -r[3])
-    ]
-    print("\n" + "\n".join(table))
+        print(f"{name:12s} params {params:5d}  MSE {mse:.5g}  R² {100 * score:6.2f} (range {100 * spread:.2f})"
+              f"  ({seconds:.0f} s)", flush=True)
+        for seed, (*_, lr, every) in enumerate(scores):  # each learning rate's test R², * = picked
+            cells = ", ".join(f"{rate:g}{'*' if rate == lr else ''} {100 * value:.2f}"
+                              for rate, value in zip(lrs, every, strict=True))
+            print(f"    seed {seed}: test R² (%) per lr: {cells}", flush=True)  # fmt: skip
+    lines = table(rows, SUPPLEMENT.get(args.task, {}))
+    print("\n" + "\n".join(lines))
     if args.markdown:
         with open(args.markdown, "w") as handle:
-            handle.write("\n".join(table) + "\n")
+            handle.write("\n".join(lines) + "\n")
     if args.plot:
-        plot(args.plot, task, fitted)
+        plot(args.plot, task, fitted, splits)
     assert all(math.isfinite(r[3]) for r in rows)
 
 
