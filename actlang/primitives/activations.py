@@ -42,7 +42,8 @@ act("relu", "max(x, 0)", "torch.relu({0})", numpy=lambda x: np.maximum(x, 0.0),
 act("relu6", "min(max(x, 0), 6)", "F.relu6({0})", definition="hardtanh[min=0, max=6](x)",
     vjp="torch.ops.aten.hardtanh_backward({g}, {0}, 0.0, 6.0)")  # fmt: skip
 act(
-    "leaky_relu", "x for x ≥ 0, slope·x below", "F.leaky_relu({0}, {slope})",
+    "leaky_relu", "x for x ≥ 0, slope·x below (PyTorch's default slope; Keras 3's is 0.2: dialect='keras')",
+    "F.leaky_relu({0}, {slope})",
     numpy=lambda x, slope: np.where(x >= 0, x, slope * x),
     sympy=lambda sp, x, slope: sp.Piecewise((x, x > 0), (slope * x, True)),
     hyper=(Hyper("slope", "float", 0.01, doc="negative slope"),), aliases=("leakyrelu",), aquasurf="leakyrelu",
