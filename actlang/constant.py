@@ -32,7 +32,8 @@ def hint(expr: Expr) -> str:
             return f"did you mean the primitive '{close[0]}' (applied to x)? '{name}' reads as a learned scalar"
     if scalars:
         listed = ", ".join(f"'{n}'" for n in scalars)
-        return f"the input is written x; {listed} {'is a learned scalar' if len(scalars) == 1 else 'are learned scalars'}"
+        verb = "is a learned scalar" if len(scalars) == 1 else "are learned scalars"
+        return f"the input is written x; {listed} {verb}"
     return "the input is written x"
 
 
