@@ -60,8 +60,10 @@ class ActivationModule(nn.Module):
         """A per-channel module needs x with ``channels`` entries along ``channel_dim``."""
         dim = self.channel_dim if self.channel_dim >= 0 else x.dim() + self.channel_dim
         if not 0 <= dim < x.dim() or x.shape[dim] != self.channels:
+            origin = getattr(self, "origin", None)  # the layer replace_activations put it at
+            where = f"the activation at {origin!r}" if origin else "this module"
             raise ActlangError(
-                f"this module has {self.channels} channels along dimension {self.channel_dim}: expected an "
+                f"{where} has {self.channels} channels along dimension {self.channel_dim}: expected an "
                 f"input of shape (..., {self.channels}, ...) with the channels at dimension {self.channel_dim} "
                 f"(e.g. (N, {self.channels}, ...) for channel_dim=1), got shape {tuple(x.shape)}"
             )
