@@ -80,7 +80,7 @@ def replace_activations(
         try:
             expression = carry_settings(chosen, layer) if carry else chosen
             new = compile_activation(expression, channels=count, channel_dim=channel_dim,
-                                     memory_efficient=memory_efficient)  # fmt: skip
+                                     memory_efficient=memory_efficient, allow_constant=False)  # fmt: skip
             if carry:
                 carry_weights(new, layer)
         except ActlangError as error:

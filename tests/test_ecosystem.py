@@ -21,7 +21,13 @@ import torch
 from scipy import special
 
 import actlang
-from actlang.errors import AmbiguousNameWarning, ConstantExpressionError, SuspiciousNameWarning, UnsupportedError
+from actlang.errors import (
+    AmbiguousNameWarning,
+    ConstantExpressionError,
+    ConstantExpressionWarning,
+    SuspiciousNameWarning,
+    UnsupportedError,
+)
 from actlang.registry import AMBIGUOUS, COMPOSITES, DIALECTS, LIBRARY_NAMES, NOT_POINTWISE, lookup
 from tests.thirdparty import import_timm
 
@@ -294,9 +300,15 @@ def test_constant_activation_is_an_error_with_a_hint(text: str, hint: str) -> No
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SuspiciousNameWarning)
         with pytest.raises(ConstantExpressionError, match="never uses the input x") as info:
-            actlang.compile(text)
+            actlang.compile(text, allow_constant=False)
         assert hint in info.value.hint
-        assert isinstance(actlang.compile(text, allow_constant=True), torch.nn.Module)
+        with pytest.raises(ConstantExpressionError):
+            actlang.act_layer(text)
+        with pytest.warns(ConstantExpressionWarning, match=hint):  # compile's default: told, not refused
+            actlang.compile(text)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ConstantExpressionWarning)
+            assert isinstance(actlang.compile(text, allow_constant=True), torch.nn.Module)
 
 
 @pytest.mark.parametrize("text", ["x * GELU", "Relu + x", "x^SiLU"])

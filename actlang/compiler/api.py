@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import functools
+import warnings
 
 from actlang.ast import Call, Constant, Expr, Input, Num, Param
 from actlang.compiler.module import ActivationModule
@@ -19,7 +19,7 @@ def compile(  # noqa: A001 - the SPEC's name
     channel_dim: int = 1,
     memory_efficient: bool = True,
     dialect: str | None = None,
-    allow_constant: bool = False,
+    allow_constant: bool | None = None,
 ) -> ActivationModule:
     """Compile ``e`` into an ``nn.Module`` with its own learned parameters.
 
@@ -27,25 +27,26 @@ def compile(  # noqa: A001 - the SPEC's name
     ``channel_dim``; ``memory_efficient=False`` trains through plain autograd instead of the
     fused function. Compiling the same text again reuses the generated code (the cache is keyed
     by canonical text), never the parameters. ``dialect`` reads library names as that library
-    does (see :func:`actlang.parse`). An expression that never uses ``x`` (``relu(z)``) is a
-    ``ConstantExpressionError`` unless ``allow_constant=True``.
+    does (see :func:`actlang.parse`). An expression that never uses ``x`` (``relu(z)``: z is a
+    learned scalar) gives a ``ConstantExpressionWarning``; ``allow_constant=False`` makes it a
+    ``ConstantExpressionError``, ``True`` accepts it silently.
     """
     if channels is not None and (isinstance(channels, bool) or not isinstance(channels, int) or channels < 1):
         raise ActlangError(f"channels must be a positive integer, got {channels!r}")
     if isinstance(channel_dim, bool) or not isinstance(channel_dim, int):
         raise ActlangError(f"channel_dim must be an integer, got {channel_dim!r}")
     if isinstance(e, str):
-        expression = parse(e, dialect=dialect)
+        with warnings.catch_warnings(record=True) as caught:  # re-issued below at the caller's line
+            warnings.simplefilter("always")
+            expression = parse(e, dialect=dialect)
+        for warning in caught:
+            warnings.warn(warning.message, warning.category, stacklevel=2)
     elif isinstance(e, Num | Input | Constant | Param | Call):
         expression = e
     else:
         raise ActlangError(f"expected an activation (text or expression), got {type(e).__name__}")
-    require_input(expression, allow_constant=allow_constant)
-    text = _canonical(e, dialect) if isinstance(e, str) else str(e)
+    require_input(expression, allow_constant=bool(allow_constant), warn=allow_constant is None)
+    text = str(expression)
     built = program(text, channels is not None, channel_dim)
     return built.cls(channels=channels, channel_dim=channel_dim, memory_efficient=memory_efficient)
 
-
-@functools.lru_cache(maxsize=4096)
-def _canonical(text: str, dialect: str | None) -> str:
-    return str(parse(text, dialect=dialect))

@@ -126,7 +126,7 @@ act(
 )  # fmt: skip
 act(
     "rrelu", "x for x ≥ 0, r·x below: r ~ U(lower, upper) in training, (lower+upper)/2 otherwise",
-    "F.rrelu({0}, {lower}, {upper}, {training})",
+    "kernels.rrelu({0}, {lower}, {upper}, {training})",
     numpy=lambda x, lower, upper: np.where(x >= 0, x, 0.5 * (lower + upper) * x),
     sympy=lambda sp, x, lower, upper: sp.Piecewise((x, x > 0), ((lower + upper) / 2 * x, True)),
     hyper=(Hyper("lower", "float", 1 / 8, low=0, high=1), Hyper("upper", "float", 1 / 3, low=0, high=1)),
