@@ -48,4 +48,4 @@ def require_input(expr: Expr, *, allow_constant: bool = False, warn: bool = Fals
     if warn:
         warnings.warn(f"{message}; {hint(expr)}", ConstantExpressionWarning, stacklevel=stacklevel)
         return
-    raise ConstantExpressionError(f"{message} (pass allow_constant=True if that is meant)", hint=hint(expr))
+    raise ConstantExpressionError(f"{message} (allow_constant=True, or --allow-constant, accepts it)", hint=hint(expr))

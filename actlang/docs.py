@@ -108,7 +108,7 @@ def aliases_markdown(items: list[Alias] | None = None) -> str:
     """Markdown table of the names from other libraries and what they mean in actlang."""
     lines = ["| name | means | formula | used by |", "|---|---|---|---|"]
     for a in composites(items):
-        lines.append(f"| `{a.name}` | `{_cell(a.text)}` | {_cell(a.doc)} | {_cell(a.source)} |")
+        lines.append(f"| `{a.name}` | = `{_cell(a.text)}` | {_cell(a.doc)} | {_cell(a.source)} |")
     return "\n".join(lines) + "\n"
 
 

@@ -9,9 +9,7 @@ derives derivatives from them.
 
 from __future__ import annotations
 
-import numpy as np
-from scipy import special
-
+from actlang.primitives.lazy import np, special
 from actlang.registry import Hyper, Learned, Primitive, define
 
 SELU_SCALE = 1.0507009873554804934193349852946

@@ -29,8 +29,7 @@ them as those libraries do (see docs/ecosystem.md).
 
 from __future__ import annotations
 
-import numpy as np
-
+from actlang.primitives.lazy import np
 from actlang.registry import AMBIGUOUS, NOT_POINTWISE, Hyper, Primitive, define, define_alias, define_library
 
 _HF = "HuggingFace transformers ACT2FN"

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import numpy as np
-from scipy import special
-
+from actlang.primitives.lazy import np, special
 from actlang.registry import Hyper, Primitive, define
 
 
