@@ -40,7 +40,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     # One line on stderr, like the errors: the user's input is at fault, not a line of actlang.
     print(f"actlang: warning: {message}", file=sys.stderr)
 

@@ -25,8 +25,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("exprs", metavar="EXPR", nargs="+", help="activation text, or '-' for stdin lines")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     add_dialect(parser)
-    parser.add_argument("--allow-constant", action="store_true",
-                        help="accept activations that never use x (by default an error: 'relu(z)', 'GELU')")  # fmt: skip
+    parser.add_argument(
+        "--allow-constant", action="store_true",
+        help="accept activations that never use x (by default an error: 'relu(z)', 'GELU')",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print one JSON object per input, as a JSON list")
     parser.set_defaults(run=run)
 
@@ -46,8 +48,10 @@ def add_dialect(parser: argparse.ArgumentParser) -> None:
     """``--dialect LIB``: read library names as that library does (shared by parse and check)."""
     from actlang.registry import DIALECTS
 
-    parser.add_argument("--dialect", choices=["actlang", *DIALECTS], default=None,
-                        help="read names as this library does where they differ (hard_sigmoid, leaky_relu)")  # fmt: skip
+    parser.add_argument(
+        "--dialect", choices=["actlang", *DIALECTS], default=None,
+        help="read names as this library does where they differ (hard_sigmoid, leaky_relu)",
+    )  # fmt: skip
 
 
 def check(text: str, dialect: str | None = None, allow_constant: bool = False) -> dict:

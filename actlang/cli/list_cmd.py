@@ -20,8 +20,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print the table as JSON (with hyperparameter types)")
     output.add_argument("--markdown", action="store_true", help="print a Markdown table (as in docs/primitives.md)")
-    parser.add_argument("--aliases", action="store_true",
-                        help="list the names HF, timm and Keras 3 use (gelu_new, quick_gelu, ...) and their meaning")  # fmt: skip
+    parser.add_argument(
+        "--aliases", action="store_true",
+        help="list the names HF, timm and Keras 3 use (gelu_new, quick_gelu, ...) and their meaning",
+    )  # fmt: skip
     parser.add_argument("names", metavar="NAME", nargs="*", help="only these primitives (aliases allowed)")
     parser.set_defaults(run=run)
 
