@@ -29,7 +29,7 @@ from actlang.errors import (
     UnsupportedError,
 )
 from actlang.registry import AMBIGUOUS, COMPOSITES, DIALECTS, LIBRARY_NAMES, NOT_POINTWISE, lookup
-from tests.thirdparty import import_timm
+from tests.thirdparty import import_timm, import_transformers
 
 L = np.longdouble
 POINTS = np.linspace(-8.0, 8.0, 10_000)
@@ -192,7 +192,9 @@ def test_alias_of_one_primitive_takes_its_free_hyperparameters() -> None:
 
 
 def test_real_transformers_act2fn_agrees() -> None:
-    activations = pytest.importorskip("transformers.activations")
+    import_transformers()
+    from transformers import activations
+
     x = torch.from_numpy(POINTS)
     for key in LIBRARY_NAMES["hf"]:
         with warnings.catch_warnings():

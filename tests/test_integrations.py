@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import actlang
-from tests.thirdparty import import_timm, import_torchvision
+from tests.thirdparty import import_timm, import_torchvision, import_transformers
 
 SWISH = "x * sigmoid(beta * x)"
 
@@ -101,7 +101,7 @@ def test_torchvision_block_with_an_actlang_activation_layer() -> None:
 
 
 def _tiny_bert(hidden_act: str):
-    transformers = pytest.importorskip("transformers")
+    transformers = import_transformers()
     config = transformers.BertConfig(
         vocab_size=40, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=24,
         max_position_embeddings=16, hidden_act=hidden_act,
@@ -111,7 +111,7 @@ def _tiny_bert(hidden_act: str):
 
 
 def test_hf_bert_with_an_actlang_hidden_act_trains() -> None:
-    pytest.importorskip("transformers")
+    import_transformers()
     actlang.register_activation("hf", SWISH)  # the key is the expression itself
     model = _tiny_bert(SWISH)
     sites = _actlang_modules(model)
@@ -121,7 +121,9 @@ def test_hf_bert_with_an_actlang_hidden_act_trains() -> None:
 
 
 def test_hf_act2fn_one_liner() -> None:
-    activations = pytest.importorskip("transformers.activations")
+    import_transformers()
+    from transformers import activations
+
     activations.ACT2FN["quick_gelu_learned"] = actlang.act_layer("x * sigmoid(k * x) where k = 1.702")
     model = _tiny_bert("quick_gelu_learned")
     assert [m.expression for m in _actlang_modules(model)] == ["x * sigmoid(k * x) where k = 1.702"] * 2

@@ -1,4 +1,4 @@
-"""Importing the third-party model libraries the integration tests drive (timm, torchvision).
+"""Importing the third-party model libraries the integration tests drive (timm, torchvision, HF).
 
 The torchvision wheels on this project's package index are CUDA builds: with the CPU build of
 torch their compiled extension does not load, torchvision then skips registering its C++ ops,
@@ -22,12 +22,13 @@ _SCHEMAS = ("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor",
 _library: list[Any] = []  # keeps the fragment (and so its definitions) alive
 
 
-def import_torchvision() -> Any:
-    """The real ``torchvision`` (skips the test when it is not installed)."""
+def repair_torchvision() -> None:
+    """Make ``import torchvision`` work if it is installed (see above); nothing if it is not.
+    transformers imports it too when it is installed, for its vision models."""
     try:
-        return importlib.import_module("torchvision")
+        importlib.import_module("torchvision")
     except ImportError:
-        pytest.skip("torchvision is not installed (pip install -e '.[integrations]')")
+        return
     except RuntimeError as error:
         if "torchvision::" not in str(error) or _library:
             raise
@@ -37,17 +38,31 @@ def import_torchvision() -> Any:
         for schema in _SCHEMAS:
             fragment.define(schema)
         _library.append(fragment)
+        importlib.import_module("torchvision")
+
+
+def import_torchvision() -> Any:
+    """The real ``torchvision`` (skips the test when it is not installed)."""
+    repair_torchvision()
+    try:
         return importlib.import_module("torchvision")
+    except ImportError:
+        pytest.skip("torchvision is not installed (pip install -e '.[integrations]')")
+
+
+def import_transformers() -> Any:
+    """The real ``transformers`` (skips the test when it is not installed)."""
+    repair_torchvision()
+    try:
+        return importlib.import_module("transformers")
+    except ImportError:
+        pytest.skip("transformers is not installed (pip install -e '.[integrations]')")
 
 
 def import_timm() -> Any:
     """The real ``timm`` package (skips the test when it is not installed)."""
+    repair_torchvision()
     try:
-        importlib.import_module("timm")
+        return importlib.import_module("timm")
     except ImportError:
         pytest.skip("timm is not installed (pip install -e '.[integrations]')")
-    except RuntimeError:
-        for name in [n for n in sys.modules if n == "timm" or n.startswith("timm.")]:
-            del sys.modules[name]
-        import_torchvision()
-    return importlib.import_module("timm")
