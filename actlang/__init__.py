@@ -14,12 +14,17 @@ from actlang.ast import Call, Constant, Expr, Input, Num, Param
 from actlang.build import call
 from actlang.errors import (
     ActlangError,
+    ActlangWarning,
+    AmbiguousNameWarning,
     ArityError,
+    ConstantExpressionError,
+    ConstantExpressionWarning,
     EvaluationError,
     HyperparameterError,
     LimitError,
     ParseError,
     Span,
+    SuspiciousNameWarning,
     UnknownNameError,
     UnsupportedError,
 )
@@ -37,7 +42,7 @@ _COMPILER = frozenset({"compile", "export", "ActivationModule"})
 # Models and mixtures (torch too): name -> defining module.
 _MODELS = {
     "replace_activations": "actlang.models", "collapse": "actlang.research.collapse",
-    "regularization": "actlang.cpab",
+    "regularization": "actlang.cpab", "act_layer": "actlang.layers", "register_activation": "actlang.layers",
 }  # fmt: skip
 # The symbolic layer imports sympy (slow to import): loaded on first use as well.
 _MODELS |= dict.fromkeys(
@@ -62,15 +67,22 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'actlang' has no attribute {name!r}")
 
 
+def __dir__() -> list[str]:
+    # The lazily loaded names too, so that completion in a REPL shows them.
+    return sorted({*globals(), *_COMPILER, *_MODELS, "search"})
+
+
 def format(expr: Expr | str, style: Style = "actlang") -> str:  # noqa: A001 - the SPEC's name
     """Canonical text of ``expr`` (parsing it first if it is a string); see SPEC §2.4."""
     return format_expr(parse(expr) if isinstance(expr, str) else expr, style)
 
 
 __all__ = [
-    "ActivationModule", "ActlangError", "ArityError", "Call", "Constant", "Equivalence", "EvaluationError", "Expr",
-    "Hyper", "HyperparameterError", "Input", "Learned", "LimitError", "Num", "Param", "ParseError", "Primitive",
-    "Properties", "Span", "UnknownNameError", "UnsupportedError", "call", "collapse", "compile", "derivative",
-    "equivalent", "evaluate", "export", "format", "from_sympy", "lookup", "parse", "primitives", "properties",
-    "regularization", "replace_activations", "simplify", "to_sympy",
+    "ActivationModule", "ActlangError", "ActlangWarning", "AmbiguousNameWarning", "ArityError", "Call", "Constant",
+    "ConstantExpressionError", "ConstantExpressionWarning", "Equivalence", "EvaluationError", "Expr", "Hyper",
+    "HyperparameterError", "Input", "Learned", "LimitError", "Num", "Param", "ParseError", "Primitive", "Properties",
+    "Span", "SuspiciousNameWarning", "UnknownNameError", "UnsupportedError", "act_layer", "call", "collapse",
+    "compile", "derivative", "equivalent", "evaluate", "export", "format", "from_sympy", "lookup", "parse",
+    "primitives", "properties", "register_activation", "regularization", "replace_activations", "simplify",
+    "to_sympy",
 ]  # fmt: skip

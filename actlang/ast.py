@@ -28,9 +28,22 @@ CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e}
 RESERVED_NAMES = frozenset({"x", *CONSTANTS, "where", "true", "false"})
 
 
+def _expr_repr(expr: Expr) -> str:
+    """``actlang.parse('relu(x) + 1')``: reads as actlang text, and evaluates back to an equal tree."""
+    from actlang.printer import format_expr
+
+    try:
+        return f"actlang.parse({format_expr(expr)!r})"
+    except Exception:  # a hand-built tree the printer rejects: the fields, as dataclasses show them
+        fields = ", ".join(f"{name}={getattr(expr, name)!r}" for name in expr.__dataclass_fields__ if name != "span")
+        return f"{type(expr).__name__}({fields})"
+
+
 @dataclass(frozen=True, slots=True)
 class Num:
     """A literal constant, never learned. Always finite and >= 0; negation is a ``neg`` call."""
+
+    __repr__ = _expr_repr
 
     value: float
     span: Span | None = field(default=None, compare=False, repr=False)
@@ -54,6 +67,8 @@ class Num:
 class Input:
     """The activation's input ``x``."""
 
+    __repr__ = _expr_repr
+
     span: Span | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -67,6 +82,8 @@ class Input:
 @dataclass(frozen=True, slots=True)
 class Constant:
     """A mathematical constant: ``pi`` or ``e``."""
+
+    __repr__ = _expr_repr
 
     name: str
     span: Span | None = field(default=None, compare=False, repr=False)
@@ -90,6 +107,8 @@ class Constant:
 @dataclass(frozen=True, slots=True)
 class Param:
     """A learned scalar parameter; ``init`` is its initial value (1.0 unless a ``where`` says)."""
+
+    __repr__ = _expr_repr
 
     name: str
     init: float = 1.0
@@ -119,6 +138,8 @@ class Call:
     ``name`` is canonical (aliases resolved) and ``hyper`` holds every hyperparameter of the
     primitive, defaults included, as ``(key, value)`` pairs sorted by key.
     """
+
+    __repr__ = _expr_repr
 
     name: str
     args: tuple[Expr, ...]

@@ -7,21 +7,39 @@ spans so errors point at the text.
 
 from __future__ import annotations
 
+import contextvars
 import difflib
 from collections.abc import Sequence
 
-from actlang.ast import CONSTANTS, Call, Constant, Expr, HyperValue, Input, Num, Param
-from actlang.errors import ArityError, HyperparameterError, Span, UnknownNameError
-from actlang.registry import REQUIRED, Primitive, all_names, lookup
+from actlang.ast import CONSTANTS, Call, Constant, Expr, HyperValue, Input, Num, Param, substitute_input
+from actlang.errors import ActlangError, ArityError, HyperparameterError, Span, UnknownNameError, UnsupportedError
+from actlang.registry import NOT_POINTWISE, REQUIRED, Alias, Primitive, all_names, composite, lookup
 
 Keyword = tuple[str, HyperValue, Span | None]
 
+DIALECT: contextvars.ContextVar[str | None] = contextvars.ContextVar("dialect", default=None)
+"""The library whose names are being read (``parse(..., dialect=...)``); ``None``: actlang's."""
 
-def unknown_primitive(name: str, span: Span | None) -> UnknownNameError:
+
+def not_pointwise(name: str, span: Span | None) -> UnsupportedError | None:
+    """The error for a library activation that is not elementwise (``softmax``), else ``None``."""
+    why = NOT_POINTWISE.get(name)
+    if why is None:
+        return None
+    return UnsupportedError(
+        f"'{name}' is not elementwise, so it is no actlang activation (which maps each value on its own): {why}",
+        span=span,
+        hint="apply it as a layer of its own (torch.nn.functional." + name + "), outside the activation",
+    )
+
+
+def unknown_primitive(name: str, span: Span | None) -> ActlangError:
     """The error for ``name(...)`` where ``name`` is no primitive, with a did-you-mean hint."""
     if name == "x" or name in CONSTANTS:
         what = "the input" if name == "x" else "a constant"
         return UnknownNameError(f"'{name}' is {what}, not a primitive; it cannot be called", span=span)
+    if (error := not_pointwise(name, span)) is not None:
+        return error
     names = all_names()
     folded = [n for n in names if n.lower() == name.lower()]  # ReLU -> relu: names are case-sensitive
     close = folded or (difflib.get_close_matches(name, names, n=1, cutoff=0.6) if len(name) <= 64 else [])
@@ -35,8 +53,19 @@ def make_call(
     args: Sequence[Expr],
     keywords: Sequence[Keyword] = (),
     span: Span | None = None,
+) -> Expr:
+    """A canonical, validated call of primitive ``name`` (a composite's expansion for a name from
+    another library, read in the current :data:`DIALECT`); raises an ``ActlangError`` subclass."""
+    alias = composite(name, DIALECT.get())
+    if alias is not None:
+        return expand_alias(alias, args, keywords, span)
+    return primitive_call(name, args, keywords, span)
+
+
+def primitive_call(
+    name: str, args: Sequence[Expr], keywords: Sequence[Keyword] = (), span: Span | None = None
 ) -> Call:
-    """A canonical, validated call of primitive ``name``; raises an ``ActlangError`` subclass."""
+    """A canonical, validated call of the primitive (or plain alias) ``name``."""
     primitive = lookup(name)
     if primitive is None:
         raise unknown_primitive(name, span)
@@ -84,7 +113,54 @@ def resolve_hyper(
     return tuple(sorted(given.items()))
 
 
-def call(name: str, *args: Expr | float, **hyper: HyperValue) -> Call:
+def expand_alias(alias: Alias, args: Sequence[Expr], keywords: Sequence[Keyword], span: Span | None) -> Expr:
+    """``alias.text`` with ``x`` replaced by the one argument. An alias of one primitive call on
+    ``x`` takes that primitive's hyperparameters, except those the alias sets itself."""
+    if len(args) != 1:
+        raise ArityError(f"{alias.name} takes 1 argument, got {len(args)}", span=span,
+                         hint=f"{alias.name}(x) = {alias.text}")  # fmt: skip
+    body = _alias_body(alias.text)
+    if keywords:
+        if not (isinstance(body, Call) and body.args == (Input(),)):
+            raise HyperparameterError(f"{alias.name} takes no hyperparameters: it is {alias.text}", span=span)
+        primitive = lookup(body.name)
+        assert primitive is not None
+        defaults = {h.name: h.default for h in primitive.hyper}
+        fixed = {key for key, value in body.hyper if defaults.get(key) != value}
+        for key, _, key_span in keywords:
+            if key in fixed and DIALECT.get() not in _dialect_names(alias):
+                raise HyperparameterError(
+                    f"{alias.name} sets '{key}' itself: it is {alias.text}", span=key_span or span,
+                    hint=f"write {body.name}[{key}=...](x) for another value",
+                )  # fmt: skip
+        given = {key for key, _, _ in keywords}
+        kept = [(key, value, None) for key, value in body.hyper if key not in given]
+        body = primitive_call(body.name, [Input()], [*kept, *keywords], span)
+    expanded = substitute_input(body, args[0])
+    return _respan(expanded, span)
+
+
+def _dialect_names(alias: Alias) -> set[str | None]:
+    # A dialect's own entry (keras's leaky_relu[slope=0.2]) only changes a default: it may be overridden.
+    from actlang.registry import DIALECTS
+
+    return {d for d, table in DIALECTS.items() if table.get(alias.name) is alias}
+
+
+def _alias_body(text: str) -> Expr:
+    from actlang.parser import parse
+
+    return parse(text, dialect="actlang")
+
+
+def _respan(expr: Expr, span: Span | None) -> Expr:
+    """The expansion's top node carries the span of the name the user wrote (for error carets)."""
+    if isinstance(expr, Call) and span is not None:
+        return Call(expr.name, expr.args, expr.hyper, span)
+    return expr
+
+
+def call(name: str, *args: Expr | float, **hyper: HyperValue) -> Expr:
     """Build a call in code: ``call("softplus", x, beta=2)``; numbers become constants."""
     return make_call(name, [as_expr(a) for a in args], [(k, v, None) for k, v in hyper.items()])
 

@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from actlang.registry import Primitive, primitives
+from actlang.registry import COMPOSITES, DIALECTS, LIBRARY_NAMES, NOT_POINTWISE, Alias, Primitive, primitives
 
 DOC_PATH = Path(__file__).resolve().parents[1] / "docs" / "primitives.md"
 
@@ -95,6 +95,43 @@ def text_table(items: list[Primitive] | None = None, width: int = 44) -> str:
     return "\n".join(lines) + "\n"
 
 
+def alias_row(alias: Alias) -> dict:
+    """One name from another library as plain data (``actlang list --json``)."""
+    return {"name": alias.name, "means": alias.text, "doc": alias.doc, "source": alias.source}
+
+
+def composites(items: list[Alias] | None = None) -> list[Alias]:
+    return list(COMPOSITES.values()) if items is None else items
+
+
+def aliases_markdown(items: list[Alias] | None = None) -> str:
+    """Markdown table of the names from other libraries and what they mean in actlang."""
+    lines = ["| name | means | formula | used by |", "|---|---|---|---|"]
+    for a in composites(items):
+        lines.append(f"| `{a.name}` | = `{_cell(a.text)}` | {_cell(a.doc)} | {_cell(a.source)} |")
+    return "\n".join(lines) + "\n"
+
+
+def aliases_text(items: list[Alias] | None = None) -> str:
+    """Plain table for terminals: NAME = actlang text, and the libraries that use the name."""
+    chosen = composites(items)
+    width = max([len(a.name) for a in chosen] + [4])
+    lines = [f"{'NAME':<{width}}  MEANS (actlang)  —  USED BY"]
+    lines += [f"{a.name:<{width}}  {a.text}  —  {a.source}" for a in chosen]
+    return "\n".join(lines) + "\n"
+
+
+def dialects_markdown() -> str:
+    """Per library: its keys, and those it reads differently from actlang (``dialect=``)."""
+    lines = ["| library (`dialect=`) | reads differently | activation keys |", "|---|---|---|"]
+    for library, names in LIBRARY_NAMES.items():
+        differs = ", ".join(f"`{k}` = `{a.text}`" for k, a in DIALECTS[library].items()) or "—"
+        keys = ", ".join(f"`{n}`" for n in names) or "AQuaSurF's operator names (`hard_sigmoid` is Keras 2's)"
+        lines.append(f"| `{library}` | {differs} | {keys} |")
+    refused = ", ".join(f"`{n}`" for n in NOT_POINTWISE)
+    return "\n".join(lines) + f"\n\nNot elementwise, so refused with an error that says why: {refused}.\n"
+
+
 def primitives_doc() -> str:
     """The full text of docs/primitives.md."""
     return (
@@ -111,6 +148,13 @@ def primitives_doc() -> str:
         f"{markdown_table()}"
         "\n## Hyperparameters and learned parameters\n\n"
         f"{_details()}"
+        "\n## Names from other libraries\n\n"
+        "Names that HuggingFace `ACT2FN`, timm and Keras 3 give activations, written in actlang. Each "
+        "reads as its expansion (and prints canonically); tests compare each with its library's formula "
+        "(see [ecosystem.md](ecosystem.md)).\n\n"
+        f"{aliases_markdown()}"
+        "\n### Dialects\n\n"
+        f"{dialects_markdown()}"
     )
 
 

@@ -45,6 +45,23 @@ class ActlangError(ValueError):
         return (type(self), (self.message, self.text, self.span, self.hint))
 
 
+class ActlangWarning(UserWarning):
+    """Base class of actlang's warnings: the input is valid but probably not what was meant."""
+
+
+class AmbiguousNameWarning(ActlangWarning):
+    """A name means different functions in different libraries (``hard_sigmoid``); pass
+    ``dialect=`` to say which library's reading is meant."""
+
+
+class SuspiciousNameWarning(ActlangWarning):
+    """A bare name reads as a learned scalar but matches a primitive ignoring case (``GELU``)."""
+
+
+class ConstantExpressionWarning(ActlangWarning):
+    """An activation that never uses its input ``x`` (``relu(z)``: z is a learned scalar)."""
+
+
 class ParseError(ActlangError):
     """The text is not in the language: an unexpected character or token."""
 
@@ -67,6 +84,11 @@ class LimitError(ActlangError):
 
 class UnsupportedError(ActlangError):
     """A valid expression that a requested target cannot express (a print style, an export format)."""
+
+
+class ConstantExpressionError(ActlangError):
+    """An activation that never uses its input ``x``, where one that does was expected
+    (``compile("relu(z)")``; ``allow_constant=True`` accepts it)."""
 
 
 class EvaluationError(ActlangError):

@@ -7,11 +7,10 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
 from actlang.ast import Call, Constant, Expr, Input, Num, Param, params
 from actlang.build import as_expr
 from actlang.errors import EvaluationError
+from actlang.primitives.lazy import np  # numpy on first use: `import actlang` and the CLI's text paths skip it
 from actlang.registry import Primitive, lookup
 
 

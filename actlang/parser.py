@@ -10,20 +10,58 @@ from __future__ import annotations
 import contextvars
 import functools
 import math
+import warnings
 from importlib import resources
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from actlang.ast import CONSTANTS, Call, Constant, Expr, Input, Num, Param, with_inits
-from actlang.build import Keyword, make_call, unknown_primitive
-from actlang.errors import ActlangError, ArityError, LimitError, ParseError, Span, UnknownNameError
+from actlang.build import DIALECT, Keyword, make_call, not_pointwise, unknown_primitive
+from actlang.errors import (
+    ActlangError,
+    AmbiguousNameWarning,
+    ArityError,
+    LimitError,
+    ParseError,
+    Span,
+    SuspiciousNameWarning,
+    UnknownNameError,
+)
 from actlang.lalr import FALLBACK, Driver
-from actlang.registry import lookup
+from actlang.registry import AMBIGUOUS, DIALECTS, all_names, composite, lookup
 
 MAX_LENGTH = 10_000
 MAX_DEPTH = 200
 _depth_limit: contextvars.ContextVar[int] = contextvars.ContextVar("depth_limit", default=MAX_DEPTH)
+# Warnings found while transforming, as (category, message): emitted by ``parse`` on every call,
+# cached results included, so that the warnings registry (not the parse cache) decides repeats.
+_notes: contextvars.ContextVar[list[tuple[type[Warning], str]]] = contextvars.ContextVar("notes")
+Note = tuple[type[Warning], str]
+
+
+def _note(category: type[Warning], message: str) -> None:
+    notes = _notes.get(None)
+    if notes is not None and (category, message) not in notes:
+        notes.append((category, message))
+
+
+def _ambiguity(name: str) -> None:
+    """Note a name whose meaning differs between libraries, read without a dialect."""
+    if DIALECT.get() is None and name in AMBIGUOUS:
+        _note(AmbiguousNameWarning, f"{AMBIGUOUS[name]}; pass dialect='aquasurf' (this meaning), 'timm' or "
+                                    f"'keras' (theirs) to parse/compile/act_layer to say which is meant")  # fmt: skip
+
+
+def _learned_scalar(name: str, span: Span) -> Param:
+    """A bare name that is no primitive: a learned scalar, with a hint if it looks like a typo."""
+    if (error := not_pointwise(name, span)) is not None:
+        raise error
+    folded = [n for n in all_names() if n.lower() == name.lower()]
+    if folded:
+        _note(SuspiciousNameWarning, f"'{name}' is read as a learned scalar (names are case-sensitive); "
+                                     f"did you mean the primitive '{folded[0]}'?")  # fmt: skip
+    return Param(name, 1.0, span)
 
 
 def span_of(token: Token) -> Span:
@@ -76,13 +114,16 @@ class _ToAst(Transformer):
             return Input(span)
         if hyper is None and name in CONSTANTS:
             return Constant(name, span)
+        _ambiguity(name)
+        if composite(name, DIALECT.get()) is not None:
+            return _checked(make_call(name, [Input(span)], hyper or [], span), span)
         primitive = lookup(name)
         if primitive is None:
             if hyper is not None:
                 raise unknown_primitive(name, span)
             if name in _KEYWORDS:  # the contextual lexer reads a misplaced keyword as a name
                 raise ParseError(f"'{name}' is a keyword and cannot be used as a name here", span=span)
-            return Param(name, 1.0, span)
+            return _learned_scalar(name, span)
         if not primitive.accepts(1):
             raise ArityError(
                 f"{primitive.name} takes {primitive.arity_text()}; a bare name means it applied to x",
@@ -101,6 +142,7 @@ class _ToAst(Transformer):
                 raise ParseError("positional argument after a keyword argument", span=_span_of_expr(arg, token))
             else:
                 positional.append(arg)
+        _ambiguity(token.value)
         return _checked(make_call(token.value, positional, keywords, span_of(token)), span_of(token))
 
     def hyper(self, *keywords: Keyword | None) -> list[Keyword]:
@@ -220,22 +262,54 @@ def _end_span(text: str) -> Span:
     return Span(len(lines), len(lines[-1]) + 1, 1)
 
 
-def parse(text: str, *, max_length: int = MAX_LENGTH, max_depth: int = MAX_DEPTH) -> Expr:
+def parse(
+    text: str, *, dialect: str | None = None, max_length: int = MAX_LENGTH, max_depth: int = MAX_DEPTH
+) -> Expr:
     """Parse actlang ``text`` into an immutable expression tree.
+
+    ``dialect`` names the library whose activation names the text uses where they differ from
+    actlang's (``"keras"``: ``hard_sigmoid`` is ``hardsigmoid``, ``leaky_relu``'s slope is 0.2;
+    ``"timm"``; ``"aquasurf"``, ``"hf"``, ``"torch"`` and ``"actlang"`` read actlang's own names).
+    Without one, a name whose meaning differs between libraries gives an
+    :class:`~actlang.errors.AmbiguousNameWarning`; a bare name that matches a primitive ignoring
+    case (``GELU``) a :class:`~actlang.errors.SuspiciousNameWarning`.
 
     Raises an :class:`~actlang.errors.ActlangError` subclass for every malformed input; input
     longer than ``max_length`` characters or nested deeper than ``max_depth`` is a ``LimitError``.
     """
     if not isinstance(text, str):
         raise ParseError(f"expected the activation as a string, got {type(text).__name__}")
+    check_dialect(dialect)
     if max_length == MAX_LENGTH and max_depth == MAX_DEPTH:
-        return _parse_cached(text)
-    return _parse(text, max_length, max_depth)
+        expr, notes = _parse_cached(text, dialect)
+    else:
+        expr, notes = _parse_noted(text, max_length, max_depth, dialect)
+    for category, message in notes:
+        warnings.warn(message, category, stacklevel=2)
+    return expr
+
+
+def check_dialect(dialect: str | None) -> None:
+    """Raise an ``ActlangError`` unless ``dialect`` is ``None`` or a known library name."""
+    if dialect is not None and dialect != "actlang" and dialect not in DIALECTS:
+        known = ", ".join(["actlang", *DIALECTS])
+        raise ActlangError(f"unknown dialect {dialect!r}; expected one of {known}")
 
 
 @functools.lru_cache(maxsize=8192)
-def _parse_cached(text: str) -> Expr:
-    return _parse(text, MAX_LENGTH, MAX_DEPTH)
+def _parse_cached(text: str, dialect: str | None) -> tuple[Expr, tuple[Note, ...]]:
+    return _parse_noted(text, MAX_LENGTH, MAX_DEPTH, dialect)
+
+
+def _parse_noted(text: str, max_length: int, max_depth: int, dialect: str | None) -> tuple[Expr, tuple[Note, ...]]:
+    """The tree and the warnings its names call for, in ``dialect``."""
+    notes: list[Note] = []
+    tokens = (_notes.set(notes), DIALECT.set(dialect))
+    try:
+        return _parse(text, max_length, max_depth), tuple(notes)
+    finally:
+        DIALECT.reset(tokens[1])
+        _notes.reset(tokens[0])
 
 
 def _parse(text: str, max_length: int, max_depth: int) -> Expr:

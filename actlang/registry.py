@@ -198,8 +198,35 @@ class Primitive:
         return f"{self.name}{f'[{hyper}]' if hyper else ''}({args})"
 
 
+@dataclass(frozen=True)
+class Alias:
+    """A name other libraries use, written in actlang: ``text`` is an expression of ``x``.
+
+    ``quick_gelu`` is ``x * sigmoid(1.702 * x)``, ``gelu_tanh`` is ``gelu[approximate=tanh](x)``.
+    A call ``name(arg)`` is ``text`` with ``x`` replaced by ``arg``, so it prints canonically (as
+    its expansion). An alias that is one primitive applied to ``x`` also takes that primitive's
+    hyperparameters, except the ones the alias itself sets to non-default values.
+    ``source`` names the libraries (and keys) whose formula it reproduces.
+    """
+
+    name: str
+    text: str
+    source: str
+    doc: str = ""
+
+
 REGISTRY: dict[str, Primitive] = {}
 ALIASES: dict[str, str] = {}
+COMPOSITES: dict[str, Alias] = {}
+"""Names from other libraries that are expressions of existing primitives (``gelu_new``, ``relu2``)."""
+DIALECTS: dict[str, dict[str, Alias]] = {}
+"""Per library, the names whose meaning there differs from actlang's (``keras``: ``hard_sigmoid``)."""
+LIBRARY_NAMES: dict[str, tuple[str, ...]] = {}
+"""Per library, every activation key it defines that actlang reads (all tested against its formula)."""
+NOT_POINTWISE: dict[str, str] = {}
+"""Library activations that are not elementwise functions (``softmax``, ``glu``), and why."""
+AMBIGUOUS: dict[str, str] = {}
+"""Names with different meanings across libraries: a note for the warning the default dialect gives."""
 
 
 def define(primitive: Primitive) -> Primitive:
@@ -213,6 +240,29 @@ def define(primitive: Primitive) -> Primitive:
     return primitive
 
 
+def define_alias(name: str, text: str, source: str, doc: str = "") -> Alias:
+    """Register the composite ``name`` = ``text`` (an actlang expression of ``x``)."""
+    if name in REGISTRY or name in ALIASES or name in COMPOSITES:
+        raise RuntimeError(f"primitive name {name!r} defined twice")
+    COMPOSITES[name] = Alias(name, text, source, doc)
+    return COMPOSITES[name]
+
+
+def define_library(library: str, names: Sequence[str], differs: Mapping[str, str] = (), source: str = "") -> None:
+    """Register ``library``'s activation keys; ``differs`` maps the keys that mean something else
+    there than in actlang to their actlang text (the ``dialect=library`` reading)."""
+    LIBRARY_NAMES[library] = tuple(names)
+    DIALECTS[library] = {name: Alias(name, text, source or library) for name, text in dict(differs).items()}
+
+
+def composite(name: str, dialect: str | None = None) -> Alias | None:
+    """The alias ``name`` stands for in ``dialect`` (``None``: actlang's own names), or ``None``."""
+    _load()
+    if dialect is not None and name in DIALECTS.get(dialect, {}):
+        return DIALECTS[dialect][name]
+    return COMPOSITES.get(name)
+
+
 def lookup(name: str) -> Primitive | None:
     """The primitive named ``name`` (canonical or alias), or ``None``."""
     _load()
@@ -223,9 +273,9 @@ def lookup(name: str) -> Primitive | None:
 
 
 def all_names() -> list[str]:
-    """Every canonical name and alias, for did-you-mean hints."""
+    """Every canonical name, alias and composite, for did-you-mean hints."""
     _load()
-    return [*REGISTRY, *ALIASES]
+    return [*REGISTRY, *ALIASES, *COMPOSITES]
 
 
 def primitives() -> list[Primitive]:

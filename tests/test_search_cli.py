@@ -6,6 +6,8 @@ import csv
 import io
 import json
 
+import numpy as np
+
 from actlang import search
 from actlang.cli import main
 
@@ -19,10 +21,11 @@ def run(capsys, *argv):
 
 
 def test_counts(capsys):
-    assert run(capsys, BENCH, "--count")[1].split() == ["5103"]
-    assert run(capsys, "--preset", "aquasurf-large", "--count")[1].split() == ["1023524"]
+    assert run(capsys, BENCH, "--count")[1] == "strings: 5103\n"
+    assert run(capsys, "--preset", "aquasurf-large", "--count", "--json")[1] == '{"strings": 1023524}\n'
     code, out, _ = run(capsys, BENCH, "--count", "--unique", "outputs", "--symmetry", "negation")
-    assert code == 0 and out.split() == ["5103", str(len(search.deduplicate(search.space(BENCH), symmetry="negation")))]
+    classes = len(search.deduplicate(search.space(BENCH), symmetry="negation"))
+    assert code == 0 and out.splitlines() == ["strings: 5103", f"classes: {classes} (by outputs, symmetry negation)"]
 
 
 def test_plain_csv_lists_every_string_in_order(capsys):
@@ -62,3 +65,25 @@ def test_bad_input_exits_2_with_a_caret(capsys):
     assert code == 2 and "takes 2 arguments" in err
     code, _, err = run(capsys, BENCH, "--symmetry", "negation")
     assert code == 2 and "--unique" in err
+
+
+def test_valid_drops_constant_and_non_finite_functions(capsys):
+    template, ops = "binary(unary(x),x)", ["--unary", "zero,one,reciprocal,relu,exp,log", "--binary", "add,mul,div"]
+    code, out, _ = run(capsys, template, *ops, "--valid", "--json")
+    kept = json.loads(out)
+    assert code == 0 and "add(relu(x),x)" in kept and "mul(exp(x),x)" in kept
+    assert "mul(zero(x),x)" not in kept and "div(zero(x),x)" not in kept  # constant 0
+    assert "div(one(x),x)" in kept and "add(log(x),x)" not in kept  # log of the negative points: NaN
+    points = search.features(kept)
+    assert np.isfinite(points).all() and not (points == points[:, :1]).all(axis=1).any()
+    code, out, _ = run(capsys, template, *ops, "--valid", "--count", "--json")
+    counts = json.loads(out)
+    assert counts["strings"] == len(kept) and counts["strings"] + sum(counts["dropped"].values()) == 18
+    assert counts["dropped"]["non-finite"] >= 3 and counts["dropped"]["constant"] >= 2
+    code, out, _ = run(capsys, template, *ops, "--valid", "--count")
+    assert out.splitlines()[0] == f"strings: {len(kept)}" and out.splitlines()[1].startswith("dropped constant: ")
+    code, out, _ = run(capsys, template, *ops, "--valid", "--unique", "outputs", "--count", "--json")
+    unique = json.loads(out)
+    assert unique["classes"] <= len(kept) and set(unique["dropped"]) == {"constant", "non-finite"}
+    code, out, _ = run(capsys, template, *ops, "--valid", "--unique", "outputs", "--format", "json")
+    assert all(c["representative"] in kept for c in json.loads(out))

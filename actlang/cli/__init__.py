@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 from collections.abc import Sequence
 
 from actlang.errors import ActlangError
@@ -22,24 +23,46 @@ COMMANDS = [
 EXIT_OK, EXIT_NEGATIVE, EXIT_BAD_INPUT = 0, 1, 2
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser: every command's, or with ``only`` just that command's (the
+    others' modules are not even imported: ``actlang parse`` starts without torch or sympy)."""
+    from actlang import __version__
+
     parser = argparse.ArgumentParser(
         prog="actlang",
         description="A small language for neural-network activation functions, and a compiler for it.",
         epilog="Run 'actlang COMMAND --help' for a command's options.\n"
         "Exit codes: 0 ok, 1 negative answer, 2 bad input.",
     )
+    parser.add_argument("--version", action="version", version=f"actlang {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
-        importlib.import_module(f"actlang.cli.{name}_cmd").add_parser(subparsers)
+        if only is None or name == only:
+            importlib.import_module(f"actlang.cli.{name}_cmd").add_parser(subparsers)
     return parser
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    # One line on stderr, like the errors: the user's input is at fault, not a line of actlang.
+    print(f"actlang: warning: {message}", file=sys.stderr)
+
+
+def _command(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` names, when it names one before any option (the usual spelling);
+    ``""`` (no command's module needed) for a bare ``--version``."""
+    if argv and argv[0] in COMMANDS:
+        return argv[0]
+    return "" if list(argv) == ["--version"] else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``actlang`` script; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(_command(argv)).parse_args(argv)
     try:
-        return args.run(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return args.run(args)
     except ActlangError as error:
         print(f"actlang: {type(error).__name__}: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -8,11 +8,13 @@ import csv
 import json
 import sys
 import time
+import warnings
 from collections.abc import Iterable, Iterator
 from typing import TextIO
 
+from actlang.errors import AmbiguousNameWarning
 from actlang.search import BYS, PRESETS, SYMMETRIES, deduplicate, space
-from actlang.search.dedup import Deduplication
+from actlang.search.dedup import EquivalenceClass
 from actlang.search.space import AQUASURF_BINARY, AQUASURF_NARY, AQUASURF_UNARY
 
 
@@ -46,7 +48,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--format", choices=["csv", "json", "jsonl"], default="csv", help="output format")
     parser.add_argument("--json", action="store_const", dest="format", const="json", help="same as --format json")
     parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
-    parser.add_argument("--count", action="store_true", help="print only the number of strings (and classes)")
+    parser.add_argument(
+        "--count", action="store_true",
+        help="print only the numbers, labelled: strings (and classes, and what --valid dropped); --json for tools",
+    )  # fmt: skip
+    parser.add_argument(
+        "--valid", action="store_true",
+        help="drop degenerate functions: constant or non-finite (NaN/inf) on AQuaSurF's 1,000 points",
+    )  # fmt: skip
     parser.add_argument("--progress", action="store_true", default=None, help="show a progress bar on stderr")
     parser.set_defaults(run=run)
 
@@ -66,6 +75,13 @@ def _names(text: str) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    # The operator names are AQuaSurF's (its dialect: hard_sigmoid is Keras 2's), nothing to warn about.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AmbiguousNameWarning)
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     ops = {
         "unary": args.unary or AQUASURF_UNARY,
         "binary": args.binary or AQUASURF_BINARY,
@@ -79,22 +95,76 @@ def run(args: argparse.Namespace) -> int:
     result = (
         deduplicate(searched, by=args.unique, symmetry=args.symmetry, progress=args.progress) if args.unique else None
     )
+    names: Iterable[str] = iter(searched)
+    classes = None if result is None else result.classes
+    dropped: dict[str, int] = {}
+    kept: list = []
+    if args.valid:
+        if classes is None:
+            kept, dropped = keep_valid(list(searched))
+            names = kept
+        else:
+            kept_classes, dropped = keep_valid([c.representative for c in classes], classes)
+            classes = kept_classes
     if args.count:
-        print(len(searched) if result is None else f"{len(searched)} {len(result)}")
+        if classes is None:
+            counts: dict = {"strings": len(kept) if args.valid else len(searched)}
+        else:  # the strings in the (kept) classes
+            counts = {"strings": sum(len(c) for c in classes), "classes": len(classes), "by": args.unique,
+                      "symmetry": args.symmetry}  # fmt: skip
+        if args.valid:
+            counts["dropped"] = dropped
+        _print_counts(counts, args.format == "json")
         return 0
     with _open(args.output) as stream:
-        if result is None:
-            _write_names(stream, iter(searched), args.format)
+        if classes is None:
+            _write_names(stream, names, args.format)
         else:
-            _write_classes(stream, result, args.format)
+            _write_classes(stream, classes, args.format)
     if result is not None:
         seconds = time.perf_counter() - start
+        valid = f", {len(classes):,} valid" if args.valid and classes is not None else ""
         print(
-            f"{len(searched):,} strings, {len(result):,} classes ({args.unique}, symmetry {args.symmetry}) "
+            f"{len(searched):,} strings, {len(result):,} classes{valid} ({args.unique}, symmetry {args.symmetry}) "
             f"in {seconds:.1f} s",
             file=sys.stderr,
         )
     return 0
+
+
+CHUNK = 20_000  # names evaluated at a time for --valid: 20,000 × 1,000 float32 outputs = 80 MB
+
+
+def keep_valid(names: list[str], items: list | None = None) -> tuple[list, dict[str, int]]:
+    """``items`` (default ``names``) whose function (``names[i]``) is neither constant nor
+    non-finite on AQuaSurF's points, and how many of each kind were dropped."""
+    import numpy as np
+
+    from actlang.search import features
+
+    items = names if items is None else items
+    constant = np.zeros(len(names), bool)
+    nonfinite = np.zeros(len(names), bool)
+    for lo in range(0, len(names), CHUNK):
+        rows = features(names[lo : lo + CHUNK])
+        finite = np.isfinite(rows).all(axis=1)
+        nonfinite[lo : lo + CHUNK] = ~finite
+        constant[lo : lo + CHUNK] = finite & (rows == rows[:, :1]).all(axis=1)
+    keep = ~(constant | nonfinite)
+    return [item for item, k in zip(items, keep.tolist(), strict=True) if k], {
+        "constant": int(constant.sum()), "non-finite": int(nonfinite.sum()),
+    }  # fmt: skip
+
+
+def _print_counts(counts: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(counts))
+        return
+    print(f"strings: {counts['strings']}")
+    if "classes" in counts:
+        print(f"classes: {counts['classes']} (by {counts['by']}, symmetry {counts['symmetry']})")
+    for kind, number in counts.get("dropped", {}).items():
+        print(f"dropped {kind}: {number}" + (" classes" if "classes" in counts else " strings"))
 
 
 @contextlib.contextmanager
@@ -117,7 +187,7 @@ def _write_names(stream: TextIO, names: Iterable[str], fmt: str) -> None:
         stream.write((f'"{name}"' if fmt == "csv" else json.dumps(name)) + "\n")
 
 
-def _write_classes(stream: TextIO, result: Deduplication, fmt: str) -> None:
+def _write_classes(stream: TextIO, classes: list[EquivalenceClass], fmt: str) -> None:
     records = (
         {
             "representative": c.representative,
@@ -125,7 +195,7 @@ def _write_classes(stream: TextIO, result: Deduplication, fmt: str) -> None:
             "members": list(c.members),
             "transforms": list(c.transforms),
         }
-        for c in result.classes
+        for c in classes
     )
     if fmt == "json":
         json.dump(list(records), stream)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from actlang.docs import markdown_table, row, text_table
+from actlang.docs import alias_row, aliases_markdown, aliases_text, markdown_table, row, text_table
 from actlang.registry import primitives
 
 
@@ -20,26 +20,44 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print the table as JSON (with hyperparameter types)")
     output.add_argument("--markdown", action="store_true", help="print a Markdown table (as in docs/primitives.md)")
+    parser.add_argument(
+        "--aliases", action="store_true",
+        help="list the names HF, timm and Keras 3 use (gelu_new, quick_gelu, ...) and their meaning",
+    )  # fmt: skip
     parser.add_argument("names", metavar="NAME", nargs="*", help="only these primitives (aliases allowed)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from actlang.build import unknown_primitive
-    from actlang.registry import lookup
+    from actlang.registry import COMPOSITES, lookup
 
-    chosen = primitives()
+    chosen, aliases = primitives(), list(COMPOSITES.values())
     if args.names:
-        chosen = []
+        chosen, aliases = [], []
         for name in args.names:
             primitive = lookup(name)
-            if primitive is None:
+            if primitive is not None:
+                chosen.append(primitive)
+            elif name in COMPOSITES:
+                aliases.append(COMPOSITES[name])
+            else:
                 raise unknown_primitive(name, None)
-            chosen.append(primitive)
+    show_aliases = args.aliases or (args.names and aliases)
     if args.json:
-        print(json.dumps([row(p) for p in chosen], indent=2, ensure_ascii=False, default=str))
+        rows = [alias_row(a) for a in aliases] if args.aliases else [row(p) for p in chosen]
+        rows += [alias_row(a) for a in aliases] if args.names and not args.aliases else []
+        print(json.dumps(rows, indent=2, ensure_ascii=False, default=str))
     elif args.markdown:
-        print(markdown_table(chosen), end="")
+        print(aliases_markdown(aliases) if args.aliases else markdown_table(chosen), end="")
+    elif args.aliases:
+        print(aliases_text(aliases), end="")
     else:
-        print(text_table(chosen), end="")
+        if chosen:
+            print(text_table(chosen), end="")
+        if show_aliases:
+            print(("\n" if chosen else "") + aliases_text(aliases), end="")
+        elif not args.names:
+            print(f"\n{len(aliases)} more names from HF, timm and Keras 3 (gelu_new, quick_gelu, ...): "
+                  "actlang list --aliases")  # fmt: skip
     return 0

@@ -6,6 +6,8 @@ import argparse
 import json
 
 from actlang.ast import Call, Constant, Expr, Input, Num, Param
+from actlang.cli.check_cmd import add_dialect
+from actlang.constant import require_input
 from actlang.parser import parse
 from actlang.printer import format_expr
 
@@ -20,11 +22,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("expr", metavar="EXPR", help="activation text, e.g. 'add(relu(x),swish(x))'")
     parser.add_argument("--style", choices=["actlang", "aquasurf"], default="actlang", help="output spelling")
     parser.add_argument("--json", action="store_true", help="print the syntax tree as JSON")
+    add_dialect(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    expr = parse(args.expr)
+    expr = parse(args.expr, dialect=args.dialect)
+    require_input(expr, warn=True)  # a constant is valid text: told on stderr, not refused
     if args.json:
         print(json.dumps({"canonical": format_expr(expr), "tree": to_json(expr)}, indent=2))
     else:

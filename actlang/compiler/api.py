@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import functools
+import warnings
 
-from actlang.ast import Expr
+from actlang.ast import Call, Constant, Expr, Input, Num, Param
 from actlang.compiler.module import ActivationModule
 from actlang.compiler.program import program
+from actlang.constant import require_input
 from actlang.errors import ActlangError
+from actlang.parser import parse
 
 
 def compile(  # noqa: A001 - the SPEC's name
@@ -16,13 +18,18 @@ def compile(  # noqa: A001 - the SPEC's name
     channels: int | None = None,
     channel_dim: int = 1,
     memory_efficient: bool = True,
+    dialect: str | None = None,
+    allow_constant: bool | None = None,
 ) -> ActivationModule:
     """Compile ``e`` into an ``nn.Module`` with its own learned parameters.
 
     ``channels=C`` makes every learned parameter a vector of C values broadcast along
     ``channel_dim``; ``memory_efficient=False`` trains through plain autograd instead of the
     fused function. Compiling the same text again reuses the generated code (the cache is keyed
-    by canonical text), never the parameters.
+    by canonical text), never the parameters. ``dialect`` reads library names as that library
+    does (see :func:`actlang.parse`). An expression that never uses ``x`` (``relu(z)``: z is a
+    learned scalar) gives a ``ConstantExpressionWarning``; ``allow_constant=False`` makes it a
+    ``ConstantExpressionError``, ``True`` accepts it silently.
     """
     if not isinstance(e, str | Expr):
         raise ActlangError(f"compile takes an activation as text or an expression, got {type(e).__name__}")
@@ -32,13 +39,18 @@ def compile(  # noqa: A001 - the SPEC's name
         raise ActlangError(f"channels must be a positive integer, got {channels!r}")
     if isinstance(channel_dim, bool) or not isinstance(channel_dim, int):
         raise ActlangError(f"channel_dim must be an integer, got {channel_dim!r}")
-    text = _canonical(e) if isinstance(e, str) else str(e)
+    if isinstance(e, str):
+        with warnings.catch_warnings(record=True) as caught:  # re-issued below at the caller's line
+            warnings.simplefilter("always")
+            expression = parse(e, dialect=dialect)
+        for warning in caught:
+            warnings.warn(warning.message, warning.category, stacklevel=2)
+    elif isinstance(e, Num | Input | Constant | Param | Call):
+        expression = e
+    else:
+        raise ActlangError(f"expected an activation (text or expression), got {type(e).__name__}")
+    require_input(expression, allow_constant=bool(allow_constant), warn=allow_constant is None)
+    text = str(expression)
     built = program(text, channels is not None, channel_dim)
     return built.cls(channels=channels, channel_dim=channel_dim, memory_efficient=memory_efficient)
 
-
-@functools.lru_cache(maxsize=4096)
-def _canonical(text: str) -> str:
-    from actlang.parser import parse
-
-    return str(parse(text))

@@ -48,20 +48,29 @@ class ActivationModule(nn.Module):
         Each generated subclass defines this method again from its source (``program._dispatch``).
         """
         if torch.jit.is_scripting():
-            return self.plain_forward(x)
-        if self.channels is not None:
-            self.check_input(x)
-        if self.memory_efficient and torch.is_grad_enabled() and not torch.compiler.is_compiling():
-            return self.fused_forward(x)
-        return self.plain_forward(x)
+            y = self.plain_forward(x)
+        else:
+            if self.channels is not None:
+                self.check_input(x)
+            if self.memory_efficient and torch.is_grad_enabled() and not torch.compiler.is_compiling():
+                y = self.fused_forward(x)
+            else:
+                y = self.plain_forward(x)
+        # Learned tensors stay float32 (master weights): per-channel ones promote a float16 or
+        # bfloat16 x, so the result is computed in float32 and handed back in x's dtype.
+        if y.dtype != x.dtype and x.is_floating_point():
+            y = y.to(x.dtype)
+        return y
 
     @torch.jit.unused
     def check_input(self, x: torch.Tensor) -> None:
         """A per-channel module needs x with ``channels`` entries along ``channel_dim``."""
         dim = self.channel_dim if self.channel_dim >= 0 else x.dim() + self.channel_dim
         if not 0 <= dim < x.dim() or x.shape[dim] != self.channels:
+            origin = getattr(self, "origin", None)  # the layer replace_activations put it at
+            where = f"the activation at {origin!r}" if origin else "this module"
             raise ActlangError(
-                f"this module has {self.channels} channels along dimension {self.channel_dim}: expected an "
+                f"{where} has {self.channels} channels along dimension {self.channel_dim}: expected an "
                 f"input of shape (..., {self.channels}, ...) with the channels at dimension {self.channel_dim} "
                 f"(e.g. (N, {self.channels}, ...) for channel_dim=1), got shape {tuple(x.shape)}"
             )

@@ -106,7 +106,7 @@ def program(text: str, per_channel: bool, channel_dim: int) -> Program:
     from actlang.compiler.module import ActivationModule
     from actlang.parser import parse
 
-    expression = parse(text)
+    expression = parse(text, dialect="actlang")  # canonical text: actlang's own names, nothing to warn about
     lowered = rewrite(expression)
     attrs = attribute_names(params(lowered))
     layout = Layout(param=lambda name: f"self.{attrs[name]}", channel_dim=channel_dim if per_channel else None)

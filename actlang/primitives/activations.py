@@ -9,9 +9,7 @@ derives derivatives from them.
 
 from __future__ import annotations
 
-import numpy as np
-from scipy import special
-
+from actlang.primitives.lazy import np, special
 from actlang.registry import Hyper, Learned, Primitive, define
 
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -43,7 +41,8 @@ act("relu", "max(x, 0)", "torch.relu({0})", numpy=lambda x: np.where(x < 0, 0.0,
 act("relu6", "min(max(x, 0), 6)", "F.relu6({0})", definition="hardtanh[min=0, max=6](x)",
     vjp="torch.ops.aten.hardtanh_backward({g}, {0}, 0.0, 6.0)")  # fmt: skip
 act(
-    "leaky_relu", "x for x ≥ 0, slope·x below", "F.leaky_relu({0}, {slope})",
+    "leaky_relu", "x for x ≥ 0, slope·x below (PyTorch's default slope; Keras 3's is 0.2: dialect='keras')",
+    "F.leaky_relu({0}, {slope})",
     numpy=lambda x, slope: np.where(x >= 0, x, slope * x),
     sympy=lambda sp, x, slope: sp.Piecewise((x, x > 0), (slope * x, True)),
     hyper=(Hyper("slope", "float", 0.01, doc="negative slope"),), aliases=("leakyrelu",), aquasurf="leakyrelu",
@@ -126,7 +125,7 @@ act(
 )  # fmt: skip
 act(
     "rrelu", "x for x ≥ 0, r·x below: r ~ U(lower, upper) in training, (lower+upper)/2 otherwise",
-    "F.rrelu({0}, {lower}, {upper}, {training})",
+    "kernels.rrelu({0}, {lower}, {upper}, {training})",
     numpy=lambda x, lower, upper: np.where(x >= 0, x, 0.5 * (lower + upper) * x),
     sympy=lambda sp, x, lower, upper: sp.Piecewise((x, x > 0), ((lower + upper) / 2 * x, True)),
     hyper=(Hyper("lower", "float", 1 / 8, low=0, high=1), Hyper("upper", "float", 1 / 3, low=0, high=1)),

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-from scipy import special
-
 from actlang.errors import EvaluationError
+from actlang.primitives.lazy import np, special
 from actlang.registry import Hyper, Learned, Primitive, define
 
 _SOURCE = "Lee et al., ASH: adaptive swish with learned percentile thresholds (seed 001)"

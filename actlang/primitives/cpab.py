@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import numpy as np
-
-from actlang.cpab import reference
-from actlang.cpab.tessellation import theta_dim
+from actlang.primitives.lazy import LazyModule, np
 from actlang.registry import REQUIRED, Hyper, Learned, Primitive, define
+
+# The references and the tessellation import numpy and scipy: loaded when first used.
+reference: Any = LazyModule("actlang.cpab.reference")
 
 _SOURCE = "Chelly et al., DiTAC: diffeomorphism-based trainable activations via CPAB (seed 000)"
 
@@ -36,6 +36,8 @@ def _cells(default: Any) -> Hyper:
 
 
 def _dim(hp: Mapping[str, Any]) -> int:
+    from actlang.cpab.tessellation import theta_dim
+
     return theta_dim(int(hp["cells"]), bool(hp["zero_boundary"]))
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import numpy as np
-from scipy import special
-
+from actlang.primitives.lazy import np, special
 from actlang.registry import Hyper, Primitive, define
 
 
@@ -46,8 +44,9 @@ _unary("ndtr", "standard normal CDF Φ(x)", "0.5 * torch.special.erfc(-0.7071067
        lambda sp, x: (1 + sp.erf(x / sp.sqrt(2))) / 2, source="torch.special.ndtr, computed via erfc")  # fmt: skip
 _unary("bessel_i0e", "e^{−|x|}·I₀(x), exponentially scaled Bessel", "torch.special.i0e({0})", special.i0e,
        lambda sp, x: sp.exp(-sp.Abs(x)) * sp.besseli(0, x), "bessel_i0e")  # fmt: skip
-_unary("bessel_i1e", "e^{−|x|}·I₁(x), exponentially scaled Bessel", "torch.special.i1e({0})", special.i1e,
-       lambda sp, x: sp.exp(-sp.Abs(x)) * sp.besseli(1, x), "bessel_i1e")  # fmt: skip
+_unary("bessel_i1e", "e^{−|x|}·I₁(x), exponentially scaled Bessel", "kernels.i1e({0})", special.i1e,
+       lambda sp, x: sp.exp(-sp.Abs(x)) * sp.besseli(1, x), "bessel_i1e",
+       source="torch.special.i1e (float32 for half precision)")  # fmt: skip
 _unary("zero", "0, shaped like x", "torch.zeros_like({0})", np.zeros_like, lambda sp, x: sp.Integer(0), "zero",
        source="AQuaSurF constant operator")  # fmt: skip
 _unary("one", "1, shaped like x", "torch.ones_like({0})", np.ones_like, lambda sp, x: sp.Integer(1), "one",

@@ -34,3 +34,17 @@ def tanhshrink(x: Tensor) -> Tensor:
     series = -2.0 / 15.0 + square * series
     series = 1.0 / 3.0 + square * series
     return torch.where(x.abs() < cutoff, small * square * series, F.tanhshrink(x))
+
+
+def rrelu(x: Tensor, lower: float, upper: float, training: bool) -> Tensor:
+    """``F.rrelu``; in training, float16 on CPU (which has no kernel for it) goes through float32."""
+    if training and x.dtype == torch.float16 and x.device.type == "cpu":
+        return F.rrelu(x.float(), lower, upper, training).to(x.dtype)
+    return F.rrelu(x, lower, upper, training)
+
+
+def i1e(x: Tensor) -> Tensor:
+    """``torch.special.i1e``; float16 and bfloat16 go through float32 (CPU has no half backward)."""
+    if x.dtype == torch.float16 or x.dtype == torch.bfloat16:
+        return torch.special.i1e(x.float()).to(x.dtype)
+    return torch.special.i1e(x)

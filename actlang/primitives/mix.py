@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
+from actlang.primitives.lazy import np
 from actlang.registry import Learned, Primitive, define
 
 ADACT = "mix(relu, elu, leaky_relu, prelu, rrelu, silu, mish)"

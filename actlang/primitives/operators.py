@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import functools
 
-import numpy as np
-
+from actlang.primitives.lazy import np
 from actlang.registry import Primitive, define
 
 _SRC = "arithmetic (IEEE semantics, as torch)"
