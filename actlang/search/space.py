@@ -158,7 +158,7 @@ def parse_names(names: Sequence[str]) -> list[Expr]:
     """Parse activation strings for evaluation; only deterministic-in-eval pointwise ones qualify."""
     exprs = []
     for name in names:
-        expr = parse(name)
+        expr = parse(name, dialect="aquasurf")  # search spaces are spelled in AQuaSurF's names
         for node in walk(expr):
             if isinstance(node, Call) and not lookup(node.name).pointwise:  # type: ignore[union-attr]
                 raise UnsupportedError(f"{node.name} is not pointwise; search spaces hold pointwise functions")

@@ -78,7 +78,8 @@ class ClassificationTask(Task):
     def build(self, activation: str) -> Any:
         import actlang
 
-        expr = actlang.parse(activation)  # parse once: a bad name fails here, not in slot 3
+        # Parsed once (a bad name fails here, not in slot 3), in AQuaSurF's names: a search space's spelling.
+        expr = actlang.parse(activation, dialect="aquasurf")
         return self.network(lambda: actlang.compile(expr))
 
     def batch(self) -> TensorPair:

@@ -124,7 +124,7 @@ def parse_template(
     """
     sentinel_text, spots = _mark(text)
     try:
-        expr = parse(sentinel_text)
+        expr = parse(sentinel_text, dialect="aquasurf")
     except ActlangError as error:
         message = error.message.replace(_SENTINEL, "the placeholder") if spots else error.message
         raise type(error)(message, text, error.span, error.hint) from None
@@ -194,7 +194,9 @@ def _resolve_ops(specs: Sequence[str], kind: Kind, nargs: int) -> tuple[Op, ...]
         raise ParseError(f"the template has a {kind} placeholder but no {kind} operators were given")
     ops = []
     for spec in specs:
-        expr = parse(f"{spec}({','.join(['x'] * nargs)})") if "(" not in spec else parse(spec)
+        # Operator names are read as AQuaSurF's (its hard_sigmoid is actlang's: no ambiguity to warn of).
+        text = f"{spec}({','.join(['x'] * nargs)})" if "(" not in spec else spec
+        expr = parse(text, dialect="aquasurf")
         if not isinstance(expr, Call) or any(not isinstance(a, Input) for a in expr.args):
             raise ParseError(f"{spec!r} is not a primitive name (optionally with [hyperparameters])")
         primitive = lookup(expr.name)
