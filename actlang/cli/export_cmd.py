@@ -11,6 +11,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "export",
         help="compile an activation and write it as a TorchScript, torch.export or ONNX file",
-        description="Compile EXPR and export it to FILE; the file loads without actlang.",
+        description="Compile EXPR and export it to FILE (the format from its name: .pt2 exported, .onnx onnx, "
+        "else torchscript; --shape sets the rank of exported and onnx files); the file loads without actlang.",
     )
     add_arguments(parser, output_required=True)
