@@ -41,6 +41,15 @@ def format_number(value: float) -> str:
     return repr(float(value))
 
 
+def same_value(a: object, b: object) -> bool:
+    """Equal hyperparameter values, a signed zero included (``0.0 == -0.0`` in Python, but
+    ``1/leaky_relu[slope=-0](x)`` has other poles than with ``slope=0``)."""
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (a, b))
+    if numbers and a == 0 == b:
+        return math.copysign(1.0, a) == math.copysign(1.0, b)  # type: ignore[arg-type]
+    return a == b
+
+
 def format_value(value: HyperValue) -> str:
     """A hyperparameter value as written inside brackets."""
     if isinstance(value, bool):
@@ -73,9 +82,8 @@ def _infix(expr: Expr) -> tuple[str, int]:
             return f"-{_wrap(_infix(operand), UNARY)}", UNARY
         case Call(name=name, args=args, hyper=hyper):
             primitive = lookup(name)
-            defaults = {h.name: format_value(h.default) for h in primitive.hyper} if primitive else {}
-            # compared as text, so -0 is not taken for a default 0 (0 == -0.0 in Python)
-            shown = [f"{k}={format_value(v)}" for k, v in hyper if defaults.get(k) != format_value(v)]
+            defaults = {h.name: h.default for h in primitive.hyper} if primitive else {}
+            shown = [f"{k}={format_value(v)}" for k, v in hyper if k not in defaults or not same_value(defaults[k], v)]
             brackets = f"[{', '.join(shown)}]" if shown else ""
             return f"{name}{brackets}({', '.join(_infix(a)[0] for a in args)})", ATOM
     raise TypeError(f"not an actlang expression: {expr!r}")

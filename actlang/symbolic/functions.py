@@ -64,14 +64,11 @@ class OpaqueFunction(sp.Function):
 
 def label(name: str, hyper: Hyper) -> str:
     """``softplus`` for default hyperparameters, ``softplus[beta=2]`` otherwise."""
-    from actlang.printer import format_value
+    from actlang.printer import format_value, same_value
 
     primitive = lookup(name)
     assert primitive is not None, name
-    changed = [
-        (k, v) for k, v in hyper
-        if (spec := primitive.hyper_spec(k)) is None or format_value(spec.default) != format_value(v)
-    ]  # fmt: skip  (compared as text: a -0 slope is not the default 0)
+    changed = [(k, v) for k, v in hyper if (spec := primitive.hyper_spec(k)) is None or not same_value(spec.default, v)]
     inner = ", ".join(f"{k}={format_value(v)}" for k, v in changed)
     return f"{name}[{inner}]" if inner else name
 
