@@ -5,9 +5,10 @@ from __future__ import annotations
 import functools
 
 from actlang.ast import Expr
+from actlang.compiler.codegen import FLOAT32_MAX
 from actlang.compiler.module import ActivationModule
 from actlang.compiler.program import program
-from actlang.errors import ActlangError
+from actlang.errors import ActlangError, LimitError
 
 
 def compile(  # noqa: A001 - the SPEC's name
@@ -34,6 +35,12 @@ def compile(  # noqa: A001 - the SPEC's name
         raise ActlangError(f"channel_dim must be an integer, got {channel_dim!r}")
     text = _canonical(e) if isinstance(e, str) else str(e)
     built = program(text, channels is not None, channel_dim)
+    for name, init in built.params.items():  # parameters are created in float32
+        if abs(init) > FLOAT32_MAX:
+            raise LimitError(
+                f"the initial value {init:g} of '{name}' is beyond float32's range (±{FLOAT32_MAX:.4g}), "
+                "in which parameters are created"
+            )
     return built.cls(channels=channels, channel_dim=channel_dim, memory_efficient=memory_efficient)
 
 
