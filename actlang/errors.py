@@ -67,7 +67,8 @@ class ParseError(ActlangError):
 
 
 class UnknownNameError(ActlangError):
-    """A call names no primitive, or a ``where`` clause names no parameter."""
+    """A call names no primitive, a ``where`` clause names no parameter, or an option names none
+    of its choices (a search preset, a deduplication mode)."""
 
 
 class ArityError(ActlangError):

@@ -55,6 +55,8 @@ def _given(params: Mapping[str, Any] | None) -> dict[str, np.ndarray]:
     for name, value in params.items():
         if not isinstance(name, str):
             raise EvaluationError(f"parameter names must be strings, got {name!r}")
+        if value is None or isinstance(value, str | bytes):  # np.asarray(None, float) is a silent NaN
+            raise EvaluationError(f"parameter '{name}' must be a real number or an array of them, got {value!r}")
         try:
             given[name] = np.asarray(value, dtype=np.float64)
         except (TypeError, ValueError, OverflowError) as error:

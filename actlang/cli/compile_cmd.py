@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+from pathlib import Path
+
+from actlang.errors import ActlangError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -37,11 +41,43 @@ def add_arguments(parser: argparse.ArgumentParser, output_required: bool) -> Non
     parser.set_defaults(run=run)
 
 
+def check_writable(output: str) -> None:
+    """Fail before compiling when FILE cannot be written: its folder is missing or read-only, or
+    it is a folder itself."""
+    path = Path(output)
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise ActlangError(f"cannot write '{output}': it is a directory")
+    if not folder.is_dir():
+        raise ActlangError(f"cannot write '{output}': no directory '{folder}'")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ActlangError(f"cannot write '{output}': permission denied")
+
+
+def write(module, output: str, format: str, shape: tuple[int, ...] | None = None) -> None:
+    """``export``, with a failed write as an ActlangError (no OSError, no torch's
+    ``[enforce fail at inline_container.cc]``)."""
+    from actlang.compiler import export
+
+    try:
+        export(module, output, format, shape=shape)
+    except OSError as error:
+        raise ActlangError(f"cannot write '{output}': {error.strerror or error}") from None
+    except RuntimeError as error:
+        reason = str(error).split("\n", 1)[0]
+        if "enforce fail" in reason or "inline_container" in reason:  # torch's zip writer: fopen failed
+            raise ActlangError(f"cannot write '{output}': the file could not be opened or written") from None
+        raise
+
+
 def run(args: argparse.Namespace) -> int:
     from actlang.compiler import compile as compile_
-    from actlang.compiler import export
+
     from actlang.compiler.export import file_format
 
+    chosen = file_format(args.output, args.format) if args.output else None
+    if args.output:
+        check_writable(args.output)
     module = compile_(args.expr, channels=args.channels, channel_dim=args.channel_dim)
     summary = {
         "expression": module.expression,
@@ -49,8 +85,7 @@ def run(args: argparse.Namespace) -> int:
         "code": module.code,
     }
     if args.output:
-        chosen = file_format(args.output, args.format)
-        export(module, args.output, chosen, shape=args.shape)
+        write(module, args.output, chosen, args.shape)
         summary |= {"output": args.output, "format": chosen}
     if args.json:
         print(json.dumps(summary, indent=2))

@@ -5,10 +5,11 @@ from __future__ import annotations
 import warnings
 
 from actlang.ast import Call, Constant, Expr, Input, Num, Param
+from actlang.compiler.codegen import FLOAT32_MAX
 from actlang.compiler.module import ActivationModule
 from actlang.compiler.program import program
 from actlang.constant import require_input
-from actlang.errors import ActlangError
+from actlang.errors import ActlangError, LimitError
 from actlang.parser import parse
 
 
@@ -52,5 +53,11 @@ def compile(  # noqa: A001 - the SPEC's name
     require_input(expression, allow_constant=bool(allow_constant), warn=allow_constant is None)
     text = str(expression)
     built = program(text, channels is not None, channel_dim)
+    for name, init in built.params.items():  # parameters are created in float32
+        if abs(init) > FLOAT32_MAX:
+            raise LimitError(
+                f"the initial value {init:g} of '{name}' is beyond float32's range (±{FLOAT32_MAX:.4g}), "
+                "in which parameters are created"
+            )
     return built.cls(channels=channels, channel_dim=channel_dim, memory_efficient=memory_efficient)
 

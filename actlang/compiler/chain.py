@@ -123,9 +123,7 @@ def walk_post(expr: Expr):
 
 def _active(node: Expr, wanted: str) -> bool:
     """Whether ``node`` depends on a leaf that needs an adjoint."""
-    return any(
-        (isinstance(n, Input) and "x" in wanted) or (isinstance(n, Param) and "p" in wanted) for n in walk(node)
-    )
+    return any((isinstance(n, Input) and "x" in wanted) or (isinstance(n, Param) and "p" in wanted) for n in walk(node))
 
 
 @dataclass

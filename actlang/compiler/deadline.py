@@ -16,7 +16,7 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
-BUDGET = 4.0  # seconds of symbolic work per build
+BUDGET = 2.5  # seconds of symbolic work per build
 _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("fused_deadline", default=None)
 
 

@@ -58,8 +58,8 @@ def _idiom(node: Call) -> Expr | None:
             a,
         ) if a == b and dict(hp).get("beta") == 1.0 and is_pure(a):
             return call("mish", a)
-        case "max", (a, Num(value=0.0)) | (Num(value=0.0), a):
-            return call("relu", a)
+        case "max", (a, Num(value=0.0)):  # not max(0, a): on a tie torch.maximum keeps its first
+            return call("relu", a)  # argument, so max(0, −0) = +0 while relu(−0) = −0
         case "sub", (a, Call(name="tanh", args=(b,))) if a == b and is_pure(a):
             return call("tanhshrink", a)
         case "sub", (Call(name="exp", args=(a,)), Num(value=1.0)):

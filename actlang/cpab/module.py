@@ -27,6 +27,7 @@ from actlang.cpab.lookup import CPAB as MODE_CPAB
 from actlang.cpab.lookup import DITAC, GE_DITAC, INF_DITAC, L_DITAC, LookupFunction, lookup, pieces
 from actlang.cpab.nodes import NodeFlow
 from actlang.cpab.table import TablePieces
+from actlang.errors import HyperparameterError
 
 
 class CPABActivation(nn.Module):
@@ -62,6 +63,11 @@ class CPABActivation(nn.Module):
             )
             factor = torch.linalg.cholesky(torch.from_numpy(covariance.copy()))
             theta = (torch.randn(shape, dtype=torch.float64) @ factor.T).to(theta.dtype)
+            if not bool(torch.isfinite(theta).all()):  # prior_scale past the parameters' dtype
+                raise HyperparameterError(
+                    f"prior_scale={self.prior_scale:g} draws θ beyond the range of {theta.dtype}",
+                    hint="use a prior_scale of a few units (libcpab's default is 1)",
+                )
         self.theta = nn.Parameter(theta)
 
     def extra_repr(self) -> str:

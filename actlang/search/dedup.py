@@ -21,7 +21,7 @@ from typing import Literal
 
 import numpy as np
 
-from actlang.errors import ParseError
+from actlang.errors import ActlangError, UnknownNameError
 from actlang.search.engine import Engine, aquasurf_points
 from actlang.search.keys import TRANSFORMS, Symmetry, check_symmetry, key_function, points_for
 from actlang.search.progress import Progress
@@ -125,10 +125,10 @@ def deduplicate(
 ) -> Deduplication:
     """Group ``names`` (strings, or a :func:`~actlang.search.space` for the fast template path)."""
     if by not in BYS:
-        raise ParseError(f"unknown dedup mode {by!r}; expected one of {', '.join(BYS)}")
+        raise UnknownNameError(f"unknown dedup mode {by!r}; expected one of {', '.join(BYS)}")
     symmetry = check_symmetry(symmetry)
     if not (0 <= rtol < 0.5 and 0 <= atol < 0.5):
-        raise ParseError("rtol and atol must lie in [0, 0.5)")
+        raise ActlangError("rtol and atol must lie in [0, 0.5)")
     exact_symmetry = symmetry if by == "outputs" else "none"
     width = len(aquasurf_points())
     keep = by != "outputs"

@@ -13,7 +13,7 @@ from typing import Literal
 
 import numpy as np
 
-from actlang.errors import ParseError
+from actlang.errors import UnknownNameError
 from actlang.search.engine import canonical, row_key
 
 Symmetry = Literal["none", "negation", "sign"]
@@ -25,7 +25,7 @@ Key = tuple[bytes, int]
 
 def check_symmetry(symmetry: str) -> Symmetry:
     if symmetry not in SYMMETRIES:
-        raise ParseError(f"unknown symmetry {symmetry!r}; expected one of {', '.join(SYMMETRIES)}")
+        raise UnknownNameError(f"unknown symmetry {symmetry!r}; expected one of {', '.join(SYMMETRIES)}")
     return symmetry  # type: ignore[return-value]
 
 

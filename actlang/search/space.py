@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from actlang.ast import Call, Expr, walk
-from actlang.errors import ParseError, UnsupportedError
+from actlang.errors import ParseError, UnknownNameError, UnsupportedError
 from actlang.parser import parse
 from actlang.registry import lookup
 from actlang.search.template import Template, parse_template
@@ -69,7 +69,7 @@ def templates_of(
     extra: tuple[str, ...] = ()
     if preset is not None:
         if preset not in PRESETS:
-            raise ParseError(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
+            raise UnknownNameError(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
         templates += PRESETS[preset].templates
         extra = PRESETS[preset].extra
     if template is not None:
