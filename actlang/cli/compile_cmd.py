@@ -72,7 +72,6 @@ def write(module, output: str, format: str, shape: tuple[int, ...] | None = None
 
 def run(args: argparse.Namespace) -> int:
     from actlang.compiler import compile as compile_
-
     from actlang.compiler.export import file_format
 
     chosen = file_format(args.output, args.format) if args.output else None
