@@ -46,13 +46,18 @@ def set_field(module: CPAB, vertex_velocities: list[float]) -> None:
 
 
 def ode(module: CPAB, x: np.ndarray, t: float = 1.0) -> np.ndarray:
-    """Integrate dx/dt = module.velocity(x) with RK45, rtol 1e-10 (all points as one system)."""
+    """Integrate dx/dt = module.velocity(x) with DOP853, rtol 1e-12, each point on its own.
+
+    One system for all points lets the step control of one point's kinks (cell boundaries) set
+    every point's steps: RK45 at rtol 1e-10 that way was off by 5e-6 on some machines, while the
+    closed form agreed with per-point DOP853 to 4e-11."""
 
     def rhs(_, y):
         with torch.no_grad():
             return module.velocity(torch.from_numpy(y)).numpy()
 
-    return solve_ivp(rhs, (0.0, t), x, method="RK45", rtol=1e-10, atol=1e-12).y[:, -1]
+    return np.array([solve_ivp(rhs, (0.0, t), [p], method="DOP853", rtol=1e-12, atol=1e-13).y[0, -1]
+                     for p in np.asarray(x, np.float64).ravel()]).reshape(np.shape(x))  # fmt: skip
 
 
 def grid(module: CPAB, count: int = 201) -> torch.Tensor:
