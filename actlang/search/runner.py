@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from concurrent.futures.process import BrokenProcessPool
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -136,14 +136,21 @@ class Runner:
         return False
 
     def _fisher(self) -> np.ndarray:
-        """Fisher features of every class, computing (in the workers) and storing missing ones."""
+        """Fisher features of every class, computing (in the workers) and storing missing ones.
+
+        Chunks are stored as they finish and at most two per worker are in flight, so progress
+        shows and a killed run keeps what it computed."""
         missing = [i for i, row in enumerate(self.store.classes()) if row.fisher_valid is None]
-        if missing:
-            chunks = [missing[i : i + FISHER_CHUNK] for i in range(0, len(missing), FISHER_CHUNK)]
-            with bar(len(missing), 0, "Fisher features", self.progress) as progress:
-                futures = {self.executor.submit(fisher_many, [self.names[i] for i in c]): c for c in chunks}
-                for future in _as_completed(futures):
-                    chunk = futures[future]
+        queue = [missing[i : i + FISHER_CHUNK] for i in range(0, len(missing), FISHER_CHUNK)]
+        running: dict[Future, list[int]] = {}
+        with bar(len(missing), 0, "Fisher features", self.progress) as progress:
+            while queue or running:
+                while queue and len(running) < 2 * self.workers:
+                    chunk = queue.pop(0)
+                    running[self.executor.submit(fisher_many, [self.names[i] for i in chunk])] = chunk
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    chunk = running.pop(future)
                     values = future.result()
                     self.store.set_fisher({self.ids[i]: v for i, v in zip(chunk, values, strict=True)})
                     progress.update(len(chunk))
@@ -154,9 +161,3 @@ class Runner:
             self.store.release(self.owner)
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
-
-
-def _as_completed(futures: dict[Future, Any]):
-    from concurrent.futures import as_completed
-
-    return as_completed(futures)
