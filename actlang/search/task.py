@@ -67,6 +67,9 @@ class ClassificationTask(Task):
     batch_size: int = 100
     lr: float = 1e-2
     fisher_batch_size: int = 256
+    # Plain autograd: the fused backward's symbolic build (up to 2.5 s per new expression) costs
+    # more than it saves on networks this small, and a search compiles a new expression per trial.
+    memory_efficient: bool = False
     _dataset: Dataset | None = field(default=None, init=False, repr=False)
 
     @property
@@ -80,7 +83,7 @@ class ClassificationTask(Task):
 
         # Parsed once (a bad name fails here, not in slot 3), in AQuaSurF's names: a search space's spelling.
         expr = actlang.parse(activation, dialect="aquasurf")
-        return self.network(lambda: actlang.compile(expr))
+        return self.network(lambda: actlang.compile(expr, memory_efficient=self.memory_efficient))
 
     def batch(self) -> TensorPair:
         import torch
