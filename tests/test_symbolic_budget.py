@@ -110,13 +110,16 @@ def test_heavy_inputs_finish_within_the_budget(text: str) -> None:
         "properties": lambda: actlang.properties(text, budget=budget),
     }
     for name, call in calls.items():
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         try:
             call()
         except actlang.LimitError:  # the chain rule alone did not fit: said so, in time
             assert name == "derivative"
-        elapsed = time.perf_counter() - start
-        assert elapsed < budget + 1.0, (name, elapsed)  # an interrupt lands late on a busy machine
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - start_cpu
+        # The work done is bounded by the budget (CPU time: a loaded machine stretches wall time,
+        # not work); the wall-clock bound is looser, for a shared machine, and still catches a hang.
+        assert cpu < budget + 1.0, (name, cpu)
+        assert elapsed < budget + 6.0, (name, elapsed)
 
 
 def test_a_derivative_that_runs_out_of_tidying_time_is_the_chain_rule(monkeypatch) -> None:
