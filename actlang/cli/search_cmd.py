@@ -39,15 +39,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         sub.set_defaults(run=runner)
     _add_simulate(commands)
     _add_plot(commands)
-    sub = commands.add_parser("export", help="write a study's results as a replay table (CSV) for simulate",
-                              description="One row per evaluated class with its Fisher features (computed "
-                              "for the evaluated classes where missing); a .json beside it says where it "
-                              "came from.")  # fmt: skip
-    sub.add_argument("--store", required=True, metavar="PATH")
-    sub.add_argument("-o", "--output", required=True, metavar="FILE", help="the CSV file")
-    sub.add_argument("--note", action="append", default=[], metavar="KEY=VALUE", help="extra metadata for the .json")
-    sub.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
-    sub.set_defaults(run=_export)
+    _add_export(commands)
 
 
 def _add_run(commands) -> None:
@@ -87,6 +79,18 @@ def _add_simulate(commands) -> None:
     sub.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
     sub.add_argument("--json", action="store_true", help="print JSON")
     sub.set_defaults(run=_simulate)
+
+
+def _add_export(commands) -> None:
+    sub = commands.add_parser("export", help="write a study's results as a replay table (CSV) for simulate",
+                              description="One row per evaluated class with its Fisher features (computed "
+                              "for the evaluated classes where missing); a .json beside it says where it "
+                              "came from.")  # fmt: skip
+    sub.add_argument("--store", required=True, metavar="PATH")
+    sub.add_argument("-o", "--output", required=True, metavar="FILE", help="the CSV file")
+    sub.add_argument("--note", action="append", default=[], metavar="KEY=VALUE", help="extra metadata for the .json")
+    sub.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
+    sub.set_defaults(run=_export)
 
 
 def _add_plot(commands) -> None:

@@ -16,7 +16,6 @@ KFAC-expand approximation of Grosse & Martens) and the MC Fisher, and needs no m
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -76,14 +75,14 @@ def kronecker_factors(task: Task, activation: str) -> list[tuple[np.ndarray, np.
 
 
 def _numpy(tensor) -> np.ndarray:
-    return tensor.detach().to(dtype=tensor.dtype if tensor.is_floating_point() else None).double().cpu().numpy()
+    return tensor.detach().double().cpu().numpy()
 
 
 def fisher_feature(task: Task, activation: str) -> tuple[np.ndarray, bool]:
     """One candidate's feature vector and whether it is valid (finite, every layer in range)."""
     try:
         factors = kronecker_factors(task, activation)
-    except ActlangError:
+    except ActlangError:  # a user's error (a bad name, no curvlinops), not an invalid candidate
         raise
     except (RuntimeError, ValueError, ArithmeticError, np.linalg.LinAlgError):
         return np.empty(0, np.float32), False  # the network cannot even be differentiated: invalid
@@ -114,12 +113,3 @@ def fisher_features(
         if ok and len(vector) == width:
             out[row] = vector
     return out, np.array([ok and len(v) == width for v, ok in zip(vectors, valid, strict=True)], bool)
-
-
-def feature_width(num_weights: Sequence[int]) -> int:
-    """The length of the feature for layers with these weight counts (bias included)."""
-    return sum(max(1, n // 100) for n in num_weights)
-
-
-__all__ = ["fisher_feature", "fisher_features", "kronecker_factors", "layer_cdf", "spectrum_cdf"]
-_ = math  # math is kept for callers formatting widths
