@@ -32,7 +32,7 @@ from actlang.ast import Call, Expr, Input, Param, substitute_input, walk
 from actlang.build import call
 from actlang.compiler.codegen import Emitter, Step
 from actlang.compiler.rewrite import fold_coefficients, reflect_steps, rewrite
-from actlang.lower import hyper_literal, literal
+from actlang.compiler.templates import hyper_literal, literal
 from actlang.registry import Primitive, lookup
 
 _ATEN = re.compile(r"torch\.ops\.aten\.(\w+)\((.*)\)")

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 
 from actlang.ast import Call, Constant, Expr, Input, Num, Param, walk
 from actlang.compiler.rewrite import is_pure
+from actlang.compiler.templates import Site, hyper_literal, literal, render
 from actlang.errors import HyperparameterError
-from actlang.lower import Site, hyper_literal, literal, render
 from actlang.registry import Primitive, lookup
 
 # Templates that accept a Python number in place of a tensor operand.
