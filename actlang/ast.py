@@ -17,7 +17,7 @@ Build calls with :func:`actlang.call`, which resolves aliases and validates hype
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
@@ -28,12 +28,28 @@ CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e}
 RESERVED_NAMES = frozenset({"x", *CONSTANTS, "where", "true", "false"})
 
 
+# How a tree prints: :mod:`actlang.printer` installs its ``format_expr`` here when it is imported
+# (``import actlang`` imports it). The printer needs the node types below and the registry's
+# operator table, so this module cannot import it without an import cycle.
+_printer: Callable[[Expr], str] | None = None
+
+
+def install_printer(format_expr: Callable[[Expr], str]) -> None:
+    """Make ``format_expr`` the text of every tree (``str(expr)``); called by the printer."""
+    global _printer
+    _printer = format_expr
+
+
+def _text(expr: Expr) -> str:
+    if _printer is None:
+        raise RuntimeError("actlang.printer is not loaded; import actlang first")
+    return _printer(expr)
+
+
 def _expr_repr(expr: Expr) -> str:
     """``actlang.parse('relu(x) + 1')``: reads as actlang text, and evaluates back to an equal tree."""
-    from actlang.printer import format_expr
-
     try:
-        return f"actlang.parse({format_expr(expr)!r})"
+        return f"actlang.parse({_text(expr)!r})"
     except Exception:  # a hand-built tree the printer rejects: the fields, as dataclasses show them
         fields = ", ".join(f"{name}={getattr(expr, name)!r}" for name in expr.__dataclass_fields__ if name != "span")
         return f"{type(expr).__name__}({fields})"
@@ -58,9 +74,7 @@ class Num:
         return 1
 
     def __str__(self) -> str:
-        from actlang.printer import format_expr
-
-        return format_expr(self)
+        return _text(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,9 +140,7 @@ class Param:
         return 1
 
     def __str__(self) -> str:
-        from actlang.printer import format_expr
-
-        return format_expr(self)
+        return _text(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,9 +168,7 @@ class Call:
         return dict(self.hyper)
 
     def __str__(self) -> str:
-        from actlang.printer import format_expr
-
-        return format_expr(self)
+        return _text(self)
 
 
 Expr: TypeAlias = Num | Input | Constant | Param | Call
