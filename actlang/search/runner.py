@@ -72,6 +72,7 @@ class Runner:
             fisher = self._fisher() if self.strategy in ("surrogate", "fisher") else None
             suggester = Suggester(self.strategy, self.store.outputs(self.ids), fisher, self.baselines,
                                   seed=self.study.seed)  # fmt: skip
+            suggester.embed_in_background()
             with bar(budget, done, f"search {self.study.task_name}", self.progress) as progress:
                 self._loop(budget, suggester, progress)
         finally:
