@@ -55,8 +55,27 @@ def _expr_repr(expr: Expr) -> str:
         return f"{type(expr).__name__}({fields})"
 
 
+class _Node:
+    """What every node shares: its text is the printer's (``str(expr)``)."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return _text(self)  # type: ignore[arg-type]
+
+
+class _Leaf(_Node):
+    """A node without children: depth 1."""
+
+    __slots__ = ()
+
+    @property
+    def depth(self) -> int:
+        return 1
+
+
 @dataclass(frozen=True, slots=True)
-class Num:
+class Num(_Leaf):
     """A literal constant, never learned. Always finite and >= 0; negation is a ``neg`` call."""
 
     __repr__ = _expr_repr
@@ -69,32 +88,21 @@ class Num:
             raise ValueError(f"Num holds finite non-negative values only, got {self.value!r}")
         object.__setattr__(self, "value", float(self.value))
 
-    @property
-    def depth(self) -> int:
-        return 1
-
-    def __str__(self) -> str:
-        return _text(self)
-
 
 @dataclass(frozen=True, slots=True)
-class Input:
+class Input(_Leaf):
     """The activation's input ``x``."""
 
     __repr__ = _expr_repr
 
     span: Span | None = field(default=None, compare=False, repr=False)
 
-    @property
-    def depth(self) -> int:
-        return 1
-
     def __str__(self) -> str:
         return "x"
 
 
 @dataclass(frozen=True, slots=True)
-class Constant:
+class Constant(_Leaf):
     """A mathematical constant: ``pi`` or ``e``."""
 
     __repr__ = _expr_repr
@@ -110,16 +118,12 @@ class Constant:
     def value(self) -> float:
         return CONSTANTS[self.name]
 
-    @property
-    def depth(self) -> int:
-        return 1
-
     def __str__(self) -> str:
         return self.name
 
 
 @dataclass(frozen=True, slots=True)
-class Param:
+class Param(_Leaf):
     """A learned scalar parameter; ``init`` is its initial value (1.0 unless a ``where`` says)."""
 
     __repr__ = _expr_repr
@@ -135,16 +139,9 @@ class Param:
             raise ValueError(f"initial value of {self.name!r} must be finite, got {self.init!r}")
         object.__setattr__(self, "init", float(self.init))
 
-    @property
-    def depth(self) -> int:
-        return 1
-
-    def __str__(self) -> str:
-        return _text(self)
-
 
 @dataclass(frozen=True, slots=True)
-class Call:
+class Call(_Node):
     """A primitive applied to arguments: ``name[hyper](args...)``.
 
     ``name`` is canonical (aliases resolved) and ``hyper`` holds every hyperparameter of the
@@ -166,9 +163,6 @@ class Call:
     def hp(self) -> dict[str, HyperValue]:
         """The hyperparameters as a dict."""
         return dict(self.hyper)
-
-    def __str__(self) -> str:
-        return _text(self)
 
 
 Expr: TypeAlias = Num | Input | Constant | Param | Call

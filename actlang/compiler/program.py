@@ -1,11 +1,12 @@
 """A compiled expression, independent of any parameter values: source, class, fused function.
 
-:func:`program` turns (canonical text, per-channel?, channel_dim) into a :class:`Program`, once:
-the idiom rewrite, code generation, ``exec`` of the generated source (registered in ``linecache``
-so ``inspect``/TorchScript can read it) and a subclass of :class:`ActivationModule` whose
-``plain_forward`` is that code. Programs are cached by canonical text; they hold no tensors, so
-every module built from one has its own parameters. The fused autograd function (which needs the
-symbolic derivative, the slow part) is built on first use, also once per program.
+:func:`program` turns (expression tree, per-channel?, channel_dim) into a :class:`Program`, once:
+the idiom rewrite, code generation, ``exec`` of the generated source (:mod:`.loading`, registered
+in ``linecache`` so ``inspect``/TorchScript can read it) and a subclass of :class:`ActivationModule`
+whose ``plain_forward`` is that code. Programs are cached by tree (text is made only for ``repr``
+and pickling); they hold no tensors, so every module built from one has its own parameters. The
+fused autograd function (which needs the symbolic derivative, the slow part) is built on first
+use, also once per program.
 """
 
 from __future__ import annotations

@@ -23,15 +23,7 @@ from torch import nn
 from actlang import compiler
 from actlang.definitions.mix import ADACT  # the one actlang definition of AdAct
 from actlang.errors import ActlangError
-
-
-def along(p: torch.Tensor, like: torch.Tensor, channel_dim: int) -> torch.Tensor:
-    """A mixture weight (scalar, or one per channel) shaped to broadcast against ``like``."""
-    if p.dim() == 0:
-        return p
-    shape = [1] * like.dim()
-    shape[channel_dim] = p.shape[0]
-    return p.reshape(shape)
+from actlang.research.broadcast import along
 
 
 class Mix(nn.Module):
