@@ -215,3 +215,30 @@ def test_surrogate_search_suggests_after_the_baselines(tmp_path):
     chosen = {r["id"] for r in done[8:]}
     assert all(valid[ids.index(c)] for c in chosen)  # the surrogate only proposes valid classes
     assert time.perf_counter() - started < 300
+
+
+@pytest.mark.xdist_group("umap")
+def test_embedding_fits_in_the_background_and_errors_surface_where_needed(monkeypatch):
+    from actlang.search import strategy
+
+    rng = np.random.default_rng(0)
+    outputs, fisher = rng.normal(size=(40, 12)), rng.normal(size=(40, 6))
+    suggester = strategy.Suggester("surrogate", outputs, fisher, baselines=[0, 1], seed=0)
+    suggester.embed_in_background()
+    thread = suggester._embedding_thread
+    assert thread is not None
+    thread.join(timeout=300)
+    assert suggester._embedding is not None and suggester._embedding.shape == (40, 2)  # before any suggestion
+    assert suggester.next({0: 0.5, 1: 0.6}) not in (0, 1)
+
+    def fail(*args, **kwargs):
+        raise ValueError("embedding failed")
+
+    monkeypatch.setattr(strategy, "embed", fail)
+    broken = strategy.Suggester("surrogate", outputs, fisher, baselines=[0], seed=0)
+    broken.embed_in_background()
+    with pytest.raises(ValueError, match="embedding failed"):  # raised in the driver, not lost in the thread
+        broken.next({0: 0.5})
+    random = strategy.Suggester("random", outputs, None, baselines=[0], seed=0)
+    random.embed_in_background()
+    assert random._embedding_thread is None  # nothing to fit
