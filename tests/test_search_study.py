@@ -28,6 +28,29 @@ def test_task_result_fields_and_determinism():
     assert first["val_acc"] > 0.8 and first["diverged"] is False
 
 
+def test_task_device_auto_and_explicit(monkeypatch):
+    import dataclasses
+
+    import torch
+
+    task = tiny()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a Ray trial given one GPU sees it as cuda
+    assert task.training_device() == torch.device("cuda")
+    monkeypatch.undo()
+    assert task.training_device() == torch.device("cpu" if not torch.cuda.is_available() else "cuda")
+    on_cpu = dataclasses.replace(task, device="cpu").train_and_evaluate("relu(x)", seed=3)
+    if not torch.cuda.is_available():  # "auto" is the CPU here: the same training
+        assert on_cpu == {**task.train_and_evaluate("relu(x)", seed=3), "runtime_s": on_cpu["runtime_s"]}
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a GPU")
+def test_task_trains_on_the_gpu():
+    import dataclasses
+
+    result = dataclasses.replace(tiny(), device="cuda").train_and_evaluate("x * sigmoid(x)", seed=0)
+    assert result["val_acc"] > 0.8
+
+
 @pytest.mark.parametrize("activation", ["reciprocal(zero(x))", "log(negative(abs(x)) - 1)", "sqrt(-1 - x * x)"])
 def test_diverged_training_is_a_result(activation):
     result = tiny().train_and_evaluate(activation)
