@@ -5,15 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 
-import numpy as np
-
 from actlang.errors import ActlangError
+
+HELP = "draw an activation and its derivative (CPAB primitives: also v^θ and T^θ)"
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "plot",
-        help="draw an activation and its derivative (CPAB primitives: also v^θ and T^θ)",
+        help=HELP,
         description="Draw EXPR (float64 reference) and its derivative (symbolic where it exists, else autograd "
         "through the compiled module) on [A, B]. For CPAB primitives (cpab, ditac, ge_ditac, l_ditac, inf_ditac) "
         "each site adds its velocity field v^θ and its warp T^θ on [a, b]. NaN regions are shaded grey, ±inf red.",
@@ -60,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed, prior=args.prior, state=args.state,
     )  # fmt: skip
     if args.json:
+        import numpy as np
+
         summary = {
             "expression": data.expression,
             "output": args.output,
