@@ -2,7 +2,7 @@
 velocity field v^θ and the warp T^θ of every site (as in the DiTAC supplement's Fig. 13).
 
 :func:`plot_data` computes one curve and :func:`plot_curves` several (numpy arrays, no
-matplotlib, :mod:`.data`); :func:`draw` renders them (:mod:`.draw`); :func:`plot` does both.
+matplotlib, :mod:`.data`); :func:`draw` renders them (:mod:`.render`); :func:`plot` does both.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 from actlang.ast import Expr
 from actlang.plot.data import MAX_POINTS, PlotData, SiteCurves, per_sample, plot_curves, plot_data, with_prior
-from actlang.plot.draw import FORMATS, PlotUnavailableError, draw, image_format, limits, make_figure
+from actlang.plot.render import FORMATS, PlotUnavailableError, draw, image_format, limits, make_figure
 
 
 def plot(exprs: Expr | str | Sequence[Expr | str], output: str | Path, **options: Any) -> list[PlotData]:

@@ -45,9 +45,22 @@ def find_poles(fn: Callable[[np.ndarray], np.ndarray], xs: np.ndarray, ys: np.nd
     grows = near.max(axis=1) > GROWTH * size[candidates]
     neighbours = np.fmax(left[candidates], right[candidates])
     isolated = size[candidates] > GROWTH * np.nan_to_num(neighbours, nan=np.inf)
-    found = [float(fine[i, np.argmax(near[i])]) if grows[i] else float(xs[c])
-             for i, c in enumerate(candidates) if grows[i] or isolated[i]]  # fmt: skip
-    return tuple(sorted(set(found)))
+    # (position, |f| there): the finer grid's largest value, or the isolated grid point's own.
+    found = sorted((float(fine[i, np.argmax(near[i])]), near[i].max()) if grows[i] else (float(xs[c]), size[c])
+                   for i, c in enumerate(candidates) if grows[i] or isolated[i])  # fmt: skip
+    return _merged(found, 2.0 * float(xs[1] - xs[0]))
+
+
+def _merged(found: list[tuple[float, float]], step: float) -> tuple[float, ...]:
+    """One position per pole: the candidates on both sides of a pole (within ``step`` of each
+    other) report it twice; the one where |f| is largest is the closest to it."""
+    groups: list[list[tuple[float, float]]] = []
+    for position, value in found:
+        if groups and position - groups[-1][-1][0] <= step:
+            groups[-1].append((position, value))
+        else:
+            groups.append([(position, value)])
+    return tuple(max(group, key=lambda item: item[1])[0] for group in groups)
 
 
 def near_poles(xs: np.ndarray, poles: tuple[float, ...]) -> np.ndarray:

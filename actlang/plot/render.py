@@ -23,6 +23,8 @@ from actlang.plot.poles import broken_at, near_poles
 
 FORMATS = (".png", ".svg", ".pdf")
 WRAP = 110  # characters of a title or legend line
+# A fixed hash salt (and no date, in draw): the same plot gives the same SVG/PDF bytes (docs images).
+STYLE = {"svg.hashsalt": "actlang", "font.size": 9}
 
 
 class PlotUnavailableError(ActlangError):
@@ -42,8 +44,11 @@ def draw(data: PlotData | Sequence[PlotData], output: str | Path) -> None:
     fmt = image_format(output)
     figure = make_figure([data] if isinstance(data, PlotData) else list(data))
     metadata = {} if fmt == "png" else {"Date": None}  # CreationDate for PDF is also "Date"
+    import matplotlib  # make_figure has found it
+
     try:
-        figure.savefig(output, format=fmt, metadata=metadata)
+        with matplotlib.rc_context(STYLE):
+            figure.savefig(output, format=fmt, metadata=metadata)
     except OSError as error:
         raise ActlangError(f"cannot write {output}: {error}") from None
 
@@ -61,8 +66,7 @@ def make_figure(curves: list[PlotData]) -> Any:
     labels = _labels(curves)
     rows = [(index, site) for index, curve in enumerate(curves) for site in curve.sites]
     legend_lines = sum(len(textwrap.wrap(label, WRAP)) for label in labels) if len(curves) > 1 else 0
-    # A fixed hash salt and no date: the same plot gives the same SVG/PDF bytes (docs images).
-    with matplotlib.rc_context({"svg.hashsalt": "actlang", "font.size": 9}):
+    with matplotlib.rc_context(STYLE):
         figure = Figure(figsize=(10.0, 3.4 * (1 + len(rows)) + 0.22 * legend_lines + 0.3), layout="constrained")
         FigureCanvasAgg(figure)
         axes = figure.subplots(1 + len(rows), 2, squeeze=False)
