@@ -140,6 +140,15 @@ def test_the_y_range_leaves_a_pole_out_and_keeps_a_spike() -> None:
     assert spike.axes[0].get_ylim()[1] > 25 and spike.axes[1].get_ylim()[1] > 800  # its f′ too
 
 
+def test_a_pole_does_not_flatten_the_other_curves() -> None:
+    # 1/(1-x)² is 25 at the edge of the pole's neighbourhood; gelu′ spans [-0.13, 1.13].
+    figure = make_figure([plot_data("gelu(x)", points=401), plot_data("x / (1 - x)", points=401)])
+    low, high = figure.axes[1].get_ylim()
+    assert 1.13 < high < 6 and -1 < low < -0.13
+    alone = make_figure([plot_data("gelu(x)", points=401)]).axes[1].get_ylim()
+    assert alone[1] < high  # the pole's branch still rises out of the panel
+
+
 def test_no_line_joins_the_two_sides_of_a_pole() -> None:
     figure = make_figure([plot_data("1 / (x - 0.3)", points=101)])
     (line,) = curves_of(figure.axes[0])

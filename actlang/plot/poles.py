@@ -63,10 +63,10 @@ def _merged(found: list[tuple[float, float]], step: float) -> tuple[float, ...]:
     return tuple(max(group, key=lambda item: item[1])[0] for group in groups)
 
 
-def near_poles(xs: np.ndarray, poles: tuple[float, ...]) -> np.ndarray:
-    """The grid points within :data:`RADIUS` of the x-range from a pole."""
+def near_poles(xs: np.ndarray, poles: tuple[float, ...], share: float = RADIUS) -> np.ndarray:
+    """The grid points within ``share`` of the x-range from a pole."""
     mask = np.zeros(len(xs), dtype=bool)
-    radius = RADIUS * float(xs[-1] - xs[0])
+    radius = share * float(xs[-1] - xs[0])
     for pole in poles:
         mask |= np.abs(xs - pole) <= radius
     return mask

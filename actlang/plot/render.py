@@ -19,7 +19,7 @@ import numpy as np
 
 from actlang.errors import ActlangError
 from actlang.plot.data import PlotData
-from actlang.plot.poles import broken_at, near_poles
+from actlang.plot.poles import RADIUS, broken_at, near_poles
 
 FORMATS = (".png", ".svg", ".pdf")
 WRAP = 110  # characters of a title or legend line
@@ -152,18 +152,32 @@ def _finish(ax: Any, curves: list[PlotData], attribute: str, xlabel: str, ylabel
     """Limits over every curve (one x-range for the row; y away from poles), labels, grid and the
     shading legend."""
     ys = np.concatenate([getattr(c, attribute) for c in curves])
-    poles = "poles" if attribute == "values" else "slope_poles"
-    away = np.concatenate([~near_poles(c.xs, getattr(c, poles)) for c in curves]) & np.isfinite(ys)
-    # Grid curves had their poles located; a per-sample curve (ash) falls back on percentiles.
-    robust = any(c.sample for c in curves)
-    if away.any() or np.isfinite(ys).any():
-        ax.set_ylim(*limits(ys[away] if away.any() else ys[np.isfinite(ys)], robust))
+    if np.isfinite(ys).any():
+        ax.set_ylim(*_y_range(curves, attribute, ys))
     ax.set_xlim(min(float(c.xs[0]) for c in curves), max(float(c.xs[-1]) for c in curves))
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     ax.grid(True, linewidth=0.4, alpha=0.6)
     shading = [(h, t) for h, t in zip(*ax.get_legend_handles_labels(), strict=True) if t in ("NaN (undefined)", "±inf")]
     if shading:
         ax.legend(*zip(*shading, strict=True), loc="best", fontsize=8)
+
+
+def _y_range(curves: list[PlotData], attribute: str, ys: np.ndarray) -> tuple[float, float]:
+    """The y-range of a panel: the finite values outside :data:`RADIUS` of every pole; where there
+    are poles, at most twice the span of the values far from them (5 radii) beyond it, so that
+    a pole's branch leaves the panel instead of flattening the other curves (1/(1−x)² next to gelu′)."""
+    finite = np.isfinite(ys)
+    which = "poles" if attribute == "values" else "slope_poles"
+    near = np.concatenate([near_poles(c.xs, getattr(c, which)) for c in curves])
+    far = ~np.concatenate([near_poles(c.xs, getattr(c, which), 5 * RADIUS) for c in curves]) & finite
+    kept = finite & ~near if (finite & ~near).any() else finite
+    values = ys[kept]
+    if far.any() and near.any():
+        base_low, base_high = float(ys[far].min()), float(ys[far].max())
+        span = max(base_high - base_low, 1e-9 * max(abs(base_high), 1.0))
+        values = np.clip(values, base_low - 2 * span, base_high + 2 * span)
+    # Grid curves had their poles located; a per-sample curve (ash) falls back on percentiles.
+    return limits(values, robust=any(c.sample for c in curves))
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
