@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from actlang.docs import alias_row, aliases_markdown, aliases_text, markdown_table, row, text_table
 from actlang.registry import primitives
 
 HELP = "list the primitives: signature, aliases, properties, AQuaSurF name, meaning"
@@ -32,6 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from actlang.build import unknown_primitive
+    from actlang.docs import alias_row, aliases_markdown, aliases_text, markdown_table, row, text_table
     from actlang.registry import COMPOSITES, lookup
 
     chosen, aliases = primitives(), list(COMPOSITES.values())

@@ -1,8 +1,8 @@
 """``actlang plot``: activations and their derivatives on one figure, and for CPAB primitives the
 velocity field v^θ and the warp T^θ of every site (as in the DiTAC supplement's Fig. 13).
 
-:func:`plot_data` computes one curve and :func:`plot_curves` several (numpy arrays, no
-matplotlib, :mod:`.data`); :func:`draw` renders them (:mod:`.render`); :func:`plot` does both.
+:func:`plot_data` computes one curve (:mod:`.data`) and :func:`plot_curves` several (:mod:`.curves`;
+numpy arrays, no matplotlib); :func:`draw` renders them (:mod:`.render`); :func:`plot` does both.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from actlang.ast import Expr
-from actlang.plot.data import MAX_POINTS, PlotData, SiteCurves, per_sample, plot_curves, plot_data, with_prior
+from actlang.plot.curves import plot_curves
+from actlang.plot.data import MAX_POINTS, PlotData, SiteCurves, per_sample, plot_data, with_prior
 from actlang.plot.render import FORMATS, PlotUnavailableError, draw, image_format, limits, make_figure
 
 

@@ -16,7 +16,7 @@ activation's path in it); per-channel parameters give one curve per channel (:mo
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,14 +122,9 @@ def plot_data(
         torch.manual_seed(seed)
         module = compile_(expr).double().eval()
     if state is not None:
-        states = channel_states(module, load_state(state), site)
-        if len(states) > 1 and channel is None:
-            raise ActlangError(f"the state dict holds {len(states)} channels; pick one with channel= (--channel)")
-        if channel is not None and not 0 <= channel < len(states):
-            raise ActlangError(f"channel {channel} is out of range: the state dict holds {len(states)}")
-        module.load_state_dict(states[channel or 0])
+        _load(module, state, site, channel)
     override(module, params or {})
-    known = set(_names(expr))
+    known = set(names(expr))
     values = {n: p.detach().numpy().copy() for n, p in module.named_parameters() if n in known}
     xs = np.linspace(lo, hi, points)
     poles: tuple[tuple[float, ...], tuple[float, ...]] = ((), ())
@@ -146,6 +141,16 @@ def plot_data(
     label = describe(expr, values)
     sites = _sites(module, points)
     return PlotData(str(expr), xs, ys, slope, method, text, values, sites, label, note, channel, *poles)
+
+
+def _load(module: Any, state: str | Path | StateDict, site: str | None, channel: int | None) -> None:
+    """Load ``state`` (at ``site``; its ``channel`` when it holds per-channel values) into ``module``."""
+    states = channel_states(module, load_state(state), site)
+    if len(states) > 1 and channel is None:
+        raise ActlangError(f"the state dict holds {len(states)} channels; pick one with channel= (--channel)")
+    if channel is not None and not 0 <= channel < len(states):
+        raise ActlangError(f"channel {channel} is out of range: the state dict holds {len(states)}")
+    module.load_state_dict(states[channel or 0])
 
 
 def describe(expr: Expr, values: Mapping[str, np.ndarray]) -> str:
@@ -176,7 +181,8 @@ def _check_range(lo: float, hi: float, points: int) -> None:
         raise ActlangError(f"points must be between 2 and {MAX_POINTS}, got {points}")
 
 
-def _names(expr: Expr) -> list[str]:
+def names(expr: Expr) -> list[str]:
+    """The names of ``expr``'s learned values: scalars (``beta``) and site tensors (``prelu_0.a``)."""
     return [*scalar_params(expr), *learned_names(expr)]
 
 
@@ -214,7 +220,7 @@ def _slope(
         derived = derivative(expr, "x")
     except UnsupportedError:  # an opaque or stateful primitive: no closed form in actlang
         return (lambda xs: _autograd(module, xs)), "autograd", None
-    wanted = {k: v for k, v in values.items() if k in set(_names(derived))}
+    wanted = {k: v for k, v in values.items() if k in set(names(derived))}
     return (lambda xs: evaluate(derived, xs, wanted)), "symbolic", str(derived)
 
 
@@ -240,59 +246,3 @@ def _sites(module: Any, points: int) -> tuple[SiteCurves, ...]:
                 velocity, transform = sub.velocity(t).numpy(), sub.transform(t).numpy()
                 found.append(SiteCurves(name, t.numpy().copy(), velocity.copy(), transform.copy()))
     return tuple(found)
-
-
-def plot_curves(
-    exprs: Sequence[Expr | str],
-    *,
-    params: Mapping[str, float] | None = None,
-    state: str | Path | StateDict | None = None,
-    site: str | None = None,
-    channels: Sequence[int] | None = None,
-    max_channels: int = 10,
-    **options: Any,
-) -> list[PlotData]:
-    """:func:`plot_data` of every expression: one curve each, or one per channel when the state
-    dict holds per-channel parameters (``channels`` picks some; more than ``max_channels`` must be
-    picked). A ``params`` name applies to every expression that has it, and to at least one."""
-    if not exprs:
-        raise ActlangError("nothing to plot: give at least one expression")
-    loaded = load_state(state) if state is not None else None
-    curves: list[PlotData] = []
-    used: set[str] = set()
-    for expr in exprs:
-        count = _channel_count(expr, loaded, site)
-        picked = list(channels) if channels is not None and count > 1 else list(range(count))
-        if count > max_channels and channels is None:
-            raise ActlangError(f"the state dict holds {count} channels; pick at most {max_channels} with --channel")
-        for channel in picked:
-            own = _own_params(expr, params or {})
-            used |= own.keys()
-            curves.append(plot_data(expr, params=own, state=loaded, site=site,
-                                    channel=channel if count > 1 else None, **options))  # fmt: skip
-    if unused := sorted(set(params or {}) - used):
-        listed = ", ".join(dict.fromkeys(n for c in curves for n in c.params)) or "none"
-        whose = "the expression's" if len(exprs) == 1 else "the expressions'"
-        raise ActlangError(f"unknown parameter '{unused[0]}'; {whose} parameters: {listed}")
-    return curves
-
-
-def _channel_count(expr: Expr | str, state: StateDict | None, site: str | None) -> int:
-    """How many channels ``state`` holds for ``expr`` (1 without per-channel parameters)."""
-    if state is None:
-        return 1
-    import torch
-
-    from actlang.compiler import compile as compile_
-
-    with torch.random.fork_rng(devices=[]):  # initial values are replaced; the caller's generator is kept
-        module = compile_(expr)
-    return len(channel_states(module, state, site))
-
-
-def _own_params(expr: Expr | str, params: Mapping[str, float]) -> dict[str, float]:
-    """The ``params`` that name a parameter of ``expr`` (its learned scalars and site tensors)."""
-    from actlang.parser import parse
-
-    names = set(_names(parse(expr) if isinstance(expr, str) else expr))
-    return {k: v for k, v in params.items() if k in names}
