@@ -141,7 +141,7 @@ def _curve(ax: Any, xs: np.ndarray, ys: np.ndarray, label: str, color: str, pole
     shown = set(ax.get_legend_handles_labels()[1])
     width = (xs[-1] - xs[0]) / (2 * (len(xs) - 1)) if len(xs) > 1 else 0.5
     for kind, mask, style in (("NaN (undefined)", np.isnan(ys), {"alpha": 0.15}),
-                              ("±inf", np.isinf(ys), {"alpha": 0.3, "hatch": "//", "fill": False})):  # fmt: skip
+                              ("±inf", np.isinf(ys), {"alpha": 0.35, "hatch": "xx"})):  # fmt: skip
         for start, stop in _runs(mask):
             ax.axvspan(xs[start] - width, xs[stop - 1] + width, color=color, zorder=0, linewidth=0,
                        label=None if kind in shown else kind, **style)  # fmt: skip
