@@ -80,10 +80,11 @@ def test_primitives_table_is_a_page(site: Path) -> None:
 
 
 def _project(tmp_path: Path, page: str) -> Path:
-    """docs/ (less the API page) plus ``page``, with the real configuration (theme, validation,
+    """docs/ (an empty API page) plus ``page``, with the real configuration (theme, validation,
     hooks, mkdocstrings) and the nav MkDocs makes itself."""
     config = yaml.safe_load((ROOT / "mkdocs.yml").read_text())
-    shutil.copytree(ROOT / "docs", tmp_path / "docs", ignore=shutil.ignore_patterns("api.md"))
+    shutil.copytree(ROOT / "docs", tmp_path / "docs")
+    (tmp_path / "docs" / "api.md").write_text("# API reference\n")  # the README links it; its entries are slow
     (tmp_path / "docs" / "page.md").write_text(page)
     del config["nav"]
     config["docs_dir"] = str(tmp_path / "docs")
