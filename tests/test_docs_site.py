@@ -125,7 +125,7 @@ def test_the_copied_project_builds_when_nothing_is_broken(tmp_path: Path) -> Non
     [
         ("", "[language](docs/language.md)", "[language](language.md)"),
         ("", "[cli](docs/performance.md#command-line-start-up)", "[cli](performance.md#command-line-start-up)"),
-        ("docs", "[grammar](../actlang/grammar/actlang.lark)", "grammar (`actlang/grammar/actlang.lark`)"),
+        ("docs", "[grammar](../grammar/actlang.lark)", "grammar (`grammar/actlang.lark`)"),
         ("docs", "[missing](../no/such/file.py)", "[missing](../no/such/file.py)"),  # left for --strict
         ("docs", "[page](symbolic.md)", "[page](symbolic.md)"),
         ("docs", "[web](https://pytorch.org/docs)", "[web](https://pytorch.org/docs)"),
