@@ -15,7 +15,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import actlang
-from actlang.ast import Call, Input, Num, Param, params, walk
+from actlang.ast import Call, Input, Num, Param, Sites, params, walk
 from actlang.compiler.program import program
 from actlang.compiler.rewrite import rewrite
 from actlang.evaluate import _learned_values, reference
@@ -85,14 +85,14 @@ def _in_float32_range(e) -> bool:
 def reference_with(e, xs: np.ndarray, transform: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     """The float64 reference with ``transform`` applied to every primitive's result (post-order,
     learned values at their inits, numbered as ``evaluate`` numbers them)."""
-    counters: dict[str, int] = {}
+    sites = Sites()
 
     def value(node) -> np.ndarray:
         if not isinstance(node, Call):
             return np.broadcast_to(actlang.evaluate(node, xs), xs.shape)
         args = [value(a) for a in node.args]
         primitive = actlang.registry.lookup(node.name)
-        hyper = dict(node.hyper) | _learned_values(primitive, dict(node.hyper), {}, counters)
+        hyper = dict(node.hyper) | _learned_values(primitive, dict(node.hyper), {}, sites)
         with np.errstate(all="ignore"):
             return transform(np.asarray(reference(primitive)(*args, **hyper), dtype=np.float64))
 

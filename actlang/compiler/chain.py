@@ -28,10 +28,11 @@ from dataclasses import dataclass, field
 
 import torch
 
-from actlang.ast import Call, Expr, Input, Param, substitute_input, walk
+from actlang.ast import Call, Expr, Input, Param, contains, substitute_input, walk
 from actlang.build import call
 from actlang.compiler.codegen import Emitter, Step
 from actlang.compiler.rewrite import fold_coefficients, reflect_steps, rewrite
+from actlang.evaluate import constant_value
 from actlang.lower import hyper_literal, literal
 from actlang.registry import Primitive, lookup
 
@@ -68,7 +69,7 @@ def adjoints(emitter: Emitter, expr: Expr, seed: Value, derivative: Derivative, 
     """
     order: list[Expr] = []
     seen: set[Expr] = set()
-    for node in walk_post(expr):
+    for node in walk(expr):
         if node not in seen:
             seen.add(node)
             order.append(node)
@@ -113,17 +114,10 @@ def _no_derivative(expr: Expr, wrt: str) -> Expr:
     raise NoRule(str(expr))
 
 
-def walk_post(expr: Expr):
-    """Nodes in post-order (arguments left to right, then the call), as the Emitter visits them."""
-    if isinstance(expr, Call):
-        for arg in expr.args:
-            yield from walk_post(arg)
-    yield expr
-
-
 def _active(node: Expr, wanted: str) -> bool:
     """Whether ``node`` depends on a leaf that needs an adjoint."""
-    return any((isinstance(n, Input) and "x" in wanted) or (isinstance(n, Param) and "p" in wanted) for n in walk(node))
+    kinds = tuple(kind for kind, key in ((Input, "x"), (Param, "p")) if key in wanted)
+    return contains(node, kinds)
 
 
 @dataclass
@@ -134,7 +128,7 @@ class _Sweep:
 
     def value(self, expr: Expr) -> Value:
         code, is_tensor = self.emitter.value(expr)
-        return code if is_tensor else _number(expr)
+        return code if is_tensor else constant_value(expr)
 
     def step(self, name: str, operands: list[Value]) -> Value:
         """Emit one operator statement (recorded for the buffer-reuse pass)."""
@@ -353,9 +347,3 @@ def _grad_input(code: str) -> str | None:
 
 def _code(value: Value) -> str:
     return value if isinstance(value, str) else literal(value)
-
-
-def _number(expr: Expr) -> float:
-    from actlang.evaluate import evaluate
-
-    return float(evaluate(expr, 0.0))

@@ -18,9 +18,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from actlang.ast import Call, Constant, Expr, Input, Num, Param, walk
+from actlang.ast import Call, Constant, Expr, Input, Num, Param, Sites, uses_input, walk
 from actlang.compiler.rewrite import is_pure
 from actlang.errors import HyperparameterError
+from actlang.evaluate import constant_value
 from actlang.lower import Site, hyper_literal, literal, render
 from actlang.registry import Primitive, lookup
 
@@ -75,7 +76,7 @@ class Emitter:
     lines: list[str] = field(default_factory=list)
     params: dict[str, float] = field(default_factory=dict)
     sites: list[Site] = field(default_factory=list)
-    counters: dict[str, int] = field(default_factory=dict)
+    numbering: Sites = field(default_factory=Sites)
     memo: dict[Expr, tuple[str, bool]] = field(default_factory=dict)
     shape_var: str | None = None
     bound: set[str] = field(default_factory=set)
@@ -110,13 +111,13 @@ class Emitter:
                 else:
                     lowered = [self.value(a) for a in args]
                 if not any(is_tensor for _, is_tensor in lowered) and not primitive.stateful:
-                    result = literal(_fold(expr)), False
+                    result = literal(constant_value(expr)), False
                 elif name in _FOLDS and len(args) > 2:
                     result = self._fold_variadic(expr, lowered)
                 else:
                     code = self._call(primitive, lowered, hyper)
                     result = self.emit(code), True
-                    on_x = _uses_input(expr) and (not _learned(expr) or self._scalars(expr))
+                    on_x = uses_input(expr) and (not _learned(expr) or self._scalars(expr))
                     self.steps[result[0]] = Step(primitive, tuple(lowered), code, on_x)
             case _:
                 raise TypeError(f"not an actlang expression: {expr!r}")
@@ -131,10 +132,10 @@ class Emitter:
         binary = lookup(_FOLDS[expr.name])
         assert binary is not None
         plain = not _learned(expr) or self._scalars(expr)
-        accumulated, uses = lowered[0], _uses_input(expr.args[0])
+        accumulated, uses = lowered[0], uses_input(expr.args[0])
         for arg, operand in zip(expr.args[1:], lowered[1:], strict=True):
             operands = [accumulated, operand]
-            uses = uses or _uses_input(arg)
+            uses = uses or uses_input(arg)
             code = self._call(binary, operands, ())
             if not (accumulated[1] or operand[1]) and binary.name in _NUMBER_OK:
                 accumulated = f"({code})", False  # two numbers: Python arithmetic, no tensor
@@ -148,7 +149,7 @@ class Emitter:
         code, is_tensor = self.value(expr)
         if not is_tensor:
             return self.emit(f"torch.zeros_like(x) + {code}")  # not full_like: 1e300 overflows float32
-        if not _uses_input(expr):
+        if not uses_input(expr):
             return self.emit(f"{code} + torch.zeros_like(x)")  # shaped like x, as every activation
         return code
 
@@ -186,9 +187,7 @@ class Emitter:
         _check_range(primitive, hyper)
         names: dict[str, str] = {k: hyper_literal(v) for k, v in hyper}
         if primitive.stateful:
-            index = self.counters.setdefault(primitive.name, 0)
-            self.counters[primitive.name] += 1
-            site = f"{primitive.name}_{index}"
+            site = self.numbering.next(primitive.name)
             self.sites.append(Site(site, primitive, hyper, len(args)))
             if primitive.module is not None:
                 return f"self.{site}({', '.join(args)})"
@@ -222,21 +221,6 @@ def _check_range(primitive: Primitive, hyper: tuple) -> None:
 
 def _scalar(code: str) -> str:
     return f"torch.tensor({code}, dtype=x.dtype, device=x.device)"
-
-
-def _fold(expr: Expr) -> float:
-    from actlang.evaluate import evaluate
-
-    return float(evaluate(expr, 0.0))
-
-
-def _uses_input(expr: Expr) -> bool:
-    match expr:
-        case Input():
-            return True
-        case Call(args=args):
-            return any(_uses_input(a) for a in args)
-    return False
 
 
 def _learned(expr: Expr) -> bool:

@@ -138,15 +138,15 @@ def _factors(expr: Expr, numerator: list[Expr], denominator: list[Expr], up: boo
 
 def _constant(expr: Expr) -> float | None:
     """The value of a subtree without x or parameters (``sqrt(pi)``), else None."""
-    from actlang.ast import Constant, Input, Param, walk
+    from actlang.ast import Constant, Input, Param, contains
 
     match expr:
         case Num(value=value) | Constant(value=value):
             return value
-        case Call() if is_pure(expr) and not any(isinstance(n, Input | Param) for n in walk(expr)):
-            from actlang.evaluate import evaluate
+        case Call() if is_pure(expr) and not contains(expr, (Input, Param)):
+            from actlang.evaluate import constant_value
 
-            return float(evaluate(expr, 0.0))
+            return constant_value(expr)
     return None
 
 

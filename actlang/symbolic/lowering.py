@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from actlang.ast import Call, Constant, Expr, Input, Num, Param
+from actlang.ast import Call, Constant, Expr, Input, Num, Param, Sites
 from actlang.errors import UnsupportedError
 from actlang.registry import lookup
 from actlang.symbolic.functions import function_class, native_form, sympy_hyper
@@ -24,7 +24,7 @@ def to_sympy(expr: Expr | str) -> sp.Expr:
 
         expr = parse(expr)
     try:
-        return _lower(expr, {})
+        return _lower(expr, Sites())
     except OverflowError as error:  # mpmath overflows evaluating extreme constants, e.g. erfc(3e307)
         raise UnsupportedError(f"{expr}: sympy cannot evaluate a constant in it ({error})") from error
 
@@ -34,7 +34,7 @@ def number(value: float) -> sp.Rational:
     return sp.Rational(repr(float(value))) if value != int(value) else sp.Integer(int(value))
 
 
-def _lower(expr: Expr, counters: dict[str, int]) -> sp.Expr:
+def _lower(expr: Expr, sites: Sites) -> sp.Expr:
     match expr:
         case Num(value=value):
             return number(value)
@@ -45,13 +45,12 @@ def _lower(expr: Expr, counters: dict[str, int]) -> sp.Expr:
         case Param(name=name):
             return param_symbol(name)
         case Call(name=name, args=args, hyper=hyper):
-            lowered = [_lower(a, counters) for a in args]
+            lowered = [_lower(a, sites) for a in args]
             primitive = lookup(name)
             assert primitive is not None, name
             learned = []
             if primitive.stateful:  # learned tensors: one symbol per site, numbered as evaluate does
-                site = f"{name}_{counters.setdefault(name, 0)}"
-                counters[name] += 1
+                site = sites.next(name)
                 learned = [learned_symbol(site, lt.name) for lt in primitive.learned]
             if native_form(name, hyper):
                 return primitive.sympy(sp, *lowered, **sympy_hyper(hyper))
