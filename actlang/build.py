@@ -118,7 +118,7 @@ def expand_alias(alias: Alias, args: Sequence[Expr], keywords: Sequence[Keyword]
     ``x`` takes that primitive's hyperparameters, except those the alias sets itself."""
     if len(args) != 1:
         raise ArityError(f"{alias.name} takes 1 argument, got {len(args)}", span=span,
-                         hint=f"{alias.name}(x) = {alias.text}")  # fmt: skip
+                         hint=f"{alias.name}(x) = {alias.text}")
     body = _alias_body(alias.text)
     if keywords:
         if not (isinstance(body, Call) and body.args == (Input(),)):
@@ -132,7 +132,7 @@ def expand_alias(alias: Alias, args: Sequence[Expr], keywords: Sequence[Keyword]
                 raise HyperparameterError(
                     f"{alias.name} sets '{key}' itself: it is {alias.text}", span=key_span or span,
                     hint=f"write {body.name}[{key}=...](x) for another value",
-                )  # fmt: skip
+                )
         given = {key for key, _, _ in keywords}
         kept = [(key, value, None) for key, value in body.hyper if key not in given]
         body = primitive_call(body.name, [Input()], [*kept, *keywords], span)

@@ -9,8 +9,8 @@ from typing import Any
 
 from actlang.ast import Call, Constant, Expr, Input, Num, Param, Sites, params, walk
 from actlang.build import as_expr
+from actlang.definitions.lazy import np  # numpy on first use: `import actlang` and the CLI's text paths skip it
 from actlang.errors import EvaluationError
-from actlang.primitives.lazy import np  # numpy on first use: `import actlang` and the CLI's text paths skip it
 from actlang.registry import Primitive, lookup
 
 

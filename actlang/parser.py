@@ -12,6 +12,7 @@ import functools
 import math
 import warnings
 from importlib import resources
+from pathlib import Path
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
@@ -50,7 +51,7 @@ def _ambiguity(name: str) -> None:
     """Note a name whose meaning differs between libraries, read without a dialect."""
     if DIALECT.get() is None and name in AMBIGUOUS:
         _note(AmbiguousNameWarning, f"{AMBIGUOUS[name]}; pass dialect='aquasurf' (this meaning), 'timm' or "
-                                    f"'keras' (theirs) to parse/compile/act_layer to say which is meant")  # fmt: skip
+                                    f"'keras' (theirs) to parse/compile/act_layer to say which is meant")
 
 
 def _learned_scalar(name: str, span: Span) -> Param:
@@ -60,7 +61,7 @@ def _learned_scalar(name: str, span: Span) -> Param:
     folded = [n for n in all_names() if n.lower() == name.lower()]
     if folded:
         _note(SuspiciousNameWarning, f"'{name}' is read as a learned scalar (names are case-sensitive); "
-                                     f"did you mean the primitive '{folded[0]}'?")  # fmt: skip
+                                     f"did you mean the primitive '{folded[0]}'?")
     return Param(name, 1.0, span)
 
 
@@ -196,10 +197,22 @@ def _apply_where(expr: Expr, inits: list[tuple[Token, float]]) -> Expr:
     return with_inits(expr, values)
 
 
+# The grammar lives in the repository's top-level ``grammar/`` folder, which the build maps to the
+# package ``actlang.grammar`` (pyproject.toml: ``package-dir``). A checkout or an editable install
+# reads the folder next to the package; a wheel install reads the packaged copy.
+_CHECKOUT_GRAMMAR = Path(__file__).resolve().parent.parent / "grammar" / "actlang.lark"
+
+
+def grammar_text() -> str:
+    """The Lark grammar of the language (``grammar/actlang.lark``)."""
+    if _CHECKOUT_GRAMMAR.is_file():
+        return _CHECKOUT_GRAMMAR.read_text(encoding="utf-8")
+    return resources.files("actlang.grammar").joinpath("actlang.lark").read_text(encoding="utf-8")
+
+
 @functools.cache
 def _lark() -> Lark:
-    grammar = resources.files("actlang").joinpath("grammar/actlang.lark").read_text()
-    return Lark(grammar, parser="lalr", transformer=_ToAst(), maybe_placeholders=True)
+    return Lark(grammar_text(), parser="lalr", transformer=_ToAst(), maybe_placeholders=True)
 
 
 @functools.cache
@@ -212,7 +225,7 @@ _TERMINALS = {
     "RSQB": "']'", "COMMA": "','", "EQUAL": "'='", "PLUS": "'+'", "MINUS": "'-'", "STAR": "'*'",
     "SLASH": "'/'", "POW": "'^'", "TRUE": "true", "FALSE": "false", "_WHERE": "'where'",
     "$END": "end of input",
-}  # fmt: skip
+}
 _OPERATORS = {"PLUS", "MINUS", "STAR", "SLASH", "POW"}
 
 

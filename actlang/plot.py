@@ -251,7 +251,7 @@ def _curve(ax: Any, xs: np.ndarray, ys: np.ndarray, label: str, color: str) -> N
         for index, (start, stop) in enumerate(_runs(mask)):
             width = (xs[1] - xs[0]) / 2 if len(xs) > 1 else 0.5
             ax.axvspan(xs[start] - width, xs[stop - 1] + width, color=shade, zorder=0,
-                       label=kind if index == 0 else None)  # fmt: skip
+                       label=kind if index == 0 else None)
     if finite.any():
         ax.set_ylim(*_limits(ys[finite]))
     ax.set_xlim(xs[0], xs[-1])

@@ -5,7 +5,7 @@ numpy/scipy reference, hyperparameters with types and ranges, learned parameters
 values, arity, pointwise/stochastic flags, infix spelling, AQuaSurF name, and a doc line with its
 source. Parser, printer, evaluator, compiler, docs, CLI listing and parametrized tests all read
 these records, so adding a primitive means adding one ``define(...)`` call in
-``actlang/primitives/``.
+``actlang/definitions/``.
 """
 
 from __future__ import annotations
@@ -292,4 +292,4 @@ def _load() -> None:
     global _loaded
     if not _loaded:
         _loaded = True
-        import actlang.primitives  # noqa: F401
+        import actlang.definitions  # noqa: F401

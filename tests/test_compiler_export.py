@@ -46,7 +46,7 @@ def load_elsewhere(files: dict[str, str], x: torch.Tensor, tmp_path) -> dict[str
     done = subprocess.run(
         [sys.executable, "-c", LOADER, json.dumps(files), str(tmp_path / "x.pt"), str(tmp_path / "out.pt")],
         capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return torch.load(tmp_path / "out.pt")
 
@@ -139,7 +139,7 @@ def test_scale():
             numpy=lambda x, init, scale: scale * x, hyper=(Hyper("init", "float", 2.0),),
             learned=(Learned("scale", lambda hp: hp["init"]),), module=f"{__name__}:Scale",
         )
-    )  # fmt: skip
+    )
     try:
         yield
     finally:

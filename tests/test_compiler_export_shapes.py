@@ -175,7 +175,7 @@ def bool_where():
             name="test_bool_where", doc="tests only", source="tests", torch=None,
             numpy=lambda x: x * ((x > 0) | (x < -1)), module=f"{__name__}:BoolWhere",
         )
-    )  # fmt: skip
+    )
     try:
         yield
     finally:

@@ -57,7 +57,7 @@ def test_registry_entries():
     ("text", "message"),
     [("cpab[a=0, b=1](x)", "needs hyperparameter 'cells'"), ("ditac[a=2, b=1](x)", "a must be below b"),
      ("ge_ditac[b=-1](x)", "'b'"), ("ditac[cells=1](x)", "'cells'"), ("ditac[init=random](x)", "'init'")],
-)  # fmt: skip
+)
 def test_bad_hyperparameters_are_actlang_errors(text, message):
     with pytest.raises(actlang.HyperparameterError, match=message):
         actlang.parse(text)

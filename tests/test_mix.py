@@ -1,4 +1,4 @@
-"""Mixtures and AdAct (SPEC §5.3): weights, outputs, dominant branch, collapse."""
+"""Mixtures and AdAct (docs/research.md): weights, outputs, dominant branch, collapse."""
 
 from __future__ import annotations
 
@@ -146,7 +146,7 @@ def test_collapse_in_a_model_reports_each_choice() -> None:
     assert report.replaced == {"body.1": "silu(x)", "heads.act": "tanh(x)"}
     assert [(c.path, c.branches[c.chosen]) for c in report.choices] == [
         ("body.1/adact_0/mix_0", "silu(x)"), ("heads.act/mix_0", "tanh(x)")
-    ]  # fmt: skip
+    ]
     assert sum(report.choices[0].weights) == pytest.approx(1.0)
     assert model.body[1].expression == "silu(x)" and model.out[1].expression == "silu(x)"
     torch.testing.assert_close(model(x), before, rtol=1e-5, atol=1e-6)

@@ -26,10 +26,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("expr", metavar="EXPR", help="activation text")
     parser.add_argument("-o", "--output", required=True, metavar="FILE", help="image file: .png, .svg or .pdf")
     parser.add_argument("--range", nargs=2, type=float, default=(-5.0, 5.0), metavar=("A", "B"),
-                        help="the interval of x (default -5 5)")  # fmt: skip
+                        help="the interval of x (default -5 5)")
     parser.add_argument("--points", type=int, default=1001, metavar="N", help="points on the interval (default 1001)")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                        help="set a learned parameter (repeatable); a tensor is filled with VALUE")  # fmt: skip
+                        help="set a learned parameter (repeatable); a tensor is filled with VALUE")
     parser.add_argument("--prior", action="store_true", help="draw CPAB θ from the smoothness prior (init=prior)")
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="random seed for initial values (default 0)")
     parser.add_argument("--state", metavar="FILE", help="load parameters: torch.save(module.state_dict(), FILE)")
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     data = plot(
         args.expr, args.output, lo=lo, hi=hi, points=args.points, params=parse_assignments(args.param),
         seed=args.seed, prior=args.prior, state=args.state,
-    )  # fmt: skip
+    )
     if args.json:
         summary = {
             "expression": data.expression,

@@ -13,7 +13,7 @@ from actlang.errors import ActlangError, LimitError
 from actlang.parser import parse
 
 
-def compile(  # noqa: A001 - the SPEC's name
+def compile(  # noqa: A001 - the public name
     e: Expr | str,
     *,
     channels: int | None = None,

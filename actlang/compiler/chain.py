@@ -32,8 +32,8 @@ from actlang.ast import Call, Expr, Input, Param, contains, substitute_input, wa
 from actlang.build import call
 from actlang.compiler.codegen import Emitter, Step
 from actlang.compiler.rewrite import fold_coefficients, reflect_steps, rewrite
+from actlang.compiler.templates import hyper_literal, literal
 from actlang.evaluate import constant_value
-from actlang.lower import hyper_literal, literal
 from actlang.registry import Primitive, lookup
 
 _ATEN = re.compile(r"torch\.ops\.aten\.(\w+)\((.*)\)")

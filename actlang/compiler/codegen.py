@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 
 from actlang.ast import Call, Constant, Expr, Input, Num, Param, Sites, uses_input, walk
 from actlang.compiler.rewrite import is_pure
+from actlang.compiler.templates import Site, hyper_literal, literal, render
 from actlang.errors import HyperparameterError
 from actlang.evaluate import constant_value
-from actlang.lower import Site, hyper_literal, literal, render
 from actlang.registry import Primitive, lookup
 
 # Templates that accept a Python number in place of a tensor operand.

@@ -10,6 +10,9 @@ straight-line block (the :class:`~actlang.compiler.codegen.Emitter` shares subex
 - ``"partials"`` (learned scalars): save x and ∂f/∂x (2×); backward is g·∂f/∂x for x, and the
   parameters' gradients come from a generated reverse sweep seeded with g over f recomputed from
   x (no autograd, common subexpressions shared across the parameters), reduced as dot products;
+- ``"sweep"`` (learned scalars): save x and the value of one subexpression u of f, picked by the
+  cost model (2×); backward gives every gradient by a generated reverse sweep seeded with g over
+  f recomputed from x where u does not already hold it;
 - ``"checkpoint"``: save x only (1×); backward recomputes f with autograd from x;
 - ``"plain"``: the generated code under ordinary autograd (only when what it saves fits).
 
@@ -20,7 +23,7 @@ static (:mod:`~actlang.compiler.cost`): every candidate is priced from its gener
 (forward + first-order backward, plus autograd's backward estimated as a reverse sweep over f),
 and the cheapest within the memory allowance (1× without learned scalars, 2× with them) wins —
 the same expression gives the same choice on every machine and run. Ties go to the earlier
-candidate in the order derivatives, partials, checkpoint, plain; symbolic before chain.
+candidate in the order derivatives, partials, sweep, checkpoint, plain; symbolic before chain.
 
 Double backward (``create_graph=True``) recomputes f from x with plain autograd; x is saved in
 the checkpoint and partials strategies and otherwise held by a weak reference, so higher-order
@@ -65,14 +68,12 @@ def derivatives(expr: Expr, names: list[str]) -> dict[str, Expr] | None:
         return None
 
 
-def build_fused(
-    program: Any, strategy: str = "auto", example: torch.Tensor | None = None, method: str | None = None
-) -> Any:
+def build_fused(program: Any, strategy: str = "auto", method: str | None = None) -> Any:
     """The training function of ``program`` (``.apply(x, *params)``), or None if ``strategy`` can't be built.
 
     ``strategy``: one of :data:`STRATEGIES`, or ``"auto"``: the cheapest candidate by the static
-    cost model whose saved memory is within the allowance (``example`` is accepted for
-    compatibility; the choice never depends on it). The result carries ``strategy``, ``method``,
+    cost model whose saved memory is within the allowance (the choice depends on the expression
+    only, never on an input). The result carries ``strategy``, ``method``,
     ``cost``, ``source`` and, for ``"auto"``, ``costs`` (every candidate's price; those over the
     memory allowance are left out). ``method`` (``"symbolic"`` or ``"chain"``) keeps only candidates
     whose derivatives have that form.

@@ -79,7 +79,7 @@ class ActivationModule(nn.Module):
     def fused_forward(self, x: torch.Tensor) -> torch.Tensor:
         if _transformed():  # vmap/grad/jacrev/jacfwd and jit.trace: the plain code, which they handle
             return self.plain_forward(x)
-        fused = self.program.fused(x)
+        fused = self.program.fused()
         values = [getattr(self, self.program.attrs[name]) for name in self.program.params]
         # Generated training functions assume a floating x (their temporaries take its dtype).
         if fused is None or not x.is_floating_point() or not (x.requires_grad or any(v.requires_grad for v in values)):

@@ -21,7 +21,7 @@ from actlang.ast import Call, Expr, Input, params, uses_input, walk
 from actlang.compiler.codegen import Emitter, Layout, function_source
 from actlang.compiler.names import attribute_names
 from actlang.compiler.rewrite import rewrite
-from actlang.lower import Site
+from actlang.compiler.templates import Site
 from actlang.registry import lookup
 
 _counter = itertools.count()
@@ -45,11 +45,11 @@ class Program:
     cls: type = field(init=False, repr=False)
     _fused: Any = field(default=_UNBUILT, init=False, repr=False)
 
-    def fused(self, example: Any = None) -> Any:
+    def fused(self) -> Any:
         """The training function (``None`` when the expression cannot be fused); built on first use,
-        its strategy chosen by the static cost model (``example`` plays no part in the choice)."""
+        its strategy chosen by the static cost model."""
         if self._fused is _UNBUILT:
-            self._fused = _build_fused(self, example) if self.fusable else None
+            self._fused = _build_fused(self) if self.fusable else None
         return self._fused
 
 
@@ -62,14 +62,14 @@ FUSE_NODES = 256  # nodes of the expression
 FUSE_WIDTH = 16  # arguments of one variadic call (sum_n, max_n, ...)
 
 
-def _build_fused(built: Program, example: Any) -> Any:
+def _build_fused(built: Program) -> Any:
     """The fused function of ``built`` (None when none can be built)."""
     from actlang.compiler.deadline import budget
     from actlang.compiler.fused import build_fused
 
     try:
         with budget():
-            return build_fused(built, "auto", example)
+            return build_fused(built, "auto")
     except RecursionError:  # a derivative deeper than the interpreter allows: plain autograd
         return None
 
@@ -79,7 +79,7 @@ def load_source(source: str, namespace: dict[str, Any]) -> dict[str, Any]:
     import torch
     import torch.nn.functional as F
 
-    from actlang.primitives import kernels
+    from actlang.definitions import torch_kernels as kernels
 
     filename = f"<actlang-generated-{next(_counter)}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
@@ -117,7 +117,7 @@ def program(text: str, per_channel: bool, channel_dim: int) -> Program:
         text=text, expression=expression, lowered=lowered, source=source, params=dict(emitter.params),
         attrs=attrs, sites=tuple(emitter.sites), per_channel=per_channel, channel_dim=channel_dim,
         fusable=_fusable(expression) and not _native(lowered),
-    )  # fmt: skip
+    )
     # forward is generated per class too: torch.compile caches by code object, and one shared
     # forward would make every compiled expression a recompilation of the same frame.
     scope = load_source(source + "\n\n" + _dispatch(), {})

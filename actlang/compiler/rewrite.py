@@ -21,7 +21,6 @@ from actlang.registry import lookup
 
 _ZERO = Num(0.0)
 _ONE = Num(1.0)
-_TWO = Num(2.0)
 # f(a) * a -> g(a): the gate and the native kernel it becomes.
 _GATES = {"sigmoid": "silu", "ndtr": "gelu", "hardsigmoid": "hardswish"}
 
@@ -109,7 +108,7 @@ def fold_coefficients(expr: Expr) -> Expr:
             if constants < 2:
                 return Call(expr.name, tuple(fold_coefficients(a) for a in expr.args), expr.hyper, expr.span)
             return _product(coefficient, [fold_coefficients(f) for f in numerator],
-                            [fold_coefficients(f) for f in denominator])  # fmt: skip
+                            [fold_coefficients(f) for f in denominator])
         case Call(name=name, args=args, hyper=hyper):
             return Call(name, tuple(fold_coefficients(a) for a in args), hyper, expr.span)
     return expr

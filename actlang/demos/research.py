@@ -20,7 +20,7 @@ def run(out: TextIO) -> None:
     print("ash[k=10](x) keeps about the top 10 % of each sample's feature map (float64 reference):", file=out)
     for row, values in zip(batch, actlang.evaluate("ash[k=10](x)", batch), strict=True):
         print("  x = [" + ", ".join(f"{v:5.1f}" for v in row) + "] -> [" + ", ".join(f"{v:6.3f}" for v in values) + "]",
-              file=out)  # fmt: skip
+              file=out)
     try:
         actlang.evaluate("ash(x)", batch[0])
     except actlang.ActlangError as error:

@@ -24,8 +24,8 @@ import torch
 from scipy import special
 from torch import nn
 
+from actlang.definitions.ash import z_from_k
 from actlang.errors import EvaluationError
-from actlang.primitives.ash import z_from_k
 
 
 def _per_channel(value: torch.Tensor, x: torch.Tensor, channel_dim: int) -> torch.Tensor:

@@ -20,8 +20,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from actlang.definitions.mix import ADACT  # the one actlang definition of AdAct
 from actlang.errors import ActlangError
-from actlang.primitives.mix import ADACT  # the one actlang definition of AdAct
 
 
 def along(p: torch.Tensor, like: torch.Tensor, channel_dim: int) -> torch.Tensor:
@@ -37,7 +37,7 @@ class Mix(nn.Module):
     """One ``mix`` site with ``arity`` branches: logits ``w`` of shape ``[n]`` or ``[C, n]``."""
 
     def __new__(cls, hp: Mapping[str, Any] | None = None, channels: int | None = None, channel_dim: int = 1,
-                arity: int | None = None):  # fmt: skip
+                arity: int | None = None):
         if cls is Mix:  # pick the subclass whose forward takes exactly `arity` tensors
             if arity is None or arity < 1:
                 raise ActlangError(f"mix needs the number of its branches (at least 1), got {arity!r}")
@@ -45,7 +45,7 @@ class Mix(nn.Module):
         return super().__new__(cls)
 
     def __init__(self, hp: Mapping[str, Any] | None = None, channels: int | None = None, channel_dim: int = 1,
-                 arity: int | None = None) -> None:  # fmt: skip
+                 arity: int | None = None) -> None:
         super().__init__()
         assert arity is not None
         shape = (arity,) if channels is None else (channels, arity)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from actlang.errors import UnsupportedError
+from actlang.search.closeness import _close, close_components
 from actlang.search.keys import NEGATE, REFLECT, TRANSFORMS, Symmetry, transform
-from actlang.search.numeric import _close, close_components
 from actlang.search.rows import Rows
 
 UNKNOWN = -1  # a member joined only through others: no single transform relates it

@@ -41,7 +41,7 @@ class Runner:
     """One run of a study; not reusable."""
 
     def __init__(self, study: Study, strategy: str, workers: int, progress: bool | None, lease_s: float,
-                 max_attempts: int):  # fmt: skip
+                 max_attempts: int):
         self.study, self.store = study, study.store
         self.strategy, self.workers, self.progress = strategy, workers, progress
         self.lease_s, self.max_attempts = lease_s, max_attempts
@@ -69,7 +69,7 @@ class Runner:
         try:
             fisher = self._fisher() if self.strategy in ("surrogate", "fisher") else None
             suggester = Suggester(self.strategy, self.store.outputs(self.ids), fisher, self.baselines,
-                                  seed=self.study.seed)  # fmt: skip
+                                  seed=self.study.seed)
             with bar(budget, done, f"search {self.study.task_name}", self.progress) as progress:
                 self._loop(budget, suggester, progress)
         finally:

@@ -1,4 +1,4 @@
-"""Tasks (SPEC §7.1): a network, its data and a training recipe, scored for one activation.
+"""Tasks (docs/search.md): a network, its data and a training recipe, scored for one activation.
 
 A :class:`Task` builds the network with an activation in every slot, gives one fixed batch for
 Fisher features, and trains and evaluates a candidate. :class:`ClassificationTask` is the recipe

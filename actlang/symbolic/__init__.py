@@ -1,4 +1,4 @@
-"""The symbolic layer (SPEC §4): actlang ↔ sympy, simplification, derivatives, equivalence.
+"""The symbolic layer (docs/symbolic.md): actlang ↔ sympy, simplification, derivatives, equivalence.
 
 - :func:`to_sympy` / :func:`from_sympy` — AST ↔ sympy (:mod:`.lowering`, :mod:`.raising`), with
   one generated function class per non-native primitive (:mod:`.functions`).
@@ -22,4 +22,4 @@ from actlang.symbolic.symbols import X, param_symbol
 __all__ = [
     "ActFunction", "Equivalence", "OpaqueFunction", "Properties", "X", "derivative", "elementary",
     "equivalent", "from_sympy", "param_symbol", "properties", "simplify", "to_sympy",
-]  # fmt: skip
+]

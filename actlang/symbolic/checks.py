@@ -28,7 +28,7 @@ from actlang.ast import Expr, params
 from actlang.build import call
 from actlang.symbolic.functions import elementary
 from actlang.symbolic.lowering import to_sympy
-from actlang.symbolic.numeric import precise, probe_points, safe_evaluate
+from actlang.symbolic.probe import precise, probe_points, safe_evaluate
 from actlang.symbolic.symbols import X
 
 _KINKS = (sp.Max, sp.Min, sp.Abs, sp.sign, sp.Heaviside, sp.Piecewise)

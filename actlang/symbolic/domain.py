@@ -41,13 +41,13 @@ import sympy as sp
 from actlang.ast import Call, Expr, params, walk
 from actlang.registry import lookup
 from actlang.symbolic.functions import _dummies, class_form, elementary, is_elementary
-from actlang.symbolic.numeric import exact_value, precise, probe_points, safe_evaluate
+from actlang.symbolic.probe import exact_value, precise, probe_points, safe_evaluate
 from actlang.symbolic.symbols import X
 
 Status = Literal["same", "different", "undecided"]
 MAX_GUARDS, MAX_POINTS = 40, 40
 _TOTAL = (sp.exp, sp.sin, sp.cos, sp.sinh, sp.cosh, sp.tanh, sp.asinh, sp.atan, sp.erf, sp.erfc, sp.besseli,
-          sp.Abs, sp.Max, sp.Min, sp.sign, sp.Heaviside, sp.Piecewise)  # fmt: skip
+          sp.Abs, sp.Max, sp.Min, sp.sign, sp.Heaviside, sp.Piecewise)
 _LEARNED = sp.Symbol("learned_tensor", real=True)
 
 
@@ -308,7 +308,7 @@ def _agree(va: sp.Expr, vb: sp.Expr, exprs: list[Expr]) -> tuple[bool | None, di
 
 def _finite_agree(difference: sp.Expr, exprs: list[Expr]) -> tuple[bool | None, dict[str, float]]:
     """Whether two finite exact values are equal for every value of the learned scalars."""
-    from actlang.symbolic.numeric import param_assignments
+    from actlang.symbolic.probe import param_assignments
     from actlang.symbolic.symbols import param_symbol
 
     if difference == 0 or sp.simplify(difference) == 0:

@@ -47,7 +47,7 @@ def _without_extrema(expr: sp.Expr) -> sp.Expr:
         return first
 
     rewritten = expr.replace(lambda e: isinstance(e, sp.Max | sp.Min),
-                             lambda e: pairwise(e.args, 1 if isinstance(e, sp.Max) else -1))  # fmt: skip
+                             lambda e: pairwise(e.args, 1 if isinstance(e, sp.Max) else -1))
     return sp.expand(rewritten)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 
-from actlang.primitives.lazy import np
+from actlang.definitions.lazy import np
 from actlang.registry import Primitive, define
 
 _SRC = "arithmetic (IEEE semantics, as torch)"
@@ -18,7 +18,7 @@ def _binary(name: str, doc: str, torch: str, numpy, sympy, infix: str | None = N
             name=name, doc=doc, source=_SRC, torch=torch, numpy=numpy, sympy=sympy, arity=2,
             infix=infix, aquasurf=name, tags=frozenset({"operator"}),
         )
-    )  # fmt: skip
+    )
 
 
 _binary("add", "a + b", "{0} + {1}", np.add, lambda sp, a, b: a + b, "+")
@@ -28,7 +28,7 @@ _binary("div", "a / b (x/0 = ±inf, 0/0 = NaN)", "{0} / {1}", np.divide, lambda 
 _binary(
     "pow", "a ^ b (NaN for a negative base and a non-integer exponent)",
     "torch.pow({0}, {1})", np.power, lambda sp, a, b: a**b, "^",
-)  # fmt: skip
+)
 
 
 def _maximum(a, b):
@@ -42,16 +42,16 @@ def _minimum(a, b):
 
 
 _binary("max", "larger of a and b (NaN if either is NaN)", "torch.maximum({0}, {1})", _maximum,
-        lambda sp, a, b: sp.Max(a, b))  # fmt: skip
+        lambda sp, a, b: sp.Max(a, b))
 _binary("min", "smaller of a and b (NaN if either is NaN)", "torch.minimum({0}, {1})", _minimum,
-        lambda sp, a, b: sp.Min(a, b))  # fmt: skip
+        lambda sp, a, b: sp.Min(a, b))
 
 define(
     Primitive(
         name="neg", doc="−a", source=_SRC, torch="-{0}", numpy=np.negative, sympy=lambda sp, a: -a,
         aliases=("negative",), infix="-", aquasurf="negative", tags=frozenset({"operator"}),
     )
-)  # fmt: skip
+)
 
 
 def _variadic(name: str, doc: str, join: str, numpy_op, sympy_op) -> None:
@@ -67,7 +67,7 @@ def _variadic(name: str, doc: str, join: str, numpy_op, sympy_op) -> None:
             sympy=lambda sp, *args: sympy_op(sp)(*args), arity=None, min_args=1, aquasurf=name,
             tags=frozenset({"operator"}),
         )
-    )  # fmt: skip
+    )
 
 
 _variadic("sum_n", "a + b + ... (any number of arguments)", "+", np.add, lambda sp: sp.Add)
