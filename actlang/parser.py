@@ -30,7 +30,7 @@ from actlang.errors import (
     UnknownNameError,
 )
 from actlang.lalr import FALLBACK, Driver
-from actlang.registry import AMBIGUOUS, DIALECTS, all_names, composite, lookup
+from actlang.registry import AMBIGUOUS, DIALECTS, all_names, composite, lookup, primitives
 
 MAX_LENGTH = 10_000
 MAX_DEPTH = 200
@@ -78,7 +78,14 @@ def _checked(node: Expr, span: Span) -> Expr:
 
 
 _KEYWORDS = frozenset({"where", "true", "false"})
-_BINARY = {"+": "add", "-": "sub", "*": "mul", "/": "div", "^": "pow", "**": "pow"}
+
+
+@functools.cache
+def _operators() -> dict[tuple[str, int], str]:
+    """(token, number of operands) -> the operator primitive it spells, from the registry."""
+    return {
+        (token, len(p.operator.operands)): p.name for p in primitives() if p.operator for token in p.operator.tokens
+    }
 
 
 @v_args(inline=True)
@@ -95,10 +102,10 @@ class _ToAst(Transformer):
         return (name, value)
 
     def binary(self, left: Expr, op: Token, right: Expr) -> Expr:
-        return _checked(Call(_BINARY[op.value], (left, right), (), span_of(op)), span_of(op))
+        return _checked(Call(_operators()[op.value, 2], (left, right), (), span_of(op)), span_of(op))
 
     def neg(self, op: Token, operand: Expr) -> Expr:
-        return _checked(Call("neg", (operand,), (), span_of(op)), span_of(op))
+        return _checked(Call(_operators()[op.value, 1], (operand,), (), span_of(op)), span_of(op))
 
     def pos(self, _op: Token, operand: Expr) -> Expr:
         return operand

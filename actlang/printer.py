@@ -11,12 +11,7 @@ from typing import Literal
 
 from actlang.ast import Call, Constant, Expr, HyperValue, Input, Num, Param, params
 from actlang.errors import UnsupportedError
-from actlang.registry import lookup
-
-# Binding strength of what a piece of text is, lowest first; an operand printed at a weaker
-# level than its slot needs gets parentheses.
-SUM, PRODUCT, UNARY, POWER, ATOM = 1, 2, 3, 4, 5
-_INFIX = {"add": ("+", SUM), "sub": ("-", SUM), "mul": ("*", PRODUCT), "div": ("/", PRODUCT)}
+from actlang.registry import ATOM, lookup
 
 Style = Literal["actlang", "aquasurf"]
 
@@ -73,15 +68,12 @@ def _infix(expr: Expr) -> tuple[str, int]:
             return "x", ATOM
         case Constant(name=name) | Param(name=name):
             return name, ATOM
-        case Call(name=name, args=(left, right)) if name in _INFIX:
-            symbol, level = _INFIX[name]
-            return f"{_wrap(_infix(left), level)} {symbol} {_wrap(_infix(right), level + 1)}", level
-        case Call(name="pow", args=(base, exponent)):
-            return f"{_wrap(_infix(base), ATOM)}^{_wrap(_infix(exponent), UNARY)}", POWER
-        case Call(name="neg", args=(operand,)):
-            return f"-{_wrap(_infix(operand), UNARY)}", UNARY
         case Call(name=name, args=args, hyper=hyper):
             primitive = lookup(name)
+            operator = primitive.operator if primitive else None
+            if operator is not None and len(args) == len(operator.operands):  # the registry's spelling
+                pieces = [_wrap(_infix(a), need) for a, need in zip(args, operator.operands, strict=True)]
+                return operator.text.format(*pieces), operator.level
             defaults = {h.name: h.default for h in primitive.hyper} if primitive else {}
             shown = [f"{k}={format_value(v)}" for k, v in hyper if k not in defaults or not same_value(defaults[k], v)]
             brackets = f"[{', '.join(shown)}]" if shown else ""

@@ -111,6 +111,31 @@ class Learned:
 
 TorchTemplate = str | Callable[[Sequence[str], Mapping[str, str]], str]
 
+# Binding strength of a piece of text, lowest first (the grammar's levels: sum, product, prefix
+# minus, power, atom); an operand printed at a weaker level than its slot needs gets parentheses.
+SUM, PRODUCT, UNARY, POWER, ATOM = 1, 2, 3, 4, 5
+
+
+@dataclass(frozen=True)
+class Operator:
+    """How an operator is written, read and run as Python arithmetic.
+
+    - ``tokens``: what the parser reads as it (``("^", "**")``); the first is its spelling.
+    - ``text``: its printed form over the operands' text, ``"{0} + {1}"``, ``"{0}^{1}"``, ``"-{0}"``.
+    - ``level``: the binding strength of that text; ``operands``: the strength each operand slot
+      needs (``a - (b - c)``: a sum's right operand must bind as tightly as a product).
+    - ``function``: the torch function the Python operator of its torch template calls
+      (``{0} + {1}`` is ``torch.add``), so that the compiler can give it an ``out=`` buffer;
+      ``commutative``: ``2.0 * t`` is ``torch.mul(t, 2.0)``.
+    """
+
+    tokens: tuple[str, ...]
+    text: str
+    level: int
+    operands: tuple[int, ...]
+    function: str | None = None
+    commutative: bool = False
+
 
 @dataclass(frozen=True)
 class Primitive:
@@ -141,6 +166,12 @@ class Primitive:
       the symbolic derivative. Its values must agree with that derivative, kinks included.
     - ``local``: optional f'(``{0}``) itself as a torch template, for a ``vjp`` primitive whose
       adjoint is a constant (the root of an expression), so that no tensor of ones is multiplied.
+    - ``operator``: infix spelling and precedence of an operator (:class:`Operator`); the parser,
+      the printer and the compiler read them from here.
+    - ``number_operands``: its torch template takes Python numbers in operand slots (Python
+      arithmetic, ``torch.pow``), so constant operands need not become tensors.
+    - ``folds``: a variadic reduction's binary primitive (``sum_n`` folds ``add`` left to right),
+      which the compiler emits one statement per argument.
     """
 
     name: str
@@ -157,13 +188,20 @@ class Primitive:
     aliases: tuple[str, ...] = ()
     pointwise: bool = True
     stochastic: bool = False
-    infix: str | None = None
+    operator: Operator | None = None
+    number_operands: bool = False
+    folds: str | None = None
     aquasurf: str | None = None
     module: str | None = None
     check: Callable[[Mapping[str, HyperValue]], str | None] | None = None
     tags: frozenset[str] = field(default_factory=frozenset)
     vjp: str | None = None
     local: str | None = None
+
+    @property
+    def infix(self) -> str | None:
+        """The operator's spelling (``+``), or None for a primitive written as a call."""
+        return self.operator.tokens[0] if self.operator is not None else None
 
     @property
     def stateful(self) -> bool:

@@ -23,13 +23,9 @@ from actlang.compiler.rewrite import is_pure
 from actlang.compiler.templates import Site, hyper_literal, literal, render
 from actlang.errors import HyperparameterError
 from actlang.evaluate import constant_value
-from actlang.registry import Primitive, lookup
+from actlang.registry import Primitive, TorchTemplate, lookup
 
-# Templates that accept a Python number in place of a tensor operand.
-_NUMBER_OK = frozenset({"add", "sub", "mul", "div", "neg", "pow", "sum_n", "prod_n"})
 FLOAT32_MAX = 3.4028234663852886e38
-# Variadic reductions and the binary primitive each folds with (emitted one statement per argument).
-_FOLDS = {"sum_n": "add", "prod_n": "mul", "max_n": "max", "min_n": "min"}
 
 
 @dataclass
@@ -53,19 +49,30 @@ class Layout:
 
 @dataclass(frozen=True)
 class Step:
-    """One statement ``t = code`` computing ``primitive(*operands)``.
+    """One statement ``t = code``: operation ``op`` of ``operands``, written from ``template``.
 
+    ``op``: a primitive's name, or what the chain rule computes beside them (``vjp:silu``,
+    ``mask:where``); ``template``: the torch template the code was made from (the primitive's,
+    or the chain rule's own), which tells the buffer-reuse pass whether the code is one kernel call.
     ``operands``: (code, is_tensor) per argument; ``on_x``: computed from x and literals alone (no
     learned value), so shaped like x and, for floating x, in x's dtype. ``out``: the statement as a
     ``str.format`` pattern writing into ``{out}``, where its form is not a registry template (the
     chain rule's ``torch.ops.aten.silu_backward.grad_input(g, x, grad_input={out})``).
+    ``stochastic``: random in training (its eval form may return its operand).
     """
 
-    primitive: Primitive
+    op: str
+    template: TorchTemplate | None
     operands: tuple[tuple[str, bool], ...]
     code: str
     on_x: bool
     out: str | None = None
+    stochastic: bool = False
+
+    @classmethod
+    def of(cls, primitive: Primitive, operands: tuple[tuple[str, bool], ...], code: str, on_x: bool) -> Step:
+        """The statement of a registry primitive."""
+        return cls(primitive.name, primitive.torch, operands, code, on_x, stochastic=primitive.stochastic)
 
 
 @dataclass
@@ -112,13 +119,13 @@ class Emitter:
                     lowered = [self.value(a) for a in args]
                 if not any(is_tensor for _, is_tensor in lowered) and not primitive.stateful:
                     result = literal(constant_value(expr)), False
-                elif name in _FOLDS and len(args) > 2:
+                elif primitive.folds is not None and len(args) > 2:
                     result = self._fold_variadic(expr, lowered)
                 else:
                     code = self._call(primitive, lowered, hyper)
                     result = self.emit(code), True
                     on_x = uses_input(expr) and (not _learned(expr) or self._scalars(expr))
-                    self.steps[result[0]] = Step(primitive, tuple(lowered), code, on_x)
+                    self.steps[result[0]] = Step.of(primitive, tuple(lowered), code, on_x)
             case _:
                 raise TypeError(f"not an actlang expression: {expr!r}")
         if is_pure(expr):
@@ -129,19 +136,19 @@ class Emitter:
         """``sum_n``/``prod_n``/``max_n``/``min_n`` of many arguments as one binary statement per
         argument, left to right (the same values as the one-line form, which Python cannot compile
         for hundreds of arguments: "too many nested parentheses")."""
-        binary = lookup(_FOLDS[expr.name])
-        assert binary is not None
+        binary = lookup(getattr(lookup(expr.name), "folds", None) or "")
+        assert binary is not None, expr.name
         plain = not _learned(expr) or self._scalars(expr)
         accumulated, uses = lowered[0], uses_input(expr.args[0])
         for arg, operand in zip(expr.args[1:], lowered[1:], strict=True):
             operands = [accumulated, operand]
             uses = uses or uses_input(arg)
             code = self._call(binary, operands, ())
-            if not (accumulated[1] or operand[1]) and binary.name in _NUMBER_OK:
+            if not (accumulated[1] or operand[1]) and binary.number_operands:
                 accumulated = f"({code})", False  # two numbers: Python arithmetic, no tensor
                 continue
             accumulated = self.emit(code), True
-            self.steps[accumulated[0]] = Step(binary, tuple(operands), code, uses and plain)
+            self.steps[accumulated[0]] = Step.of(binary, tuple(operands), code, uses and plain)
         return accumulated
 
     def tensor(self, expr: Expr) -> str:
@@ -181,7 +188,7 @@ class Emitter:
         args = [
             # A 0-d tensor in x's dtype: broadcasts, and a constant beyond float32's range becomes
             # inf (as a float32 computation would) instead of an overflow error.
-            code if is_tensor or primitive.name in _NUMBER_OK else _scalar(code)
+            code if is_tensor or primitive.number_operands else _scalar(code)
             for code, is_tensor in lowered
         ]
         _check_range(primitive, hyper)
