@@ -30,7 +30,7 @@ from actlang.errors import (
     UnknownNameError,
 )
 from actlang.lalr import FALLBACK, Driver
-from actlang.registry import AMBIGUOUS, DIALECTS, all_names, composite, lookup, primitives
+from actlang.registry import AMBIGUOUS, DIALECTS, all_names, composite, derived, lookup, primitives
 
 MAX_LENGTH = 10_000
 MAX_DEPTH = 200
@@ -80,6 +80,7 @@ def _checked(node: Expr, span: Span) -> Expr:
 _KEYWORDS = frozenset({"where", "true", "false"})
 
 
+@derived
 @functools.cache
 def _operators() -> dict[tuple[str, int], str]:
     """(token, number of operands) -> the operator primitive it spells, from the registry."""
@@ -316,6 +317,7 @@ def check_dialect(dialect: str | None) -> None:
         raise ActlangError(f"unknown dialect {dialect!r}; expected one of {known}")
 
 
+@derived
 @functools.lru_cache(maxsize=8192)
 def _parse_cached(text: str, dialect: str | None) -> tuple[Expr, tuple[Note, ...]]:
     return _parse_noted(text, MAX_LENGTH, MAX_DEPTH, dialect)

@@ -143,12 +143,17 @@ class Primitive:
 
     - ``torch``: code for the compiler — a ``str.format`` template over argument variables
       ``{0}``, ``{1}``, ... and hyperparameter/learned names (``{beta}``, ``{a}``), or a function
-      ``(args, names) -> code`` for variadic primitives. Names in scope: ``torch``, ``F``.
+      ``(args, names) -> code`` for variadic primitives. Names in scope: ``torch``, ``F``. ``None``
+      for a composite (one with a ``definition``): the compiler inlines the definition.
     - ``numpy``: independent float64 reference ``(*args, **hyper, **learned) -> ndarray``.
     - ``sympy``: elementary form ``(sp, *args, **hyper, **learned) -> sympy.Expr``, with the
       sympy module passed in so that importing actlang does not import sympy; ``None`` = opaque.
     - ``definition``: the primitive written in actlang itself (hyperparameter names usable as
-      bare names); when given, ``numpy`` and ``sympy`` default to expanding it.
+      bare names); when given, ``sympy`` defaults to expanding it, and so does ``numpy`` — but the
+      tests compare the definition with an independent implementation (the ``numpy`` reference,
+      else the torch template), so a composite without a template gives its ``numpy`` reference.
+      ``simplify`` recognises a composite whose hyperparameters are all numbers written as bare
+      names at any of their values (``(x + sqrt(x^2 + 1))/2`` is ``squareplus[b=1](x)``).
     - ``arity``: number of arguments; ``None`` for variadic (at least ``min_args``).
     - ``learned``: learned tensors (name, initial value, shape). Primitives with only these are
       lowered through the template (``{a}`` names the tensor).
@@ -276,6 +281,26 @@ def define(primitive: Primitive) -> Primitive:
     for alias in primitive.aliases:
         ALIASES[alias] = primitive.name
     return primitive
+
+
+def unregister(name: str) -> None:
+    """Remove the primitive ``name`` and its aliases (a primitive defined for a while, as tests
+    do), and forget every cached table derived from the registry (see :func:`derived`)."""
+    primitive = REGISTRY.pop(name)
+    for alias in primitive.aliases:
+        ALIASES.pop(alias, None)
+    for clear in _DERIVED:
+        clear()
+
+
+_DERIVED: list[Callable[[], None]] = []
+
+
+def derived(cached: Any) -> Any:
+    """Mark a ``functools.cache``'d function whose value depends on the registered primitives
+    (the parser's operator table, the symbolic patterns): :func:`unregister` clears it."""
+    _DERIVED.append(cached.cache_clear)
+    return cached
 
 
 def define_alias(name: str, text: str, source: str, doc: str = "") -> Alias:

@@ -15,7 +15,7 @@ from torch import nn
 import actlang
 from actlang.cli import main
 from actlang.compiler.export import unsupported
-from actlang.registry import ALIASES, REGISTRY, Hyper, Learned, Primitive, define
+from actlang.registry import Hyper, Learned, Primitive, define, unregister
 from tests.calls import submodule_calls
 
 # tanhshrink: its template calls a helper kernel, which the exported files must carry.
@@ -144,8 +144,7 @@ def test_scale():
     try:
         yield
     finally:
-        REGISTRY.pop("test_scale", None)
-        ALIASES.pop("test_scale", None)
+        unregister("test_scale")
 
 
 def test_module_primitives_are_submodules_called_from_the_generated_code(test_scale):

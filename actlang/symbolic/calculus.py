@@ -20,7 +20,7 @@ import sympy as sp
 from actlang.ast import Call, Expr, params, walk
 from actlang.errors import ActlangError, LimitError, UnsupportedError
 from actlang.symbolic.budget import Deadline, TimeUp, run_with_limit, warm_up, working_time
-from actlang.symbolic.folding import fold_exponentials, recognise
+from actlang.symbolic.folding import fold_exponentials, recognise, recognise_composites
 from actlang.symbolic.functions import elementary
 from actlang.symbolic.lowering import to_sympy
 from actlang.symbolic.raising import from_sympy
@@ -85,7 +85,7 @@ def _candidates(form: sp.Expr, deadline: Deadline):
     )
     for step in steps:
         try:
-            yield run_with_limit(lambda step=step: recognise(step()), deadline.remaining())
+            yield run_with_limit(lambda step=step: recognise_composites(recognise(step())), deadline.remaining())
         except TimeUp:
             return
         except Exception:  # a failed attempt only means no candidate from this step
