@@ -39,11 +39,31 @@ def _expr_repr(expr: Expr) -> str:
         return f"{type(expr).__name__}({fields})"
 
 
-@dataclass(frozen=True, slots=True)
-class Num:
-    """A literal constant, never learned. Always finite and >= 0; negation is a ``neg`` call."""
+class _Node:
+    """What every node shares: ``str`` is its canonical text, ``repr`` reads as actlang."""
 
+    __slots__ = ()
     __repr__ = _expr_repr
+
+    def __str__(self) -> str:
+        from actlang.printer import format_expr
+
+        return format_expr(self)  # type: ignore[arg-type]
+
+
+class _Leaf(_Node):
+    """A node without arguments: nesting depth 1."""
+
+    __slots__ = ()
+
+    @property
+    def depth(self) -> int:
+        return 1
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Num(_Leaf):
+    """A literal constant, never learned. Always finite and >= 0; negation is a ``neg`` call."""
 
     value: float
     span: Span | None = field(default=None, compare=False, repr=False)
@@ -53,37 +73,17 @@ class Num:
             raise ValueError(f"Num holds finite non-negative values only, got {self.value!r}")
         object.__setattr__(self, "value", float(self.value))
 
-    @property
-    def depth(self) -> int:
-        return 1
 
-    def __str__(self) -> str:
-        from actlang.printer import format_expr
-
-        return format_expr(self)
-
-
-@dataclass(frozen=True, slots=True)
-class Input:
+@dataclass(frozen=True, slots=True, repr=False)
+class Input(_Leaf):
     """The activation's input ``x``."""
-
-    __repr__ = _expr_repr
 
     span: Span | None = field(default=None, compare=False, repr=False)
 
-    @property
-    def depth(self) -> int:
-        return 1
 
-    def __str__(self) -> str:
-        return "x"
-
-
-@dataclass(frozen=True, slots=True)
-class Constant:
+@dataclass(frozen=True, slots=True, repr=False)
+class Constant(_Leaf):
     """A mathematical constant: ``pi`` or ``e``."""
-
-    __repr__ = _expr_repr
 
     name: str
     span: Span | None = field(default=None, compare=False, repr=False)
@@ -96,19 +96,10 @@ class Constant:
     def value(self) -> float:
         return CONSTANTS[self.name]
 
-    @property
-    def depth(self) -> int:
-        return 1
 
-    def __str__(self) -> str:
-        return self.name
-
-
-@dataclass(frozen=True, slots=True)
-class Param:
+@dataclass(frozen=True, slots=True, repr=False)
+class Param(_Leaf):
     """A learned scalar parameter; ``init`` is its initial value (1.0 unless a ``where`` says)."""
-
-    __repr__ = _expr_repr
 
     name: str
     init: float = 1.0
@@ -121,25 +112,14 @@ class Param:
             raise ValueError(f"initial value of {self.name!r} must be finite, got {self.init!r}")
         object.__setattr__(self, "init", float(self.init))
 
-    @property
-    def depth(self) -> int:
-        return 1
 
-    def __str__(self) -> str:
-        from actlang.printer import format_expr
-
-        return format_expr(self)
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
+@dataclass(frozen=True, slots=True, repr=False)
+class Call(_Node):
     """A primitive applied to arguments: ``name[hyper](args...)``.
 
     ``name`` is canonical (aliases resolved) and ``hyper`` holds every hyperparameter of the
     primitive, defaults included, as ``(key, value)`` pairs sorted by key.
     """
-
-    __repr__ = _expr_repr
 
     name: str
     args: tuple[Expr, ...]
@@ -154,11 +134,6 @@ class Call:
     def hp(self) -> dict[str, HyperValue]:
         """The hyperparameters as a dict."""
         return dict(self.hyper)
-
-    def __str__(self) -> str:
-        from actlang.printer import format_expr
-
-        return format_expr(self)
 
 
 Expr: TypeAlias = Num | Input | Constant | Param | Call

@@ -34,14 +34,19 @@ def number(value: float) -> sp.Rational:
     return sp.Rational(repr(float(value))) if value != int(value) else sp.Integer(int(value))
 
 
+def exact_value(expr: Num | Constant) -> sp.Expr:
+    """The exact sympy value of a literal (a rational) or of ``pi``/``e``."""
+    if isinstance(expr, Constant):
+        return sp.pi if expr.name == "pi" else sp.E
+    return number(expr.value)
+
+
 def _lower(expr: Expr, sites: Sites) -> sp.Expr:
     match expr:
-        case Num(value=value):
-            return number(value)
+        case Num() | Constant():
+            return exact_value(expr)
         case Input():
             return X
-        case Constant(name=name):
-            return sp.pi if name == "pi" else sp.E
         case Param(name=name):
             return param_symbol(name)
         case Call(name=name, args=args, hyper=hyper):

@@ -171,17 +171,15 @@ def _absorbs_nan(name: str, vals: list[sp.Expr]) -> sp.Expr | None:
 
 def _precise(expr: Expr, x: sp.Expr, context: _Context) -> sp.Expr:
     """Node by node; when exact nothing is rounded (so ``√2 − √2`` is exactly 0)."""
-    from actlang.symbolic.lowering import number
+    from actlang.symbolic.lowering import exact_value
 
     exact = context.exact
     match expr:
-        case Num(value=value):
-            return number(value)
+        case Num() | Constant():
+            value = exact_value(expr)
+            return value if exact or isinstance(expr, Num) else value.evalf(context.digits)
         case Input():
             return x
-        case Constant(name=name):
-            value = sp.pi if name == "pi" else sp.E
-            return value if exact else value.evalf(context.digits)
         case Param(name=name, init=init):
             return context.param(name, init)
         case Call(name=name, args=args, hyper=hyper):
