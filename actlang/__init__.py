@@ -41,7 +41,8 @@ _COMPILER = frozenset({"compile", "export", "ActivationModule"})
 # Models and mixtures (torch too): name -> defining module.
 _MODELS = {
     "replace_activations": "actlang.models", "collapse": "actlang.research.collapse",
-    "regularization": "actlang.cpab", "act_layer": "actlang.layers", "register_activation": "actlang.layers",
+    "dominant": "actlang.research.collapse", "regularization": "actlang.cpab", "act_layer": "actlang.layers",
+    "register_activation": "actlang.layers",
 }
 # The symbolic layer imports sympy (slow to import): loaded on first use as well.
 _MODELS |= dict.fromkeys(
@@ -81,7 +82,7 @@ __all__ = [
     "ConstantExpressionError", "ConstantExpressionWarning", "Equivalence", "EvaluationError", "Expr", "Hyper",
     "HyperparameterError", "Input", "Learned", "LimitError", "Num", "Param", "ParseError", "Primitive", "Properties",
     "Span", "SuspiciousNameWarning", "UnknownNameError", "UnsupportedError", "act_layer", "call", "collapse",
-    "compile", "derivative", "equivalent", "evaluate", "export", "format", "from_sympy", "lookup", "parse",
+    "compile", "derivative", "dominant", "equivalent", "evaluate", "export", "format", "from_sympy", "lookup", "parse",
     "primitives", "properties", "register_activation", "regularization", "replace_activations", "simplify",
     "to_sympy",
 ]

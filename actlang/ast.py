@@ -17,7 +17,7 @@ Build calls with :func:`actlang.call`, which resolves aliases and validates hype
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
@@ -28,31 +28,44 @@ CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e}
 RESERVED_NAMES = frozenset({"x", *CONSTANTS, "where", "true", "false"})
 
 
+# How a tree prints: :mod:`actlang.printer` installs its ``format_expr`` here when it is imported
+# (``import actlang`` imports it). The printer needs the node types below and the registry's
+# operator table, so this module cannot import it without an import cycle.
+_printer: Callable[[Expr], str] | None = None
+
+
+def install_printer(format_expr: Callable[[Expr], str]) -> None:
+    """Make ``format_expr`` the text of every tree (``str(expr)``); called by the printer."""
+    global _printer
+    _printer = format_expr
+
+
+def _text(expr: Expr) -> str:
+    if _printer is None:
+        raise RuntimeError("actlang.printer is not loaded; import actlang first")
+    return _printer(expr)
+
+
 def _expr_repr(expr: Expr) -> str:
     """``actlang.parse('relu(x) + 1')``: reads as actlang text, and evaluates back to an equal tree."""
-    from actlang.printer import format_expr
-
     try:
-        return f"actlang.parse({format_expr(expr)!r})"
+        return f"actlang.parse({_text(expr)!r})"
     except Exception:  # a hand-built tree the printer rejects: the fields, as dataclasses show them
         fields = ", ".join(f"{name}={getattr(expr, name)!r}" for name in expr.__dataclass_fields__ if name != "span")
         return f"{type(expr).__name__}({fields})"
 
 
 class _Node:
-    """What every node shares: ``str`` is its canonical text, ``repr`` reads as actlang."""
+    """What every node shares: its text is the printer's (``str(expr)``)."""
 
     __slots__ = ()
-    __repr__ = _expr_repr
 
     def __str__(self) -> str:
-        from actlang.printer import format_expr
-
-        return format_expr(self)  # type: ignore[arg-type]
+        return _text(self)  # type: ignore[arg-type]
 
 
 class _Leaf(_Node):
-    """A node without arguments: nesting depth 1."""
+    """A node without children: depth 1."""
 
     __slots__ = ()
 
@@ -61,9 +74,11 @@ class _Leaf(_Node):
         return 1
 
 
-@dataclass(frozen=True, slots=True, repr=False)
+@dataclass(frozen=True, slots=True)
 class Num(_Leaf):
     """A literal constant, never learned. Always finite and >= 0; negation is a ``neg`` call."""
+
+    __repr__ = _expr_repr
 
     value: float
     span: Span | None = field(default=None, compare=False, repr=False)
@@ -74,16 +89,23 @@ class Num(_Leaf):
         object.__setattr__(self, "value", float(self.value))
 
 
-@dataclass(frozen=True, slots=True, repr=False)
+@dataclass(frozen=True, slots=True)
 class Input(_Leaf):
     """The activation's input ``x``."""
 
+    __repr__ = _expr_repr
+
     span: Span | None = field(default=None, compare=False, repr=False)
 
+    def __str__(self) -> str:
+        return "x"
 
-@dataclass(frozen=True, slots=True, repr=False)
+
+@dataclass(frozen=True, slots=True)
 class Constant(_Leaf):
     """A mathematical constant: ``pi`` or ``e``."""
+
+    __repr__ = _expr_repr
 
     name: str
     span: Span | None = field(default=None, compare=False, repr=False)
@@ -96,10 +118,15 @@ class Constant(_Leaf):
     def value(self) -> float:
         return CONSTANTS[self.name]
 
+    def __str__(self) -> str:
+        return self.name
 
-@dataclass(frozen=True, slots=True, repr=False)
+
+@dataclass(frozen=True, slots=True)
 class Param(_Leaf):
     """A learned scalar parameter; ``init`` is its initial value (1.0 unless a ``where`` says)."""
+
+    __repr__ = _expr_repr
 
     name: str
     init: float = 1.0
@@ -113,13 +140,15 @@ class Param(_Leaf):
         object.__setattr__(self, "init", float(self.init))
 
 
-@dataclass(frozen=True, slots=True, repr=False)
+@dataclass(frozen=True, slots=True)
 class Call(_Node):
     """A primitive applied to arguments: ``name[hyper](args...)``.
 
     ``name`` is canonical (aliases resolved) and ``hyper`` holds every hyperparameter of the
     primitive, defaults included, as ``(key, value)`` pairs sorted by key.
     """
+
+    __repr__ = _expr_repr
 
     name: str
     args: tuple[Expr, ...]

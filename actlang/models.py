@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from actlang import compiler
 from actlang.ast import Expr
 from actlang.errors import ActlangError
 
@@ -66,7 +67,6 @@ def replace_activations(
     ``leaky_relu(x)`` keeps slope 0.2, a trained ``nn.PReLU``'s weight becomes ``prelu``'s ``a``.
     """
     from actlang.carry import carry_settings, carry_weights
-    from actlang.research.mix import compile_activation
 
     types = (types,) if isinstance(types, type) else tuple(types) if isinstance(types, tuple | list) else (types,)
     if not types or not all(isinstance(t, type) and issubclass(t, nn.Module) for t in types):
@@ -79,7 +79,7 @@ def replace_activations(
         count = _choose(channels, path, layer) if callable(channels) else channels
         try:
             expression = carry_settings(chosen, layer) if carry else chosen
-            new = compile_activation(expression, channels=count, channel_dim=channel_dim,
+            new = compiler.compile(expression, channels=count, channel_dim=channel_dim,
                                      memory_efficient=memory_efficient, allow_constant=False)
             if carry:
                 carry_weights(new, layer)

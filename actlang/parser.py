@@ -18,7 +18,7 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from actlang.ast import CONSTANTS, Call, Constant, Expr, Input, Num, Param, with_inits
-from actlang.build import DIALECT, Keyword, make_call, not_pointwise, unknown_primitive
+from actlang.build import DIALECT, Keyword, install_parser, make_call, not_pointwise, unknown_primitive
 from actlang.errors import (
     ActlangError,
     AmbiguousNameWarning,
@@ -365,3 +365,6 @@ def _position(text: str, offset: int) -> Span:
     before = text[:offset]
     line = before.count("\n") + 1
     return Span(line, offset - (before.rfind("\n") + 1) + 1, 1)
+
+
+install_parser(parse)  # alias bodies are read by this parser (see actlang.build)

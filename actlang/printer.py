@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from actlang.ast import Call, Constant, Expr, HyperValue, Input, Num, Param, params
+from actlang.ast import Call, Constant, Expr, HyperValue, Input, Num, Param, install_printer, params
 from actlang.errors import UnsupportedError
 from actlang.registry import ATOM, lookup
 
@@ -100,3 +100,6 @@ def _prefix(expr: Expr) -> str:
                 "(AQuaSurF has no constants or parameters)",
                 span=expr.span,
             )
+
+
+install_printer(format_expr)  # str(expr) prints through format_expr (see actlang.ast)

@@ -5,7 +5,8 @@ numpy/scipy reference, hyperparameters with types and ranges, learned parameters
 values, arity, pointwise/stochastic flags, infix spelling, AQuaSurF name, and a doc line with its
 source. Parser, printer, evaluator, compiler, docs, CLI listing and parametrized tests all read
 these records, so adding a primitive means adding one ``define(...)`` call in
-``actlang/definitions/``.
+``actlang/definitions/``. The definitions register themselves: ``import actlang`` imports that
+package before anything else, so this module imports none of them.
 """
 
 from __future__ import annotations
@@ -320,7 +321,6 @@ def define_library(library: str, names: Sequence[str], differs: Mapping[str, str
 
 def composite(name: str, dialect: str | None = None) -> Alias | None:
     """The alias ``name`` stands for in ``dialect`` (``None``: actlang's own names), or ``None``."""
-    _load()
     if dialect is not None and name in DIALECTS.get(dialect, {}):
         return DIALECTS[dialect][name]
     return COMPOSITES.get(name)
@@ -328,7 +328,6 @@ def composite(name: str, dialect: str | None = None) -> Alias | None:
 
 def lookup(name: str) -> Primitive | None:
     """The primitive named ``name`` (canonical or alias), or ``None``."""
-    _load()
     primitive = REGISTRY.get(name)
     if primitive is None and name in ALIASES:
         primitive = REGISTRY[ALIASES[name]]
@@ -337,22 +336,10 @@ def lookup(name: str) -> Primitive | None:
 
 def all_names() -> list[str]:
     """Every canonical name, alias and composite, for did-you-mean hints."""
-    _load()
     return [*REGISTRY, *ALIASES, *COMPOSITES]
 
 
 def primitives() -> list[Primitive]:
     """Every registered primitive, in definition order."""
-    _load()
     return list(REGISTRY.values())
 
-
-_loaded = False
-
-
-def _load() -> None:
-    # The definitions import this module, so they are loaded on first lookup, not at import.
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        import actlang.definitions  # noqa: F401

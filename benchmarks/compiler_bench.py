@@ -30,7 +30,7 @@ import torch.nn.functional as F
 
 import actlang
 from actlang import parser
-from actlang.compiler import api, chain, program
+from actlang.compiler import chain, program
 from actlang.compiler import fused as fused_module
 
 EAGER: dict[str, Callable[..., torch.Tensor]] = {
@@ -139,8 +139,7 @@ def latency(repeats: int = 7) -> list[tuple[str, float, float, float]]:
     for text in LATENCY:
         cold, warm, fused = [], [], []
         for _ in range(repeats):
-            program.program.cache_clear()  # cold: parse, rewrite, generate, exec, build the class
-            api._canonical.cache_clear()
+            program._program.cache_clear()  # cold: parse, rewrite, generate, exec, build the class
             parser._parse_cached.cache_clear()
             cold.append(timed(lambda text=text: actlang.compile(text)))
             warm.append(timed(lambda text=text: actlang.compile(text)))

@@ -340,7 +340,30 @@ def test_cache_shares_code_never_parameters():
     with torch.no_grad():
         a.beta.fill_(5.0)
     assert float(b.beta.detach()) == 1.0
-    assert program.cache_info().hits >= 1
+
+
+def test_cache_is_keyed_by_the_tree() -> None:
+    """One program per tree, whatever the spelling or the source (text or a built tree)."""
+    tree = actlang.parse("x * sigmoid(beta * x)")
+    assert program(tree, False, 1) is program(actlang.parse("x*sigmoid( beta*x )"), False, 1)
+    assert actlang.compile(tree).program is actlang.compile("x*sigmoid(beta*x)").program
+    inner = actlang.call("mul", actlang.Param("beta"), actlang.Input())
+    built = actlang.call("mul", actlang.Input(), actlang.call("sigmoid", inner))
+    assert actlang.compile(built).program is actlang.compile(tree).program
+    # what the tree holds apart stays apart: initial values, per-channel layouts, their dimension
+    assert program(actlang.parse("x * sigmoid(beta * x) where beta = 2"), False, 1) is not program(tree, False, 1)
+    assert program(tree, True, 1) is not program(tree, False, 1)
+    assert program(tree, True, 1) is not program(tree, True, 2)
+
+
+def test_cache_keeps_negative_zero_hyperparameters_apart() -> None:
+    """-0.0 == 0.0 in the tree, but the two print (and may compute) apart."""
+    negative, positive = actlang.parse("leaky_relu[slope=-0](x)"), actlang.parse("leaky_relu[slope=0](x)")
+    assert negative == positive
+    built_negative, built_positive = program(negative, False, 1), program(positive, False, 1)
+    assert built_negative is not built_positive
+    assert built_negative.text != built_positive.text
+    assert program(actlang.parse("leaky_relu[slope=-0](x)"), False, 1) is built_negative
 
 
 def test_torchscript_and_torch_compile():

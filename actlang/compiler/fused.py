@@ -44,6 +44,7 @@ import torch
 from actlang.ast import Call, Expr, Input, Num, Param, contains, uses_input, walk
 from actlang.compiler import chain, cost, sources
 from actlang.compiler.deadline import OutOfTime, limited
+from actlang.compiler.loading import load_source
 from actlang.compiler.rewrite import fold_coefficients, reflect_steps, rewrite
 from actlang.errors import ActlangError
 
@@ -51,7 +52,7 @@ STRATEGIES = ("derivatives", "partials", "sweep", "checkpoint", "plain")
 
 
 def _symbolic_derivative(expr: Expr, wrt: str) -> Expr:
-    from actlang import derivative  # provided by actlang.symbolic
+    from actlang.symbolic import derivative  # sympy: imported on the first fused build
 
     return derivative(expr, wrt=wrt)
 
@@ -232,8 +233,6 @@ class _Plain:
 
 
 def _load(source: sources.Source) -> Any:
-    from actlang.compiler.program import load_source
-
     scope = load_source(source.text, {"_dot": _dot, "_regrad": _regrad, "_ref": weakref.ref})
     fused = scope["Fused"]
     fused.source, fused.strategy, fused.method = source.text, source.strategy, source.method

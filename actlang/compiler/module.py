@@ -12,7 +12,6 @@ generated straight-line code. ``forward`` picks the path:
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
 
 import torch
 from torch import nn
@@ -127,13 +126,6 @@ class ActivationModule(nn.Module):
             values[name] = float(tensor.flatten()[0])
         return with_inits(self.program.expression, values)
 
-    def dominant(self) -> Expr:
-        """The expression with every mixture (``mix``, ``adact``) replaced by its heaviest branch
-        (AdAct's "optimized" network); ``actlang.collapse`` builds the module for it."""
-        from actlang.research.collapse import dominant
-
-        return dominant(self)
-
     def extra_repr(self) -> str:
         parts = [self.program.text]
         if self.channels is not None:
@@ -145,7 +137,7 @@ class ActivationModule(nn.Module):
         # Generated classes are not importable: rebuild from the text and restore the state.
         state = {k: v.detach().clone() for k, v in self.state_dict().items()}
         options = (self.channels, self.channel_dim, self.memory_efficient, self.training)
-        return (_rebuild, (self.program.text, options, state))
+        return (self.program.rebuild, (self.program.text, options, state))
 
 
 def _transformed() -> bool:
@@ -153,15 +145,6 @@ def _transformed() -> bool:
     and recompute tensors outside autograd's view, which neither can follow."""
     active = getattr(torch._C, "_are_functorch_transforms_active", None)
     return torch.jit.is_tracing() or (active is not None and bool(active()))
-
-
-def _rebuild(text: str, options: tuple, state: Mapping[str, torch.Tensor]) -> ActivationModule:
-    from actlang.compiler.api import compile as compile_
-
-    channels, channel_dim, memory_efficient, training = options
-    module = compile_(text, channels=channels, channel_dim=channel_dim, memory_efficient=memory_efficient)
-    module.load_state_dict(state)
-    return module.train(training)
 
 
 def _site_module(site, channels: int | None, channel_dim: int) -> nn.Module:

@@ -33,7 +33,7 @@ def run(out: TextIO) -> None:
     names = [str(a) for a in actlang.parse(act.adact_0.body.expression).args]
     weights = ", ".join(f"{n.removesuffix('(x)')} {w:.2f}" for n, w in zip(names, act.adact_0.weights(), strict=True))
     print(f"\nadact = {act.adact_0.body.expression}\n  softmax weights: {weights}", file=out)
-    print(f"  dominant(): {act.dominant()}", file=out)
+    print(f"  dominant(): {actlang.dominant(act)}", file=out)
 
     model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 8), nn.GELU(), nn.Linear(8, 2))
     actlang.replace_activations(model, lambda path: {"1": "adact", "3": "ash[k=20](x) + 0.1*x"}[path])

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 
 from torch import nn
 
+from actlang import compiler
 from actlang.ast import Call, Expr, Input, Sites
+from actlang.compiler.module import ActivationModule
 from actlang.registry import lookup
 
 Origin = tuple[str, str]  # (primitive name, state path of the site in the original module)
@@ -65,11 +67,9 @@ def dominant(module: nn.Module) -> Expr:
 
 def collapsed(module: nn.Module, label: str = "") -> tuple[nn.Module, list[Choice]]:
     """A fresh compiled module of :func:`dominant`'s expression carrying over the surviving state."""
-    from actlang.research.mix import compile_activation
-
     choices: list[Choice] = []
     expr, origins = _collapse(module.program.expression, _Walk(module, "", label, choices))
-    new = compile_activation(
+    new = compiler.compile(
         expr, channels=module.channels, channel_dim=module.channel_dim, memory_efficient=module.memory_efficient
     )
     reference = next(iter(module.parameters()), None)
@@ -90,7 +90,6 @@ def collapse(model: nn.Module) -> CollapseReport:
     """Replace, in place, every compiled activation in ``model`` that holds a mixture (``mix``,
     ``adact``) by its collapsed form; the report says what was chosen where. When ``model`` is
     itself such an activation, the new module is ``report.model``."""
-    from actlang.compiler.module import ActivationModule
     from actlang.models import set_submodule
 
     report = CollapseReport(model)

@@ -46,7 +46,7 @@ def merge_symbolic(
     """Exact classes joined where sympy proves their representatives equivalent; the candidates
     are the numeric components (a proof is tried only between numerically close functions)."""
     try:
-        from actlang import equivalent
+        from actlang.symbolic import equivalent
     except ImportError:  # pragma: no cover - depends on the symbolic layer being installed
         raise UnsupportedError("the symbolic mode needs actlang.equivalent (the symbolic layer)") from None
     first_name: dict[int, str] = {}

@@ -79,11 +79,12 @@ class ClassificationTask(Task):
         return self._dataset
 
     def build(self, activation: str) -> Any:
-        import actlang
+        from actlang import compiler
+        from actlang.parser import parse
 
         # Parsed once (a bad name fails here, not in slot 3), in AQuaSurF's names: a search space's spelling.
-        expr = actlang.parse(activation, dialect="aquasurf")
-        return self.network(lambda: actlang.compile(expr, memory_efficient=self.memory_efficient))
+        expr = parse(activation, dialect="aquasurf")
+        return self.network(lambda: compiler.compile(expr, memory_efficient=self.memory_efficient))
 
     def batch(self) -> TensorPair:
         import torch

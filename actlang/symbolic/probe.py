@@ -24,7 +24,7 @@ import sympy as sp
 from actlang.ast import Call, Constant, Expr, Input, Num, Param, Sites, params, walk
 from actlang.evaluate import evaluate, expand_definition
 from actlang.registry import lookup
-from actlang.symbolic.functions import sympy_hyper
+from actlang.symbolic.functions import literal_value, sympy_hyper
 
 DIGITS = 50
 RTOL, ATOL = 1e-9, 1e-12
@@ -171,12 +171,10 @@ def _absorbs_nan(name: str, vals: list[sp.Expr]) -> sp.Expr | None:
 
 def _precise(expr: Expr, x: sp.Expr, context: _Context) -> sp.Expr:
     """Node by node; when exact nothing is rounded (so ``√2 − √2`` is exactly 0)."""
-    from actlang.symbolic.lowering import exact_value
-
     exact = context.exact
     match expr:
         case Num() | Constant():
-            value = exact_value(expr)
+            value = literal_value(expr)
             return value if exact or isinstance(expr, Num) else value.evalf(context.digits)
         case Input():
             return x

@@ -16,7 +16,7 @@ import itertools
 
 import sympy as sp
 
-from actlang.symbolic.functions import elementary
+from actlang.symbolic.lowering import elementary
 from actlang.symbolic.symbols import X
 
 _POS = sp.Symbol("xp", positive=True)

@@ -20,7 +20,8 @@ from actlang.build import call
 from actlang.errors import UnsupportedError
 from actlang.registry import derived, primitives
 from actlang.symbolic.folding import recognise
-from actlang.symbolic.functions import ActFunction, OpaqueFunction, native_form, sympy_hyper
+from actlang.symbolic.functions import OpaqueFunction, native_form, sympy_hyper
+from actlang.symbolic.lowering import ActFunction
 from actlang.symbolic.symbols import W, X
 
 
