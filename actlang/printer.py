@@ -6,12 +6,13 @@ for every tree ``e``. ``style="aquasurf"`` prints AQuaSurF's prefix form instead
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Literal
 
 from actlang.ast import Call, Constant, Expr, HyperValue, Input, Num, Param, install_printer, params
 from actlang.errors import UnsupportedError
-from actlang.registry import ATOM, lookup
+from actlang.registry import ATOM, Operator, derived, lookup, primitives
 
 Style = Literal["actlang", "aquasurf"]
 
@@ -68,17 +69,23 @@ def _infix(expr: Expr) -> tuple[str, int]:
             return "x", ATOM
         case Constant(name=name) | Param(name=name):
             return name, ATOM
+        case Call(name=name, args=args) if (operator := _operators().get(name)) and len(args) == len(operator.operands):
+            # an operator, spelled and parenthesised as its registry definition says
+            return operator.text.format(*map(_wrap, map(_infix, args), operator.operands)), operator.level
         case Call(name=name, args=args, hyper=hyper):
             primitive = lookup(name)
-            operator = primitive.operator if primitive else None
-            if operator is not None and len(args) == len(operator.operands):  # the registry's spelling
-                pieces = [_wrap(_infix(a), need) for a, need in zip(args, operator.operands, strict=True)]
-                return operator.text.format(*pieces), operator.level
             defaults = {h.name: h.default for h in primitive.hyper} if primitive else {}
             shown = [f"{k}={format_value(v)}" for k, v in hyper if k not in defaults or not same_value(defaults[k], v)]
             brackets = f"[{', '.join(shown)}]" if shown else ""
             return f"{name}{brackets}({', '.join(_infix(a)[0] for a in args)})", ATOM
     raise TypeError(f"not an actlang expression: {expr!r}")
+
+
+@derived
+@functools.cache
+def _operators() -> dict[str, Operator]:
+    """Operator primitives by name, with their infix spelling and precedence."""
+    return {p.name: p.operator for p in primitives() if p.operator is not None}
 
 
 def _prefix(expr: Expr) -> str:

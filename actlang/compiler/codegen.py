@@ -120,7 +120,7 @@ class Emitter:
                 if not any(is_tensor for _, is_tensor in lowered) and not primitive.stateful:
                     result = literal(constant_value(expr)), False
                 elif primitive.folds is not None and len(args) > 2:
-                    result = self._fold_variadic(expr, lowered)
+                    result = self._fold_variadic(expr, primitive.folds, lowered)
                 else:
                     code = self._call(primitive, lowered, hyper)
                     result = self.emit(code), True
@@ -132,12 +132,12 @@ class Emitter:
             self.memo[expr] = result
         return result
 
-    def _fold_variadic(self, expr: Call, lowered: list[tuple[str, bool]]) -> tuple[str, bool]:
-        """``sum_n``/``prod_n``/``max_n``/``min_n`` of many arguments as one binary statement per
-        argument, left to right (the same values as the one-line form, which Python cannot compile
-        for hundreds of arguments: "too many nested parentheses")."""
-        binary = lookup(getattr(lookup(expr.name), "folds", None) or "")
-        assert binary is not None, expr.name
+    def _fold_variadic(self, expr: Call, folds: str, lowered: list[tuple[str, bool]]) -> tuple[str, bool]:
+        """``sum_n``/``prod_n``/``max_n``/``min_n`` of many arguments as one statement of the binary
+        primitive ``folds`` per argument, left to right (the same values as the one-line form, which
+        Python cannot compile for hundreds of arguments: "too many nested parentheses")."""
+        binary = lookup(folds)
+        assert binary is not None, folds
         plain = not _learned(expr) or self._scalars(expr)
         accumulated, uses = lowered[0], uses_input(expr.args[0])
         for arg, operand in zip(expr.args[1:], lowered[1:], strict=True):
