@@ -183,6 +183,36 @@ def walk(expr: Expr) -> Iterator[Expr]:
             stack.extend((arg, False) for arg in reversed(node.args))
 
 
+def contains(expr: Expr, kind: type | tuple[type, ...]) -> bool:
+    """Whether some node of ``expr`` is an instance of ``kind`` (``Input``: does it use ``x``)."""
+    return any(isinstance(node, kind) for node in walk(expr))
+
+
+def uses_input(expr: Expr) -> bool:
+    """Whether ``x`` occurs in ``expr`` (``zero(x)`` uses it: its shape comes from x)."""
+    return contains(expr, Input)
+
+
+@dataclass
+class Sites:
+    """Names of the sites of stateful primitives: ``<name>_<i>``, numbered per primitive in
+    evaluation order (the order of :func:`walk`).
+
+    Every pass that meets a primitive with learned tensors names its occurrence with one of these:
+    the compiler's submodules, :func:`actlang.evaluate`'s qualified parameter names
+    (``prelu_0.a``), the sympy symbols of learned tensors, and collapsing a mixture. Calling
+    :meth:`next` for each stateful call in evaluation order gives all of them the same names.
+    """
+
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def next(self, name: str) -> str:
+        """The next site of primitive ``name``: ``name_0``, then ``name_1``, ..."""
+        index = self.counts.get(name, 0)
+        self.counts[name] = index + 1
+        return f"{name}_{index}"
+
+
 def params(expr: Expr) -> dict[str, float]:
     """Learned scalar parameters by name, in order of first appearance, with initial values."""
     found: dict[str, float] = {}

@@ -30,7 +30,7 @@ from actlang.errors import (
     UnknownNameError,
 )
 from actlang.lalr import FALLBACK, Driver
-from actlang.registry import AMBIGUOUS, DIALECTS, all_names, composite, lookup
+from actlang.registry import AMBIGUOUS, DIALECTS, all_names, composite, derived, lookup, primitives
 
 MAX_LENGTH = 10_000
 MAX_DEPTH = 200
@@ -78,7 +78,15 @@ def _checked(node: Expr, span: Span) -> Expr:
 
 
 _KEYWORDS = frozenset({"where", "true", "false"})
-_BINARY = {"+": "add", "-": "sub", "*": "mul", "/": "div", "^": "pow", "**": "pow"}
+
+
+@derived
+@functools.cache
+def _operators() -> dict[tuple[str, int], str]:
+    """(token, number of operands) -> the operator primitive it spells, from the registry."""
+    return {
+        (token, len(p.operator.operands)): p.name for p in primitives() if p.operator for token in p.operator.tokens
+    }
 
 
 @v_args(inline=True)
@@ -95,10 +103,10 @@ class _ToAst(Transformer):
         return (name, value)
 
     def binary(self, left: Expr, op: Token, right: Expr) -> Expr:
-        return _checked(Call(_BINARY[op.value], (left, right), (), span_of(op)), span_of(op))
+        return _checked(Call(_operators()[op.value, 2], (left, right), (), span_of(op)), span_of(op))
 
     def neg(self, op: Token, operand: Expr) -> Expr:
-        return _checked(Call("neg", (operand,), (), span_of(op)), span_of(op))
+        return _checked(Call(_operators()[op.value, 1], (operand,), (), span_of(op)), span_of(op))
 
     def pos(self, _op: Token, operand: Expr) -> Expr:
         return operand
@@ -309,6 +317,7 @@ def check_dialect(dialect: str | None) -> None:
         raise ActlangError(f"unknown dialect {dialect!r}; expected one of {known}")
 
 
+@derived
 @functools.lru_cache(maxsize=8192)
 def _parse_cached(text: str, dialect: str | None) -> tuple[Expr, tuple[Note, ...]]:
     return _parse_noted(text, MAX_LENGTH, MAX_DEPTH, dialect)

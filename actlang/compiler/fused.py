@@ -41,7 +41,7 @@ from typing import Any
 
 import torch
 
-from actlang.ast import Call, Expr, Input, Num, Param, walk
+from actlang.ast import Call, Expr, Input, Num, Param, contains, uses_input, walk
 from actlang.compiler import chain, cost, sources
 from actlang.compiler.deadline import OutOfTime, limited
 from actlang.compiler.loading import load_source
@@ -134,8 +134,8 @@ def _sweep(program: Any) -> list[Any]:
 
     best: tuple[float, sources.Source] | None = None
     seen: set[Expr] = set()
-    for node in chain.walk_post(program.lowered):
-        if node in seen or not isinstance(node, Call) or not any(isinstance(n, Input) for n in walk(node)):
+    for node in walk(program.lowered):
+        if node in seen or not isinstance(node, Call) or not uses_input(node):
             continue
         seen.add(node)
         try:
@@ -186,7 +186,7 @@ def removable(derivative: Expr) -> bool:
 
 
 def _varies(expr: Expr) -> bool:
-    return any(isinstance(n, Input | Param) for n in walk(expr))
+    return contains(expr, (Input, Param))
 
 
 @functools.lru_cache(maxsize=1024)

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from actlang.ast import Call, Expr, Input, params, walk
+from actlang.ast import Call, Expr, Input, params, uses_input, walk
 from actlang.compiler.codegen import Emitter, Layout, function_source
 from actlang.compiler.loading import load_source
 from actlang.compiler.module import ActivationModule
@@ -163,4 +163,4 @@ def _fusable(expr: Expr) -> bool:
     calls = [lookup(node.name) for node in nodes if isinstance(node, Call)]
     if any(p is None or not p.pointwise or p.stochastic or p.stateful for p in calls):
         return False
-    return any(isinstance(node, Input) for node in walk(expr))
+    return uses_input(expr)

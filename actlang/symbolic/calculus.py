@@ -21,7 +21,7 @@ from actlang.ast import Call, Expr, params, walk
 from actlang.errors import ActlangError, LimitError, UnsupportedError
 from actlang.symbolic.budget import Deadline, TimeUp, run_with_limit, warm_up, working_time
 from actlang.symbolic.exponentials import fold_exponentials
-from actlang.symbolic.folding import recognise
+from actlang.symbolic.folding import recognise, recognise_composites
 from actlang.symbolic.lowering import elementary, sigmoid, to_sympy
 from actlang.symbolic.raising import from_sympy
 from actlang.symbolic.symbols import X, param_symbol
@@ -85,7 +85,7 @@ def _candidates(form: sp.Expr, deadline: Deadline):
     )
     for step in steps:
         try:
-            yield run_with_limit(lambda step=step: recognise(step()), deadline.remaining())
+            yield run_with_limit(lambda step=step: recognise_composites(recognise(step())), deadline.remaining())
         except TimeUp:
             return
         except Exception:  # a failed attempt only means no candidate from this step

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import functools
 import itertools
+from typing import Any
 
 import sympy as sp
 
-from actlang.registry import primitives
+from actlang.registry import derived, primitives
 from actlang.symbolic.exponentials import fold_exponentials
 from actlang.symbolic.functions import OpaqueFunction, native_form
 from actlang.symbolic.lowering import class_form, elementary, function_class, sigmoid
@@ -23,6 +24,7 @@ from actlang.symbolic.lowering import class_form, elementary, function_class, si
 _U = sp.Wild("u")
 
 
+@derived
 @functools.cache
 def _patterns() -> tuple[tuple[sp.Expr, type[sp.Function]], ...]:
     """(pattern with wildcard ``_U``, class) for every unary primitive lowered to a class."""
@@ -53,6 +55,78 @@ def _patterns() -> tuple[tuple[sp.Expr, type[sp.Function]], ...]:
     # Bigger patterns first, so mish(x) is found before its softplus inside.
     found.sort(key=lambda pair: -sp.count_ops(pair[0]))
     return tuple(found)
+
+
+@derived
+@functools.cache
+def _composite_patterns() -> tuple[tuple[sp.Expr, str, tuple[tuple[str, sp.Wild], ...]], ...]:
+    """(pattern, primitive name, (hyperparameter, its wildcard) pairs) for every composite whose
+    hyperparameters are all numbers written as bare names in its definition (squareplus:
+    ``(x + sqrt(x^2 + b)) / 2``): its elementary form with a wildcard for ``x`` and one for each
+    hyperparameter, which matches the composite at any hyperparameter values."""
+    from actlang.ast import params
+    from actlang.parser import parse
+    from actlang.symbolic.lowering import to_sympy
+    from actlang.symbolic.symbols import X, param_symbol
+
+    found = []
+    for primitive in primitives():
+        if primitive.arity != 1 or primitive.definition is None or primitive.sympy is not None:
+            continue
+        if primitive.stateful or not primitive.pointwise or primitive.stochastic or not primitive.hyper:
+            continue
+        body = parse(primitive.definition)
+        if any(h.kind not in ("float", "int") for h in primitive.hyper) or set(params(body)) != {
+            h.name for h in primitive.hyper
+        }:
+            continue
+        wilds = tuple((h.name, sp.Wild(f"hyper_{h.name}", properties=[_exact_number])) for h in primitive.hyper)
+        form = elementary(to_sympy(body)).xreplace({X: _U} | {param_symbol(n): w for n, w in wilds})
+        found.append((form, primitive.name, wilds))
+    return tuple(found)
+
+
+def _exact_number(value: sp.Expr) -> bool:
+    """A rational that a float literal spells exactly (what a hyperparameter value lowers to)."""
+    from actlang.symbolic.functions import number
+
+    return bool(value.is_Rational) and number(float(value)) == value
+
+
+def recognise_composites(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with sub-expressions that spell a composite at some hyperparameter values replaced
+    by that composite: ``(x + sqrt(x^2 + 1))/2`` → ``squareplus[b=1](x)``. Bottom-up; only values
+    the hyperparameter accepts, and only where the replacement is the matched form exactly."""
+    if expr.is_Atom or not expr.args:
+        return expr
+    args = tuple(recognise_composites(a) for a in expr.args)
+    if args != expr.args:
+        expr = expr.func(*args)
+    for pattern, name, wilds in _composite_patterns():
+        if expr.func != pattern.func or len(expr.args) != len(pattern.args):
+            continue
+        found = expr.match(pattern)
+        if not found or _U not in found or not found[_U].free_symbols:
+            continue
+        hyper = _accepted(name, {key: float(found[wild]) for key, wild in wilds if wild in found})
+        if hyper is not None:
+            return function_class(name, hyper)(found[_U])
+    return expr
+
+
+def _accepted(name: str, values: dict[str, float]) -> tuple[tuple[str, Any], ...] | None:
+    """The hyperparameters of ``name`` at ``values``, canonical and sorted, or None if invalid."""
+    from actlang.registry import lookup
+
+    primitive = lookup(name)
+    assert primitive is not None
+    try:
+        hyper = {h.name: h.coerce(values[h.name]) for h in primitive.hyper}
+    except (KeyError, ValueError):
+        return None
+    if primitive.check is not None and primitive.check(hyper) is not None:
+        return None
+    return tuple(sorted(hyper.items()))
 
 
 def recognise(expr: sp.Expr, rounds: int = 3) -> sp.Expr:

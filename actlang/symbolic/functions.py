@@ -19,7 +19,7 @@ from typing import Any
 
 import sympy as sp
 
-from actlang.ast import HyperValue
+from actlang.ast import Constant, HyperValue, Num
 from actlang.registry import Primitive, lookup
 from actlang.symbolic.symbols import W
 
@@ -47,6 +47,13 @@ def label(name: str, hyper: Hyper) -> str:
 def number(value: float) -> sp.Rational:
     """The exact rational a float literal spells (``0.1`` → ``1/10``)."""
     return sp.Rational(repr(float(value))) if value != int(value) else sp.Integer(int(value))
+
+
+def literal_value(expr: Num | Constant) -> sp.Expr:
+    """The exact sympy value of a literal (a rational) or of ``pi``/``e``."""
+    if isinstance(expr, Constant):
+        return sp.pi if expr.name == "pi" else sp.E
+    return number(expr.value)
 
 
 @functools.cache

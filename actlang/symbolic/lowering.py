@@ -27,7 +27,7 @@ from typing import Any
 import sympy as sp
 from mpmath.libmp import prec_to_dps
 
-from actlang.ast import Call, Constant, Expr, Input, Num, Param
+from actlang.ast import Call, Constant, Expr, Input, Num, Param, Sites
 from actlang.errors import UnsupportedError
 from actlang.evaluate import expand_definition
 from actlang.registry import lookup
@@ -38,8 +38,8 @@ from actlang.symbolic.functions import (
     dummies,
     is_elementary,
     label,
+    literal_value,
     native_form,
-    number,
     sympy_hyper,
     zero_signs,
 )
@@ -53,29 +53,26 @@ def to_sympy(expr: Expr | str) -> sp.Expr:
 
         expr = parse(expr)
     try:
-        return _lower(expr, {})
+        return _lower(expr, Sites())
     except OverflowError as error:  # mpmath overflows evaluating extreme constants, e.g. erfc(3e307)
         raise UnsupportedError(f"{expr}: sympy cannot evaluate a constant in it ({error})") from error
 
 
-def _lower(expr: Expr, counters: dict[str, int]) -> sp.Expr:
+def _lower(expr: Expr, sites: Sites) -> sp.Expr:
     match expr:
-        case Num(value=value):
-            return number(value)
+        case Num() | Constant():
+            return literal_value(expr)
         case Input():
             return X
-        case Constant(name=name):
-            return sp.pi if name == "pi" else sp.E
         case Param(name=name):
             return param_symbol(name)
         case Call(name=name, args=args, hyper=hyper):
-            lowered = [_lower(a, counters) for a in args]
+            lowered = [_lower(a, sites) for a in args]
             primitive = lookup(name)
             assert primitive is not None, name
             learned = []
             if primitive.stateful:  # learned tensors: one symbol per site, numbered as evaluate does
-                site = f"{name}_{counters.setdefault(name, 0)}"
-                counters[name] += 1
+                site = sites.next(name)
                 learned = [learned_symbol(site, lt.name) for lt in primitive.learned]
             if native_form(name, hyper):
                 return primitive.sympy(sp, *lowered, **sympy_hyper(hyper))
