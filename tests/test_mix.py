@@ -89,9 +89,18 @@ def test_dominant_picks_the_argmax(logits: list[float]) -> None:
     module = actlang.compile("mix(relu, elu, leaky_relu, prelu, rrelu, silu, mish) + 0.5*x")
     _set(module.mix_0.w, logits)
     assert str(actlang.dominant(module)) == f"{BRANCHES[int(np.argmax(logits))]} + 0.5 * x"
+    assert module.dominant() == actlang.dominant(module)  # the method the spec names, same answer
     adact = actlang.compile("adact(2*x)")
     _set(adact.adact_0.body.mix_0.w, logits)
     assert actlang.dominant(adact) == actlang.parse(BRANCHES[int(np.argmax(logits))].replace("(x)", "(2*x)"))
+    assert adact.dominant() == actlang.dominant(adact)
+
+
+def test_dominant_method_without_a_mixture_is_the_expression() -> None:
+    module = actlang.compile("x * sigmoid(beta * x) where beta = 2")
+    with torch.no_grad():
+        module.beta.fill_(3.0)
+    assert module.dominant() == actlang.parse("x * sigmoid(beta * x) where beta = 3")
 
 
 def test_per_channel_dominant_uses_the_channel_average() -> None:

@@ -126,6 +126,18 @@ class ActivationModule(nn.Module):
             values[name] = float(tensor.flatten()[0])
         return with_inits(self.program.expression, values)
 
+    def dominant(self) -> Expr:
+        """The expression with every ``mix``/``adact`` replaced by its heaviest branch, as
+        ``actlang.dominant(module)``; the module's own expression when it holds no mixture.
+
+        The rewrite belongs to the mixtures (:mod:`actlang.research.collapse`); their site modules
+        hand it out (``dominant_of``), so the compiler imports nothing above it."""
+        for sub in self.modules():
+            rewrite = getattr(sub, "dominant_of", None)
+            if rewrite is not None:
+                return rewrite(self)
+        return self.to_expression()
+
     def extra_repr(self) -> str:
         parts = [self.program.text]
         if self.channels is not None:

@@ -26,8 +26,18 @@ from actlang.errors import ActlangError
 from actlang.research.broadcast import along
 
 
+def dominant_of(module: nn.Module) -> Any:
+    """:func:`actlang.research.collapse.dominant` of the compiled ``module`` holding a mixture site
+    (what ``ActivationModule.dominant()`` calls)."""
+    from actlang.research.collapse import dominant
+
+    return dominant(module)
+
+
 class Mix(nn.Module):
     """One ``mix`` site with ``arity`` branches: logits ``w`` of shape ``[n]`` or ``[C, n]``."""
+
+    dominant_of = staticmethod(dominant_of)
 
     def __new__(cls, hp: Mapping[str, Any] | None = None, channels: int | None = None, channel_dim: int = 1,
                 arity: int | None = None):
@@ -94,6 +104,8 @@ def __getattr__(name: str) -> Any:
 
 class AdAct(nn.Module):
     """One ``adact`` site: :data:`ADACT` compiled as ``body`` (its ``mix_0.w`` and ``prelu_0.a``)."""
+
+    dominant_of = staticmethod(dominant_of)
 
     def __init__(self, hp: Mapping[str, Any] | None = None, channels: int | None = None, channel_dim: int = 1) -> None:
         super().__init__()
