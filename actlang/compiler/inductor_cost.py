@@ -1,0 +1,84 @@
+"""The static price of one fused inductor kernel, in the unit of :mod:`actlang.compiler.cost`.
+
+One fused elementwise kernel reads each x-sized input once and writes each output once; between
+them every operation is computed in registers. So its time is about
+
+    price = STREAM · (inputs + outputs) + ALLOCATION · outputs + Σ_op compute(op)
+
+where STREAM is one pass of memory traffic (a multiply of two tensors, the unit, is three
+streams), and compute(op) what op costs inside a vectorised loop over the time a stream costs:
+near nothing for arithmetic, more for transcendental functions, much more where inductor's C++
+has no vectorised form (it then runs a scalar loop, which is where ATen's own kernels win). The
+weights are single-thread measurements on 4M float32 values (2-core x86-64 VM, torch 2.13 CPU):
+``torch.compile`` of ``op(x)`` minus ``torch.compile`` of ``x.clone()``, over an eager multiply;
+``benchmarks/compiler_bench.py --kernels`` prints them. Same statements ⇒ same price, anywhere.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+
+from actlang.compiler import cost
+
+STREAM = 1.0 / 3.0  # one x-sized read or write (a multiply: two reads and a write = 1)
+ARITHMETIC = 0.05  # +, -, *, /, comparisons, selections inside the loop
+EAGER_MULTIPLY = 1.0 + cost.ALLOCATION  # an eager g * s (a fresh result)
+
+# Compute inside a fused loop, per op (measured; see the module docstring). Not listed: ARITHMETIC.
+COMPUTE: dict[str, float] = {
+    **dict.fromkeys(["neg", "abs", "relu", "clamp", "maximum", "minimum", "sign", "where", "to", "square",
+                     "hardsigmoid", "hardswish", "hardtanh", "relu6", "leaky_relu", "floor", "zeros_like",
+                     "ones_like", "full_like", "clone", "add_", "mul_", "sub_", "threshold_backward",
+                     "hardtanh_backward", "leaky_relu_backward", "hardsigmoid_backward"], ARITHMETIC),
+    **dict.fromkeys(["reciprocal", "rsqrt", "sqrt", "rsqrt_"], 0.1),
+    **dict.fromkeys(["sigmoid", "silu", "exp", "sigmoid_backward", "silu_backward", "softsign"], 0.3),
+    **dict.fromkeys(["expm1", "log1p", "log", "elu", "elu_backward", "selu", "celu", "logsigmoid", "gelu",
+                     "sin", "cos", "erf", "tanh", "tanh_backward"], 0.6),
+    **dict.fromkeys(["softplus", "softplus_backward", "sinh", "cosh", "atan", "pow", "tanhshrink", "ndtr"], 1.2),
+    **dict.fromkeys(["erfc", "mish", "mish_backward"], 3.0),
+    **dict.fromkeys(["asinh", "i0e", "i1e", "i0", "ndtri", "erfinv"], 45.0),
+}
+_REDUCTIONS = frozenset({"sum", "sum_to_size"})
+_FREE = frozenset({"reshape", "view", "tensor", "size", "dim", "detach", "expand"})
+
+
+def kernel_price(code) -> float:  # code: inductor_code.Code
+    """The price of one fused kernel running ``code``'s statements."""
+    compute = sum(_statement(line) for line in code.lines)
+    return compute + STREAM * (code.inputs + code.outputs) + cost.ALLOCATION * code.outputs
+
+
+def eager_price(source: str) -> float:
+    """The unfused price of a generated function's source (one eager pass per statement)."""
+    lines = [line.strip() for line in source.splitlines()[1:] if "=" in line and not line.strip().startswith("return")]
+    return cost.block_cost(lines)
+
+
+@functools.lru_cache(maxsize=65536)
+def _statement(line: str) -> float:
+    try:
+        tree = ast.parse(line.strip())
+    except SyntaxError:
+        return 0.0
+    node = tree.body[0] if tree.body else None
+    value = node.value if isinstance(node, ast.Assign | ast.Expr | ast.Return) else None
+    return 0.0 if value is None else _compute(value)
+
+
+def _compute(node: ast.AST) -> float:
+    """Compute of every operation in ``node`` on x-sized values (learned scalars are free)."""
+    total = 0.0
+    for child in ast.walk(node):
+        match child:
+            case ast.Call() if cost._large(child):
+                name = cost._callee(child)
+                if name in _REDUCTIONS:
+                    total += ARITHMETIC
+                elif name not in _FREE:
+                    total += COMPUTE.get(name, ARITHMETIC)
+            case ast.BinOp(op=ast.Pow()) if cost._large(child):
+                total += COMPUTE["pow"]
+            case ast.BinOp() | ast.UnaryOp() | ast.Compare() if cost._large(child):
+                total += ARITHMETIC
+    return total
