@@ -30,7 +30,8 @@ def compile(  # noqa: A001 - the SPEC's name
     ``channel_dim``; ``memory_efficient=False`` trains through plain autograd instead of the
     fused function. ``fuse`` (``"auto"``, True, False): one TorchInductor kernel for the forward
     and one for the backward where the cost model says it is faster (``"auto"``; see
-    :mod:`actlang.compiler.inductor`), always (True), or never (False: the unfused path). Compiling the same text again reuses the generated code (the cache is keyed
+    :mod:`actlang.compiler.inductor`), always (True), or never (False: the unfused path).
+    Compiling the same text again reuses the generated code (the cache is keyed
     by canonical text), never the parameters. ``dialect`` reads library names as that library
     does (see :func:`actlang.parse`). An expression that never uses ``x`` (``relu(z)``: z is a
     learned scalar) gives a ``ConstantExpressionWarning``; ``allow_constant=False`` makes it a

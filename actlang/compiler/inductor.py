@@ -145,7 +145,8 @@ def _plan(program: Any) -> Plan | None:
         return None
     derivative = fused_module.DERIVATIVE
     try:
-        codes = {"value": inductor_code.value_code(program), "backward": inductor_code.backward_code(program, derivative)}
+        codes = {"value": inductor_code.value_code(program)}
+        codes["backward"] = inductor_code.backward_code(program, derivative)
         forward = inductor_code.forward_code(program, derivative)
     except chain.NoRule:
         return None
@@ -238,7 +239,8 @@ def _function(built: Plan) -> type:
                 grads = (flat * saved[0],)
             needs = ctx.needs_input_grad
             out = [grads[0].reshape(ctx.shape) if needs[0] else None]
-            out += [grad.reshape(p.shape) if need else None for grad, p, need in zip(grads[1:], params, needs[1:], strict=True)]
+            for grad, p, need in zip(grads[1:], params, needs[1:], strict=True):
+                out.append(grad.reshape(p.shape) if need else None)
             return tuple(out)
 
     return InductorFused
