@@ -45,6 +45,7 @@ from actlang.errors import ActlangWarning, UnsupportedError
 log = logging.getLogger("actlang.compiler")
 
 MIN_NUMEL = 1 << 16  # below this, ``auto`` keeps the unfused path
+BACKEND = "inductor"  # torch.compile's backend (tests run the same graphs with "eager")
 MODES = {"auto": "auto", True: "on", False: "off"}
 _warned: set[str] = set()
 
@@ -103,28 +104,30 @@ class Plan:
 
     def call(self, name: str, *args: torch.Tensor) -> Any:
         """Run kernel ``name`` (compiled on first use for this dtype and device kind)."""
-        if name not in self.kernels:
+        if (name, BACKEND) not in self.kernels:
             from actlang.compiler.program import load_source
 
             scope = load_source(self.codes[name].text, {})
-            self.kernels[name] = torch.compile(scope[name], fullgraph=True, dynamic=True)
-        key = (name, args[0].dtype, args[0].device.type)
+            self.kernels[name, BACKEND] = torch.compile(scope[name], backend=BACKEND, fullgraph=True, dynamic=True)
+        kernel = self.kernels[name, BACKEND]
+        key = (name, args[0].dtype, args[0].device.type, BACKEND)
         with torch.no_grad():
             if key in self.compiled:
-                return self.kernels[name](*args)
-            log.info("compiling the %s kernel of %s (%s, %s) with TorchInductor", name, self.program.text, *key[1:])
+                return kernel(*args)
+            log.info("compiling the %s kernel of %s (%s, %s) with TorchInductor", name, self.program.text, *key[1:3])
             start = time.perf_counter()
-            result = self.kernels[name](*args)
+            result = kernel(*args)
             log.info("compiled the %s kernel of %s in %.1f s", name, self.program.text, time.perf_counter() - start)
             self.compiled.add(key)
             return result
 
     def flatten(self, x: torch.Tensor) -> torch.Tensor:
-        """x as the kernels take it: 1-D, or (outer, C, inner) per channel."""
+        """x as the kernels take it: 1-D, or (outer, C, inner) per channel. Detached: not a view
+        (dynamo would guard on the viewed tensor's shape and recompile for every rank)."""
         if not self.program.per_channel:
-            return x.reshape(-1)
+            return x.reshape(-1).detach()
         dim = self.program.channel_dim % x.dim()
-        return x.reshape(math.prod(x.shape[:dim]), x.shape[dim], math.prod(x.shape[dim + 1 :]))
+        return x.reshape(math.prod(x.shape[:dim]), x.shape[dim], math.prod(x.shape[dim + 1 :])).detach()
 
 
 def plan(program: Any) -> Plan | None:
