@@ -18,7 +18,7 @@ from actlang.errors import ActlangError, UnsupportedError
 
 PLAIN = "-x*sigmoid(x)*hard_sigmoid(x)"
 LEARNED = "x*sigmoid(beta*x) where beta = 1.5"
-TWO = "alpha*tanh(beta*x) + x where alpha = 0.5; beta = 1.5"
+TWO = "alpha*tanh(beta*x) + x where alpha = 0.5, beta = 1.5"
 BIG = inductor.MIN_NUMEL  # the smallest size ``auto`` fuses
 
 pytestmark = pytest.mark.filterwarnings("ignore::actlang.errors.AmbiguousNameWarning")
@@ -70,27 +70,28 @@ def test_fuse_option_is_checked(bad) -> None:
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-@pytest.mark.parametrize("shape", [(7,), (3, 5), (2, 3, 4, 5)])
 @pytest.mark.parametrize("text", [PLAIN, LEARNED, TWO, "softplus(x)^2 - x"])
-def test_kernels_match_unfused(eager_backend, monkeypatch, text, shape, dtype) -> None:
+def test_kernels_match_unfused(eager_backend, monkeypatch, text, dtype) -> None:
+    """Ranks 1, 2 and 4 (one graph: the kernels take x flattened)."""
     seen = _calls(monkeypatch)
     fused, unfused = _pair(text)
-    x = torch.randn(shape, dtype=dtype) * 3
-    _compare(fused, unfused, x, rtol=1e-5 if dtype == torch.float32 else 1e-12)
-    assert seen, "the fused module did not run its kernels"
-    with torch.no_grad():
-        torch.testing.assert_close(fused(x), unfused(x), rtol=1e-6, atol=1e-6)
+    for shape in [(7,), (3, 5), (2, 3, 4, 5)]:
+        x = torch.randn(shape, dtype=dtype) * 3
+        _compare(fused, unfused, x, rtol=1e-5 if dtype == torch.float32 else 1e-12)
+        with torch.no_grad():
+            torch.testing.assert_close(fused(x), unfused(x), rtol=1e-6, atol=1e-6)
+    assert "value" in seen or "forward" in seen, "the fused module did not run its kernels"
 
 
 @pytest.mark.parametrize("channel_dim", [1, -1])
-@pytest.mark.parametrize("shape", [(4, 3), (2, 3, 5, 3)])
-def test_kernels_match_unfused_per_channel(eager_backend, monkeypatch, shape, channel_dim) -> None:
+def test_kernels_match_unfused_per_channel(eager_backend, monkeypatch, channel_dim) -> None:
     seen = _calls(monkeypatch)
     fused, unfused = _pair(TWO, channels=3, channel_dim=channel_dim)
     with torch.no_grad():
         for module in (fused, unfused):
             module.alpha.copy_(torch.tensor([0.5, -1.0, 2.0]))
-    _compare(fused, unfused, torch.randn(shape, dtype=torch.float64), rtol=1e-12)
+    for shape in [(4, 3), (2, 3, 5, 3), (3, 3, 3)]:
+        _compare(fused, unfused, torch.randn(shape, dtype=torch.float64), rtol=1e-12)
     assert "backward" in seen
 
 
@@ -154,7 +155,14 @@ def test_auto_keeps_small_tensors_unfused(monkeypatch) -> None:
 
 def test_cost_model_keeps_the_faster_path() -> None:
     """Compute-bound ``erfc(softplus(x))^2`` stays unfused; memory-bound expressions fuse."""
-    assert not inductor.plan(actlang.compile("erfc(softplus(x))^2").program).train
+    learned = inductor.plan(actlang.compile("alpha*erfc(softplus(beta*x))^2 where beta = 1.5").program)
+    assert not learned.train and not learned.infer, learned.prices
+    found = inductor.plan(actlang.compile("erfc(softplus(x))^2").program)
+    assert not found.infer
+    # Its unfused path saves the symbolic derivative (when sympy finishes within the build's
+    # budget; a checkpoint otherwise, which the fused kernels do beat).
+    if found.program.fused().label == "derivatives (symbolic)":
+        assert not found.train, found.prices
     for text in (PLAIN, LEARNED, "asinh(elu(silu(x)))", "min(softplus(x)^2, -x)"):
         found = inductor.plan(actlang.compile(text).program)
         assert found.train and found.infer, (text, found.prices)
@@ -222,7 +230,7 @@ def test_inductor_kernels_match_unfused(monkeypatch, dtype) -> None:
     fused, unfused = _pair(PLAIN)
     for shape in [(BIG,), (4, 3, 7), (2, 3, 5, 7)]:
         _compare(fused, unfused, torch.randn(shape, dtype=dtype) * 4, rtol=1e-5 if dtype == torch.float32 else 1e-12)
-    assert set(seen) == {"value", "backward"}
+    assert set(seen) == {"value", "backward"}  # recompute: the cheaper strategy for it
 
 
 @pytest.mark.skipif(inductor.cpp_compiler() is None, reason="no C++ compiler for inductor")

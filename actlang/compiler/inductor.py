@@ -167,8 +167,9 @@ def _plan(program: Any) -> Plan | None:
     prices["unfused"] = unfused.cost
     prices["value"] = price(codes["value"])
     prices["plain value"] = inductor_cost.eager_price(program.source)
-    built = Plan(program, strategy, codes, train=prices[strategy] < unfused.cost,
-                 infer=prices["value"] < prices["plain value"], prices=prices)  # fmt: skip
+    margin = inductor_cost.MARGIN
+    built = Plan(program, strategy, codes, train=prices[strategy] < margin * unfused.cost,
+                 infer=prices["value"] < margin * prices["plain value"], prices=prices)  # fmt: skip
     names = list(program.params)
     text, _ = sources.recompute_source(program, names)
     from actlang.compiler.program import load_source

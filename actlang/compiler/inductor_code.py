@@ -94,8 +94,8 @@ def saved_backward_code(program: Any) -> Code:
     (name,) = program.params
     dims = "(0, 2)" if program.per_channel else ""
     lines = ["g_x = g * s_x", f"g_p = (g * s_p).sum({dims}).reshape(a_{name}.shape)"]
-    text = function_source("backward", f"g, s_x, s_p, a_{name}", lines, "g_x, g_p")
-    return Code("backward", text, tuple(lines), 3, 1)
+    text = function_source("saved_backward", f"g, s_x, s_p, a_{name}", lines, "g_x, g_p")
+    return Code("saved_backward", text, tuple(lines), 3, 1)
 
 
 def _reduced(emitter: Emitter, program: Any, parts: list[tuple[chain.Value, chain.Value]]) -> str:

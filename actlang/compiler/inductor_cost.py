@@ -23,15 +23,57 @@ from actlang.compiler import cost
 
 STREAM = 1.0 / 3.0  # one x-sized read or write (a multiply: two reads and a write = 1)
 ARITHMETIC = 0.05  # +, -, *, /, comparisons, selections inside the loop
-EAGER_MULTIPLY = 1.0 + cost.ALLOCATION  # an eager g * s (a fresh result)
+# Fuse only where the price is this fraction of the unfused one or less: the weights are ops
+# measured alone, and where compute dominates (erfc, softplus: slower in inductor's C++ than in
+# ATen) a fused kernel saves little memory traffic, so near-ties go to the unfused path
+# (``alpha*erfc(softplus(beta*x))^2``: priced 24 against 29, measured 1.3× slower fused).
+MARGIN = 0.75
+# A fresh x-sized output: page faults on first touch. Measured side by side (two threads, 4M
+# float32): one more output of the forward kernel plus an eager g·s cost about 1.1 multiplies
+# (``-x*sigmoid(x)*hard_sigmoid(x)``: saving ∂f/∂x 142 ms, recomputing it from x 112 ms per step).
+ALLOCATION = 0.8
+EAGER_MULTIPLY = 1.0 + ALLOCATION  # an eager g * s (a fresh result)
 
 # Compute inside a fused loop, per op (measured; see the module docstring). Not listed: ARITHMETIC.
 COMPUTE: dict[str, float] = {
-    **dict.fromkeys(["neg", "abs", "relu", "clamp", "maximum", "minimum", "sign", "where", "to", "square",
-                     "hardsigmoid", "hardswish", "hardtanh", "relu6", "leaky_relu", "floor", "zeros_like",
-                     "ones_like", "full_like", "clone", "add_", "mul_", "sub_", "threshold_backward",
-                     "hardtanh_backward", "leaky_relu_backward", "hardsigmoid_backward", "reciprocal", "rsqrt",
-                     "rsqrt_", "sqrt", "sigmoid_backward", "tanh_backward"], ARITHMETIC),
+    **dict.fromkeys(
+        [
+            "neg",
+            "abs",
+            "relu",
+            "clamp",
+            "maximum",
+            "minimum",
+            "sign",
+            "where",
+            "to",
+            "square",
+            "hardsigmoid",
+            "hardswish",
+            "hardtanh",
+            "relu6",
+            "leaky_relu",
+            "floor",
+            "zeros_like",
+            "ones_like",
+            "full_like",
+            "clone",
+            "add_",
+            "mul_",
+            "sub_",
+            "threshold_backward",
+            "hardtanh_backward",
+            "leaky_relu_backward",
+            "hardsigmoid_backward",
+            "reciprocal",
+            "rsqrt",
+            "rsqrt_",
+            "sqrt",
+            "sigmoid_backward",
+            "tanh_backward",
+        ],
+        ARITHMETIC,
+    ),
     **dict.fromkeys(["exp", "sin", "cos", "expm1", "elu", "elu_backward", "selu", "celu", "softsign"], 0.3),
     **dict.fromkeys(["sigmoid", "softplus_backward"], 0.4),
     **dict.fromkeys(["silu", "silu_backward"], 0.5),
@@ -56,7 +98,7 @@ _FREE = frozenset({"reshape", "view", "tensor", "size", "dim", "detach", "expand
 def kernel_price(code) -> float:  # code: inductor_code.Code
     """The price of one fused kernel running ``code``'s statements."""
     compute = sum(_statement(line) for line in code.lines)
-    return compute + STREAM * (code.inputs + code.outputs) + cost.ALLOCATION * code.outputs
+    return compute + STREAM * (code.inputs + code.outputs) + ALLOCATION * code.outputs
 
 
 def eager_price(source: str) -> float:
