@@ -228,7 +228,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads (default: all cores)")
     parser.add_argument("--kernels", action="store_true", help="only: kernel times against the cost model's weights")
     parser.add_argument("--contention", action="store_true", help="one other busy process during the run")
-    parser.add_argument("--only", nargs="*", help="these expressions only (as written in the table)")
+    parser.add_argument("--only", action="append", help="this expression only (repeatable; --only=EXPR)")
     parser.add_argument("--no-latency", action="store_true", help="skip the compile-latency table")
     args = parser.parse_args()
     other = busy() if args.contention else None
