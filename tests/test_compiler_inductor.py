@@ -246,3 +246,14 @@ def test_inductor_per_channel_learned_scalar(monkeypatch) -> None:
 def test_inductor_on_cuda() -> None:
     fused, unfused = _pair(LEARNED)
     _compare(fused.cuda(), unfused.cuda(), torch.randn(3, 4, device="cuda"), rtol=1e-5)
+
+
+def test_compiling_is_logged_once_per_kernel(eager_backend, caplog) -> None:
+    module = actlang.compile("softsign(x) * x + x", fuse=True)
+    x = torch.randn(50, requires_grad=True)
+    with caplog.at_level("INFO", logger="actlang.compiler"):
+        module(x).sum().backward()
+        module(x).sum().backward()
+    compiling = [r.getMessage() for r in caplog.records if r.getMessage().startswith("compiling")]
+    assert len(compiling) == len(set(compiling)) >= 2, compiling
+    assert all("with TorchInductor" in m and "softsign(x)" in m for m in compiling)
