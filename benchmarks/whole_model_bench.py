@@ -117,15 +117,13 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.size}x{args.size}, "
           f"median of {args.repeats}\n")  # fmt: skip
-    rows = []
     for name in args.models.split(","):
         result = measure(name, args.size, args.repeats)
+        print("\n| model | case | activation | ms | × original |\n|---|---|---|---:|---:|")
         for case in result["original"]:
             base = result["original"][case]
             for variant, found in result.items():
-                rows.append(f"| {name} | {case} | {variant} | {1e3 * found[case]:.1f} | {found[case] / base:.2f} |")
-    print("\n| model | case | activation | ms | × original |\n|---|---|---|---:|---:|")
-    print("\n".join(rows))
+                print(f"| {name} | {case} | {variant} | {1e3 * found[case]:.1f} | {found[case] / base:.2f} |", flush=True)
 
 
 if __name__ == "__main__":
