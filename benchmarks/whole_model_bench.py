@@ -123,7 +123,8 @@ def main() -> None:
         for case in result["original"]:
             base = result["original"][case]
             for variant, found in result.items():
-                print(f"| {name} | {case} | {variant} | {1e3 * found[case]:.1f} | {found[case] / base:.2f} |", flush=True)
+                ratio = found[case] / base
+                print(f"| {name} | {case} | {variant} | {1e3 * found[case]:.1f} | {ratio:.2f} |", flush=True)
 
 
 if __name__ == "__main__":
