@@ -257,3 +257,13 @@ def test_compiling_is_logged_once_per_kernel(eager_backend, caplog) -> None:
     compiling = [r.getMessage() for r in caplog.records if r.getMessage().startswith("compiling")]
     assert len(compiling) == len(set(compiling)) >= 2, compiling
     assert all("with TorchInductor" in m and "softsign(x)" in m for m in compiling)
+
+
+def test_a_kernel_that_fails_to_compile_runs_unfused(monkeypatch) -> None:
+    def broken(*args, **kwargs):
+        raise RuntimeError("C++ compile error: simulated")
+
+    monkeypatch.setattr(inductor, "BACKEND", broken)
+    fused, unfused = _pair("softsign(x) * x - x")
+    with pytest.warns(inductor.FusionWarning, match="could not compile"):
+        _compare(fused, unfused, torch.randn(3, 4, dtype=torch.float64), rtol=1e-12)

@@ -97,18 +97,21 @@ class Plan:
     train: bool  # auto: fused training beats the unfused path
     infer: bool  # auto: the fused value beats the plain code
     prices: dict[str, float]
-    kernels: dict[str, Any] = field(default_factory=dict)
+    kernels: dict[tuple[str, str], Any] = field(default_factory=dict)
+    eager: dict[str, Any] = field(default_factory=dict)
     compiled: set[tuple] = field(default_factory=set)
     function: Any = None
     recompute: Any = None
 
     def call(self, name: str, *args: torch.Tensor) -> Any:
-        """Run kernel ``name`` (compiled on first use for this dtype and device kind)."""
+        """Run kernel ``name`` (compiled on first use for this dtype and device kind). A kernel
+        that fails to compile runs as the same generated function in eager PyTorch (one
+        :class:`FusionWarning`): the values are the same, only slower."""
         if (name, BACKEND) not in self.kernels:
             from actlang.compiler.program import load_source
 
-            scope = load_source(self.codes[name].text, {})
-            self.kernels[name, BACKEND] = torch.compile(scope[name], backend=BACKEND, fullgraph=True, dynamic=True)
+            self.eager[name] = load_source(self.codes[name].text, {})[name]
+            self.kernels[name, BACKEND] = torch.compile(self.eager[name], backend=BACKEND, fullgraph=True, dynamic=True)
         kernel = self.kernels[name, BACKEND]
         key = (name, args[0].dtype, args[0].device.type, BACKEND)
         with torch.no_grad():
@@ -116,7 +119,17 @@ class Plan:
                 return kernel(*args)
             log.info("compiling the %s kernel of %s (%s, %s) with TorchInductor", name, self.program.text, *key[1:3])
             start = time.perf_counter()
-            result = kernel(*args)
+            try:
+                result = kernel(*args)
+            except Exception as error:  # any compiler failure: run the same code unfused
+                warnings.warn(
+                    f"actlang: TorchInductor could not compile the {name} kernel of {self.program.text} "
+                    f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}); "
+                    "running it unfused",
+                    FusionWarning, stacklevel=2,
+                )  # fmt: skip
+                self.kernels[name, BACKEND] = kernel = self.eager[name]
+                result = kernel(*args)
             log.info("compiled the %s kernel of %s in %.1f s", name, self.program.text, time.perf_counter() - start)
             self.compiled.add(key)
             return result
