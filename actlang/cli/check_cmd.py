@@ -12,11 +12,13 @@ from actlang.errors import ActlangError
 from actlang.parser import parse
 from actlang.printer import format_expr
 
+HELP = "validate one or more activations (or lines of stdin with '-')"
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "check",
-        help="validate one or more activations (or lines of stdin with '-')",
+        help=HELP,
         description="Validate each EXPR: print 'ok' and its canonical text, or the error with a caret under "
         "the fault (on stderr). With '-', read one activation per line from stdin (blank lines skipped). "
         "Exit 0 if all are valid, 2 otherwise.",

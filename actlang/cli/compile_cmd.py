@@ -12,11 +12,15 @@ from pathlib import Path
 
 from actlang.errors import ActlangError
 
+# actlang.compiler.export.FORMATS, written out so that `--help` does not import torch (a test keeps them equal).
+FORMATS = ("torchscript", "exported", "onnx")
+HELP = "compile an activation to PyTorch: print its code or write a module file"
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "compile",
-        help="compile an activation to PyTorch: print its code or write a module file",
+        help=HELP,
         description="Compile EXPR to an nn.Module. Without -o, print the generated forward; with -o, export "
         "the module to FILE (it loads without actlang).",
     )
@@ -24,8 +28,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser, output_required: bool) -> None:
-    from actlang.compiler.export import FORMATS
-
     parser.add_argument("expr", metavar="EXPR", help="activation text, e.g. 'erfc(softplus(x))^2'")
     parser.add_argument("-o", "--output", metavar="FILE", required=output_required, help="file to write")
     parser.add_argument("--format", choices=FORMATS, default=None,

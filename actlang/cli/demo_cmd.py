@@ -11,11 +11,13 @@ import sys
 
 from actlang.demos import run_sections, sections
 
+HELP = "a short tour: parse, format, evaluate and list activations from the papers"
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "demo",
-        help="a short tour: parse, format, evaluate and list activations from the papers",
+        help=HELP,
         description="Run the tour of actlang on activations from the four papers (AQuaSurF, AdAct, ASH, "
         "DiTAC). Each section shows one feature; --section runs some of them.",
     )

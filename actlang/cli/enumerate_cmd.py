@@ -10,18 +10,24 @@ import sys
 import time
 import warnings
 from collections.abc import Iterable, Iterator
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from actlang.errors import AmbiguousNameWarning
-from actlang.search import BYS, PRESETS, SYMMETRIES, deduplicate, space
-from actlang.search.dedup import EquivalenceClass
-from actlang.search.space import AQUASURF_BINARY, AQUASURF_NARY, AQUASURF_UNARY
+
+if TYPE_CHECKING:
+    from actlang.search.dedup import EquivalenceClass
+
+HELP = "expand a search-space template (AQuaSurF's), optionally deduplicated"
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    # Here, not at the top: `actlang --help` imports this module and needs none of it (scipy).
+    from actlang.search import BYS, PRESETS, SYMMETRIES
+    from actlang.search.space import AQUASURF_BINARY, AQUASURF_NARY, AQUASURF_UNARY
+
     parser = subparsers.add_parser(
         "enumerate",
-        help="expand a search-space template (AQuaSurF's), optionally deduplicated",
+        help=HELP,
         description="Expand TEMPLATE (placeholders unary, binary, n-ary) over the operator sets, in "
         "AQuaSurF's order and spelling. --unique groups the strings into equivalence classes.",
         epilog="presets: " + "; ".join(f"{p.name}: {p.doc}" for p in PRESETS.values()),
@@ -82,6 +88,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from actlang.search import deduplicate, space
+    from actlang.search.space import AQUASURF_BINARY, AQUASURF_NARY, AQUASURF_UNARY
+
     ops = {
         "unary": args.unary or AQUASURF_UNARY,
         "binary": args.binary or AQUASURF_BINARY,

@@ -7,11 +7,13 @@ import json
 
 from actlang.parser import parse
 
+HELP = "decide whether two activations are the same function"
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "equiv",
-        help="decide whether two activations are the same function",
+        help=HELP,
         description="Compare A and B. Verdicts: 'proved' (a sympy proof), 'numeric' (equal on a dense "
         "deterministic probe, no proof within the budget), 'different' (a counterexample x, confirmed). "
         "Exit 0 for proved or numeric, 1 for different, 2 for bad input.",

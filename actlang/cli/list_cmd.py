@@ -5,14 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 
-from actlang.docs import alias_row, aliases_markdown, aliases_text, markdown_table, row, text_table
 from actlang.registry import primitives
+
+HELP = "list the primitives: signature, aliases, properties, AQuaSurF name, meaning"
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "list",
-        help="list the primitives: signature, aliases, properties, AQuaSurF name, meaning",
+        help=HELP,
         description="List every primitive actlang knows, from its one definition: signature with default "
         "hyperparameters, aliases, properties (pointwise or per-sample, learned, stochastic, opaque), "
         "AQuaSurF name and meaning.",
@@ -30,6 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from actlang.build import unknown_primitive
+    from actlang.docs import alias_row, aliases_markdown, aliases_text, markdown_table, row, text_table
     from actlang.registry import COMPOSITES, lookup
 
     chosen, aliases = primitives(), list(COMPOSITES.values())

@@ -18,10 +18,12 @@ EXAMPLES = """examples:
   actlang search plot --store s.db -o progress.png --kind progress
 """
 
+HELP = "search a space for the best activation for a task (AQuaSurF's surrogate search)"
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "search", help="search a space for the best activation for a task (AQuaSurF's surrogate search)",
+        "search", help=HELP,
         description="Train candidates of a search space on a task, baselines first, then the classes a "
         "surrogate (UMAP of output and Fisher features, KNN regression) predicts best. Results live in an "
         "sqlite store; rerunning the same command resumes and never retrains a class.",
