@@ -54,7 +54,11 @@ def build(name: str, expression: str | None) -> tuple[nn.Module, int]:
     model = timm_module().create_model(name, pretrained=False, num_classes=1000)
     if expression is None:
         return model, 0
-    types = tuple(t for t in ACTIVATION_TYPES if t not in GATES)
+    from timm.layers import activations  # timm's own layers (ConvNeXt's GELU is timm's, not nn.GELU)
+
+    names = ("GELU", "GELUTanh", "Swish", "HardSwish", "Mish")
+    own = tuple(getattr(activations, n) for n in names if hasattr(activations, n))
+    types = tuple(t for t in ACTIVATION_TYPES if t not in GATES) + own
     sites = sum(isinstance(m, types) for m in model.modules())
     return actlang.replace_activations(model, expression, types), sites
 
