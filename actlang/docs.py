@@ -142,7 +142,7 @@ def primitives_doc() -> str:
     return (
         "# Primitives\n\n"
         "<!-- Generated from the registry by `python -m actlang.docs` (`make docs`); do not edit. -->\n\n"
-        "Every primitive actlang knows, from its one definition in `actlang/primitives/`. "
+        "Every primitive actlang knows, from its one definition in `actlang/definitions/`. "
         "A call is `name[hyper=value, ...](args)`; hyperparameters may also be given as keywords after "
         "the arguments, defaults are shown in the signature, and a bare name means the primitive applied "
         "to `x`. See [language.md](language.md) for the syntax.\n\n"

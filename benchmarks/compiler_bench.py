@@ -36,7 +36,7 @@ import torch.nn.functional as F
 
 import actlang
 from actlang import parser
-from actlang.compiler import api, chain, program
+from actlang.compiler import chain, program
 from actlang.compiler import fused as fused_module
 
 EAGER: dict[str, Callable[..., torch.Tensor]] = {
@@ -166,8 +166,7 @@ def latency(repeats: int = 7) -> list[tuple[str, float, float, float]]:
     for text in LATENCY:
         cold, warm, fused = [], [], []
         for _ in range(repeats):
-            program.program.cache_clear()  # cold: parse, rewrite, generate, exec, build the class
-            api._canonical.cache_clear()
+            program._program.cache_clear()  # cold: parse, rewrite, generate, exec, build the class
             parser._parse_cached.cache_clear()
             cold.append(timed(lambda text=text: actlang.compile(text)))
             warm.append(timed(lambda text=text: actlang.compile(text)))
@@ -254,7 +253,7 @@ def run(args: argparse.Namespace) -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.size} float32 values, "
           f"median of {args.repeats}{', one other busy process' if args.contention else ''}\n")  # fmt: skip
     print("| expression | variant | fwd ms | fwd+bwd ms | fwd+bwd / eager | fwd+bwd / eager+tc | "
-          "fwd+bwd / F.relu | saved (× input) |")  # fmt: skip
+          "fwd+bwd / F.relu | saved (× input) |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for text in texts:
         result = measure(text, args.size, args.repeats)

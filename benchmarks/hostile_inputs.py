@@ -59,7 +59,7 @@ def main(argv: list[str]) -> int:
     for name in entries:
         c = counts[name]
         print(f"  {name:18s} ok {c['ok']:5d}  ActlangError {c['ActlangError']:5d}  other {c['other']:3d}  "
-              f"slowest {slowest[name][0]:.2f} s ({slowest[name][1]!r})")  # fmt: skip
+              f"slowest {slowest[name][0]:.2f} s ({slowest[name][1]!r})")
     for failure in failures[:20]:
         print("  FAIL", *failure)
     over = [name for name in entries if slowest[name][0] > LIMIT_S]

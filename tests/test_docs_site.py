@@ -25,7 +25,7 @@ PUBLIC = [  # SPEC §§2-7: what a user calls, each one an entry of the API page
     "parse", "format", "evaluate", "primitives", "compile", "export", "replace_activations", "act_layer",
     "collapse", "regularization", "to_sympy", "simplify", "derivative", "equivalent", "enumerate",
     "deduplicate", "features", "fisher_features", "Task", "Surrogate", "Study", "simulate",
-]  # fmt: skip
+]
 
 
 def build(config: Path, site: Path) -> subprocess.CompletedProcess[str]:
@@ -125,7 +125,7 @@ def test_the_copied_project_builds_when_nothing_is_broken(tmp_path: Path) -> Non
     [
         ("", "[language](docs/language.md)", "[language](language.md)"),
         ("", "[cli](docs/performance.md#command-line-start-up)", "[cli](performance.md#command-line-start-up)"),
-        ("docs", "[grammar](../actlang/grammar/actlang.lark)", "grammar (`actlang/grammar/actlang.lark`)"),
+        ("docs", "[grammar](../grammar/actlang.lark)", "grammar (`grammar/actlang.lark`)"),
         ("docs", "[missing](../no/such/file.py)", "[missing](../no/such/file.py)"),  # left for --strict
         ("docs", "[page](symbolic.md)", "[page](symbolic.md)"),
         ("docs", "[web](https://pytorch.org/docs)", "[web](https://pytorch.org/docs)"),

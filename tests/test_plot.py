@@ -150,7 +150,7 @@ def test_cpab_site_curves() -> None:
 
 def test_seed_picks_the_prior_sample() -> None:
     theta = {s: plot_data("cpab[a=0, b=1, cells=4](x)", prior=True, seed=s, points=5).params["cpab_0.theta"]
-             for s in (1, 1, 2)}  # fmt: skip
+             for s in (1, 1, 2)}
     again = plot_data("cpab[a=0, b=1, cells=4](x)", prior=True, seed=1, points=5).params["cpab_0.theta"]
     np.testing.assert_array_equal(theta[1], again)
     assert not np.array_equal(theta[1], theta[2])
@@ -179,7 +179,7 @@ def test_state_dict_file(capsys, tmp_path) -> None:
 def test_json_summary(capsys, tmp_path) -> None:
     out = tmp_path / "f.svg"
     code, stdout, _ = run(capsys, "plot", "beta * x + 1 / x", "--param", "beta=2", "--range", "-1", "1",
-                          "--points", "3", "--json", "-o", str(out))  # fmt: skip
+                          "--points", "3", "--json", "-o", str(out))
     summary = json.loads(stdout)
     assert code == 0 and out.exists()
     assert summary["range"] == [-1.0, 1.0] and summary["points"] == 3 and len(summary["curves"]) == 1
@@ -241,7 +241,7 @@ def test_limits_ignore_a_pole_but_keep_a_spike() -> None:
         (["x * beta", "relu(x)", "--param", "gamma=2", "-o", "f.png"], "the expressions' parameters: beta"),
         (["x", "relu(x", "-o", "f.png"], "ParseError"),
     ],
-)  # fmt: skip
+)
 def test_bad_input_exits_2(capsys, tmp_path, monkeypatch, argv, message) -> None:
     monkeypatch.chdir(tmp_path)
     code, out, err = run(capsys, "plot", *argv)
@@ -262,7 +262,7 @@ def test_help(capsys) -> None:
     out = capsys.readouterr().out
     assert exit_.value.code == 0
     for option in ("EXPR [EXPR ...]", "-o FILE", "--range A B", "--points N", "--param NAME=VALUE", "--prior",
-                   "--seed S", "--state FILE", "--site PATH", "--channel I"):  # fmt: skip
+                   "--seed S", "--state FILE", "--site PATH", "--channel I"):
         assert option in out
 
 

@@ -94,7 +94,7 @@ def test_labels_write_every_value_out() -> None:
     expr = actlang.parse("x * sigmoid(beta * x) + gamma * prelu(x) where gamma = 0.5")
     values = {"beta": np.array(1.0), "gamma": np.array(0.5), "prelu_0.a": np.array(0.25)}
     assert describe(expr, values) == "x * sigmoid(beta * x) + gamma * prelu(x) where beta = 1, gamma = 0.5  " \
-                                     "(prelu_0.a = 0.25)"  # fmt: skip
+                                     "(prelu_0.a = 0.25)"
     theta = {"ditac_0.theta": np.array([0.0, 0.5, -1.0])}
     assert describe(actlang.parse("ditac[cells=4](x)"), theta).endswith("(ditac_0.theta: 3 values in [-1, 0.5])")
     assert describe(actlang.parse("ditac[cells=4](x)"), {"ditac_0.theta": np.zeros(3)}).endswith("(ditac_0.theta = 0)")
@@ -103,7 +103,7 @@ def test_labels_write_every_value_out() -> None:
 def test_cli_writes_one_file_for_several_expressions(capsys, tmp_path) -> None:
     out = tmp_path / "three.svg"
     code = main(["plot", "relu(x)", "gelu(x)", "x * sigmoid(beta * x)", "--param", "beta=2", "--points", "51",
-                 "-o", str(out), "--json"])  # fmt: skip
+                 "-o", str(out), "--json"])
     summary = json.loads(capsys.readouterr().out)
     assert code == 0 and out.read_bytes().startswith(b"<?xml")
     assert [c["label"] for c in summary["curves"]] == ["relu(x)", "gelu(x)", "x * sigmoid(beta * x) where beta = 2"]
@@ -126,7 +126,7 @@ def test_poles_are_found_within_a_grid_step(pole: float) -> None:
     "expr",
     ["gelu(x)", "sin(3 * x) * x^2", "100 * sigmoid(100 * x) * sigmoid(-100 * x)", "log(x)", "tanh(x) / x",
      "ditac[cells=8, init=prior](x)", "exp(x)"],
-)  # fmt: skip
+)
 def test_smooth_curves_and_spikes_have_no_poles(expr: str) -> None:
     data = plot_data(expr, points=1001, seed=3)
     assert data.poles == ()
@@ -201,7 +201,7 @@ def test_per_channel_parameters_give_one_curve_each(model_state) -> None:
 def test_cli_per_channel_and_site(capsys, tmp_path, model_state) -> None:
     out = tmp_path / "layer.png"
     code = main(["plot", EXPR, "--state", str(model_state), "--site", "1.1", "--channel", "3", "--channel", "0",
-                 "--points", "21", "-o", str(out)])  # fmt: skip
+                 "--points", "21", "-o", str(out)])
     lines = capsys.readouterr().out.splitlines()
     assert code == 0 and out.exists() and lines[0] == f"wrote {out} (2 curves)"
     assert lines[1].startswith("  channel 3: ") and "beta = 4" in lines[1]

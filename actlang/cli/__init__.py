@@ -1,6 +1,6 @@
 """The ``actlang`` command line: one module per subcommand, listed in ``COMMANDS``.
 
-Exit codes (SPEC §8): 0 success, 1 a negative answer (e.g. not equivalent), 2 bad input.
+Exit codes (README.md): 0 success, 1 a negative answer (e.g. not equivalent), 2 bad input.
 Errors go to stderr with the caret display.
 
 Start-up: a command imports only its own module (and what its options need), so ``actlang parse``

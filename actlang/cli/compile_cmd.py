@@ -33,10 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser, output_required: bool) -> Non
     parser.add_argument("--format", choices=FORMATS, default=None,
                         help="file format: torchscript (torch.jit.load), exported (torch.export.load), onnx "
                         "(onnxruntime); by default from FILE's name: .pt2 exported, .onnx onnx, else "
-                        "torchscript")  # fmt: skip
+                        "torchscript")
     parser.add_argument("--shape", type=_shape, default=None, metavar="N,C,...",
                         help="example input shape of exported/onnx files, e.g. 8,64,32,32: the file takes inputs of "
-                        "this rank, every size dynamic but the channels (default 2,C,3,3)")  # fmt: skip
+                        "this rank, every size dynamic but the channels (default 2,C,3,3)")
     parser.add_argument("--channels", type=int, default=None, metavar="C", help="one parameter value per channel")
     parser.add_argument("--channel-dim", type=int, default=1, metavar="D", help="the channel dimension (default 1)")
     parser.add_argument("--json", action="store_true", help="print a JSON summary")

@@ -22,7 +22,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "DiTAC). Each section shows one feature; --section runs some of them.",
     )
     parser.add_argument("--section", action="append", metavar="NAME",
-                        help="run only this section (repeatable); see --list")  # fmt: skip
+                        help="run only this section (repeatable); see --list")
     parser.add_argument("--list", action="store_true", help="list the sections and exit")
     parser.set_defaults(run=run)
 

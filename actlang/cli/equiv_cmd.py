@@ -24,7 +24,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--symmetry", choices=["none", "negation", "sign"], default="none",
         help="also accept -B(x) (negation) or every sign flip of B (sign)",
-    )  # fmt: skip
+    )
     parser.add_argument("--budget", type=float, default=2.0, help="seconds for the proof attempt (default 2)")
     parser.add_argument("--json", action="store_true", help="print the verdict as JSON")
     parser.set_defaults(run=run)

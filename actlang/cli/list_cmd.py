@@ -24,7 +24,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--aliases", action="store_true",
         help="list the names HF, timm and Keras 3 use (gelu_new, quick_gelu, ...) and their meaning",
-    )  # fmt: skip
+    )
     parser.add_argument("names", metavar="NAME", nargs="*", help="only these primitives (aliases allowed)")
     parser.set_defaults(run=run)
 
@@ -61,5 +61,5 @@ def run(args: argparse.Namespace) -> int:
             print(("\n" if chosen else "") + aliases_text(aliases), end="")
         elif not args.names:
             print(f"\n{len(aliases)} more names from HF, timm and Keras 3 (gelu_new, quick_gelu, ...): "
-                  "actlang list --aliases")  # fmt: skip
+                  "actlang list --aliases")
     return 0

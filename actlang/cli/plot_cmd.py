@@ -32,21 +32,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("exprs", nargs="+", metavar="EXPR", help="activation text; several share the figure")
     parser.add_argument("-o", "--output", required=True, metavar="FILE", help="image file: .png, .svg or .pdf")
     parser.add_argument("--range", nargs=2, type=float, default=(-5.0, 5.0), metavar=("A", "B"),
-                        help="the interval of x (default -5 5)")  # fmt: skip
+                        help="the interval of x (default -5 5)")
     parser.add_argument("--points", type=int, default=1001, metavar="N",
-                        help="points on the interval (default 1001)")  # fmt: skip
+                        help="points on the interval (default 1001)")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="set a learned parameter of every EXPR that has it (repeatable); a tensor is filled "
-                        "with VALUE")  # fmt: skip
+                        "with VALUE")
     parser.add_argument("--prior", action="store_true", help="draw CPAB θ from the smoothness prior (init=prior)")
     parser.add_argument("--seed", type=int, default=0, metavar="S",
-                        help="random seed for initial values and per-sample inputs (default 0)")  # fmt: skip
+                        help="random seed for initial values and per-sample inputs (default 0)")
     parser.add_argument("--state", metavar="FILE",
                         help="load parameters: torch.save(module.state_dict(), FILE), or a whole model's with --site; "
-                        "per-channel values (channels=C) give one curve per channel")  # fmt: skip
+                        "per-channel values (channels=C) give one curve per channel")
     parser.add_argument("--site", metavar="PATH", help="the activation's path in a model's state dict, e.g. layer3.act")
     parser.add_argument("--channel", type=int, action="append", metavar="I",
-                        help="draw channel I of per-channel parameters (repeatable; default: all, ≤ 10)")  # fmt: skip
+                        help="draw channel I of per-channel parameters (repeatable; default: all, ≤ 10)")
     parser.add_argument("--json", action="store_true", help="print a JSON summary")
     parser.set_defaults(run=run)
 
@@ -72,10 +72,10 @@ def run(args: argparse.Namespace) -> int:
     curves = plot(
         args.exprs, args.output, lo=lo, hi=hi, points=args.points, params=parse_assignments(args.param),
         seed=args.seed, prior=args.prior, state=args.state, site=args.site, channels=args.channel,
-    )  # fmt: skip
+    )
     if args.json:
         summary = {"output": args.output, "range": [lo, hi], "points": args.points,
-                   "curves": [_summary(curve) for curve in curves]}  # fmt: skip
+                   "curves": [_summary(curve) for curve in curves]}
         print(json.dumps(summary, indent=2))
     else:
         print(f"wrote {args.output}" + ("" if len(curves) == 1 else f" ({len(curves)} curves)"))

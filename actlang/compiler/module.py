@@ -12,7 +12,6 @@ generated straight-line code. ``forward`` picks the path:
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
 
 import torch
 from torch import nn
@@ -93,7 +92,7 @@ class ActivationModule(nn.Module):
                 return y
         if not torch.is_grad_enabled():
             return self.plain_forward(x)
-        fused = self.program.fused(x)
+        fused = self.program.fused()
         # Generated training functions assume a floating x (their temporaries take its dtype).
         if fused is None or not x.is_floating_point() or not (x.requires_grad or any(v.requires_grad for v in values)):
             return self.plain_forward(x)
@@ -140,13 +139,6 @@ class ActivationModule(nn.Module):
             values[name] = float(tensor.flatten()[0])
         return with_inits(self.program.expression, values)
 
-    def dominant(self) -> Expr:
-        """The expression with every mixture (``mix``, ``adact``) replaced by its heaviest branch
-        (AdAct's "optimized" network); ``actlang.collapse`` builds the module for it."""
-        from actlang.research.collapse import dominant
-
-        return dominant(self)
-
     def extra_repr(self) -> str:
         parts = [self.program.text]
         if self.channels is not None:
@@ -160,7 +152,7 @@ class ActivationModule(nn.Module):
         # Generated classes are not importable: rebuild from the text and restore the state.
         state = {k: v.detach().clone() for k, v in self.state_dict().items()}
         options = (self.channels, self.channel_dim, self.memory_efficient, self.training, self.fusion)
-        return (_rebuild, (self.program.text, options, state))
+        return (self.program.rebuild, (self.program.text, options, state))
 
 
 def _fusion(fuse: object) -> str:
@@ -175,16 +167,6 @@ def _transformed() -> bool:
     and recompute tensors outside autograd's view, which neither can follow."""
     active = getattr(torch._C, "_are_functorch_transforms_active", None)
     return torch.jit.is_tracing() or (active is not None and bool(active()))
-
-
-def _rebuild(text: str, options: tuple, state: Mapping[str, torch.Tensor]) -> ActivationModule:
-    from actlang.compiler.api import compile as compile_
-
-    channels, channel_dim, memory_efficient, training, *rest = options
-    fuse = {"on": True, "off": False}.get(rest[0], "auto") if rest else "auto"
-    module = compile_(text, channels=channels, channel_dim=channel_dim, memory_efficient=memory_efficient, fuse=fuse)
-    module.load_state_dict(state)
-    return module.train(training)
 
 
 def _site_module(site, channels: int | None, channel_dim: int) -> nn.Module:

@@ -29,4 +29,4 @@ def plot(exprs: Expr | str | Sequence[Expr | str], output: str | Path, **options
 __all__ = [
     "FORMATS", "MAX_POINTS", "PlotData", "PlotUnavailableError", "SiteCurves", "draw", "image_format", "limits",
     "make_figure", "per_sample", "plot", "plot_curves", "plot_data", "with_prior",
-]  # fmt: skip
+]

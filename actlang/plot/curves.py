@@ -39,7 +39,7 @@ def plot_curves(
             own = _own_params(expr, params or {})
             used |= own.keys()
             curves.append(plot_data(expr, params=own, state=loaded, site=site,
-                                    channel=channel if count > 1 else None, **options))  # fmt: skip
+                                    channel=channel if count > 1 else None, **options))
     if unused := sorted(set(params or {}) - used):
         listed = ", ".join(dict.fromkeys(n for c in curves for n in c.params)) or "none"
         whose = "the expression's" if len(exprs) == 1 else "the expressions'"

@@ -206,7 +206,7 @@ def _on_a_sample(
         (grad,) = torch.autograd.grad(module(x)[:, -1].sum(), x, allow_unused=True)
         slope[start : start + len(grid)] = 0.0 if grad is None else grad[:, -1].detach().numpy()
     note = f"with each x one more input of a feature map of {SAMPLE} inputs drawn from N(0, 1) (seed {seed}; " \
-           f"mean {sample.mean():.3f}, std {sample.std():.3f})"  # fmt: skip
+           f"mean {sample.mean():.3f}, std {sample.std():.3f})"
     return ys, slope, note
 
 

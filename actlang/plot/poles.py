@@ -47,7 +47,7 @@ def find_poles(fn: Callable[[np.ndarray], np.ndarray], xs: np.ndarray, ys: np.nd
     isolated = size[candidates] > GROWTH * np.nan_to_num(neighbours, nan=np.inf)
     # (position, |f| there): the finer grid's largest value, or the isolated grid point's own.
     found = sorted((float(fine[i, np.argmax(near[i])]), near[i].max()) if grows[i] else (float(xs[c]), size[c])
-                   for i, c in enumerate(candidates) if grows[i] or isolated[i])  # fmt: skip
+                   for i, c in enumerate(candidates) if grows[i] or isolated[i])
     return _merged(found, 2.0 * float(xs[1] - xs[0]))
 
 

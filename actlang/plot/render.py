@@ -125,7 +125,7 @@ def _site_row(left: Any, right: Any, site: Any, color: str, number: int | None) 
     right.plot(site.xs, site.xs, "--", color="0.6", linewidth=0.8, label="identity")
     right.plot(site.xs, site.transform, color=color, linewidth=1.5, label=r"$T^\theta$")
     for ax, ys, name, title in ((left, site.velocity, r"$v^\theta(x)$", f"velocity field of {site.site}{which}"),
-                                (right, site.transform, r"$T^\theta(x)$", f"warp of {site.site}{which}")):  # fmt: skip
+                                (right, site.transform, r"$T^\theta(x)$", f"warp of {site.site}{which}")):
         ax.set_xlim(lo, hi)
         ax.set_ylim(*limits(ys[np.isfinite(ys)]) if np.isfinite(ys).any() else (-1, 1))
         ax.set(xlabel=xlabel, ylabel=name, title=title)
@@ -141,10 +141,10 @@ def _curve(ax: Any, xs: np.ndarray, ys: np.ndarray, label: str, color: str, pole
     shown = set(ax.get_legend_handles_labels()[1])
     width = (xs[-1] - xs[0]) / (2 * (len(xs) - 1)) if len(xs) > 1 else 0.5
     for kind, mask, style in (("NaN (undefined)", np.isnan(ys), {"alpha": 0.15}),
-                              ("±inf", np.isinf(ys), {"alpha": 0.35, "hatch": "xx"})):  # fmt: skip
+                              ("±inf", np.isinf(ys), {"alpha": 0.35, "hatch": "xx"})):
         for start, stop in _runs(mask):
             ax.axvspan(xs[start] - width, xs[stop - 1] + width, color=color, zorder=0, linewidth=0,
-                       label=None if kind in shown else kind, **style)  # fmt: skip
+                       label=None if kind in shown else kind, **style)
             shown.add(kind)
 
 

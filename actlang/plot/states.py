@@ -39,13 +39,13 @@ def at_site(state: StateDict, wanted: list[str], site: str | None) -> dict[str, 
         if not picked:
             found = ", ".join(sites(state, wanted)) or "none"
             raise ActlangError(f"the state dict has nothing at '{site}'; sites with this activation's "
-                               f"parameters: {found}")  # fmt: skip
+                               f"parameters: {found}")
         return picked
     if wanted and not set(wanted) & set(state):
         found = sites(state, wanted)
         if found:
             raise ActlangError(f"the state dict is a model's: name the activation with --site (site=), one of "
-                               f"{', '.join(found)}")  # fmt: skip
+                               f"{', '.join(found)}")
     return dict(state)
 
 
@@ -75,7 +75,7 @@ def channel_states(module: Any, state: StateDict, site: str | None = None) -> li
     if set(extra.values()) != {1} or len(counts) != 1:
         shapes = ", ".join(f"{k} {tuple(picked[k].shape)}" for k in extra)
         raise ActlangError(f"the state dict does not fit the expression: neither one value per parameter nor the same "
-                           f"channels for all ({shapes})")  # fmt: skip
+                           f"channels for all ({shapes})")
     states = [{k: (v[c] if k in extra else v) for k, v in picked.items()} for c in range(counts.pop())]
     _check_fit(module, states[0])
     return states

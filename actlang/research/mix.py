@@ -20,24 +20,17 @@ from typing import Any
 import torch
 from torch import nn
 
+from actlang import compiler
+from actlang.definitions.mix import ADACT  # the one actlang definition of AdAct
 from actlang.errors import ActlangError
-from actlang.primitives.mix import ADACT  # the one actlang definition of AdAct
-
-
-def along(p: torch.Tensor, like: torch.Tensor, channel_dim: int) -> torch.Tensor:
-    """A mixture weight (scalar, or one per channel) shaped to broadcast against ``like``."""
-    if p.dim() == 0:
-        return p
-    shape = [1] * like.dim()
-    shape[channel_dim] = p.shape[0]
-    return p.reshape(shape)
+from actlang.research.broadcast import along
 
 
 class Mix(nn.Module):
     """One ``mix`` site with ``arity`` branches: logits ``w`` of shape ``[n]`` or ``[C, n]``."""
 
     def __new__(cls, hp: Mapping[str, Any] | None = None, channels: int | None = None, channel_dim: int = 1,
-                arity: int | None = None):  # fmt: skip
+                arity: int | None = None):
         if cls is Mix:  # pick the subclass whose forward takes exactly `arity` tensors
             if arity is None or arity < 1:
                 raise ActlangError(f"mix needs the number of its branches (at least 1), got {arity!r}")
@@ -45,7 +38,7 @@ class Mix(nn.Module):
         return super().__new__(cls)
 
     def __init__(self, hp: Mapping[str, Any] | None = None, channels: int | None = None, channel_dim: int = 1,
-                 arity: int | None = None) -> None:  # fmt: skip
+                 arity: int | None = None) -> None:
         super().__init__()
         assert arity is not None
         shape = (arity,) if channels is None else (channels, arity)
@@ -99,19 +92,12 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def compile_activation(expr: Any, **options: Any) -> nn.Module:
-    """``actlang.compile`` (looked up late: the compiler imports the registry, which names us)."""
-    import actlang
-
-    return actlang.compile(expr, **options)
-
-
 class AdAct(nn.Module):
     """One ``adact`` site: :data:`ADACT` compiled as ``body`` (its ``mix_0.w`` and ``prelu_0.a``)."""
 
     def __init__(self, hp: Mapping[str, Any] | None = None, channels: int | None = None, channel_dim: int = 1) -> None:
         super().__init__()
-        self.body = compile_activation(ADACT, channels=channels, channel_dim=channel_dim)
+        self.body = compiler.compile(ADACT, channels=channels, channel_dim=channel_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)
