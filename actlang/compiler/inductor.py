@@ -108,7 +108,7 @@ class Plan:
         that fails to compile runs as the same generated function in eager PyTorch (one
         :class:`FusionWarning`): the values are the same, only slower."""
         if (name, BACKEND) not in self.kernels:
-            from actlang.compiler.program import load_source
+            from actlang.compiler.loading import load_source
 
             self.eager[name] = load_source(self.codes[name].text, {})[name]
             self.kernels[name, BACKEND] = torch.compile(self.eager[name], backend=BACKEND, fullgraph=True, dynamic=True)
@@ -185,7 +185,7 @@ def _plan(program: Any) -> Plan | None:
                  infer=prices["value"] < margin * prices["plain value"], prices=prices)  # fmt: skip
     names = list(program.params)
     text, _ = sources.recompute_source(program, names)
-    from actlang.compiler.program import load_source
+    from actlang.compiler.loading import load_source
 
     built.recompute = load_source(text, {})["recompute"]
     built.function = _function(built)

@@ -21,7 +21,7 @@ from typing import Any
 
 from actlang.compiler import chain, sources
 from actlang.compiler.codegen import Emitter, Layout, function_source
-from actlang.lower import literal
+from actlang.compiler.templates import literal
 
 
 @dataclass(frozen=True)
