@@ -2,8 +2,11 @@
 
 For each expression, in one run and interleaved repeat by repeat (medians of ``--repeats``):
 
-- ``compiled``: ``actlang.compile(e)`` (default: the fused memory-efficient path for training);
-- ``compiled+tc``: the compiled module under ``torch.compile(fullgraph=True)``;
+- ``default``: ``actlang.compile(e)`` (``fuse="auto"``: TorchInductor kernels where the cost model
+  prices them below the unfused path; in brackets what it chose);
+- ``fused``: ``actlang.compile(e, fuse=True)`` (inductor kernels whatever the cost model says);
+- ``unfused``: ``actlang.compile(e, fuse=False)`` (the unfused memory-efficient path);
+- ``compiled+tc``: the unfused module under ``torch.compile(fullgraph=True)``;
 - ``eager``: the composition written as separate torch calls (what a user would type);
 - ``eager+tc``: ``torch.compile`` of that composition;
 - ``F.relu``: one native kernel, the memory-bandwidth floor (and ``F.silu`` for ``x*sigmoid(x)``).
@@ -11,9 +14,10 @@ For each expression, in one run and interleaved repeat by repeat (medians of ``-
 Forward is timed under ``no_grad``; forward+backward with ``x.requires_grad`` and ``y.backward(g)``.
 Saved bytes are counted with ``saved_tensors_hooks`` (distinct storages, the input included) and
 reported in units of the input's size. Also: compile latency, cold and cached, and the one-time
-cost of building the fused function (symbolic derivative). Prints a markdown table.
+cost of building the fused function (symbolic derivative). ``--contention`` runs one other busy
+process (a Python loop on one core) during the measurements. Prints a markdown table.
 
-    python benchmarks/compiler_bench.py [--repeats 9] [--size 4194304] [--threads N] [--quick]
+    python benchmarks/compiler_bench.py [--repeats 9] [--size 4194304] [--threads N] [--quick] [--contention]
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -75,18 +81,20 @@ def variants(text: str) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
     """The callables compared for one expression, all taking x."""
     if text in EAGER:
         eager = EAGER[text]
-        module = actlang.compile(text)
+        module = actlang.compile(text, fuse=False)
         params: list[torch.nn.Parameter] = []
     else:
         raw, inits = LEARNED[text]
-        module = actlang.compile(text)
+        module = actlang.compile(text, fuse=False)
         params = [getattr(module, name) for name in inits]
 
         def eager(x: torch.Tensor, raw=raw, params=params) -> torch.Tensor:
             return raw(x, *params)
 
     found = {
-        "compiled": module,
+        "default": actlang.compile(text),
+        "fused": actlang.compile(text, fuse=True),
+        "unfused": module,
         "compiled+tc": torch.compile(module, fullgraph=True),
         "eager": eager,
         "eager+tc": torch.compile(eager, fullgraph=True),
@@ -95,6 +103,25 @@ def variants(text: str) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
     if text == "x*sigmoid(x)":
         found["F.silu"] = F.silu
     return found
+
+
+def choices(text: str) -> dict[str, str]:
+    """What the default, fused and unfused modules run for training (the cost models' picks)."""
+    from actlang.compiler import inductor
+
+    program_ = actlang.compile(text).program
+    unfused = program_.fused()
+    plan = inductor.plan(program_)
+    labels = {"unfused": unfused.label} if unfused is not None else {}
+    if plan is not None:
+        labels["fused"] = f"inductor {plan.strategy}"
+        labels["default"] = labels["fused"] if plan.train else f"unfused {labels['unfused']}"
+    return labels
+
+
+def busy() -> subprocess.Popen:
+    """One other process keeping one core busy (ended by the caller)."""
+    return subprocess.Popen([sys.executable, "-c", "while True: pass"])
 
 
 def measure(text: str, size: int, repeats: int) -> dict[str, dict[str, float]]:
@@ -199,7 +226,20 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="two expressions, 3 repeats")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads (default: all cores)")
     parser.add_argument("--kernels", action="store_true", help="only: kernel times against the cost model's weights")
+    parser.add_argument("--contention", action="store_true", help="one other busy process during the run")
+    parser.add_argument("--only", action="append", help="this expression only (repeatable; --only=EXPR)")
+    parser.add_argument("--no-latency", action="store_true", help="skip the compile-latency table")
     args = parser.parse_args()
+    other = busy() if args.contention else None
+    try:
+        run(args)
+    finally:
+        if other is not None:
+            other.kill()
+            other.wait()
+
+
+def run(args: argparse.Namespace) -> None:
     warnings.filterwarnings("ignore")
     torch.set_num_threads(args.threads)
     if args.kernels:
@@ -208,20 +248,24 @@ def main() -> None:
     texts = [*EAGER, *LEARNED]
     if args.quick:
         texts, args.repeats = texts[:1] + texts[-1:], 3
+    if args.only:
+        texts = [t for t in texts if t in args.only]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.size} float32 values, "
-          f"median of {args.repeats}\n")
+          f"median of {args.repeats}{', one other busy process' if args.contention else ''}\n")  # fmt: skip
     print("| expression | variant | fwd ms | fwd+bwd ms | fwd+bwd / eager | fwd+bwd / eager+tc | "
           "fwd+bwd / F.relu | saved (× input) |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for text in texts:
         result = measure(text, args.size, args.repeats)
         eager, eager_tc, relu = (result[k]["fwdbwd"] for k in ("eager", "eager+tc", "F.relu"))
-        strategy = actlang.compile(text).program.fused()  # the cost model's pick, as the module above used it
+        labels = choices(text)
         for name, r in result.items():
-            label = f"{name} ({strategy.label})" if name == "compiled" and strategy is not None else name
+            label = f"{name} ({labels[name]})" if name in labels else name
             print(f"| `{text}` | {label} | {1e3 * r['fwd']:.1f} | {1e3 * r['fwdbwd']:.1f} | "
                   f"{r['fwdbwd'] / eager:.2f} | {r['fwdbwd'] / eager_tc:.2f} | {r['fwdbwd'] / relu:.2f} | "
-                  f"{r['saved']:.1f} |", flush=True)
+                  f"{r['saved']:.1f} |", flush=True)  # fmt: skip
+    if args.no_latency:
+        return
     print("\n| expression | compile, cold (ms) | compile, cached (ms) | fused function, first build (ms) |")
     print("|---|---:|---:|---:|")
     for text, cold, warm, fused in latency():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 
 from actlang.ast import Call, Constant, Expr, Input, Num, Param
+from actlang.compiler import inductor
 from actlang.compiler.codegen import FLOAT32_MAX
 from actlang.compiler.module import ActivationModule
 from actlang.compiler.program import program
@@ -19,6 +20,7 @@ def compile(  # noqa: A001 - the public name
     channels: int | None = None,
     channel_dim: int = 1,
     memory_efficient: bool = True,
+    fuse: bool | str = "auto",
     dialect: str | None = None,
     allow_constant: bool | None = None,
 ) -> ActivationModule:
@@ -26,7 +28,10 @@ def compile(  # noqa: A001 - the public name
 
     ``channels=C`` makes every learned parameter a vector of C values broadcast along
     ``channel_dim``; ``memory_efficient=False`` trains through plain autograd instead of the
-    fused function. Compiling the same expression again reuses the generated code (text is parsed
+    fused function. ``fuse`` (``"auto"``, True, False): one TorchInductor kernel for the forward
+    and one for the backward where the cost model says it is faster (``"auto"``; see
+    :mod:`actlang.compiler.inductor`), always (True), or never (False: the unfused path).
+    Compiling the same expression again reuses the generated code (text is parsed
     once, here, and the cache is keyed by the tree: every spelling of one tree shares it), never
     the parameters. ``dialect`` reads library names as that library does (see
     :func:`actlang.parse`). An expression that never uses ``x`` (``relu(z)``: z is a
@@ -37,6 +42,8 @@ def compile(  # noqa: A001 - the public name
         raise ActlangError(f"compile takes an activation as text or an expression, got {type(e).__name__}")
     if not isinstance(memory_efficient, bool):
         raise ActlangError(f"memory_efficient must be true or false, got {memory_efficient!r}")
+    if inductor.mode(fuse) is None:
+        raise ActlangError(f"fuse must be 'auto', true or false, got {fuse!r}")
     if channels is not None and (isinstance(channels, bool) or not isinstance(channels, int) or channels < 1):
         raise ActlangError(f"channels must be a positive integer, got {channels!r}")
     if isinstance(channel_dim, bool) or not isinstance(channel_dim, int):
@@ -59,5 +66,5 @@ def compile(  # noqa: A001 - the public name
                 f"the initial value {init:g} of '{name}' is beyond float32's range (±{FLOAT32_MAX:.4g}), "
                 "in which parameters are created"
             )
-    return built.cls(channels=channels, channel_dim=channel_dim, memory_efficient=memory_efficient)
+    return built.cls(channels=channels, channel_dim=channel_dim, memory_efficient=memory_efficient, fuse=fuse)
 

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from actlang.ast import Expr, with_inits
+from actlang.compiler import inductor
 from actlang.errors import ActlangError, UnsupportedError
 
 
@@ -27,11 +28,15 @@ class ActivationModule(nn.Module):
     # not annotated here so that TorchScript does not take it for a module attribute.
     __jit_unused_properties__ = ["code", "fused_code", "expression"]  # noqa: RUF012 - TorchScript's hook
 
-    def __init__(self, channels: int | None = None, channel_dim: int = 1, memory_efficient: bool = True) -> None:
+    def __init__(
+        self, channels: int | None = None, channel_dim: int = 1, memory_efficient: bool = True, fuse: object = "auto"
+    ) -> None:
         super().__init__()
         self.channels = channels
         self.channel_dim = channel_dim
         self.memory_efficient = memory_efficient
+        # "auto" | "on" | "off" (a str: TorchScript reads it in forward); see actlang.compiler.inductor
+        self.fusion = _fusion(fuse)
         shape = (channels,) if channels is not None else ()
         for name, init in self.program.params.items():
             self.register_parameter(self.program.attrs[name], nn.Parameter(torch.full(shape, float(init))))
@@ -51,7 +56,9 @@ class ActivationModule(nn.Module):
         else:
             if self.channels is not None:
                 self.check_input(x)
-            if self.memory_efficient and torch.is_grad_enabled() and not torch.compiler.is_compiling():
+            if self.memory_efficient and not torch.compiler.is_compiling() and (
+                torch.is_grad_enabled() or self.fusion != "off"
+            ):
                 y = self.fused_forward(x)
             else:
                 y = self.plain_forward(x)
@@ -78,8 +85,14 @@ class ActivationModule(nn.Module):
     def fused_forward(self, x: torch.Tensor) -> torch.Tensor:
         if _transformed():  # vmap/grad/jacrev/jacfwd and jit.trace: the plain code, which they handle
             return self.plain_forward(x)
-        fused = self.program.fused()
         values = [getattr(self, self.program.attrs[name]) for name in self.program.params]
+        if self.fusion != "off" and self.program.fusable:  # one inductor kernel each way, when it pays
+            y = inductor.forward(self.program, self.fusion, x, values)
+            if y is not None:
+                return y
+        if not torch.is_grad_enabled():
+            return self.plain_forward(x)
+        fused = self.program.fused()
         # Generated training functions assume a floating x (their temporaries take its dtype).
         if fused is None or not x.is_floating_point() or not (x.requires_grad or any(v.requires_grad for v in values)):
             return self.plain_forward(x)
@@ -143,13 +156,22 @@ class ActivationModule(nn.Module):
         if self.channels is not None:
             parts.append(f"channels={self.channels}, channel_dim={self.channel_dim}")
         parts.append(f"memory_efficient={self.memory_efficient}")
+        if self.fusion != "auto":
+            parts.append(f"fuse={self.fusion == 'on'}")
         return ", ".join(parts)
 
     def __reduce__(self):
         # Generated classes are not importable: rebuild from the text and restore the state.
         state = {k: v.detach().clone() for k, v in self.state_dict().items()}
-        options = (self.channels, self.channel_dim, self.memory_efficient, self.training)
+        options = (self.channels, self.channel_dim, self.memory_efficient, self.training, self.fusion)
         return (self.program.rebuild, (self.program.text, options, state))
+
+
+def _fusion(fuse: object) -> str:
+    found = inductor.mode(fuse)
+    if found is None:
+        raise ActlangError(f"fuse must be 'auto', true or false, got {fuse!r}")
+    return found
 
 
 def _transformed() -> bool:

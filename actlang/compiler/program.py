@@ -33,10 +33,11 @@ _UNBUILT: Any = object()
 def rebuild(text: str, options: tuple, state: Mapping[str, Any]) -> ActivationModule:
     """The module that pickled as ``(text, options, state)`` (see ``ActivationModule.__reduce__``):
     generated classes are not importable, so a module travels as its canonical text and state."""
-    channels, channel_dim, memory_efficient, training = options
+    channels, channel_dim, memory_efficient, training, *rest = options
+    fuse = {"on": True, "off": False}.get(rest[0], "auto") if rest else "auto"  # ActivationModule.fusion
     expression = parse(text, dialect="actlang")  # canonical text: actlang's own names
     built = program(expression, channels is not None, channel_dim)
-    module = built.cls(channels=channels, channel_dim=channel_dim, memory_efficient=memory_efficient)
+    module = built.cls(channels=channels, channel_dim=channel_dim, memory_efficient=memory_efficient, fuse=fuse)
     module.load_state_dict(state)
     return module.train(training)
 
