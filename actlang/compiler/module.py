@@ -17,7 +17,6 @@ import torch
 from torch import nn
 
 from actlang.ast import Expr, with_inits
-from actlang.compiler import inductor
 from actlang.errors import ActlangError, UnsupportedError
 
 
@@ -36,7 +35,7 @@ class ActivationModule(nn.Module):
         self.channel_dim = channel_dim
         self.memory_efficient = memory_efficient
         # "auto" | "on" | "off" (a str: TorchScript reads it in forward); see actlang.compiler.inductor
-        self.fusion = _fusion(fuse)
+        self.fusion = self.program.fusion_mode(fuse)
         shape = (channels,) if channels is not None else ()
         for name, init in self.program.params.items():
             self.register_parameter(self.program.attrs[name], nn.Parameter(torch.full(shape, float(init))))
@@ -87,7 +86,7 @@ class ActivationModule(nn.Module):
             return self.plain_forward(x)
         values = [getattr(self, self.program.attrs[name]) for name in self.program.params]
         if self.fusion != "off" and self.program.fusable:  # one inductor kernel each way, when it pays
-            y = inductor.forward(self.program, self.fusion, x, values)
+            y = self.program.kernel_forward(self.fusion, x, values)
             if y is not None:
                 return y
         if not torch.is_grad_enabled():
@@ -165,13 +164,6 @@ class ActivationModule(nn.Module):
         state = {k: v.detach().clone() for k, v in self.state_dict().items()}
         options = (self.channels, self.channel_dim, self.memory_efficient, self.training, self.fusion)
         return (self.program.rebuild, (self.program.text, options, state))
-
-
-def _fusion(fuse: object) -> str:
-    found = inductor.mode(fuse)
-    if found is None:
-        raise ActlangError(f"fuse must be 'auto', true or false, got {fuse!r}")
-    return found
 
 
 def _transformed() -> bool:

@@ -18,12 +18,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actlang.ast import Call, Expr, Input, params, uses_input, walk
+from actlang.compiler import inductor
 from actlang.compiler.codegen import Emitter, Layout, function_source
 from actlang.compiler.loading import load_source
 from actlang.compiler.module import ActivationModule
 from actlang.compiler.names import attribute_names
 from actlang.compiler.rewrite import rewrite
 from actlang.compiler.templates import Site
+from actlang.errors import ActlangError
 from actlang.parser import parse
 from actlang.registry import lookup
 
@@ -62,6 +64,19 @@ class Program:
     # How a module of this program unpickles (ActivationModule.__reduce__; module.py imports nothing
     # from the compiler, so it reaches this function through its program).
     rebuild = staticmethod(rebuild)
+
+    @staticmethod
+    def fusion_mode(fuse: object) -> str:
+        """``"auto"``, ``"on"`` or ``"off"`` for a ``fuse`` option (what ``ActivationModule.fusion`` holds)."""
+        found = inductor.mode(fuse)
+        if found is None:
+            raise ActlangError(f"fuse must be 'auto', true or false, got {fuse!r}")
+        return found
+
+    def kernel_forward(self, fusion: str, x: Any, values: list) -> Any:
+        """f(x) through the fused inductor kernels, or ``None`` where ``fusion`` keeps the unfused
+        path (see :mod:`actlang.compiler.inductor`)."""
+        return inductor.forward(self, fusion, x, values)
 
     def fused(self) -> Any:
         """The training function (``None`` when the expression cannot be fused); built on first use,
