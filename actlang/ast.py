@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TypeAlias
 
 from actlang.errors import Span
+from actlang.exact import exact
 
 HyperValue: TypeAlias = float | int | bool | str
 CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e}
@@ -121,6 +122,16 @@ class Param:
             raise ValueError(f"initial value of {self.name!r} must be finite, got {self.init!r}")
         object.__setattr__(self, "init", float(self.init))
 
+    # Equal only with the same initial value bit for bit: ``p = -0.0`` and ``p = 0.0`` differ
+    # (1/p starts at -inf or +inf), so neither a cache nor shared code may take one for the other.
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Param):
+            return NotImplemented
+        return self.name == other.name and exact(self.init) == exact(other.init)
+
+    def __hash__(self) -> int:
+        return hash((self.name, exact(self.init)))
+
     @property
     def depth(self) -> int:
         return 1
@@ -149,6 +160,19 @@ class Call:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "depth", 1 + max((a.depth for a in self.args), default=0))
+
+    # Hyperparameters compare bit for bit (actlang.exact): ``hardtanh[min=-0.0]`` and
+    # ``hardtanh[min=0.0]`` have poles of opposite signs under ``reciprocal``, so the compiler's
+    # shared subexpressions and every cache keyed by a tree must keep them apart.
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if not isinstance(other, Call):
+            return NotImplemented
+        return self.name == other.name and exact(self.hyper) == exact(other.hyper) and self.args == other.args
+
+    def __hash__(self) -> int:
+        return hash((self.name, exact(self.hyper), self.args))
 
     @property
     def hp(self) -> dict[str, HyperValue]:

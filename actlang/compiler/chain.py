@@ -32,6 +32,7 @@ from actlang.ast import Call, Expr, Input, Param, substitute_input, walk
 from actlang.build import call
 from actlang.compiler.codegen import Emitter, Step
 from actlang.compiler.rewrite import fold_coefficients, reflect_steps, rewrite
+from actlang.exact import exact_cache
 from actlang.lower import hyper_literal, literal
 from actlang.registry import Primitive, lookup
 
@@ -331,7 +332,7 @@ class _Sweep:
         return self.emitter.value(call("one", Input()))[0]
 
 
-@functools.cache
+@exact_cache()  # keyed bit for bit: slope=-0.0 is not slope=0.0 (actlang.exact)
 def _local_form(derivative: Derivative, name: str, hyper: tuple) -> Expr:
     """d name(x) / dx, once per (primitive, hyperparameters)."""
     from actlang.compiler.deadline import limited

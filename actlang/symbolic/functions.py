@@ -26,6 +26,7 @@ import sympy as sp
 from mpmath.libmp import prec_to_dps
 
 from actlang.ast import HyperValue
+from actlang.exact import exact_cache
 from actlang.registry import Primitive, lookup
 from actlang.symbolic.symbols import W
 
@@ -92,7 +93,7 @@ def is_elementary(primitive: Primitive, hyper: Hyper) -> bool:
     return not primitive.opaque and primitive.pointwise and scalars
 
 
-@functools.cache
+@exact_cache()  # hyper keyed bit for bit (actlang.exact)
 def native_form(name: str, hyper: Hyper) -> bool:
     """True when the primitive lowers straight to its sympy form (see module docstring)."""
     primitive = lookup(name)
@@ -168,7 +169,7 @@ def elementary(expr: sp.Expr) -> sp.Expr:
     return expr
 
 
-@functools.cache
+@exact_cache()
 def derivative_form(name: str, hyper: Hyper, argindex: int) -> sp.Expr:
     """d/d(argument ``argindex``) of ``name[hyper]`` in terms of dummies ``_dummies(n)``."""
     primitive = lookup(name)
