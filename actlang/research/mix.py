@@ -24,11 +24,22 @@ from actlang.errors import ActlangError
 from actlang.primitives.mix import ADACT  # the one actlang definition of AdAct
 
 
-def along(p: torch.Tensor, like: torch.Tensor, channel_dim: int) -> torch.Tensor:
-    """A mixture weight (scalar, or one per channel) shaped to broadcast against ``like``."""
+def along(p: torch.Tensor, rank: int, channel_dim: int) -> torch.Tensor:
+    """A mixture weight (scalar, or one per channel) shaped to broadcast to ``rank`` dimensions
+    with the channels at ``channel_dim``.
+
+    ``rank`` is that of the branches' broadcast result (x's), not of one branch: a branch need
+    not be shaped like x (a per-channel learned value ``(C, 1, 1)``, a 0-d constant, a tensor of
+    lower rank), and a weight placed by that branch's own rank would land on the wrong dimension.
+    """
     if p.dim() == 0:
         return p
-    shape = [1] * like.dim()
+    if channel_dim >= rank or channel_dim < -rank:
+        raise ActlangError(
+            f"a mix with {p.shape[0]} channels at dimension {channel_dim} needs branches of rank at least "
+            f"{channel_dim + 1 if channel_dim >= 0 else -channel_dim}, got rank {rank}"
+        )
+    shape = [1] * rank
     shape[channel_dim] = p.shape[0]
     return p.reshape(shape)
 
@@ -78,9 +89,9 @@ class Mix(nn.Module):
 def _mix_class(arity: int) -> type[Mix]:
     names = [f"b{i}" for i in range(arity)]
     signature = ", ".join(f"{n}: torch.Tensor" for n in names)
-    lines = ["p = torch.softmax(self.w, dim=-1)"]
-    lines += ["out = along(p[..., 0], b0, self.channel_dim) * b0"]
-    lines += [f"out = out + along(p[..., {i}], {n}, self.channel_dim) * {n}" for i, n in enumerate(names) if i]
+    lines = ["p = torch.softmax(self.w, dim=-1)", f"rank = max([{', '.join(f'{n}.dim()' for n in names)}])"]
+    lines += ["out = along(p[..., 0], rank, self.channel_dim) * b0"]
+    lines += [f"out = out + along(p[..., {i}], rank, self.channel_dim) * {n}" for i, n in enumerate(names) if i]
     body = "".join(f"    {line}\n" for line in lines)
     source = f"def forward(self, {signature}) -> torch.Tensor:\n{body}    return out\n"
     filename = f"<actlang-mix-{arity}>"
