@@ -44,3 +44,16 @@ NOT_A_TASK = 42
 def slow() -> ClassificationTask:
     """Like ``tiny`` but about a second per trial: long enough to be killed in the middle."""
     return ClassificationTask("slow", tiny_data, tiny_network, steps=1500, batch_size=50, lr=3e-2)
+
+
+def reporting() -> ClassificationTask:
+    """Like ``slow``, and each trial first writes an empty file named after its process id into
+    ``$ACTLANG_TEST_PIDS`` (so that a test can kill the worker in the middle of a trial)."""
+    import os
+    from pathlib import Path
+
+    def network(activation: Activation):
+        Path(os.environ["ACTLANG_TEST_PIDS"], str(os.getpid())).touch()
+        return tiny_network(activation)
+
+    return ClassificationTask("reporting", tiny_data, network, steps=1500, batch_size=50, lr=3e-2)

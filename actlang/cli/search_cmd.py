@@ -56,7 +56,7 @@ def _add_run(commands) -> None:
     sub.add_argument("--store", required=True, metavar="PATH", help="sqlite file (created if missing)")
     sub.add_argument("--seed", type=int, default=0, help="seed of the pool sample, the embedding and training")
     sub.add_argument("--workers", type=_positive, default=1, help="parallel trainings (default 1)")
-    sub.add_argument("--executor", choices=["local"], default="local", help="where trials run (default local)")
+    _add_executor_options(sub)
     sub.add_argument("--strategy", choices=STRATEGIES, default="surrogate", help="what to try after the baselines")
     sub.add_argument("--pool", type=_positive, default=DEFAULT_POOL,
                      help=f"sample this many classes of a larger space (default {DEFAULT_POOL})")  # fmt: skip
@@ -64,6 +64,21 @@ def _add_run(commands) -> None:
                      help="progress bars on stderr (default: when stderr is a terminal)")  # fmt: skip
     sub.add_argument("--json", action="store_true", help="print the final status as JSON")
     sub.set_defaults(run=_run)
+
+
+def _add_executor_options(sub: argparse.ArgumentParser) -> None:
+    from actlang.search.study import EXECUTORS
+
+    group = sub.add_argument_group("where trials run")
+    group.add_argument("--executor", choices=EXECUTORS, default="local",
+                       help="local: a process pool on this machine (default); ray: Ray tasks on a cluster")  # fmt: skip
+    group.add_argument("--address", metavar="ADDR",
+                       help="with --executor ray: 'auto' joins this machine's cluster (after `ray start "
+                       "--head`), 'ray://host:port' a remote one; default: start Ray here for this run")  # fmt: skip
+    group.add_argument("--cpus-per-trial", type=_positive_float, metavar="N",
+                       help="with --executor ray: CPUs each trial asks for (default: the cluster's CPUs / workers)")
+    group.add_argument("--gpus-per-trial", type=_non_negative_float, default=0.0, metavar="N",
+                       help="with --executor ray: GPUs each trial asks for (default 0)")  # fmt: skip
 
 
 def _add_simulate(commands) -> None:
@@ -111,6 +126,23 @@ def _positive(text: str) -> int:
     return value
 
 
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _non_negative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
+    return value
+
+
 def _count(text: str) -> int:
     try:
         value = int(text)
@@ -133,8 +165,21 @@ def _open(path: str, task: str | None = None, space: str | None = None, **option
 
 def _run(args: argparse.Namespace) -> int:
     study = _open(args.store, args.task, args.space, seed=args.seed, pool=args.pool, progress=args.progress)
-    study.run(args.budget, workers=args.workers, executor=args.executor, strategy=args.strategy, progress=args.progress)
+    study.run(args.budget, workers=args.workers, executor=args.executor, strategy=args.strategy,
+              progress=args.progress, **_executor_options(args))  # fmt: skip
     return _print_status(study.status(), args.json)
+
+
+def _executor_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The Ray options given on the command line (an error if given with the local executor)."""
+    given = {"address": args.address, "cpus_per_trial": args.cpus_per_trial}
+    if args.gpus_per_trial:
+        given["gpus_per_trial"] = args.gpus_per_trial
+    given = {key: value for key, value in given.items() if value is not None}
+    if given and args.executor != "ray":
+        flags = ", ".join("--" + key.replace("_", "-") for key in given)
+        raise ActlangError(f"{flags}: options of --executor ray")
+    return given
 
 
 def _status(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ import multiprocessing
 import os
 import traceback
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from actlang.search.task import Task
@@ -23,9 +24,14 @@ def _init_worker(task: str | Task, threads: int) -> None:
 
     from actlang.search.tasks import load_task
 
-    global _TASK
     torch.set_num_threads(threads)
-    _TASK = load_task(task)
+    use_task(load_task(task))
+
+
+def use_task(task: Task) -> None:
+    """Make ``task`` the one this worker process trains (:func:`train_one`, :func:`fisher_many`)."""
+    global _TASK
+    _TASK = task
 
 
 def train_one(activation: str, seed: int) -> dict[str, Any]:
@@ -62,10 +68,15 @@ class InlineExecutor(Executor):
         return future
 
 
-def make_executor(task: str | Task, workers: int) -> Executor:
-    """A process pool of ``workers`` (spawned), or, for one worker, an :class:`InlineExecutor`:
-    training in the driver itself costs no second interpreter, and a killed driver is resumed
-    the same way."""
+def make_executor(task: str | Task, workers: int, kind: str = "local", **ray_options: Any) -> Executor:
+    """Where trials run. ``"local"``: a process pool of ``workers`` (spawned), or, for one worker,
+    an :class:`InlineExecutor` (training in the driver itself costs no second interpreter, and a
+    killed driver is resumed the same way). ``"ray"``: a :class:`RayExecutor` with ``ray_options``
+    (``address``, ``cpus_per_trial``, ``gpus_per_trial``)."""
+    if kind == "ray":
+        from actlang.search.ray_executor import RayExecutor
+
+        return RayExecutor(task, workers, **ray_options)
     cores = os.cpu_count() or 1
     threads = max(1, cores // workers)
     if workers == 1:
@@ -76,3 +87,8 @@ def make_executor(task: str | Task, workers: int) -> Executor:
         initializer=_init_worker,
         initargs=(task, threads),
     )
+
+
+def lost_worker_errors(executor: Executor) -> tuple[type[BaseException], ...]:
+    """The exceptions by which ``executor`` says a worker died mid-call (the call is retried)."""
+    return (BrokenProcessPool, *getattr(executor, "lost_errors", ()))

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from actlang.errors import ActlangError
-from actlang.search.executors import fisher_many, make_executor, train_one
+from actlang.search.executors import fisher_many, lost_worker_errors, make_executor, train_one
 from actlang.search.store import owner_id
 from actlang.search.strategy import Suggester
 
@@ -41,8 +41,9 @@ class Runner:
     """One run of a study; not reusable."""
 
     def __init__(self, study: Study, strategy: str, workers: int, progress: bool | None, lease_s: float,
-                 max_attempts: int):  # fmt: skip
+                 max_attempts: int, executor: str = "local", executor_options: dict | None = None):  # fmt: skip
         self.study, self.store = study, study.store
+        self.executor_kind, self.executor_options = executor, executor_options or {}
         self.strategy, self.workers, self.progress = strategy, workers, progress
         self.lease_s, self.max_attempts = lease_s, max_attempts
         self.owner = owner_id()
@@ -58,7 +59,8 @@ class Runner:
     @property
     def executor(self) -> Executor:
         if self._executor is None:
-            self._executor = make_executor(self.study.task, self.workers)
+            self._executor = make_executor(self.study.task, self.workers, self.executor_kind,
+                                           **self.executor_options)  # fmt: skip
         return self._executor
 
     def run(self, budget: int) -> None:
@@ -70,6 +72,7 @@ class Runner:
             fisher = self._fisher() if self.strategy in ("surrogate", "fisher") else None
             suggester = Suggester(self.strategy, self.store.outputs(self.ids), fisher, self.baselines,
                                   seed=self.study.seed)  # fmt: skip
+            suggester.embed_in_background()
             with bar(budget, done, f"search {self.study.task_name}", self.progress) as progress:
                 self._loop(budget, suggester, progress)
         finally:
@@ -121,9 +124,10 @@ class Runner:
     def _record(self, future: Future, cid: int) -> bool:
         try:
             result = future.result()
-        except BrokenProcessPool:
-            self._executor = None  # a worker died (killed, out of memory): retry the trial on a new pool
-            result = {"error": "the worker process died during the trial", "retry": True}
+        except lost_worker_errors(self.executor) as error:  # killed, out of memory, its node gone
+            if isinstance(error, BrokenProcessPool):
+                self._executor = None  # a process pool is broken for good: the next trial gets a new one
+            result = {"error": f"the worker died during the trial ({type(error).__name__}: {error})"}
         if "error" not in result:
             self.failures = 0
             return self.store.finish(cid, self.owner, result)

@@ -11,6 +11,7 @@ search makes exactly the choices a live one would.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Collection, Mapping, Sequence
 from typing import Literal
 
@@ -64,16 +65,35 @@ class Suggester:
         self.pool = eligible(self.strategy, outputs_valid, fisher_valid)
         self._outputs, self._fisher, self._embedding = outputs, fisher, embedding
         self._surrogate: Surrogate | None = None
+        self._embedding_thread: threading.Thread | None = None
+
+    def embed_in_background(self) -> None:
+        """Start fitting the embedding in a thread: it needs no results, so a live search fits it
+        while the baselines train instead of idling a worker when the first suggestion is due."""
+        if self.strategy != "random" and self._embedding is None and len(self.pool):
+            self._embedding_thread = threading.Thread(target=self._embed_or_leave, daemon=True)
+            self._embedding_thread.start()
+
+    def _embed_or_leave(self) -> None:
+        try:
+            self._embed()
+        except Exception:
+            self._embedding = None
+
+    def _embed(self) -> None:
+        outputs = self._outputs[self.pool]
+        fisher = None if self._fisher is None else self._fisher[self.pool]
+        self._embedding = embed(outputs, fisher, FEATURES_OF[self.strategy], self.seed)
 
     @property
     def surrogate(self) -> Surrogate:
         """The KNN surrogate over the eligible classes (embedding fitted on first use)."""
         if self._surrogate is None:
-            if self._embedding is None:
-                rows = self.pool
-                outputs = self._outputs[rows]
-                fisher = None if self._fisher is None else self._fisher[rows]
-                self._embedding = embed(outputs, fisher, FEATURES_OF[self.strategy], self.seed)
+            if self._embedding_thread is not None:
+                self._embedding_thread.join()
+                self._embedding_thread = None
+            if self._embedding is None:  # not started, or the thread failed: fit here (and raise here)
+                self._embed()
             self._surrogate = Surrogate(self._embedding)
         return self._surrogate
 

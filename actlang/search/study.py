@@ -24,6 +24,8 @@ from actlang.search.store import Store
 from actlang.search.strategy import check_strategy
 from actlang.search.task import Task
 
+EXECUTORS = ("local", "ray")
+
 
 class Study:
     """A search's store, task and space. ``task``/``space`` are needed only to create the store."""
@@ -105,9 +107,16 @@ class Study:
 
     # -- searching -------------------------------------------------------------------------
     def run(self, budget: int, workers: int = 1, executor: str = "local", *, strategy: str = "surrogate",
-            progress: bool | None = None, lease_s: float = 600.0,
-            max_attempts: int = 3) -> list[dict[str, Any]]:  # fmt: skip
-        """Evaluate classes until ``budget`` distinct classes are done (earlier runs count)."""
+            progress: bool | None = None, lease_s: float = 600.0, max_attempts: int = 3,
+            address: str | None = None, cpus_per_trial: float | None = None,
+            gpus_per_trial: float = 0.0) -> list[dict[str, Any]]:  # fmt: skip
+        """Evaluate classes until ``budget`` distinct classes are done (earlier runs count).
+
+        ``workers`` trials run at once: in a local process pool (``executor="local"``) or as Ray
+        tasks (``executor="ray"``; ``address`` as for ``ray.init``: ``None`` starts Ray on this
+        machine, ``"auto"`` joins its cluster, ``"ray://host:port"`` connects to a remote one),
+        each trial asking Ray for ``cpus_per_trial`` CPUs (default: the cluster's CPUs shared
+        among the workers) and ``gpus_per_trial`` GPUs."""
         from actlang.search.runner import Runner
 
         check_strategy(strategy)
@@ -115,9 +124,14 @@ class Study:
             raise ActlangError(f"budget must be a non-negative integer, got {budget!r}")
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ActlangError(f"workers must be a positive integer, got {workers!r}")
-        if executor != "local":
-            raise ActlangError(f"unknown executor {executor!r}; this build runs 'local' searches")
-        Runner(self, strategy, workers, progress, lease_s, max_attempts).run(budget)
+        if executor not in EXECUTORS:
+            raise ActlangError(f"unknown executor {executor!r}; choose from {', '.join(EXECUTORS)}")
+        options = {}
+        if executor == "ray":
+            options = {"address": address, "cpus_per_trial": cpus_per_trial, "gpus_per_trial": gpus_per_trial}
+        elif (address, cpus_per_trial, gpus_per_trial) != (None, None, 0.0):
+            raise ActlangError("address, cpus_per_trial and gpus_per_trial are options of executor='ray'")
+        Runner(self, strategy, workers, progress, lease_s, max_attempts, executor, options).run(budget)
         return self.results()
 
     def close(self) -> None:

@@ -1,0 +1,136 @@
+"""Searches on Ray: a local cluster started by the tests, a worker killed mid-trial, a killed driver."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from actlang.errors import ActlangError  # noqa: E402
+from actlang.search.study import Study  # noqa: E402
+
+pytestmark = pytest.mark.xdist_group("ray")  # one local cluster per test worker, started once
+
+ROOT = Path(__file__).resolve().parents[1]
+SPACE = "unary(x)"
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    pids = tmp_path_factory.mktemp("pids")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
+             runtime_env={"env_vars": {"ACTLANG_TEST_PIDS": str(pids)}})  # fmt: skip
+    yield pids
+    ray.shutdown()
+
+
+def _evaluations(store: Path) -> list[tuple]:
+    with sqlite3.connect(store) as db:
+        return db.execute("SELECT class_id, state, attempts, error FROM evaluations ORDER BY class_id").fetchall()
+
+
+def test_ray_search_evaluates_each_class_once(cluster, tmp_path):
+    study = Study(tmp_path / "s.db", task="tests.search_fixtures:tiny", space=SPACE, seed=0)
+    results = study.run(10, workers=2, executor="ray", strategy="random", progress=False)
+    done = [r for r in results if r["state"] == "done"]
+    assert len(done) == 10 and len({r["id"] for r in done}) == 10
+    assert {row[1] for row in _evaluations(tmp_path / "s.db")} == {"done"}
+    local = Study(tmp_path / "l.db", task="tests.search_fixtures:tiny", space=SPACE, seed=0)
+    local.run(10, strategy="random", progress=False)  # same seeds, same trials: the same accuracies
+    assert {r["name"]: r["val_acc"] for r in done} == {r["name"]: r["val_acc"] for r in local.top(10)}
+
+
+def test_ray_worker_killed_mid_trial_is_retried(cluster, tmp_path):
+    store = tmp_path / "s.db"
+    study = Study(store, task="tests.search_fixtures:reporting", space=SPACE, seed=0)
+    killed: list[int] = []
+
+    def kill_one_worker() -> None:
+        deadline = time.time() + 300
+        while not killed and time.time() < deadline:
+            for pid_file in cluster.iterdir():
+                try:
+                    os.kill(int(pid_file.name), signal.SIGKILL)
+                    killed.append(int(pid_file.name))
+                    return
+                except ProcessLookupError:
+                    pid_file.unlink()
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_one_worker)
+    killer.start()
+    study.run(4, workers=2, executor="ray", strategy="random", progress=False)
+    killer.join()
+    assert killed
+    rows = _evaluations(store)
+    assert [row[1] for row in rows].count("done") == 4 and {row[1] for row in rows} == {"done"}
+    retried = [row for row in rows if row[2] == 2]
+    assert len(retried) == 1 and "WorkerCrashedError" in retried[0][3]  # the kill is on record
+
+
+def test_ray_task_bug_is_recorded_not_retried_forever(cluster, tmp_path):
+    study = Study(tmp_path / "s.db", task="tests.search_fixtures:broken", space=SPACE, seed=0)
+    with pytest.raises(ActlangError, match="broken on purpose"):
+        study.run(3, workers=2, executor="ray", strategy="random", progress=False, max_attempts=2)
+    rows = _evaluations(tmp_path / "s.db")
+    assert rows and all(attempts <= 2 for _, _, attempts, _ in rows)
+    assert any(state == "failed" and "Traceback" in error for _, state, _, error in rows)
+
+
+def test_ray_options_are_checked(tmp_path):
+    study = Study(tmp_path / "s.db", task="tests.search_fixtures:tiny", space=SPACE, seed=0)
+    with pytest.raises(ActlangError, match="executor='ray'"):
+        study.run(1, address="auto")
+    with pytest.raises(ActlangError, match="unknown executor"):
+        study.run(1, executor="dask")
+
+
+def test_cli_ray_flags_need_the_ray_executor(capsys, tmp_path):
+    from actlang.cli import main
+
+    code = main(["search", "run", "--task", "tests.search_fixtures:tiny", "--space", SPACE, "--budget", "1",
+                 "--store", str(tmp_path / "s.db"), "--gpus-per-trial", "1"])  # fmt: skip
+    assert code == 2 and "--gpus-per-trial: options of --executor ray" in capsys.readouterr().err
+
+
+def _done(store: Path) -> list[tuple]:
+    try:
+        with sqlite3.connect(store) as db:
+            return db.execute("SELECT class_id, finished, val_acc, attempts FROM evaluations WHERE state = 'done' "
+                              "ORDER BY order_done").fetchall()  # fmt: skip
+    except sqlite3.OperationalError:
+        return []
+
+
+def test_ray_driver_kill_9_then_rerun(tmp_path):
+    store = tmp_path / "s.db"
+    command = [sys.executable, "-m", "actlang", "search", "run", "--task", "tests.search_fixtures:slow", "--space",
+               SPACE, "--budget", "8", "--store", str(store), "--strategy", "random", "--workers", "2",
+               "--executor", "ray", "--cpus-per-trial", "1"]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_ADDRESS": ""}
+    first = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.time() + 300
+    while len(_done(store)) < 3 and time.time() < deadline and first.poll() is None:
+        time.sleep(0.2)
+    os.killpg(first.pid, signal.SIGKILL)  # the driver, its local Ray and the trials in flight
+    first.wait()
+    before = _done(store)
+    assert 3 <= len(before) < 8
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    after = _done(store)
+    assert len(after) == 8 and len({row[0] for row in after}) == 8
+    assert after[: len(before)] == before  # nothing done was redone
+    with sqlite3.connect(store) as db:
+        states = dict(db.execute("SELECT state, COUNT(*) FROM evaluations GROUP BY state").fetchall())
+    assert states == {"done": 8}
