@@ -181,3 +181,45 @@ def test_every_cache_is_exact_or_listed_with_its_reason():
                 if names & {"functools.cache", "functools.lru_cache", "cache", "lru_cache"}:
                     plain.add(f"{path.relative_to(ROOT).as_posix()}:{node.name}")
     assert plain <= set(PLAIN_KEYS), sorted(plain - set(PLAIN_KEYS))
+
+
+def _signed_zero_texts() -> list[str]:
+    """Every unary stateless primitive, and again with each float hyperparameter at 0.0, -0.0 and
+    -0.5 where its range allows (a negative slope or scale flips the sign of slope·0)."""
+    from actlang.registry import REQUIRED
+
+    texts = []
+    for primitive in actlang.primitives():
+        if primitive.arity != 1 or primitive.stateful or primitive.stochastic or primitive.module:
+            continue
+        if any(h.default is REQUIRED for h in primitive.hyper):
+            continue
+        texts.append(f"{primitive.name}(x)")
+        for spec in (h for h in primitive.hyper if h.kind == "float"):
+            for value in ("0.0", "-0.0", "-0.5"):
+                text = f"{primitive.name}[{spec.name}={value}](x)"
+                try:
+                    actlang.parse(text)
+                except actlang.ActlangError:
+                    continue  # out of its range
+                texts.append(text)
+    return texts
+
+
+@pytest.mark.parametrize("text", _signed_zero_texts())
+def test_compiled_and_reference_agree_on_the_sign_of_zero(text):
+    # The sign shows through 1/f: +inf or -inf at f = ±0.
+    xs = [-0.0, 0.0, -1.0, 1.0]
+    for body in (text, f"reciprocal({text})"):
+        want = actlang.evaluate(body, np.array(xs))
+        for memory_efficient in (True, False):
+            module = actlang.compile(body, memory_efficient=memory_efficient)
+            for dtype in (torch.float32, torch.float64):
+                got = module.to(dtype)(torch.tensor(xs, dtype=dtype)).double().numpy()
+                for x, a, b in zip(xs, got, want, strict=True):
+                    if np.isnan(b):
+                        assert np.isnan(a), (body, x)
+                    elif a == 0 or b == 0 or not np.isfinite(b):
+                        assert a == b and np.signbit(a) == np.signbit(b), (body, x, a, b)
+                    else:
+                        assert a == pytest.approx(b, rel=1e-6), (body, x)
