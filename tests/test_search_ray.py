@@ -134,3 +134,13 @@ def test_ray_driver_kill_9_then_rerun(tmp_path):
     with sqlite3.connect(store) as db:
         states = dict(db.execute("SELECT state, COUNT(*) FROM evaluations GROUP BY state").fetchall())
     assert states == {"done": 8}
+
+
+def test_code_shipped_to_a_cluster_is_the_task_package_when_not_installed():
+    from actlang.search.ray_executor import code_to_ship
+
+    assert code_to_ship("tests.search_fixtures:tiny") == [str(ROOT / "tests")]  # a checkout: uploaded
+    assert code_to_ship("mnist1d") == []  # built-in
+    assert code_to_ship("sklearn.datasets:load_digits") == []  # installed on the nodes
+    assert code_to_ship("actlang.search.tasks:load_task") == []
+    assert code_to_ship("no_such_package.tasks:make") == []  # its import error comes from the worker

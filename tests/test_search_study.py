@@ -28,6 +28,29 @@ def test_task_result_fields_and_determinism():
     assert first["val_acc"] > 0.8 and first["diverged"] is False
 
 
+def test_task_device_auto_and_explicit(monkeypatch):
+    import dataclasses
+
+    import torch
+
+    task = tiny()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a Ray trial given one GPU sees it as cuda
+    assert task.training_device() == torch.device("cuda")
+    monkeypatch.undo()
+    assert task.training_device() == torch.device("cpu" if not torch.cuda.is_available() else "cuda")
+    on_cpu = dataclasses.replace(task, device="cpu").train_and_evaluate("relu(x)", seed=3)
+    if not torch.cuda.is_available():  # "auto" is the CPU here: the same training
+        assert on_cpu == {**task.train_and_evaluate("relu(x)", seed=3), "runtime_s": on_cpu["runtime_s"]}
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a GPU")
+def test_task_trains_on_the_gpu():
+    import dataclasses
+
+    result = dataclasses.replace(tiny(), device="cuda").train_and_evaluate("x * sigmoid(x)", seed=0)
+    assert result["val_acc"] > 0.8
+
+
 @pytest.mark.parametrize("activation", ["reciprocal(zero(x))", "log(negative(abs(x)) - 1)", "sqrt(-1 - x * x)"])
 def test_diverged_training_is_a_result(activation):
     result = tiny().train_and_evaluate(activation)
@@ -215,3 +238,30 @@ def test_surrogate_search_suggests_after_the_baselines(tmp_path):
     chosen = {r["id"] for r in done[8:]}
     assert all(valid[ids.index(c)] for c in chosen)  # the surrogate only proposes valid classes
     assert time.perf_counter() - started < 300
+
+
+@pytest.mark.xdist_group("umap")
+def test_embedding_fits_in_the_background_and_errors_surface_where_needed(monkeypatch):
+    from actlang.search import strategy
+
+    rng = np.random.default_rng(0)
+    outputs, fisher = rng.normal(size=(40, 12)), rng.normal(size=(40, 6))
+    suggester = strategy.Suggester("surrogate", outputs, fisher, baselines=[0, 1], seed=0)
+    suggester.embed_in_background()
+    thread = suggester._embedding_thread
+    assert thread is not None
+    thread.join(timeout=300)
+    assert suggester._embedding is not None and suggester._embedding.shape == (40, 2)  # before any suggestion
+    assert suggester.next({0: 0.5, 1: 0.6}) not in (0, 1)
+
+    def fail(*args, **kwargs):
+        raise ValueError("embedding failed")
+
+    monkeypatch.setattr(strategy, "embed", fail)
+    broken = strategy.Suggester("surrogate", outputs, fisher, baselines=[0], seed=0)
+    broken.embed_in_background()
+    with pytest.raises(ValueError, match="embedding failed"):  # raised in the driver, not lost in the thread
+        broken.next({0: 0.5})
+    random = strategy.Suggester("random", outputs, None, baselines=[0], seed=0)
+    random.embed_in_background()
+    assert random._embedding_thread is None  # nothing to fit

@@ -15,10 +15,12 @@ loads the task once (on its first trial) and keeps it.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
+from pathlib import Path
 from typing import Any
 
 from actlang.errors import ActlangError
@@ -51,8 +53,9 @@ def _call_in_worker(task: str | Task, key: str, threads: int, fn: Callable[..., 
     from actlang.search import executors
     from actlang.search.tasks import load_task
 
-    if key not in _LOADED:
+    if torch.get_num_threads() != threads:  # Ray reuses a worker process for calls of other sizes
         torch.set_num_threads(threads)
+    if key not in _LOADED:
         _LOADED[key] = load_task(task)
     executors.use_task(_LOADED[key])
     return fn(*args)
@@ -71,7 +74,7 @@ class RayExecutor(Executor):
         ray = _ray()
         self._started = False
         if not ray.is_initialized():
-            _init(ray, address)
+            _init(ray, address, code_to_ship(task) if address else [])
             self._started = True
         if cpus_per_trial is None:  # share the cluster's CPUs among the trials in flight
             cpus_per_trial = max(1.0, float(ray.cluster_resources().get("CPU", 1)) // workers)
@@ -105,12 +108,29 @@ class RayExecutor(Executor):
             ray.shutdown()
 
 
-def _init(ray, address: str | None) -> None:
+def _init(ray, address: str | None, py_modules: list[str]) -> None:
     log.info("starting Ray (%s)", address or "a local instance")
+    runtime_env = {"py_modules": py_modules} if py_modules else None
     try:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False,
+                 runtime_env=runtime_env)
     except (ConnectionError, RuntimeError, ValueError) as error:
         raise ActlangError(f"cannot start or reach Ray at {address or 'this machine'}: {error}") from None
+
+
+def code_to_ship(task: str | Task) -> list[str]:
+    """The source folder of the package of a ``"package.module:factory"`` task when the package is
+    not installed (a project checkout): Ray uploads it so that other nodes can import the task.
+    Installed packages (actlang itself included), single-file modules and the code behind a
+    :class:`Task` object must be importable on every node."""
+    if not isinstance(task, str) or ":" not in task:
+        return []
+    spec = importlib.util.find_spec(task.split(":", 1)[0].split(".", 1)[0])
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    installed = {"site-packages", "dist-packages"} & set(folder.parts) or folder.name == "actlang"
+    return [] if installed else [str(folder)]
 
 
 def _unfinished(refs: list[Any]) -> list[Any]:

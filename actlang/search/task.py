@@ -70,6 +70,8 @@ class ClassificationTask(Task):
     # Plain autograd: the fused backward's symbolic build (up to 2.5 s per new expression) costs
     # more than it saves on networks this small, and a search compiles a new expression per trial.
     memory_efficient: bool = False
+    # "auto": the GPU when this process sees one (a Ray trial with gpus_per_trial=1 sees exactly one), else the CPU
+    device: str = "auto"
     _dataset: Dataset | None = field(default=None, init=False, repr=False)
 
     @property
@@ -97,9 +99,10 @@ class ClassificationTask(Task):
 
         start = time.perf_counter()
         torch.manual_seed(seed)
-        model = self.build(activation)
-        train_loss, steps_done = self._train(model, seed)
-        val_loss, val_acc = self._evaluate(model)
+        device = self.training_device()
+        model = self.build(activation).to(device)
+        train_loss, steps_done = self._train(model, seed, device)
+        val_loss, val_acc = self._evaluate(model, device)
         diverged = not (math.isfinite(train_loss) and math.isfinite(val_loss))
         if diverged:  # the network's predictions are meaningless: score it at chance, as Act-Bench does
             val_acc = 1.0 / self.dataset.num_classes
@@ -112,13 +115,21 @@ class ClassificationTask(Task):
             "steps": steps_done,
         }
 
-    def _train(self, model: Any, seed: int) -> tuple[float, int]:
+    def training_device(self) -> Any:
+        """``self.device``, with ``"auto"`` resolved: CUDA when this process sees a GPU, else the CPU."""
+        import torch
+
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(self.device)
+
+    def _train(self, model: Any, seed: int, device: Any) -> tuple[float, int]:
         """Adam on shuffled mini-batches; stops early at the first non-finite loss."""
         import torch
         import torch.nn.functional as F
 
         data = self.dataset
-        x, y = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
+        x, y = torch.from_numpy(data.x_train).to(device), torch.from_numpy(data.y_train).to(device)
         generator = torch.Generator().manual_seed(seed)
         optimizer = torch.optim.Adam(model.parameters(), lr=self.lr)
         model.train()
@@ -126,7 +137,7 @@ class ClassificationTask(Task):
         for step in range(self.steps):
             if cursor + self.batch_size > len(x):
                 order, cursor = torch.randperm(len(x), generator=generator), 0
-            index = order[cursor : cursor + self.batch_size]
+            index = order[cursor : cursor + self.batch_size].to(device)
             cursor += self.batch_size
             loss = F.cross_entropy(model(x[index]), y[index])
             loss_value = loss.detach().item()
@@ -137,15 +148,15 @@ class ClassificationTask(Task):
             optimizer.step()
         return loss_value, self.steps
 
-    def _evaluate(self, model: Any) -> tuple[float, float]:
+    def _evaluate(self, model: Any, device: Any) -> tuple[float, float]:
         import torch
         import torch.nn.functional as F
 
         data = self.dataset
         model.eval()
         with torch.no_grad():
-            logits = model(torch.from_numpy(data.x_val))
-            labels = torch.from_numpy(data.y_val)
+            logits = model(torch.from_numpy(data.x_val).to(device))
+            labels = torch.from_numpy(data.y_val).to(device)
             loss = float(F.cross_entropy(logits, labels))
             accuracy = float((logits.argmax(dim=1) == labels).float().mean())
         return loss, accuracy
