@@ -49,25 +49,34 @@ def test_ray_search_evaluates_each_class_once(cluster, tmp_path):
     assert {r["name"]: r["val_acc"] for r in done} == {r["name"]: r["val_acc"] for r in local.top(10)}
 
 
+def _start_killer(pids: Path) -> tuple[threading.Thread, list[int]]:
+    """A thread that kills the first worker to start a training from now on; the pids it killed."""
+    for stale in pids.iterdir():  # workers of earlier tests, alive and idle: not to be killed
+        stale.unlink()
+    killed: list[int] = []
+    killer = threading.Thread(target=_kill_first_reporting_worker, args=(pids, killed))
+    killer.start()
+    return killer, killed
+
+
+def _kill_first_reporting_worker(pids: Path, killed: list[int]) -> None:
+    """SIGKILL the first live process that reported itself in ``pids`` (see ``search_fixtures.reporting``)."""
+    deadline = time.time() + 300
+    while not killed and time.time() < deadline:
+        for pid_file in pids.iterdir():
+            try:
+                os.kill(int(pid_file.name), signal.SIGKILL)
+                killed.append(int(pid_file.name))
+                return
+            except ProcessLookupError:
+                pid_file.unlink()
+        time.sleep(0.05)
+
+
 def test_ray_worker_killed_mid_trial_is_retried(cluster, tmp_path):
     store = tmp_path / "s.db"
     study = Study(store, task="tests.search_fixtures:reporting", space=SPACE, seed=0)
-    killed: list[int] = []
-
-    def kill_one_worker() -> None:
-        deadline = time.time() + 300
-        while not killed and time.time() < deadline:
-            for pid_file in cluster.iterdir():
-                try:
-                    os.kill(int(pid_file.name), signal.SIGKILL)
-                    killed.append(int(pid_file.name))
-                    return
-                except ProcessLookupError:
-                    pid_file.unlink()
-            time.sleep(0.05)
-
-    killer = threading.Thread(target=kill_one_worker)
-    killer.start()
+    killer, killed = _start_killer(cluster)
     study.run(4, workers=2, executor="ray", strategy="random", progress=False)
     killer.join()
     assert killed
@@ -75,6 +84,18 @@ def test_ray_worker_killed_mid_trial_is_retried(cluster, tmp_path):
     assert [row[1] for row in rows].count("done") == 4 and {row[1] for row in rows} == {"done"}
     retried = [row for row in rows if row[2] == 2]
     assert len(retried) == 1 and "WorkerCrashedError" in retried[0][3]  # the kill is on record
+
+
+def test_ray_worker_killed_while_computing_fisher_features(cluster, tmp_path):
+    store = tmp_path / "s.db"
+    study = Study(store, task="tests.search_fixtures:reporting", space=SPACE, seed=0)
+    killer, killed = _start_killer(cluster)
+    study.run(2, workers=2, executor="ray", strategy="fisher", progress=False)  # Fisher features come first
+    killer.join()
+    assert killed
+    rows = study.store.classes()
+    assert len(rows) == 27 and all(row.fisher_valid is not None for row in rows)  # every chunk computed
+    assert study.status()["evaluated"] == 2
 
 
 def test_ray_task_bug_is_recorded_not_retried_forever(cluster, tmp_path):

@@ -72,7 +72,8 @@ class Runner:
             fisher = self._fisher() if self.strategy in ("surrogate", "fisher") else None
             suggester = Suggester(self.strategy, self.store.outputs(self.ids), fisher, self.baselines,
                                   seed=self.study.seed)  # fmt: skip
-            suggester.embed_in_background()
+            if budget > len(self.baselines):  # suggestions beyond the baselines will be needed
+                suggester.embed_in_background()
             with bar(budget, done, f"search {self.study.task_name}", self.progress) as progress:
                 self._loop(budget, suggester, progress)
         finally:
@@ -147,6 +148,7 @@ class Runner:
         missing = [i for i, row in enumerate(self.store.classes()) if row.fisher_valid is None]
         queue = [missing[i : i + FISHER_CHUNK] for i in range(0, len(missing), FISHER_CHUNK)]
         running: dict[Future, list[int]] = {}
+        lost: dict[int, int] = {}  # chunk (by its first row) -> workers lost while computing it
         with bar(len(missing), 0, "Fisher features", self.progress) as progress:
             while queue or running:
                 while queue and len(running) < 2 * self.workers:
@@ -155,10 +157,27 @@ class Runner:
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
                     chunk = running.pop(future)
-                    values = future.result()
+                    values = self._fisher_values(future, chunk, lost)
+                    if values is None:
+                        queue.append(chunk)
+                        continue
                     self.store.set_fisher({self.ids[i]: v for i, v in zip(chunk, values, strict=True)})
                     progress.update(len(chunk))
         return self.store.fisher(self.ids)
+
+    def _fisher_values(self, future: Future, chunk: list[int], lost: dict[int, int]) -> list | None:
+        """A chunk's features, or ``None`` to compute it again when its worker died (up to
+        ``max_attempts`` times per chunk)."""
+        try:
+            return future.result()
+        except lost_worker_errors(self.executor) as error:
+            if isinstance(error, BrokenProcessPool):
+                self._executor = None
+            lost[chunk[0]] = lost.get(chunk[0], 0) + 1
+            if lost[chunk[0]] >= self.max_attempts:
+                raise ActlangError(f"Fisher features of {self.names[chunk[0]]!r} and the {len(chunk) - 1} classes "
+                                   f"after it: the worker died {lost[chunk[0]]} times ({error})") from None
+            return None
 
     def _shutdown(self) -> None:
         if self.in_flight:  # interrupted (Ctrl-C, an error): hand the leases back for the next run
