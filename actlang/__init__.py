@@ -7,9 +7,8 @@
 
 from __future__ import annotations
 
-# Load the definitions now: importing the subpackage actlang.primitives later would rebind the
-# attribute ``actlang.primitives`` from the function below to the subpackage.
-import actlang.primitives as _definitions  # noqa: F401
+# Load the primitive definitions (they register themselves) before anything looks a name up.
+import actlang.definitions as _definitions  # noqa: F401
 from actlang.ast import Call, Constant, Expr, Input, Num, Param
 from actlang.build import call
 from actlang.errors import (
@@ -42,8 +41,9 @@ _COMPILER = frozenset({"compile", "export", "ActivationModule"})
 # Models and mixtures (torch too): name -> defining module.
 _MODELS = {
     "replace_activations": "actlang.models", "collapse": "actlang.research.collapse",
-    "regularization": "actlang.cpab", "act_layer": "actlang.layers", "register_activation": "actlang.layers",
-}  # fmt: skip
+    "dominant": "actlang.research.collapse", "regularization": "actlang.cpab", "act_layer": "actlang.layers",
+    "register_activation": "actlang.layers",
+}
 # The symbolic layer imports sympy (slow to import): loaded on first use as well.
 _MODELS |= dict.fromkeys(
     ("to_sympy", "from_sympy", "simplify", "derivative", "equivalent", "properties", "Equivalence", "Properties"),
@@ -60,7 +60,7 @@ def __getattr__(name: str):
         import importlib
 
         return getattr(importlib.import_module(_MODELS[name]), name)
-    if name == "search":  # search spaces (SPEC §7): `actlang.search.enumerate(...)` after `import actlang`
+    if name == "search":  # search spaces (docs/search.md): `actlang.search.enumerate(...)` after `import actlang`
         import actlang.search
 
         return actlang.search
@@ -72,8 +72,8 @@ def __dir__() -> list[str]:
     return sorted({*globals(), *_COMPILER, *_MODELS, "search"})
 
 
-def format(expr: Expr | str, style: Style = "actlang") -> str:  # noqa: A001 - the SPEC's name
-    """Canonical text of ``expr`` (parsing it first if it is a string); see SPEC §2.4."""
+def format(expr: Expr | str, style: Style = "actlang") -> str:  # noqa: A001 - the public name
+    """Canonical text of ``expr`` (parsing it first if it is a string); see docs/language.md §5."""
     return format_expr(parse(expr) if isinstance(expr, str) else expr, style)
 
 
@@ -82,7 +82,7 @@ __all__ = [
     "ConstantExpressionError", "ConstantExpressionWarning", "Equivalence", "EvaluationError", "Expr", "Hyper",
     "HyperparameterError", "Input", "Learned", "LimitError", "Num", "Param", "ParseError", "Primitive", "Properties",
     "Span", "SuspiciousNameWarning", "UnknownNameError", "UnsupportedError", "act_layer", "call", "collapse",
-    "compile", "derivative", "equivalent", "evaluate", "export", "format", "from_sympy", "lookup", "parse",
+    "compile", "derivative", "dominant", "equivalent", "evaluate", "export", "format", "from_sympy", "lookup", "parse",
     "primitives", "properties", "register_activation", "regularization", "replace_activations", "simplify",
     "to_sympy",
-]  # fmt: skip
+]

@@ -17,7 +17,7 @@ Build calls with :func:`actlang.call`, which resolves aliases and validates hype
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
@@ -28,19 +28,54 @@ CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e}
 RESERVED_NAMES = frozenset({"x", *CONSTANTS, "where", "true", "false"})
 
 
+# How a tree prints: :mod:`actlang.printer` installs its ``format_expr`` here when it is imported
+# (``import actlang`` imports it). The printer needs the node types below and the registry's
+# operator table, so this module cannot import it without an import cycle.
+_printer: Callable[[Expr], str] | None = None
+
+
+def install_printer(format_expr: Callable[[Expr], str]) -> None:
+    """Make ``format_expr`` the text of every tree (``str(expr)``); called by the printer."""
+    global _printer
+    _printer = format_expr
+
+
+def _text(expr: Expr) -> str:
+    if _printer is None:
+        raise RuntimeError("actlang.printer is not loaded; import actlang first")
+    return _printer(expr)
+
+
 def _expr_repr(expr: Expr) -> str:
     """``actlang.parse('relu(x) + 1')``: reads as actlang text, and evaluates back to an equal tree."""
-    from actlang.printer import format_expr
-
     try:
-        return f"actlang.parse({format_expr(expr)!r})"
+        return f"actlang.parse({_text(expr)!r})"
     except Exception:  # a hand-built tree the printer rejects: the fields, as dataclasses show them
         fields = ", ".join(f"{name}={getattr(expr, name)!r}" for name in expr.__dataclass_fields__ if name != "span")
         return f"{type(expr).__name__}({fields})"
 
 
+class _Node:
+    """What every node shares: its text is the printer's (``str(expr)``)."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return _text(self)  # type: ignore[arg-type]
+
+
+class _Leaf(_Node):
+    """A node without children: depth 1."""
+
+    __slots__ = ()
+
+    @property
+    def depth(self) -> int:
+        return 1
+
+
 @dataclass(frozen=True, slots=True)
-class Num:
+class Num(_Leaf):
     """A literal constant, never learned. Always finite and >= 0; negation is a ``neg`` call."""
 
     __repr__ = _expr_repr
@@ -53,34 +88,21 @@ class Num:
             raise ValueError(f"Num holds finite non-negative values only, got {self.value!r}")
         object.__setattr__(self, "value", float(self.value))
 
-    @property
-    def depth(self) -> int:
-        return 1
-
-    def __str__(self) -> str:
-        from actlang.printer import format_expr
-
-        return format_expr(self)
-
 
 @dataclass(frozen=True, slots=True)
-class Input:
+class Input(_Leaf):
     """The activation's input ``x``."""
 
     __repr__ = _expr_repr
 
     span: Span | None = field(default=None, compare=False, repr=False)
 
-    @property
-    def depth(self) -> int:
-        return 1
-
     def __str__(self) -> str:
         return "x"
 
 
 @dataclass(frozen=True, slots=True)
-class Constant:
+class Constant(_Leaf):
     """A mathematical constant: ``pi`` or ``e``."""
 
     __repr__ = _expr_repr
@@ -96,16 +118,12 @@ class Constant:
     def value(self) -> float:
         return CONSTANTS[self.name]
 
-    @property
-    def depth(self) -> int:
-        return 1
-
     def __str__(self) -> str:
         return self.name
 
 
 @dataclass(frozen=True, slots=True)
-class Param:
+class Param(_Leaf):
     """A learned scalar parameter; ``init`` is its initial value (1.0 unless a ``where`` says)."""
 
     __repr__ = _expr_repr
@@ -133,18 +151,9 @@ class Param:
     def __hash__(self) -> int:
         return hash((self.name, self.init))
 
-    @property
-    def depth(self) -> int:
-        return 1
-
-    def __str__(self) -> str:
-        from actlang.printer import format_expr
-
-        return format_expr(self)
-
 
 @dataclass(frozen=True, slots=True)
-class Call:
+class Call(_Node):
     """A primitive applied to arguments: ``name[hyper](args...)``.
 
     ``name`` is canonical (aliases resolved) and ``hyper`` holds every hyperparameter of the
@@ -186,11 +195,6 @@ class Call:
         """The hyperparameters as a dict."""
         return dict(self.hyper)
 
-    def __str__(self) -> str:
-        from actlang.printer import format_expr
-
-        return format_expr(self)
-
 
 Expr: TypeAlias = Num | Input | Constant | Param | Call
 
@@ -213,6 +217,36 @@ def walk(expr: Expr) -> Iterator[Expr]:
         else:
             stack.append((node, True))
             stack.extend((arg, False) for arg in reversed(node.args))
+
+
+def contains(expr: Expr, kind: type | tuple[type, ...]) -> bool:
+    """Whether some node of ``expr`` is an instance of ``kind`` (``Input``: does it use ``x``)."""
+    return any(isinstance(node, kind) for node in walk(expr))
+
+
+def uses_input(expr: Expr) -> bool:
+    """Whether ``x`` occurs in ``expr`` (``zero(x)`` uses it: its shape comes from x)."""
+    return contains(expr, Input)
+
+
+@dataclass
+class Sites:
+    """Names of the sites of stateful primitives: ``<name>_<i>``, numbered per primitive in
+    evaluation order (the order of :func:`walk`).
+
+    Every pass that meets a primitive with learned tensors names its occurrence with one of these:
+    the compiler's submodules, :func:`actlang.evaluate`'s qualified parameter names
+    (``prelu_0.a``), the sympy symbols of learned tensors, and collapsing a mixture. Calling
+    :meth:`next` for each stateful call in evaluation order gives all of them the same names.
+    """
+
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def next(self, name: str) -> str:
+        """The next site of primitive ``name``: ``name_0``, then ``name_1``, ..."""
+        index = self.counts.get(name, 0)
+        self.counts[name] = index + 1
+        return f"{name}_{index}"
 
 
 def params(expr: Expr) -> dict[str, float]:

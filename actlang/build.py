@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import difflib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from actlang.ast import CONSTANTS, Call, Constant, Expr, HyperValue, Input, Num, Param, substitute_input
 from actlang.errors import ActlangError, ArityError, HyperparameterError, Span, UnknownNameError, UnsupportedError
@@ -118,7 +118,7 @@ def expand_alias(alias: Alias, args: Sequence[Expr], keywords: Sequence[Keyword]
     ``x`` takes that primitive's hyperparameters, except those the alias sets itself."""
     if len(args) != 1:
         raise ArityError(f"{alias.name} takes 1 argument, got {len(args)}", span=span,
-                         hint=f"{alias.name}(x) = {alias.text}")  # fmt: skip
+                         hint=f"{alias.name}(x) = {alias.text}")
     body = _alias_body(alias.text)
     if keywords:
         if not (isinstance(body, Call) and body.args == (Input(),)):
@@ -132,7 +132,7 @@ def expand_alias(alias: Alias, args: Sequence[Expr], keywords: Sequence[Keyword]
                 raise HyperparameterError(
                     f"{alias.name} sets '{key}' itself: it is {alias.text}", span=key_span or span,
                     hint=f"write {body.name}[{key}=...](x) for another value",
-                )  # fmt: skip
+                )
         given = {key for key, _, _ in keywords}
         kept = [(key, value, None) for key, value in body.hyper if key not in given]
         body = primitive_call(body.name, [Input()], [*kept, *keywords], span)
@@ -147,10 +147,22 @@ def _dialect_names(alias: Alias) -> set[str | None]:
     return {d for d, table in DIALECTS.items() if table.get(alias.name) is alias}
 
 
-def _alias_body(text: str) -> Expr:
-    from actlang.parser import parse
+# How an alias's text becomes a tree: the parser installs its ``parse`` here when it is imported
+# (``import actlang`` imports it). Parsing builds calls through this module and an alias's body is
+# parsed while a call is built, so the two recurse into each other; this keeps the imports one way.
+_parse: Callable[..., Expr] | None = None
 
-    return parse(text, dialect="actlang")
+
+def install_parser(parse: Callable[..., Expr]) -> None:
+    """Make ``parse`` the reader of alias bodies; called by the parser."""
+    global _parse
+    _parse = parse
+
+
+def _alias_body(text: str) -> Expr:
+    if _parse is None:
+        raise RuntimeError("actlang.parser is not loaded; import actlang first")
+    return _parse(text, dialect="actlang")
 
 
 def _respan(expr: Expr, span: Span | None) -> Expr:

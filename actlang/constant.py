@@ -10,13 +10,8 @@ from __future__ import annotations
 import difflib
 import warnings
 
-from actlang.ast import Expr, Input, Param, walk
+from actlang.ast import Expr, Param, uses_input, walk
 from actlang.errors import ConstantExpressionError, ConstantExpressionWarning
-
-
-def uses_input(expr: Expr) -> bool:
-    """True when ``x`` occurs in ``expr`` (``zero(x)`` uses it: its shape comes from x)."""
-    return any(isinstance(node, Input) for node in walk(expr))
 
 
 def hint(expr: Expr) -> str:

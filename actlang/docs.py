@@ -60,6 +60,11 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _prose(text: str) -> str:
+    """A cell of plain text: ``elu[α=1.67](x)`` must not read as a Markdown link."""
+    return _cell(text).replace("[", "\\[")
+
+
 def markdown_table(items: list[Primitive] | None = None) -> str:
     """A GitHub-flavoured Markdown table of ``items`` (default: every primitive)."""
     lines = [
@@ -71,7 +76,7 @@ def markdown_table(items: list[Primitive] | None = None) -> str:
         aquasurf = f"`{p.aquasurf}`" if p.aquasurf else ""
         lines.append(
             f"| `{_cell(p.signature())}` | {aliases} | {', '.join(properties(p))} | {aquasurf} "
-            f"| {_cell(p.doc)} | {_cell(p.source)} |"
+            f"| {_prose(p.doc)} | {_prose(p.source)} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -137,7 +142,7 @@ def primitives_doc() -> str:
     return (
         "# Primitives\n\n"
         "<!-- Generated from the registry by `python -m actlang.docs` (`make docs`); do not edit. -->\n\n"
-        "Every primitive actlang knows, from its one definition in `actlang/primitives/`. "
+        "Every primitive actlang knows, from its one definition in `actlang/definitions/`. "
         "A call is `name[hyper=value, ...](args)`; hyperparameters may also be given as keywords after "
         "the arguments, defaults are shown in the signature, and a bare name means the primitive applied "
         "to `x`. See [language.md](language.md) for the syntax.\n\n"

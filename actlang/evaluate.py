@@ -7,11 +7,11 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-from actlang.ast import Call, Constant, Expr, Input, Num, Param, params
+from actlang.ast import Call, Constant, Expr, Input, Num, Param, Sites, params, walk
 from actlang.build import as_expr
+from actlang.definitions.lazy import np  # numpy on first use: `import actlang` and the CLI's text paths skip it
 from actlang.errors import EvaluationError
 from actlang.exact import exact_cache
-from actlang.primitives.lazy import np  # numpy on first use: `import actlang` and the CLI's text paths skip it
 from actlang.registry import Primitive, lookup
 
 
@@ -35,15 +35,20 @@ def evaluate(expr: Expr | str, xs: Any, params: Mapping[str, Any] | None = None)
         raise EvaluationError(f"the points to evaluate at must be real numbers: {error}") from None
     given = _given(params)
     _check_params(expr, given)
-    counters: dict[str, int] = {}
     with np.errstate(all="ignore"):
         try:
-            result = _eval(expr, xs, given, counters)
+            result = _eval(expr, xs, given, Sites())
             return np.broadcast_to(np.asarray(result, dtype=np.float64), xs.shape).copy()
         except ValueError as error:  # numpy: parameter values whose shape does not fit the points
             if isinstance(error, EvaluationError):
                 raise
             raise EvaluationError(f"the parameter values do not fit the points' shape {xs.shape}: {error}") from None
+
+
+def constant_value(expr: Expr) -> float:
+    """The value of a subtree without ``x`` or learned scalars (``sqrt(pi)``), by the float64
+    reference: what the compiler writes as a literal in place of the subtree."""
+    return float(evaluate(expr, 0.0))
 
 
 def _given(params: Mapping[str, Any] | None) -> dict[str, np.ndarray]:
@@ -75,18 +80,15 @@ def _check_params(expr: Expr, given: Mapping[str, Any]) -> None:
 
 def learned_names(expr: Expr) -> list[str]:
     """Qualified names of the learned tensors of stateful primitives, e.g. ``['prelu_0.a']``."""
-    from actlang.ast import walk
-
-    names, counters = [], {}
+    names, sites = [], Sites()
     for node in walk(expr):
         if isinstance(node, Call) and (primitive := lookup(node.name)) and primitive.stateful:
-            site = f"{node.name}_{counters.setdefault(node.name, 0)}"
-            counters[node.name] += 1
+            site = sites.next(node.name)
             names += [f"{site}.{learned.name}" for learned in primitive.learned]
     return names
 
 
-def _eval(expr: Expr, xs: np.ndarray, given: Mapping[str, Any], counters: dict[str, int]) -> Any:
+def _eval(expr: Expr, xs: np.ndarray, given: Mapping[str, Any], sites: Sites) -> Any:
     match expr:
         case Num(value=value):
             return np.float64(value)
@@ -97,21 +99,20 @@ def _eval(expr: Expr, xs: np.ndarray, given: Mapping[str, Any], counters: dict[s
         case Param(name=name, init=init):
             return np.asarray(given.get(name, init), dtype=np.float64)
         case Call(name=name, args=args, hyper=hyper):
-            values = [_eval(a, xs, given, counters) for a in args]
+            values = [_eval(a, xs, given, sites) for a in args]
             primitive = lookup(name)
             assert primitive is not None, name
-            kwargs = dict(hyper) | _learned_values(primitive, dict(hyper), given, counters)
+            kwargs = dict(hyper) | _learned_values(primitive, dict(hyper), given, sites)
             return reference(primitive)(*values, **kwargs)
     raise TypeError(f"not an actlang expression: {expr!r}")
 
 
 def _learned_values(
-    primitive: Primitive, hp: dict[str, Any], given: Mapping[str, Any], counters: dict[str, int]
+    primitive: Primitive, hp: dict[str, Any], given: Mapping[str, Any], sites: Sites
 ) -> dict[str, Any]:
     if not primitive.stateful:
         return {}
-    site = f"{primitive.name}_{counters.setdefault(primitive.name, 0)}"
-    counters[primitive.name] += 1
+    site = sites.next(primitive.name)
     return {
         learned.name: np.asarray(given.get(f"{site}.{learned.name}", learned.initial(hp)), dtype=np.float64)
         for learned in primitive.learned
@@ -129,7 +130,7 @@ def reference(primitive: Primitive):
     def expanded(*args: Any, **hp: Any) -> Any:
         body = expand_definition(primitive, tuple(sorted(hp.items())))
         # The definition's x is the first argument; evaluate it with that argument as input.
-        return _eval(body, np.asarray(args[0], dtype=np.float64), {}, {})
+        return _eval(body, np.asarray(args[0], dtype=np.float64), {}, Sites())
 
     return expanded
 

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from actlang import compiler
 from actlang.ast import Expr
 from actlang.errors import ActlangError
 
@@ -27,7 +28,7 @@ ACTIVATION_TYPES: tuple[type[nn.Module], ...] = (
     nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.RReLU, nn.ELU, nn.CELU, nn.SELU, nn.GELU, nn.SiLU,
     nn.Mish, nn.Hardswish, nn.Hardsigmoid, nn.Hardtanh, nn.Sigmoid, nn.Tanh, nn.Softplus, nn.Softsign,
     nn.Tanhshrink, nn.LogSigmoid,
-)  # fmt: skip
+)
 """The layers :func:`replace_activations` swaps by default: PyTorch's elementwise activations."""
 
 # Activation functions a module may hold as an attribute, and the layer type each stands for.
@@ -36,7 +37,7 @@ FUNCTIONS: dict[Callable[..., Any], type[nn.Module]] = {
     F.selu: nn.SELU, torch.selu: nn.SELU, F.leaky_relu: nn.LeakyReLU, F.relu6: nn.ReLU6, F.hardswish: nn.Hardswish,
     F.hardsigmoid: nn.Hardsigmoid, torch.sigmoid: nn.Sigmoid, F.sigmoid: nn.Sigmoid, torch.tanh: nn.Tanh,
     F.tanh: nn.Tanh, F.softplus: nn.Softplus, F.softsign: nn.Softsign, F.logsigmoid: nn.LogSigmoid,
-}  # fmt: skip
+}
 _ACTIVATION_ATTRIBUTES = ("activation", "act", "act_fn", "activation_fn", "intermediate_act_fn", "nonlinearity")
 
 Chooser = Callable[..., Any]  # (path) or (path, layer) -> value
@@ -66,7 +67,6 @@ def replace_activations(
     ``leaky_relu(x)`` keeps slope 0.2, a trained ``nn.PReLU``'s weight becomes ``prelu``'s ``a``.
     """
     from actlang.carry import carry_settings, carry_weights
-    from actlang.research.mix import compile_activation
 
     types = (types,) if isinstance(types, type) else tuple(types) if isinstance(types, tuple | list) else (types,)
     if not types or not all(isinstance(t, type) and issubclass(t, nn.Module) for t in types):
@@ -79,13 +79,13 @@ def replace_activations(
         count = _choose(channels, path, layer) if callable(channels) else channels
         try:
             expression = carry_settings(chosen, layer) if carry else chosen
-            new = compile_activation(expression, channels=count, channel_dim=channel_dim,
-                                     memory_efficient=memory_efficient, allow_constant=False)  # fmt: skip
+            new = compiler.compile(expression, channels=count, channel_dim=channel_dim,
+                                     memory_efficient=memory_efficient, allow_constant=False)
             if carry:
                 carry_weights(new, layer)
         except ActlangError as error:
             raise type(error)(f"replacing {path or 'the model'} ({_describe(layer)}): {error.message}", error.text,
-                              error.span, error.hint) from None  # fmt: skip
+                              error.span, error.hint) from None
         new.origin = path  # named in the channel-mismatch error at run time
         if not path:
             return new
@@ -165,13 +165,3 @@ def set_submodule(model: nn.Module, path: str, module: nn.Module) -> None:
     """Put ``module`` at the dotted ``path`` of ``model`` (attribute, Sequential index, dict key)."""
     _put(model, path, module)
 
-
-def activation_paths(model: nn.Module) -> list[str]:
-    """Paths of the compiled actlang activations in ``model``, outermost only."""
-    from actlang.compiler.module import ActivationModule
-
-    found: list[str] = []
-    for path, module in model.named_modules():
-        if isinstance(module, ActivationModule) and not any(path.startswith(p + ".") for p in found if p):
-            found.append(path)
-    return found

@@ -12,12 +12,13 @@ import functools
 import math
 import warnings
 from importlib import resources
+from pathlib import Path
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from actlang.ast import CONSTANTS, Call, Constant, Expr, Input, Num, Param, with_inits
-from actlang.build import DIALECT, Keyword, make_call, not_pointwise, unknown_primitive
+from actlang.build import DIALECT, Keyword, install_parser, make_call, not_pointwise, unknown_primitive
 from actlang.errors import (
     ActlangError,
     AmbiguousNameWarning,
@@ -29,7 +30,7 @@ from actlang.errors import (
     UnknownNameError,
 )
 from actlang.lalr import FALLBACK, Driver
-from actlang.registry import AMBIGUOUS, DIALECTS, all_names, composite, lookup
+from actlang.registry import AMBIGUOUS, DIALECTS, all_names, composite, derived, lookup, primitives
 
 MAX_LENGTH = 10_000
 MAX_DEPTH = 200
@@ -50,7 +51,7 @@ def _ambiguity(name: str) -> None:
     """Note a name whose meaning differs between libraries, read without a dialect."""
     if DIALECT.get() is None and name in AMBIGUOUS:
         _note(AmbiguousNameWarning, f"{AMBIGUOUS[name]}; pass dialect='aquasurf' (this meaning), 'timm' or "
-                                    f"'keras' (theirs) to parse/compile/act_layer to say which is meant")  # fmt: skip
+                                    f"'keras' (theirs) to parse/compile/act_layer to say which is meant")
 
 
 def _learned_scalar(name: str, span: Span) -> Param:
@@ -60,7 +61,7 @@ def _learned_scalar(name: str, span: Span) -> Param:
     folded = [n for n in all_names() if n.lower() == name.lower()]
     if folded:
         _note(SuspiciousNameWarning, f"'{name}' is read as a learned scalar (names are case-sensitive); "
-                                     f"did you mean the primitive '{folded[0]}'?")  # fmt: skip
+                                     f"did you mean the primitive '{folded[0]}'?")
     return Param(name, 1.0, span)
 
 
@@ -77,7 +78,15 @@ def _checked(node: Expr, span: Span) -> Expr:
 
 
 _KEYWORDS = frozenset({"where", "true", "false"})
-_BINARY = {"+": "add", "-": "sub", "*": "mul", "/": "div", "^": "pow", "**": "pow"}
+
+
+@derived
+@functools.cache
+def _operators() -> dict[tuple[str, int], str]:
+    """(token, number of operands) -> the operator primitive it spells, from the registry."""
+    return {
+        (token, len(p.operator.operands)): p.name for p in primitives() if p.operator for token in p.operator.tokens
+    }
 
 
 @v_args(inline=True)
@@ -94,10 +103,10 @@ class _ToAst(Transformer):
         return (name, value)
 
     def binary(self, left: Expr, op: Token, right: Expr) -> Expr:
-        return _checked(Call(_BINARY[op.value], (left, right), (), span_of(op)), span_of(op))
+        return _checked(Call(_operators()[op.value, 2], (left, right), (), span_of(op)), span_of(op))
 
     def neg(self, op: Token, operand: Expr) -> Expr:
-        return _checked(Call("neg", (operand,), (), span_of(op)), span_of(op))
+        return _checked(Call(_operators()[op.value, 1], (operand,), (), span_of(op)), span_of(op))
 
     def pos(self, _op: Token, operand: Expr) -> Expr:
         return operand
@@ -196,10 +205,22 @@ def _apply_where(expr: Expr, inits: list[tuple[Token, float]]) -> Expr:
     return with_inits(expr, values)
 
 
+# The grammar lives in the repository's top-level ``grammar/`` folder, which the build maps to the
+# package ``actlang.grammar`` (pyproject.toml: ``package-dir``). A checkout or an editable install
+# reads the folder next to the package; a wheel install reads the packaged copy.
+_CHECKOUT_GRAMMAR = Path(__file__).resolve().parent.parent / "grammar" / "actlang.lark"
+
+
+def grammar_text() -> str:
+    """The Lark grammar of the language (``grammar/actlang.lark``)."""
+    if _CHECKOUT_GRAMMAR.is_file():
+        return _CHECKOUT_GRAMMAR.read_text(encoding="utf-8")
+    return resources.files("actlang.grammar").joinpath("actlang.lark").read_text(encoding="utf-8")
+
+
 @functools.cache
 def _lark() -> Lark:
-    grammar = resources.files("actlang").joinpath("grammar/actlang.lark").read_text()
-    return Lark(grammar, parser="lalr", transformer=_ToAst(), maybe_placeholders=True)
+    return Lark(grammar_text(), parser="lalr", transformer=_ToAst(), maybe_placeholders=True)
 
 
 @functools.cache
@@ -212,7 +233,7 @@ _TERMINALS = {
     "RSQB": "']'", "COMMA": "','", "EQUAL": "'='", "PLUS": "'+'", "MINUS": "'-'", "STAR": "'*'",
     "SLASH": "'/'", "POW": "'^'", "TRUE": "true", "FALSE": "false", "_WHERE": "'where'",
     "$END": "end of input",
-}  # fmt: skip
+}
 _OPERATORS = {"PLUS", "MINUS", "STAR", "SLASH", "POW"}
 
 
@@ -296,6 +317,7 @@ def check_dialect(dialect: str | None) -> None:
         raise ActlangError(f"unknown dialect {dialect!r}; expected one of {known}")
 
 
+@derived
 @functools.lru_cache(maxsize=8192)
 def _parse_cached(text: str, dialect: str | None) -> tuple[Expr, tuple[Note, ...]]:
     return _parse_noted(text, MAX_LENGTH, MAX_DEPTH, dialect)
@@ -343,3 +365,6 @@ def _position(text: str, offset: int) -> Span:
     before = text[:offset]
     line = before.count("\n") + 1
     return Span(line, offset - (before.rfind("\n") + 1) + 1, 1)
+
+
+install_parser(parse)  # alias bodies are read by this parser (see actlang.build)

@@ -6,17 +6,13 @@ for every tree ``e``. ``style="aquasurf"`` prints AQuaSurF's prefix form instead
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Literal
 
-from actlang.ast import Call, Constant, Expr, HyperValue, Input, Num, Param, params
+from actlang.ast import Call, Constant, Expr, HyperValue, Input, Num, Param, install_printer, params
 from actlang.errors import UnsupportedError
-from actlang.registry import lookup
-
-# Binding strength of what a piece of text is, lowest first; an operand printed at a weaker
-# level than its slot needs gets parentheses.
-SUM, PRODUCT, UNARY, POWER, ATOM = 1, 2, 3, 4, 5
-_INFIX = {"add": ("+", SUM), "sub": ("-", SUM), "mul": ("*", PRODUCT), "div": ("/", PRODUCT)}
+from actlang.registry import ATOM, Operator, derived, lookup, primitives
 
 Style = Literal["actlang", "aquasurf"]
 
@@ -73,13 +69,9 @@ def _infix(expr: Expr) -> tuple[str, int]:
             return "x", ATOM
         case Constant(name=name) | Param(name=name):
             return name, ATOM
-        case Call(name=name, args=(left, right)) if name in _INFIX:
-            symbol, level = _INFIX[name]
-            return f"{_wrap(_infix(left), level)} {symbol} {_wrap(_infix(right), level + 1)}", level
-        case Call(name="pow", args=(base, exponent)):
-            return f"{_wrap(_infix(base), ATOM)}^{_wrap(_infix(exponent), UNARY)}", POWER
-        case Call(name="neg", args=(operand,)):
-            return f"-{_wrap(_infix(operand), UNARY)}", UNARY
+        case Call(name=name, args=args) if (operator := _operators().get(name)) and len(args) == len(operator.operands):
+            # an operator, spelled and parenthesised as its registry definition says
+            return operator.text.format(*map(_wrap, map(_infix, args), operator.operands)), operator.level
         case Call(name=name, args=args, hyper=hyper):
             primitive = lookup(name)
             defaults = {h.name: h.default for h in primitive.hyper} if primitive else {}
@@ -87,6 +79,13 @@ def _infix(expr: Expr) -> tuple[str, int]:
             brackets = f"[{', '.join(shown)}]" if shown else ""
             return f"{name}{brackets}({', '.join(_infix(a)[0] for a in args)})", ATOM
     raise TypeError(f"not an actlang expression: {expr!r}")
+
+
+@derived
+@functools.cache
+def _operators() -> dict[str, Operator]:
+    """Operator primitives by name, with their infix spelling and precedence."""
+    return {p.name: p.operator for p in primitives() if p.operator is not None}
 
 
 def _prefix(expr: Expr) -> str:
@@ -108,3 +107,6 @@ def _prefix(expr: Expr) -> str:
                 "(AQuaSurF has no constants or parameters)",
                 span=expr.span,
             )
+
+
+install_printer(format_expr)  # str(expr) prints through format_expr (see actlang.ast)

@@ -5,7 +5,8 @@ numpy/scipy reference, hyperparameters with types and ranges, learned parameters
 values, arity, pointwise/stochastic flags, infix spelling, AQuaSurF name, and a doc line with its
 source. Parser, printer, evaluator, compiler, docs, CLI listing and parametrized tests all read
 these records, so adding a primitive means adding one ``define(...)`` call in
-``actlang/primitives/``.
+``actlang/definitions/``. The definitions register themselves: ``import actlang`` imports that
+package before anything else, so this module imports none of them.
 """
 
 from __future__ import annotations
@@ -111,6 +112,31 @@ class Learned:
 
 TorchTemplate = str | Callable[[Sequence[str], Mapping[str, str]], str]
 
+# Binding strength of a piece of text, lowest first (the grammar's levels: sum, product, prefix
+# minus, power, atom); an operand printed at a weaker level than its slot needs gets parentheses.
+SUM, PRODUCT, UNARY, POWER, ATOM = 1, 2, 3, 4, 5
+
+
+@dataclass(frozen=True)
+class Operator:
+    """How an operator is written, read and run as Python arithmetic.
+
+    - ``tokens``: what the parser reads as it (``("^", "**")``); the first is its spelling.
+    - ``text``: its printed form over the operands' text, ``"{0} + {1}"``, ``"{0}^{1}"``, ``"-{0}"``.
+    - ``level``: the binding strength of that text; ``operands``: the strength each operand slot
+      needs (``a - (b - c)``: a sum's right operand must bind as tightly as a product).
+    - ``function``: the torch function the Python operator of its torch template calls
+      (``{0} + {1}`` is ``torch.add``), so that the compiler can give it an ``out=`` buffer;
+      ``commutative``: ``2.0 * t`` is ``torch.mul(t, 2.0)``.
+    """
+
+    tokens: tuple[str, ...]
+    text: str
+    level: int
+    operands: tuple[int, ...]
+    function: str | None = None
+    commutative: bool = False
+
 
 @dataclass(frozen=True)
 class Primitive:
@@ -118,12 +144,17 @@ class Primitive:
 
     - ``torch``: code for the compiler — a ``str.format`` template over argument variables
       ``{0}``, ``{1}``, ... and hyperparameter/learned names (``{beta}``, ``{a}``), or a function
-      ``(args, names) -> code`` for variadic primitives. Names in scope: ``torch``, ``F``.
+      ``(args, names) -> code`` for variadic primitives. Names in scope: ``torch``, ``F``. ``None``
+      for a composite (one with a ``definition``): the compiler inlines the definition.
     - ``numpy``: independent float64 reference ``(*args, **hyper, **learned) -> ndarray``.
     - ``sympy``: elementary form ``(sp, *args, **hyper, **learned) -> sympy.Expr``, with the
       sympy module passed in so that importing actlang does not import sympy; ``None`` = opaque.
     - ``definition``: the primitive written in actlang itself (hyperparameter names usable as
-      bare names); when given, ``numpy`` and ``sympy`` default to expanding it.
+      bare names); when given, ``sympy`` defaults to expanding it, and so does ``numpy`` — but the
+      tests compare the definition with an independent implementation (the ``numpy`` reference,
+      else the torch template), so a composite without a template gives its ``numpy`` reference.
+      ``simplify`` recognises a composite whose hyperparameters are all numbers written as bare
+      names at any of their values (``(x + sqrt(x^2 + 1))/2`` is ``squareplus[b=1](x)``).
     - ``arity``: number of arguments; ``None`` for variadic (at least ``min_args``).
     - ``learned``: learned tensors (name, initial value, shape). Primitives with only these are
       lowered through the template (``{a}`` names the tensor).
@@ -141,6 +172,12 @@ class Primitive:
       the symbolic derivative. Its values must agree with that derivative, kinks included.
     - ``local``: optional f'(``{0}``) itself as a torch template, for a ``vjp`` primitive whose
       adjoint is a constant (the root of an expression), so that no tensor of ones is multiplied.
+    - ``operator``: infix spelling and precedence of an operator (:class:`Operator`); the parser,
+      the printer and the compiler read them from here.
+    - ``number_operands``: its torch template takes Python numbers in operand slots (Python
+      arithmetic, ``torch.pow``), so constant operands need not become tensors.
+    - ``folds``: a variadic reduction's binary primitive (``sum_n`` folds ``add`` left to right),
+      which the compiler emits one statement per argument.
     """
 
     name: str
@@ -157,13 +194,20 @@ class Primitive:
     aliases: tuple[str, ...] = ()
     pointwise: bool = True
     stochastic: bool = False
-    infix: str | None = None
+    operator: Operator | None = None
+    number_operands: bool = False
+    folds: str | None = None
     aquasurf: str | None = None
     module: str | None = None
     check: Callable[[Mapping[str, HyperValue]], str | None] | None = None
     tags: frozenset[str] = field(default_factory=frozenset)
     vjp: str | None = None
     local: str | None = None
+
+    @property
+    def infix(self) -> str | None:
+        """The operator's spelling (``+``), or None for a primitive written as a call."""
+        return self.operator.tokens[0] if self.operator is not None else None
 
     @property
     def stateful(self) -> bool:
@@ -240,6 +284,26 @@ def define(primitive: Primitive) -> Primitive:
     return primitive
 
 
+def unregister(name: str) -> None:
+    """Remove the primitive ``name`` and its aliases (a primitive defined for a while, as tests
+    do), and forget every cached table derived from the registry (see :func:`derived`)."""
+    primitive = REGISTRY.pop(name)
+    for alias in primitive.aliases:
+        ALIASES.pop(alias, None)
+    for clear in _DERIVED:
+        clear()
+
+
+_DERIVED: list[Callable[[], None]] = []
+
+
+def derived(cached: Any) -> Any:
+    """Mark a ``functools.cache``'d function whose value depends on the registered primitives
+    (the parser's operator table, the symbolic patterns): :func:`unregister` clears it."""
+    _DERIVED.append(cached.cache_clear)
+    return cached
+
+
 def define_alias(name: str, text: str, source: str, doc: str = "") -> Alias:
     """Register the composite ``name`` = ``text`` (an actlang expression of ``x``)."""
     if name in REGISTRY or name in ALIASES or name in COMPOSITES:
@@ -257,7 +321,6 @@ def define_library(library: str, names: Sequence[str], differs: Mapping[str, str
 
 def composite(name: str, dialect: str | None = None) -> Alias | None:
     """The alias ``name`` stands for in ``dialect`` (``None``: actlang's own names), or ``None``."""
-    _load()
     if dialect is not None and name in DIALECTS.get(dialect, {}):
         return DIALECTS[dialect][name]
     return COMPOSITES.get(name)
@@ -265,7 +328,6 @@ def composite(name: str, dialect: str | None = None) -> Alias | None:
 
 def lookup(name: str) -> Primitive | None:
     """The primitive named ``name`` (canonical or alias), or ``None``."""
-    _load()
     primitive = REGISTRY.get(name)
     if primitive is None and name in ALIASES:
         primitive = REGISTRY[ALIASES[name]]
@@ -274,22 +336,10 @@ def lookup(name: str) -> Primitive | None:
 
 def all_names() -> list[str]:
     """Every canonical name, alias and composite, for did-you-mean hints."""
-    _load()
     return [*REGISTRY, *ALIASES, *COMPOSITES]
 
 
 def primitives() -> list[Primitive]:
     """Every registered primitive, in definition order."""
-    _load()
     return list(REGISTRY.values())
 
-
-_loaded = False
-
-
-def _load() -> None:
-    # The definitions import this module, so they are loaded on first lookup, not at import.
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        import actlang.primitives  # noqa: F401

@@ -1,4 +1,4 @@
-"""Start-up time of the ``actlang`` command line: median of 5 runs per command.
+"""Start-up time of the ``actlang`` command line: median of 9 runs per command.
 
 Each run is a fresh ``python -m actlang ...`` process (what the ``actlang`` script does), timed
 from spawn to exit: wall-clock seconds, and the CPU seconds (user + system) the process used,
@@ -13,9 +13,10 @@ import subprocess
 import sys
 import time
 
-RUNS = 5
+RUNS = 9
 COMMANDS = [
     ["-c", "pass"],
+    ["-m", "actlang", "--help"],
     ["-m", "actlang", "--version"],
     ["-m", "actlang", "parse", "relu(x)"],
     ["-m", "actlang", "check", "x * sigmoid(beta * x)", "gelu_new"],

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 
 import actlang
 from actlang import parser
-from actlang.compiler import api, chain, program
+from actlang.compiler import chain, program
 from actlang.compiler import fused as fused_module
 
 EAGER: dict[str, Callable[..., torch.Tensor]] = {
@@ -139,8 +139,7 @@ def latency(repeats: int = 7) -> list[tuple[str, float, float, float]]:
     for text in LATENCY:
         cold, warm, fused = [], [], []
         for _ in range(repeats):
-            program.program.cache_clear()  # cold: parse, rewrite, generate, exec, build the class
-            api._canonical.cache_clear()
+            program._program.cache_clear()  # cold: parse, rewrite, generate, exec, build the class
             parser._parse_cached.cache_clear()
             cold.append(timed(lambda text=text: actlang.compile(text)))
             warm.append(timed(lambda text=text: actlang.compile(text)))
@@ -210,9 +209,9 @@ def main() -> None:
     if args.quick:
         texts, args.repeats = texts[:1] + texts[-1:], 3
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.size} float32 values, "
-          f"median of {args.repeats}\n")  # fmt: skip
+          f"median of {args.repeats}\n")
     print("| expression | variant | fwd ms | fwd+bwd ms | fwd+bwd / eager | fwd+bwd / eager+tc | "
-          "fwd+bwd / F.relu | saved (× input) |")  # fmt: skip
+          "fwd+bwd / F.relu | saved (× input) |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for text in texts:
         result = measure(text, args.size, args.repeats)
@@ -222,7 +221,7 @@ def main() -> None:
             label = f"{name} ({strategy.label})" if name == "compiled" and strategy is not None else name
             print(f"| `{text}` | {label} | {1e3 * r['fwd']:.1f} | {1e3 * r['fwdbwd']:.1f} | "
                   f"{r['fwdbwd'] / eager:.2f} | {r['fwdbwd'] / eager_tc:.2f} | {r['fwdbwd'] / relu:.2f} | "
-                  f"{r['saved']:.1f} |", flush=True)  # fmt: skip
+                  f"{r['saved']:.1f} |", flush=True)
     print("\n| expression | compile, cold (ms) | compile, cached (ms) | fused function, first build (ms) |")
     print("|---|---:|---:|---:|")
     for text, cold, warm, fused in latency():

@@ -86,7 +86,7 @@ def main() -> None:
 
     base = statistics.median(timings["F.gelu eager"])
     print(f"\nDiTAC vs F.gelu, {args.size:,} float32 inputs, {torch.get_num_threads()} threads, "
-          f"torch {torch.__version__}, median of {args.rounds} interleaved rounds\n")  # fmt: skip
+          f"torch {torch.__version__}, median of {args.rounds} interleaved rounds\n")
     print("| case | forward+backward (ms) | × F.gelu eager |")
     print("|---|---:|---:|")
     for name, values in timings.items():
@@ -100,7 +100,7 @@ def main() -> None:
     gelu_fwd = statistics.median(inference["F.gelu eager"])
     ditac_fwd = statistics.median(inference["ditac lookup eager"])
     print(f"forward only (no_grad): F.gelu {gelu_fwd * 1e3:.2f} ms, ditac lookup {ditac_fwd * 1e3:.2f} ms "
-          f"({ditac_fwd / gelu_fwd:.1f}×)")  # fmt: skip
+          f"({ditac_fwd / gelu_fwd:.1f}×)")
 
 
 if __name__ == "__main__":

@@ -64,9 +64,10 @@ def main(argv: list[str]) -> int:
     print(f"machine: {platform.machine()}, Python {platform.python_version()}")
     for name in entries:
         c = counts[name]
-        print(f"  {name:18s} ok {c['ok']:5d}  ActlangError {c['ActlangError']:5d}  other {c['other']:3d}  "
-              f"slowest {slowest[name][0]:.2f} s CPU ({slowest[name][1]!r}), "
-              f"{slowest_wall[name]:.2f} s wall")  # fmt: skip
+        print(
+            f"  {name:18s} ok {c['ok']:5d}  ActlangError {c['ActlangError']:5d}  other {c['other']:3d}  "
+            f"slowest {slowest[name][0]:.2f} s CPU ({slowest[name][1]!r}), {slowest_wall[name]:.2f} s wall"
+        )
     for failure in failures[:20]:
         print("  FAIL", *failure)
     over = [name for name in entries if slowest[name][0] > LIMIT_S]

@@ -102,7 +102,7 @@ def main() -> None:
     texts = benchmark_space()
     throughput(texts[:500])  # warm up: build the grammar tables once
     print(f"machine: {platform.machine()} {platform.processor() or ''}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}, one core pinned")  # fmt: skip
+          f"Python {platform.python_version()}, one core pinned")
     (fast, fast_wall), (slow, slow_wall) = throughput(texts), lark_throughput(texts)
     print(f"parse + format, {len(texts)} AQuaSurF strings, uncached (median of {REPEATS}), per CPU second:")
     print(f"  actlang LALR driver   {fast:10,.0f} strings/s  ({1e6 / fast:.0f} us each; wall clock {fast_wall:,.0f}/s)")

@@ -69,7 +69,7 @@ def main() -> None:
     names = list(enumerate_space(preset="benchmark"))[:: 5103 // (5 * args.repeat)][: 5 * args.repeat]
     times = fisher_times(names, 1)
     print(f"Fisher features, mnist1d, one thread: median {statistics.median(times):.3f} s, "
-          f"max {max(times):.3f} s over {len(times)} calls")  # fmt: skip
+          f"max {max(times):.3f} s over {len(times)} calls")
     first, later = suggestion_times(args.classes)
     print(f"UMAP+KNN suggestion over {args.classes} classes: {first:.1f} s first (with JIT), {later:.1f} s after")
 

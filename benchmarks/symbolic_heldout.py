@@ -163,7 +163,7 @@ def main() -> int:
     print(f"\npairs: {len(times)} ({len(TRUE_PAIRS)} true, {len(FALSE_PAIRS)} false, {len(DOMAIN_PAIRS)} domain)")
     domain_true = sum(t for *_, t in DOMAIN_PAIRS)
     print(f"domain traps and symmetries: {len(DOMAIN_PAIRS)} pairs ({domain_true} true), "
-          f"wrong {len(domain_wrong)}, true ones proved {domain_proved}/{domain_true}")  # fmt: skip
+          f"wrong {len(domain_wrong)}, true ones proved {domain_proved}/{domain_true}")
     print(f"wrong verdicts: {len(wrong)} {wrong if wrong else ''}")
     print(f"true identities proved: {proved}/{len(TRUE_PAIRS)} = {share:.0%} (target >= 80 %)")
     print(f"median time: {median * 1e3:.0f} ms (target <= 300 ms); max {worst * 1e3:.0f} ms; over budget: {over}")
@@ -171,7 +171,7 @@ def main() -> int:
     simplify_times = _timings(actlang.simplify, [a for a, _ in TRUE_PAIRS[:12]] + [b for _, b in TRUE_PAIRS[:12]])
     for what, found in (("derivative of each unary primitive", derivative_times), ("simplify", simplify_times)):
         print(f"{what}: {len(found)} calls, median {statistics.median(found) * 1e3:.0f} ms, "
-              f"max {max(found) * 1e3:.0f} ms")  # fmt: skip
+              f"max {max(found) * 1e3:.0f} ms")
     ok = not wrong and share >= 0.8 and median <= 0.3 and over == 0
     print("targets met" if ok else "TARGETS MISSED")
     return 0 if ok else 1

@@ -40,7 +40,7 @@ def run(seed: int, epochs: int, widths: tuple[int, ...], data, activation_lr: fl
     torch.manual_seed(seed)
     result_relu = train(ConvNet(widths), data, epochs, seed)
     return {"weights": weights, "chosen": chosen, "AdAct": result_adact, "ReLU": result_relu,
-            "Optimized": result_optimized}  # fmt: skip
+            "Optimized": result_optimized}
 
 
 def _activation_paths(model: torch.nn.Module) -> list[str]:
@@ -61,7 +61,7 @@ def main() -> None:
     torch.set_num_threads(1)  # on a shared 2-core machine, 2 threads oversubscribe (~50x slower)
     data = digits()
     print(f"digits: {len(data[1])} train / {len(data[3])} test images, 16x16; ConvNet widths {widths}; "
-          f"{epochs} epochs; seeds 0..{seeds - 1}; activation lr {args.activation_lr:g}; {machine()}")  # fmt: skip
+          f"{epochs} epochs; seeds 0..{seeds - 1}; activation lr {args.activation_lr:g}; {machine()}")
     runs = []
     for seed in range(seeds):
         result = run(seed, epochs, widths, data, args.activation_lr)
@@ -77,7 +77,7 @@ def main() -> None:
         mean = [[statistics.mean(r["weights"][path][i] for r in runs) for i in range(len(BRANCHES))] for path in layers]
         bar_chart(args.svg, f"AdAct softmax weights by layer (digits, mean of {seeds} seeds)",
                   [f"layer {i + 1}" for i in range(len(layers))], [b.removesuffix("(x)") for b in BRANCHES], mean,
-                  y_label="softmax(w)")  # fmt: skip
+                  y_label="softmax(w)")
     print("\ntest accuracy (best epoch / last epoch), mean over seeds; training time per model")
     for name in ("AdAct", "ReLU", "Optimized"):
         best = [r[name].best for r in runs]
@@ -85,7 +85,7 @@ def main() -> None:
         seconds = statistics.median(r[name].seconds for r in runs)
         spread = f" ± {statistics.stdev(best):.3f}" if len(best) > 1 else ""
         print(f"  ConvNet-{name:<10} {statistics.mean(best):.3f}{spread} / {statistics.mean(final):.3f}   "
-              f"{seconds:.0f} s")  # fmt: skip
+              f"{seconds:.0f} s")
 
 
 if __name__ == "__main__":

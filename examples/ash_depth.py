@@ -57,7 +57,7 @@ def main() -> None:
     data = digits()
     spec = f"ash[k={args.k:g}](x)"
     print(f"{spec} in a {len(widths)}-conv CNN {widths} on digits; {epochs} epochs; seeds 0..{seeds - 1}; "
-          f"activation lr {args.activation_lr:g}; {machine()}")  # fmt: skip
+          f"activation lr {args.activation_lr:g}; {machine()}")
     z_by_layer: dict[str, list[float]] = {}
     alpha_by_layer: dict[str, list[float]] = {}
     kept_by_layer: dict[str, list[float]] = {}
@@ -79,7 +79,7 @@ def main() -> None:
         spread = statistics.stdev(zs) if len(zs) > 1 else 0.0
         alpha, kept = statistics.mean(alpha_by_layer[path]), 100 * statistics.mean(kept_by_layer[path])
         print(f"{path:>12} {depth:>5} {z:>9.3f} ± {spread:.3f} {alpha:>7.3f} "
-              f"{100 * (1 - special.ndtr(z)):>11.1f}% {kept:>12.1f}%")  # fmt: skip
+              f"{100 * (1 - special.ndtr(z)):>11.1f}% {kept:>12.1f}%")
     if args.svg:
         from svg_chart import bar_chart
 
@@ -87,7 +87,7 @@ def main() -> None:
         bar_chart(args.svg, f"ASH: learned z by depth ({spec}, digits, {seeds} seeds)",
                   [f"layer {i + 1}" for i in range(len(zs))], ["z"], [[statistics.mean(z)] for z in zs],
                   y_label="z (threshold in std devs above the mean)",
-                  errors=[[statistics.stdev(z) if len(z) > 1 else 0.0] for z in zs])  # fmt: skip
+                  errors=[[statistics.stdev(z) if len(z) > 1 else 0.0] for z in zs])
     for name, values in accuracy.items():
         print(f"best test accuracy, {name:<4}: {statistics.mean(values):.3f}")
 

@@ -59,7 +59,7 @@ class Result:
 def train(
     model: nn.Module, data, epochs: int, seed: int, lr: float = 1e-3, batch: int = 64,
     activation_lr: float | None = None,
-) -> Result:  # fmt: skip
+) -> Result:
     """Adam with decoupled weight decay, lr 1e-3, cross-entropy, batch 64 (appendix A.2).
 
     ``activation_lr``: a separate learning rate, without weight decay, for the parameters of the
@@ -102,4 +102,4 @@ def machine() -> str:
     import platform
 
     return (f"{platform.machine()} CPU, {os.cpu_count()} cores ({torch.get_num_threads()} torch threads), "
-            f"torch {torch.__version__}, Python {platform.python_version()}")  # fmt: skip
+            f"torch {torch.__version__}, Python {platform.python_version()}")

@@ -151,12 +151,12 @@ def plot(path: str, task: Task, models: dict[str, tuple[nn.Module, float]], spli
         else:
             x_test, y_test = splits["test"]
             x = torch.linspace(min(v[0].min().item() for v in splits.values()),
-                               max(v[0].max().item() for v in splits.values()), 1001)[:, None]  # fmt: skip
+                               max(v[0].max().item() for v in splits.values()), 1001)[:, None]
             axes.scatter(x_test[:, 0], y_test[:, 0], s=9, color="black", label="test data")
         for (name, model, score), color in zip(shown, ("#e15759", "#4e79a7"), strict=False):
             with torch.no_grad():
                 axes.plot(x[:, 0], model(x)[:, 0], color=color, linewidth=1.1,
-                          label=f"{name} (test R² {100 * score:.1f} %)")  # fmt: skip
+                          label=f"{name} (test R² {100 * score:.1f} %)")
         labels = task.columns or ("x", "y")
         axes.set(xlabel=labels[0], ylabel=labels[1], xlim=(x.min().item(), x.max().item()))
         axes.legend(loc="lower left" if task.target is not None else "upper right", fontsize=8)
@@ -181,7 +181,7 @@ def _images(task: Task, shown: list[tuple[str, nn.Module, float]]):  # -> matplo
     for i, (title, values) in enumerate(panels):
         axes = figure.add_subplot(1, len(panels), i + 1)
         image = axes.imshow(values.reshape(side, side), origin="lower", extent=(-1, 1, -1, 1),
-                            vmin=low, vmax=high, cmap="viridis")  # fmt: skip
+                            vmin=low, vmax=high, cmap="viridis")
         axes.set(title=title, xlabel="x", ylabel="y" if i == 0 else None)
     figure.colorbar(image, ax=figure.axes, shrink=0.8)
     return figure
@@ -203,7 +203,7 @@ def run(name: str, task: Task, steps: int, seeds: int, lrs: list[float]) -> tupl
 def table(rows: list[tuple], reference: dict[str, tuple[float | None, float]]) -> list[str]:
     """Markdown rows sorted by mean test R², with the supplement's figures beside them."""
     out = ["| activation | parameters | test MSE | test R² (%) | R² range over seeds | supplement MSE / R² (%) |",
-           "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+           "|---|---:|---:|---:|---:|---:|"]
     for name, params, mse, score, spread, _ in sorted(rows, key=lambda r: -r[3]):
         known = reference.get(name)
         paper = "" if known is None else f"{'–' if known[0] is None else f'{known[0]:g}'} / {known[1]:g}"
@@ -220,7 +220,7 @@ def main() -> None:
     parser.add_argument("--activations", default=None, help="names (see ACTIVATIONS, EXTRA), comma-separated")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--lrs", default=None, help="learning rates to pick from (default 3e-3,1e-2 for 2d tasks, "
-                        "else 1e-3,3e-3,1e-2)")  # fmt: skip
+                        "else 1e-3,3e-3,1e-2)")
     parser.add_argument("--markdown", help="also write the results table to this file")
     parser.add_argument("--plot", help="save the fits of DiTAC and the best other activation (last seed) as PNG/SVG")
     args = parser.parse_args()
@@ -244,7 +244,7 @@ def main() -> None:
         for seed, (*_, lr, every) in enumerate(scores):  # each learning rate's test R², * = picked
             cells = ", ".join(f"{rate:g}{'*' if rate == lr else ''} {100 * value:.2f}"
                               for rate, value in zip(lrs, every, strict=True))
-            print(f"    seed {seed}: test R² (%) per lr: {cells}", flush=True)  # fmt: skip
+            print(f"    seed {seed}: test R² (%) per lr: {cells}", flush=True)
     lines = table(rows, SUPPLEMENT.get(args.task, {}))
     print("\n" + "\n".join(lines))
     if args.markdown:

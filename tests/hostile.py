@@ -83,7 +83,7 @@ VALUES = [
     "1e308", "-1e308", "1e-320", "-1e-320", "5e-324", "-0.0", "0.0", "0", "-0", "3.5e38", "-3.5e38",
     "3.4e38", "1e38", "1e-45", "1e-300", "65504", "1e16", "9007199254740993", "1", "-1", "0.5", "2",
     "100", "1e999", "-1e999", "nan", "inf", "true", "false", "none", "tanh", "x",
-]  # fmt: skip
+]
 UNARY = [p.name for p in primitives() if p.arity == 1 and not p.stateful and not p.stochastic]
 STATEFUL = ["prelu", "ditac[a=-3, b=3, cells=8]", "cpab[a=-1, b=1, cells=4]", "ash", "l_ditac[a=-2, b=2, cells=4]"]
 PRIORS = ["prior_scale", "prior_length"]
@@ -126,7 +126,7 @@ def expression(rng: random.Random) -> str:
     if family == 0:  # names in every position a learned scalar can take
         a, b = name(rng), name(rng)
         return rng.choice([f"x * {a}", f"{a} * x + {b}", f"relu(x)^{a}", f"sigmoid({a} * x) * x",
-                           f"x / {a}", f"{a}^x", f"prelu(x) + {a} * x", f"max(x, {a}) - {b}"])  # fmt: skip
+                           f"x / {a}", f"{a}^x", f"prelu(x) + {a} * x", f"max(x, {a}) - {b}"])
     if family == 1:
         return hyper_call(rng)
     if family == 2:  # where clauses with extreme initial values
@@ -151,7 +151,7 @@ def expression(rng: random.Random) -> str:
         return rng.choice(
             ["reciprocal(relu(x))", "x^p where p = -0.0", f"leaky_relu[slope={value(rng)}](x) / x",
              "log(relu(x)) * relu(x)", "relu(x)^p", "abs(x)^p where p = 0.5", "p^x where p = 0"]
-        )  # fmt: skip
+        )
     a = name(rng)  # mixtures of the above
     return f"{hyper_call(rng)} + {a} * {rng.choice(UNARY)}(x) where {a} = {value(rng)}"
 
@@ -174,7 +174,7 @@ def params(seed: int) -> object:
         None, {}, 5, "beta", [1.0], {name(rng): 1.0}, {name(rng): "abc"}, {name(rng): [1.0, 2.0, 3.0]},
         {name(rng): float("nan")}, {name(rng): 1e308}, {1: 2.0}, {name(rng): None}, {name(rng): object()},
         {"prelu_0.a": [[1.0], [2.0]]}, {name(rng): 1j},
-    ]  # fmt: skip
+    ]
     return rng.choice(choices)
 
 

@@ -66,7 +66,7 @@ def hyper_values(spec: Hyper) -> st.SearchStrategy:
     floats = st.floats(
         min_value=low, max_value=high, exclude_min=spec.open_low, exclude_max=spec.open_high,
         allow_nan=False, allow_infinity=False,
-    )  # fmt: skip
+    )
     tidy = [v for v in (spec.default, low, high, 0.5, 1.0, 2.0) if _in_range(spec, v)]
     return st.one_of(st.sampled_from(tidy), floats) if tidy else floats
 

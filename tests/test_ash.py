@@ -1,4 +1,4 @@
-"""ASH, F-ASH and L-ASH (SPEC §5.2) against the paper's formula, written out independently here."""
+"""ASH, F-ASH and L-ASH (docs/research.md) against the paper's formula, written out independently here."""
 
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ def test_leaky_and_fixed_match_paper_formula(seed: int, k: float, shape, slope: 
     np.testing.assert_allclose(
         _f64(LeakyAsh, {"k": k, "slope": slope})(torch.from_numpy(x)).detach().numpy(),
         paper(x, z0, 1.0, slope), rtol=1e-6, atol=1e-12,
-    )  # fmt: skip
+    )
     np.testing.assert_allclose(
         _f64(FixedAsh, {"k": k})(torch.from_numpy(x)).detach().numpy(), paper(x, z0, 1.0), rtol=1e-6, atol=1e-12
     )
@@ -132,7 +132,7 @@ def test_gradcheck_in_input_and_parameters() -> None:
             return torch.func.functional_call(module, dict(zip(names, params, strict=True)), (x,))
 
         params = [torch.tensor(0.4, dtype=torch.float64, requires_grad=True),
-                  torch.tensor(1.3, dtype=torch.float64, requires_grad=True)]  # fmt: skip
+                  torch.tensor(1.3, dtype=torch.float64, requires_grad=True)]
         assert torch.autograd.gradcheck(f, (x, *params))
         assert torch.autograd.gradgradcheck(f, (x, *params))
 
@@ -165,7 +165,7 @@ def test_large_inputs_stay_finite() -> None:
         y.sum().backward()
         assert torch.isfinite(y).all() and torch.isfinite(x.grad).all()
         np.testing.assert_allclose(y.detach().double().numpy(), paper(x.detach().double().numpy(), 1.2815515655446004,
-                                   1.0, 0.01), rtol=1e-5, atol=1e-6)  # fmt: skip
+                                   1.0, 0.01), rtol=1e-5, atol=1e-6)
 
 
 def test_rank_one_input_is_a_clear_error() -> None:

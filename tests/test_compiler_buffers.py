@@ -75,21 +75,21 @@ def test_long_derivative_reuses_buffers_and_keeps_the_saved_one():
 def test_forms_without_an_exact_out_variant_allocate():
     div, sub, add = lookup("div"), lookup("sub"), lookup("add")
     # 2.0 / t is t.reciprocal() * 2.0 in torch and 2.0 - t is rsub: no out= form with those values
-    assert _out_form(Step(div, (("2.0", False), ("t0", True)), "2.0 / t0", True)) is None
-    assert _out_form(Step(sub, (("2.0", False), ("t0", True)), "2.0 - t0", True)) is None
-    assert _out_form(Step(add, (("2.0", False), ("t0", True)), "2.0 + t0", True)) == "torch.add(t0, 2.0, out={out})"
+    assert _out_form(Step.of(div, (("2.0", False), ("t0", True)), "2.0 / t0", True)) is None
+    assert _out_form(Step.of(sub, (("2.0", False), ("t0", True)), "2.0 - t0", True)) is None
+    assert _out_form(Step.of(add, (("2.0", False), ("t0", True)), "2.0 + t0", True)) == "torch.add(t0, 2.0, out={out})"
     relu = lookup("relu")  # torch.relu takes no out=
-    assert _out_form(Step(relu, (("t0", True),), "torch.relu(t0)", True)) is None
+    assert _out_form(Step.of(relu, (("t0", True),), "torch.relu(t0)", True)) is None
 
 
 def test_kept_and_learned_values_are_never_buffers():
     sigmoid, mul = lookup("sigmoid"), lookup("mul")
     steps = {
-        "t0": Step(sigmoid, (("x", True),), "torch.sigmoid(x)", True),
-        "t1": Step(sigmoid, (("t0", True),), "torch.sigmoid(t0)", True),
-        "t2": Step(mul, (("t1", True), ("p_a", True)), "t1 * p_a", False),  # reads a learned value
-        "t3": Step(sigmoid, (("t2", True),), "torch.sigmoid(t2)", False),
-        "t4": Step(sigmoid, (("t1", True),), "torch.sigmoid(t1)", True),
+        "t0": Step.of(sigmoid, (("x", True),), "torch.sigmoid(x)", True),
+        "t1": Step.of(sigmoid, (("t0", True),), "torch.sigmoid(t0)", True),
+        "t2": Step.of(mul, (("t1", True), ("p_a", True)), "t1 * p_a", False),  # reads a learned value
+        "t3": Step.of(sigmoid, (("t2", True),), "torch.sigmoid(t2)", False),
+        "t4": Step.of(sigmoid, (("t1", True),), "torch.sigmoid(t1)", True),
     }
     lines = [f"{name} = {step.code}" for name, step in steps.items()]
     out = reuse_buffers(lines, steps, keep={"t0", "t4"})
@@ -122,9 +122,11 @@ def test_in_place_chains_are_fresh_and_explicit_out_forms_are_used():
 
     assert _one_call("torch.square({0}).add_(1.0).rsqrt_()")  # in-place methods return the new tensor
     assert not _one_call("torch.square({0}) + {1}") and not _one_call("torch.square({0}).view(-1)")
-    mul = lookup("mul")
     out = "torch.ops.aten.silu_backward.grad_input(t0, x, grad_input={out})"
-    assert _out_form(Step(mul, (("t0", True), ("x", True)), "torch.ops.aten.silu_backward(t0, x)", True, out)) == out
+    operands = (("t0", True), ("x", True))
+    code = "torch.ops.aten.silu_backward(t0, x)"
+    vjp = Step("vjp:silu", "torch.ops.aten.silu_backward({g}, {0})", operands, code, True, out)
+    assert _out_form(vjp) == out
     program = actlang.compile("asinh(elu(silu(x)))").program
     source = fused_module.build_fused(program, "derivatives", method="chain").source
     assert "silu_backward.grad_input(" in source and "grad_input=t" in source

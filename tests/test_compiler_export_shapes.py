@@ -13,7 +13,7 @@ from torch import nn
 import actlang
 from actlang.cli import main
 from actlang.compiler.export import example_input
-from actlang.registry import ALIASES, REGISTRY, Primitive, define
+from actlang.registry import Primitive, define, unregister
 from tests.export_cases import compare, expected, inputs, load_elsewhere, module_for, shape
 from tests.test_compiler_export import onnx_available
 
@@ -175,12 +175,11 @@ def bool_where():
             name="test_bool_where", doc="tests only", source="tests", torch=None,
             numpy=lambda x: x * ((x > 0) | (x < -1)), module=f"{__name__}:BoolWhere",
         )
-    )  # fmt: skip
+    )
     try:
         yield
     finally:
-        REGISTRY.pop("test_bool_where", None)
-        ALIASES.pop("test_bool_where", None)
+        unregister("test_bool_where")
 
 
 @pytest.mark.skipif(not ONNX, reason="onnx export needs onnxscript and onnxruntime (dev extra)")

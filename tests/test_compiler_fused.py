@@ -15,7 +15,7 @@ from tests.strategies import exprs
 FUSABLE = [
     p.name for p in actlang.primitives()
     if p.pointwise and not p.stateful and not p.stochastic and not p.opaque and p.module is None
-]  # fmt: skip
+]
 XS = torch.tensor([-7.5, -2.3, -0.7, -0.17, 0.31, 0.8, 1.7, 4.2, 12.0], dtype=torch.float64)
 
 
@@ -144,7 +144,7 @@ def test_auto_strategy_keeps_the_cheapest_candidate_within_the_memory_allowance(
     x = torch.randn(1000, requires_grad=True)
     assert saved_ratio(module, x) <= allowance + 0.01
     expected = {"derivatives": "save the derivatives", "checkpoint": "checkpoint", "plain": "def recompute",
-                "sweep": "reverse sweep", "partials": "save x and df/dx"}  # fmt: skip
+                "sweep": "reverse sweep", "partials": "save x and df/dx"}
     assert expected[function.strategy] in module.fused_code
 
 

@@ -16,7 +16,7 @@ SINGULAR = [
     "relu(x)^p * a", "p^x where p = 0", "relu(p)^x where p = 0", "relu(x)^(p*x)", "x^p where p = 0",
     "a * log(relu(x)) * relu(x)", "sqrt(relu(x)) * a", "relu(x)^p where p = -0.0", "exp(p * log(relu(x)))",
     "a * relu(x) / (1 + abs(x))", "sqrt(relu(x) + p) where p = 0",
-]  # fmt: skip
+]
 
 
 def gradients(text: str, memory_efficient: bool, dtype: torch.dtype):
@@ -59,7 +59,7 @@ def test_derivatives_with_poles_are_left_to_the_chain_rule(text):
 SIGNED = [
     "relu(x)", "max(x, 0)", "min(x, 0)", "max(0, x)", "elu(x)", "celu(x)", "selu(x)", "hardshrink(x)",
     "max_n(x, 0, -x)", "min_n(x, 0, 1)", "reciprocal(relu(x))", "reciprocal(elu(x))", "reciprocal(min(x, 0))",
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])

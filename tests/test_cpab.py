@@ -57,7 +57,7 @@ def ode(module: CPAB, x: np.ndarray, t: float = 1.0) -> np.ndarray:
             return module.velocity(torch.from_numpy(y)).numpy()
 
     return np.array([solve_ivp(rhs, (0.0, t), [p], method="DOP853", rtol=1e-12, atol=1e-13).y[0, -1]
-                     for p in np.asarray(x, np.float64).ravel()]).reshape(np.shape(x))  # fmt: skip
+                     for p in np.asarray(x, np.float64).ravel()]).reshape(np.shape(x))
 
 
 def grid(module: CPAB, count: int = 201) -> torch.Tensor:

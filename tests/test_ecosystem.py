@@ -110,7 +110,7 @@ FORMULAS = {
     "sparse_plus": lambda x: np.where(x <= -1, 0, np.where(x < 1, (x + 1) ** 2 / 4, x)),
     "sparse_sigmoid": lambda x: np.clip((x + 1) / 2, 0, 1),
     "exponential": np.exp,
-}  # fmt: skip
+}
 # Where the libraries disagree, the reference is per library.
 PER_LIBRARY = {
     ("timm", "hard_sigmoid"): _hardsigmoid,
@@ -297,7 +297,7 @@ def test_axis_activations_are_refused_with_the_reason(name: str, form: str) -> N
     ("text", "hint"),
     [("relu(z)", "'z' is a learned scalar"), ("GELU", "'gelu'"), ("Silu * 2", "'silu'"),
      ("sigmoid(X)", "'X' is a learned scalar"), ("2 * pi", "the input is written x"), ("ReLu", "'relu'")],
-)  # fmt: skip
+)
 def test_constant_activation_is_an_error_with_a_hint(text: str, hint: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SuspiciousNameWarning)

@@ -307,7 +307,7 @@ CASES = [
         '  x + y where y = 1e400',
         '                  ^^^^^',
     ),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("text", "kind", "line", "column", "message"), CASES)

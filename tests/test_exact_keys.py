@@ -101,9 +101,10 @@ def test_local_derivative_cache_keeps_signed_zeros_apart():
 def test_hyper_keyed_caches_hold_one_entry_per_sign():
     from actlang.evaluate import expand_definition
     from actlang.registry import lookup
-    from actlang.search.kernels import kernel
+    from actlang.search.tf_kernels import kernel
     from actlang.symbolic.domain import _templates
-    from actlang.symbolic.functions import derivative_form, native_form
+    from actlang.symbolic.functions import native_form
+    from actlang.symbolic.lowering import derivative_form
 
     calls = [
         (kernel, lambda z: ("leaky_relu", (("slope", z),))),
@@ -140,17 +141,20 @@ def test_exact_cache_passes_the_arguments_and_keyword_arguments_through():
 PLAIN_KEYS = {
     "research/mix.py:_mix_class": "an int",
     "cpab/tessellation.py:_basis": "an int and a bool",
-    "symbolic/functions.py:_dummies": "an int",
-    "symbolic/functions.py:_function_class": "hyper plus zero_signs(hyper)",
+    "symbolic/functions.py:dummies": "an int",
+    "symbolic/lowering.py:_function_class": "hyper plus zero_signs(hyper)",
     "symbolic/raising.py:_native_names": "no arguments",
     "symbolic/equivalence.py:_cached": "canonical texts and trees (exact equality), a symmetry, a budget",
     "symbolic/symbols.py:param_symbol": "a name",
     "symbolic/symbols.py:learned_symbol": "names",
     "symbolic/folding.py:_patterns": "no arguments",
+    "symbolic/folding.py:_composite_patterns": "no arguments",
     "symbolic/budget.py:warm_up": "no arguments",
     "search/tasks.py:_load_named": "a name",
     "parser.py:_lark": "no arguments",
     "parser.py:_driver": "no arguments",
+    "parser.py:_operators": "no arguments",
+    "printer.py:_operators": "no arguments",
     "parser.py:_parse_cached": "text",
     "evaluate.py:reference": "a primitive",
     "compiler/names.py:_module_attributes": "no arguments",
@@ -158,7 +162,7 @@ PLAIN_KEYS = {
     "compiler/cost.py:statement_cost": "a line of code",
     "compiler/fused.py:_symbolic_one": "a tree (exact equality) and a name",
     "compiler/program.py:_dispatch": "no arguments",
-    "compiler/program.py:program": "canonical text, a bool, an int",
+    "compiler/program.py:program": "a tree (exact equality: signs of zero compare), a bool, an int",
     "compiler/buffers.py:_accepts_out": "a path and an int",
     "exact.py:keyed": "the exact key itself (exact_cache)",
 }

@@ -27,7 +27,7 @@ TOKENS = [
     "x", "x", "x", "pi", "e", "beta", "where", "true", "false", "tanh", "relu", "softplus", "gelu",
     "sum_n", "add", "sofplus", "approximate", "none", "(", ")", "(", ")", "[", "]", ",", "=", "+", "-",
     "*", "/", "^", "**", "0", "2", ".5", "1e-3", "3.", "1e999", "7E+2", " ", " ", "\n", "\t",
-]  # fmt: skip
+]
 CHARS = "x(),[]=+-*/^. 0123456789eE_aZwhr\t\n#$;'\"\\{}<>!?@ä²"
 
 

@@ -105,7 +105,7 @@ def _tiny_bert(hidden_act: str):
     config = transformers.BertConfig(
         vocab_size=40, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=24,
         max_position_embeddings=16, hidden_act=hidden_act,
-    )  # fmt: skip
+    )
     torch.manual_seed(0)
     return transformers.BertModel(config)
 
@@ -190,7 +190,7 @@ def test_settings_and_learned_slopes_carry_over() -> None:
     model = nn.Sequential(nn.Linear(3, 3), nn.LeakyReLU(0.2), nn.ELU(alpha=0.5), nn.Hardtanh(-2.0, 3.0))
     actlang.replace_activations(model, lambda path: {"1": "leaky_relu", "2": "elu", "3": "hardtanh"}[path])
     assert [m.expression for m in model[1:]] == ["leaky_relu[slope=0.2](x)", "elu[alpha=0.5](x)",
-                                                 "hardtanh[max=3, min=-2](x)"]  # fmt: skip
+                                                 "hardtanh[max=3, min=-2](x)"]
     explicit = actlang.replace_activations(nn.LeakyReLU(0.2), "leaky_relu[slope=0.05](x)")
     assert explicit.expression == "leaky_relu[slope=0.05](x)"  # what the expression says wins
     assert actlang.replace_activations(nn.LeakyReLU(0.2), "leaky_relu", carry=False).expression == "leaky_relu(x)"

@@ -1,4 +1,4 @@
-"""Mixtures and AdAct (SPEC §5.3): weights, outputs, dominant branch, collapse."""
+"""Mixtures and AdAct (docs/research.md): weights, outputs, dominant branch, collapse."""
 
 from __future__ import annotations
 
@@ -88,16 +88,25 @@ def test_adact_rrelu_is_random_in_training_and_fixed_in_eval() -> None:
 def test_dominant_picks_the_argmax(logits: list[float]) -> None:
     module = actlang.compile("mix(relu, elu, leaky_relu, prelu, rrelu, silu, mish) + 0.5*x")
     _set(module.mix_0.w, logits)
-    assert str(module.dominant()) == f"{BRANCHES[int(np.argmax(logits))]} + 0.5 * x"
+    assert str(actlang.dominant(module)) == f"{BRANCHES[int(np.argmax(logits))]} + 0.5 * x"
+    assert module.dominant() == actlang.dominant(module)  # the method the spec names, same answer
     adact = actlang.compile("adact(2*x)")
     _set(adact.adact_0.body.mix_0.w, logits)
-    assert adact.dominant() == actlang.parse(BRANCHES[int(np.argmax(logits))].replace("(x)", "(2*x)"))
+    assert actlang.dominant(adact) == actlang.parse(BRANCHES[int(np.argmax(logits))].replace("(x)", "(2*x)"))
+    assert adact.dominant() == actlang.dominant(adact)
+
+
+def test_dominant_method_without_a_mixture_is_the_expression() -> None:
+    module = actlang.compile("x * sigmoid(beta * x) where beta = 2")
+    with torch.no_grad():
+        module.beta.fill_(3.0)
+    assert module.dominant() == actlang.parse("x * sigmoid(beta * x) where beta = 3")
 
 
 def test_per_channel_dominant_uses_the_channel_average() -> None:
     module = actlang.compile("mix(relu, tanh)", channels=3)
     _set(module.mix_0.w, [[5.0, 0.0], [0.0, 1.0], [0.0, 1.0]])  # 2 channels prefer tanh, slightly
-    assert str(module.dominant()) == "relu(x)"
+    assert str(actlang.dominant(module)) == "relu(x)"
 
 
 @pytest.mark.parametrize("winner", range(7))
@@ -146,7 +155,7 @@ def test_collapse_in_a_model_reports_each_choice() -> None:
     assert report.replaced == {"body.1": "silu(x)", "heads.act": "tanh(x)"}
     assert [(c.path, c.branches[c.chosen]) for c in report.choices] == [
         ("body.1/adact_0/mix_0", "silu(x)"), ("heads.act/mix_0", "tanh(x)")
-    ]  # fmt: skip
+    ]
     assert sum(report.choices[0].weights) == pytest.approx(1.0)
     assert model.body[1].expression == "silu(x)" and model.out[1].expression == "silu(x)"
     torch.testing.assert_close(model(x), before, rtol=1e-5, atol=1e-6)
@@ -206,9 +215,10 @@ def test_onnx_export_of_adact_names_rrelu(tmp_path) -> None:
 # --- per-channel weights against branches of any shape (issue 12) --------------------------
 
 # (x's shape, channel_dim) for ranks 1-5 and channels first, last and in between.
-LAYOUTS = [((3,), 0), ((3,), -1), ((2, 3), 1), ((2, 3), -1), ((2, 3, 4), 1), ((2, 4, 3), -1), ((2, 3, 4, 5), 1),
-           ((2, 4, 5, 3), -1), ((2, 4, 3, 5), 2), ((2, 4, 3, 5), -2), ((2, 3, 2, 2, 2), 1),
-           ((1, 2, 2, 2, 3), 4)]  # fmt: skip
+LAYOUTS = [
+    ((3,), 0), ((3,), -1), ((2, 3), 1), ((2, 3), -1), ((2, 3, 4), 1), ((2, 4, 3), -1), ((2, 3, 4, 5), 1),
+    ((2, 4, 5, 3), -1), ((2, 4, 3, 5), 2), ((2, 4, 3, 5), -2), ((2, 3, 2, 2, 2), 1), ((1, 2, 2, 2, 3), 4),
+]
 
 
 def _branches(shape: tuple[int, ...], channel_dim: int) -> list[torch.Tensor]:
@@ -251,8 +261,9 @@ def test_per_channel_weights_broadcast_against_branches_not_shaped_like_x(shape,
 @pytest.mark.parametrize("memory_efficient", [True, False])
 def test_compiled_per_channel_mix_of_learned_values_and_constants(shape, channel_dim, memory_efficient) -> None:
     channels = shape[channel_dim]
-    module = actlang.compile("mix(x, a, 2, relu(x))", channels=channels, channel_dim=channel_dim,
-                             memory_efficient=memory_efficient).double()  # fmt: skip
+    module = actlang.compile(
+        "mix(x, a, 2, relu(x))", channels=channels, channel_dim=channel_dim, memory_efficient=memory_efficient
+    ).double()
     generator = torch.Generator().manual_seed(3)
     _set(module.a, torch.randn(channels, generator=generator, dtype=torch.float64))
     _set(module.mix_0.w, torch.randn(channels, 4, generator=generator, dtype=torch.float64))

@@ -63,7 +63,7 @@ def test_types_and_per_layer_choices() -> None:
 
     model = actlang.replace_activations(Net(), per_layer)
     assert _compiled_paths(model) == {"stem.1": "adact(x)", "stem.2.1": "adact(x)", "blocks.0.1": "prelu(x)",
-                                      "act": "prelu(x)"}  # fmt: skip
+                                      "act": "prelu(x)"}
     assert isinstance(model.heads["a"], nn.Tanh) and isinstance(model.heads["b"][2], nn.ReLU)
     assert model(torch.randn(2, 1, 4, 4)).shape == (2, 3)
 

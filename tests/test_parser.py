@@ -26,7 +26,7 @@ a, b, c = Param("a"), Param("b"), Param("c")
 
 # (text, tree, canonical text)
 GOLDEN = [
-    # precedence and associativity (SPEC §2.2)
+    # precedence and associativity (docs/language.md §2)
     ("-x^2", neg(binary("pow", x, Num(2))), "-x^2"),
     ("2^-x", binary("pow", Num(2), neg(x)), "2^-x"),
     ("a-b-c", binary("sub", binary("sub", a, b), c), "a - b - c"),
@@ -110,7 +110,7 @@ GOLDEN = [
      "prod_n(sigmoid(x), -x, hard_sigmoid(x))"),
     # whitespace is free
     (" \t x\n*\r\n2 ", binary("mul", x, Num(2)), "x * 2"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("text", "tree", "canonical"), GOLDEN, ids=[g[0] for g in GOLDEN])

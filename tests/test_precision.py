@@ -17,7 +17,7 @@ HALF = [torch.float16, torch.bfloat16]
 
 def _text(primitive: Primitive) -> str:
     required = ", ".join(f"{h.name}={ {'a': -3, 'b': 3, 'cells': 4}.get(h.name, 1)}" for h in primitive.hyper
-                         if h.default is REQUIRED)  # fmt: skip
+                         if h.default is REQUIRED)
     head = f"{primitive.name}[{required}]" if required else primitive.name
     arity = primitive.arity if primitive.arity is not None else 2
     args = ", ".join(["x", "0.5 * x", "x + 1"][:arity])

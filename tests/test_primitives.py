@@ -187,13 +187,31 @@ def test_sympy_form_matches_reference(primitive: Primitive, hp: dict) -> None:
         symbols = {name: sp.Symbol(name, real=True) for name in extra}
         form = to_sympy(expr, X, symbols)
         fn = sp.lambdify([X, *symbols.values()], form, modules="mpmath")
-        want = evaluate(expr, xs, extra)
+        want = independent_reference(primitive, expr, xs, extra)
         with mpmath.workdps(40):
             got = np.array([_mp(fn, xs[i], *(v[i] for v in extra.values())) for i in range(len(xs))])
         # Poles (reference ±inf) have no sign in sympy (zoo); elsewhere NaN must match exactly.
         pole = np.isinf(want)
         assert_same_specials(got[~pole], want[~pole], xs[~pole])
         assert_close(got, want, 1e-6, 1e-12, xs, f"{expr} = {form}")
+
+
+def independent_reference(primitive: Primitive, expr: Expr, xs: np.ndarray, extra: dict) -> np.ndarray:
+    """Values of ``expr`` from an implementation that does not read the primitive's actlang
+    definition (the sympy form of a definition-only primitive is that definition): its numpy
+    reference, else its torch template in float64."""
+    if primitive.numpy is not None or primitive.definition is None:
+        return evaluate(expr, xs, extra)
+    assert primitive.torch is not None, f"{primitive.name}: a definition needs a numpy reference or a torch template"
+    return run_torch(expr, xs, extra, torch.float64)
+
+
+def test_every_definition_has_an_independent_implementation() -> None:
+    """A primitive written in actlang also has a numpy reference or a torch template (or builds
+    its own module) that the tests compare its definition with."""
+    for primitive in actlang.primitives():
+        if primitive.definition is not None:
+            assert primitive.numpy or primitive.torch or primitive.module, primitive.name
 
 
 def _mp(fn, *values: float) -> float:

@@ -211,7 +211,7 @@ def test_template_and_string_paths_agree_for_every_mode(by, symmetry):
 def test_sign_folding_joins_reflections():
     # tanh is odd: tanh(-x) = -tanh(x); log_sigmoid(x) = -softplus(-x); exp(-x) is no sign flip of exp.
     result = search.deduplicate(["tanh(x)", "negative(tanh(negative(x)))", "softplus(x)", "log_sigmoid(x)", "exp(x)"],
-                                symmetry="sign")  # fmt: skip
+                                symmetry="sign")
     groups = sorted(sorted(zip(c.members, c.transforms, strict=True)) for c in result)
     assert groups == [
         [("exp(x)", "f(x)")],

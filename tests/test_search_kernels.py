@@ -7,7 +7,7 @@ import pytest
 
 import actlang
 from actlang import search
-from actlang.search.kernels import kernel
+from actlang.search.tf_kernels import kernel
 
 F32 = np.float32
 GRID = np.concatenate([np.linspace(-30, 30, 2401), np.geomspace(1e-6, 1e3, 200), -np.geomspace(1e-6, 1e3, 200)])

@@ -28,7 +28,7 @@ SPACE = "unary(x)"
 def cluster(tmp_path_factory):
     pids = tmp_path_factory.mktemp("pids")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
-             runtime_env={"env_vars": {"ACTLANG_TEST_PIDS": str(pids)}})  # fmt: skip
+             runtime_env={"env_vars": {"ACTLANG_TEST_PIDS": str(pids)}})
     yield pids
     ray.shutdown()
 
@@ -119,7 +119,7 @@ def test_cli_ray_flags_need_the_ray_executor(capsys, tmp_path):
     from actlang.cli import main
 
     code = main(["search", "run", "--task", "tests.search_fixtures:tiny", "--space", SPACE, "--budget", "1",
-                 "--store", str(tmp_path / "s.db"), "--gpus-per-trial", "1"])  # fmt: skip
+                 "--store", str(tmp_path / "s.db"), "--gpus-per-trial", "1"])
     assert code == 2 and "--gpus-per-trial: options of --executor ray" in capsys.readouterr().err
 
 
@@ -127,7 +127,7 @@ def _done(store: Path) -> list[tuple]:
     try:
         with sqlite3.connect(store) as db:
             return db.execute("SELECT class_id, finished, val_acc, attempts FROM evaluations WHERE state = 'done' "
-                              "ORDER BY order_done").fetchall()  # fmt: skip
+                              "ORDER BY order_done").fetchall()
     except sqlite3.OperationalError:
         return []
 
@@ -136,10 +136,10 @@ def test_ray_driver_kill_9_then_rerun(tmp_path):
     store = tmp_path / "s.db"
     command = [sys.executable, "-m", "actlang", "search", "run", "--task", "tests.search_fixtures:slow", "--space",
                SPACE, "--budget", "8", "--store", str(store), "--strategy", "random", "--workers", "2",
-               "--executor", "ray", "--cpus-per-trial", "1"]  # fmt: skip
+               "--executor", "ray", "--cpus-per-trial", "1"]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_ADDRESS": ""}
     first = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while len(_done(store)) < 3 and time.time() < deadline and first.poll() is None:
         time.sleep(0.2)

@@ -31,7 +31,7 @@ def run(capsys, *argv):
 def test_run_status_top_json(capsys, tmp_path):
     store = str(tmp_path / "s.db")
     code, out, _ = run(capsys, "run", "--task", "tests.search_fixtures:tiny", "--space", SPACE, "--budget", "9",
-                       "--store", store, "--strategy", "random", "--json")  # fmt: skip
+                       "--store", store, "--strategy", "random", "--json")
     assert code == 0
     status = json.loads(out)
     assert status["evaluated"] == 9 and status["failed"] == 0 and status["running"] == 0
@@ -54,7 +54,7 @@ def test_run_status_top_json(capsys, tmp_path):
     (["status"], "no store"),
     (["top"], "no store"),
     (["run", "--space", SPACE, "--budget", "2"], "give --task"),
-])  # fmt: skip
+])
 def test_bad_input_exits_2(capsys, tmp_path, argv, message):
     code, _, err = run(capsys, *argv, "--store", str(tmp_path / "s.db"))
     assert code == 2 and message in err and "Traceback" not in err
@@ -72,7 +72,7 @@ def test_bad_store_paths_exit_2(capsys, tmp_path):
 
 def test_help_lists_the_subcommands():
     done = subprocess.run([sys.executable, "-m", "actlang", "search", "--help"], capture_output=True, text=True,
-                          cwd=ROOT, timeout=120)  # fmt: skip
+                          cwd=ROOT, timeout=120)
     assert done.returncode == 0
     assert all(word in done.stdout for word in ("run", "status", "top", "simulate", "plot", "examples:"))
 
@@ -117,7 +117,7 @@ def test_shipped_table():
 def test_plot_progress_png(capsys, tmp_path):
     store = str(tmp_path / "s.db")
     run(capsys, "run", "--task", "tests.search_fixtures:tiny", "--space", SPACE, "--budget", "9", "--store", store,
-        "--strategy", "random")  # fmt: skip
+        "--strategy", "random")
     code, _, _ = run(capsys, "plot", "--store", store, "-o", str(tmp_path / "p.png"))
     assert code == 0 and (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
     assert run(capsys, "plot", "--store", store, "-o", str(tmp_path / "p.txt"))[0] == 2
@@ -129,7 +129,7 @@ def _done(store: Path) -> list[tuple]:
     with sqlite3.connect(store) as db:
         try:
             return db.execute("SELECT class_id, finished, val_acc, attempts FROM evaluations WHERE state = 'done' "
-                              "ORDER BY order_done").fetchall()  # fmt: skip
+                              "ORDER BY order_done").fetchall()
         except sqlite3.OperationalError:
             return []
 
@@ -137,10 +137,10 @@ def _done(store: Path) -> list[tuple]:
 def test_kill_9_then_rerun_loses_nothing_and_redoes_nothing(tmp_path):
     store = tmp_path / "s.db"
     command = [sys.executable, "-m", "actlang", "search", "run", "--task", "tests.search_fixtures:slow", "--space",
-               SPACE, "--budget", "10", "--store", str(store), "--strategy", "random", "--workers", "2"]  # fmt: skip
+               SPACE, "--budget", "10", "--store", str(store), "--strategy", "random", "--workers", "2"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     first = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while len(_done(store)) < 3 and time.time() < deadline and first.poll() is None:
         time.sleep(0.2)

@@ -70,7 +70,7 @@ def test_builtin_digits_network_shapes():
     ("mnist2d", "unknown task"), ("no_such_module:factory", "cannot load task"),
     ("tests.search_fixtures:missing", "cannot load task"), ("tests.search_fixtures:NOT_A_TASK", "must be"),
     ("", "a task is"),
-])  # fmt: skip
+])
 def test_bad_task_is_a_clear_error(spec, message):
     with pytest.raises(ActlangError, match=message):
         load_task(spec)

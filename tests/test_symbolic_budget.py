@@ -78,7 +78,7 @@ def test_softplus_derivative_is_a_sigmoid_for_any_beta(beta: float) -> None:
     ("text", "wrt"),
     [("log(1 + exp(100*x))", "x"), ("exp(x)*sigmoid(-x)", "x"), ("x*tanh(log(1 + exp(x)))", "x"),
      ("softplus(beta*x)/beta", "beta"), ("log(1 + exp(3*x))*sigmoid(-x)", "x")],
-)  # fmt: skip
+)
 def test_derivatives_fold_exponentials_into_sigmoids(text: str, wrt: str) -> None:
     derived = actlang.derivative(text, wrt=wrt)
     values = {k: 2.0 for k in actlang.ast.params(derived)}

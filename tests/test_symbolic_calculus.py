@@ -23,7 +23,7 @@ UNARY = [
 # d/dx of bessel_i1e needs I0 unscaled.
 NO_SPELLING = {"bessel_i1e"}
 POINTS = np.array([-1e4, -1e3, -30, -6, -3.3, -3, -2.5, -1.7, -1, -0.77, -0.5, -0.23, 0, 0.31, 0.5, 0.87, 1,
-                   1.9, 2.5, 3, 4.1, 6, 30, 1e3, 1e4])  # fmt: skip
+                   1.9, 2.5, 3, 4.1, 6, 30, 1e3, 1e4])
 
 
 def test_native_primitives_lower_to_sympy_functions() -> None:

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 
 import actlang
-from actlang.symbolic.numeric import precise, precise_differ
+from actlang.symbolic.probe import precise, precise_differ
 from tests.strategies import exprs
 from tests.symbolic_tables import IDENTITIES, NEGATION_PAIRS, NON_IDENTITIES
 

@@ -24,10 +24,10 @@ EXAMPLES = int(os.environ.get("ACTLANG_SYMBOLIC_FUZZ", "40"))
 BUDGET = 0.5
 ALLOWANCE = 1.5  # parsing, printing, the probe's 0.5 s floor, an interrupt landing late
 NAMES = ["a", "beta", "class", "forward", "training", "lambda", "x1", "prelu_0", "_w", "Theta", "sigmoid_", "self",
-         "None", "inf", "nan", "e1", "pi2", "where", "relu"]  # fmt: skip
+         "None", "inf", "nan", "e1", "pi2", "where", "relu"]
 VALUES = ["-0.0", "0", "-0", "0.0", "1e-320", "5e-324", "1e-300", "1e-6", "0.5", "2", "100", "1000", "1e6",
           "1e300", "1e308", "-1e308", "1.7976931348623157e308", "1e400", "nan", "inf", "-inf", "true", "none",
-          "tanh", "-1"]  # fmt: skip
+          "tanh", "-1"]
 OPS = ["+", "-", "*", "/", "^"]
 
 

@@ -18,7 +18,7 @@ import pytest
 import torch
 
 _SCHEMAS = ("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor",
-            "qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")  # fmt: skip
+            "qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
 _library: list[Any] = []  # keeps the fragment (and so its definitions) alive
 
 

@@ -1,7 +1,12 @@
 """The ``actlang`` command line: one module per subcommand, listed in ``COMMANDS``.
 
-Exit codes (SPEC §8): 0 success, 1 a negative answer (e.g. not equivalent), 2 bad input.
+Exit codes (README.md): 0 success, 1 a negative answer (e.g. not equivalent), 2 bad input.
 Errors go to stderr with the caret display.
+
+Start-up: a command imports only its own module (and what its options need), so ``actlang parse``
+starts without torch or sympy. ``actlang --help`` lists every command by its module's ``HELP`` line,
+so each command module keeps its top-level imports light (the standard library, the parser) and
+imports numpy, scipy, sympy or torch inside the functions that need them.
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ EXIT_OK, EXIT_NEGATIVE, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The command line's parser: every command's, or with ``only`` just that command's (the
-    others' modules are not even imported: ``actlang parse`` starts without torch or sympy)."""
+    """The command line's parser. With ``only``, that command's, complete (the others' modules are
+    not even imported); without, the overview: every command with its ``HELP`` line but none of its
+    options (``actlang --help``, and the usage errors of a line that names no command)."""
     from actlang import __version__
 
     parser = argparse.ArgumentParser(
@@ -37,8 +43,12 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"actlang {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
-        if only is None or name == only:
-            importlib.import_module(f"actlang.cli.{name}_cmd").add_parser(subparsers)
+        module = importlib.import_module(f"actlang.cli.{name}_cmd")
+        if only is None:
+            overview = subparsers.add_parser(name, help=module.HELP, add_help=False)
+            overview.add_argument("rest", nargs=argparse.REMAINDER)
+        elif name == only:
+            module.add_parser(subparsers)
     return parser
 
 
@@ -59,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``actlang`` script; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(_command(argv)).parse_args(argv)
+    if not hasattr(args, "run"):  # the overview picked a command (no known spelling does): use its own parser
+        args = build_parser(args.command).parse_args(argv)
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning

@@ -12,11 +12,13 @@ from actlang.errors import ActlangError
 from actlang.parser import parse
 from actlang.printer import format_expr
 
+HELP = "validate one or more activations (or lines of stdin with '-')"
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "check",
-        help="validate one or more activations (or lines of stdin with '-')",
+        help=HELP,
         description="Validate each EXPR: print 'ok' and its canonical text, or the error with a caret under "
         "the fault (on stderr). With '-', read one activation per line from stdin (blank lines skipped). "
         "Exit 0 if all are valid, 2 otherwise.",
@@ -28,7 +30,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--allow-constant", action="store_true",
         help="accept activations that never use x (by default an error: 'relu(z)', 'GELU')",
-    )  # fmt: skip
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object per input, as a JSON list")
     parser.set_defaults(run=run)
 
@@ -51,7 +53,7 @@ def add_dialect(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dialect", choices=["actlang", *DIALECTS], default=None,
         help="read names as this library does where they differ (hard_sigmoid, leaky_relu)",
-    )  # fmt: skip
+    )
 
 
 def check(text: str, dialect: str | None = None, allow_constant: bool = False) -> dict:
@@ -66,7 +68,7 @@ def check(text: str, dialect: str | None = None, allow_constant: bool = False) -
             "input": text, "valid": False,
             "error": {"type": type(error).__name__, "message": error.message, "line": error.line,
                       "column": error.column, "hint": error.hint, "display": str(error)},
-        }  # fmt: skip
+        }
     result = {"input": text, "valid": True, "canonical": format_expr(expr)}
     if caught:
         result["warnings"] = [str(w.message) for w in caught]

@@ -12,11 +12,15 @@ from pathlib import Path
 
 from actlang.errors import ActlangError
 
+# actlang.compiler.export.FORMATS, written out so that `--help` does not import torch (a test keeps them equal).
+FORMATS = ("torchscript", "exported", "onnx")
+HELP = "compile an activation to PyTorch: print its code or write a module file"
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "compile",
-        help="compile an activation to PyTorch: print its code or write a module file",
+        help=HELP,
         description="Compile EXPR to an nn.Module. Without -o, print the generated forward; with -o, export "
         "the module to FILE (it loads without actlang).",
     )
@@ -24,17 +28,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser, output_required: bool) -> None:
-    from actlang.compiler.export import FORMATS
-
     parser.add_argument("expr", metavar="EXPR", help="activation text, e.g. 'erfc(softplus(x))^2'")
     parser.add_argument("-o", "--output", metavar="FILE", required=output_required, help="file to write")
     parser.add_argument("--format", choices=FORMATS, default=None,
                         help="file format: torchscript (torch.jit.load), exported (torch.export.load), onnx "
                         "(onnxruntime); by default from FILE's name: .pt2 exported, .onnx onnx, else "
-                        "torchscript")  # fmt: skip
+                        "torchscript")
     parser.add_argument("--shape", type=_shape, default=None, metavar="N,C,...",
                         help="example input shape of exported/onnx files, e.g. 8,64,32,32: the file takes inputs of "
-                        "this rank, every size dynamic but the channels (default 2,C,3,3)")  # fmt: skip
+                        "this rank, every size dynamic but the channels (default 2,C,3,3)")
     parser.add_argument("--channels", type=int, default=None, metavar="C", help="one parameter value per channel")
     parser.add_argument("--channel-dim", type=int, default=1, metavar="D", help="the channel dimension (default 1)")
     parser.add_argument("--json", action="store_true", help="print a JSON summary")

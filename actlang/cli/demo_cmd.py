@@ -11,16 +11,18 @@ import sys
 
 from actlang.demos import run_sections, sections
 
+HELP = "a short tour: parse, format, evaluate and list activations from the papers"
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "demo",
-        help="a short tour: parse, format, evaluate and list activations from the papers",
+        help=HELP,
         description="Run the tour of actlang on activations from the four papers (AQuaSurF, AdAct, ASH, "
         "DiTAC). Each section shows one feature; --section runs some of them.",
     )
     parser.add_argument("--section", action="append", metavar="NAME",
-                        help="run only this section (repeatable); see --list")  # fmt: skip
+                        help="run only this section (repeatable); see --list")
     parser.add_argument("--list", action="store_true", help="list the sections and exit")
     parser.set_defaults(run=run)
 

@@ -8,11 +8,13 @@ import json
 from actlang.parser import parse
 from actlang.printer import format_expr
 
+HELP = "differentiate an activation (d/dx, or d/dNAME for a learned scalar)"
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "diff",
-        help="differentiate an activation (d/dx, or d/dNAME for a learned scalar)",
+        help=HELP,
         description="Print d EXPR / d NAME in actlang terms (registry primitives only, so it compiles). "
         "Kinks take PyTorch's autograd values (relu'(0) = 0).",
         epilog="example: actlang diff 'x * sigmoid(beta * x)' --wrt beta",

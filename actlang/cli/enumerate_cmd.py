@@ -10,18 +10,24 @@ import sys
 import time
 import warnings
 from collections.abc import Iterable, Iterator
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from actlang.errors import AmbiguousNameWarning
-from actlang.search import BYS, PRESETS, SYMMETRIES, deduplicate, space
-from actlang.search.dedup import EquivalenceClass
-from actlang.search.space import AQUASURF_BINARY, AQUASURF_NARY, AQUASURF_UNARY
+
+if TYPE_CHECKING:
+    from actlang.search.dedup import EquivalenceClass
+
+HELP = "expand a search-space template (AQuaSurF's), optionally deduplicated"
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    # Here, not at the top: `actlang --help` imports this module and needs none of it (scipy).
+    from actlang.search import BYS, PRESETS, SYMMETRIES
+    from actlang.search.space import AQUASURF_BINARY, AQUASURF_NARY, AQUASURF_UNARY
+
     parser = subparsers.add_parser(
         "enumerate",
-        help="expand a search-space template (AQuaSurF's), optionally deduplicated",
+        help=HELP,
         description="Expand TEMPLATE (placeholders unary, binary, n-ary) over the operator sets, in "
         "AQuaSurF's order and spelling. --unique groups the strings into equivalence classes.",
         epilog="presets: " + "; ".join(f"{p.name}: {p.doc}" for p in PRESETS.values()),
@@ -51,11 +57,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--count", action="store_true",
         help="print only the numbers, labelled: strings (and classes, and what --valid dropped); --json for tools",
-    )  # fmt: skip
+    )
     parser.add_argument(
         "--valid", action="store_true",
         help="drop degenerate functions: constant or non-finite (NaN/inf) on AQuaSurF's 1,000 points",
-    )  # fmt: skip
+    )
     parser.add_argument("--progress", action="store_true", default=None, help="show a progress bar on stderr")
     parser.set_defaults(run=run)
 
@@ -82,6 +88,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from actlang.search import deduplicate, space
+    from actlang.search.space import AQUASURF_BINARY, AQUASURF_NARY, AQUASURF_UNARY
+
     ops = {
         "unary": args.unary or AQUASURF_UNARY,
         "binary": args.binary or AQUASURF_BINARY,
@@ -111,7 +120,7 @@ def _run(args: argparse.Namespace) -> int:
             counts: dict = {"strings": len(kept) if args.valid else len(searched)}
         else:  # the strings in the (kept) classes
             counts = {"strings": sum(len(c) for c in classes), "classes": len(classes), "by": args.unique,
-                      "symmetry": args.symmetry}  # fmt: skip
+                      "symmetry": args.symmetry}
         if args.valid:
             counts["dropped"] = dropped
         _print_counts(counts, args.format == "json")
@@ -153,7 +162,7 @@ def keep_valid(names: list[str], items: list | None = None) -> tuple[list, dict[
     keep = ~(constant | nonfinite)
     return [item for item, k in zip(items, keep.tolist(), strict=True) if k], {
         "constant": int(constant.sum()), "non-finite": int(nonfinite.sum()),
-    }  # fmt: skip
+    }
 
 
 def _print_counts(counts: dict, as_json: bool) -> None:
@@ -208,4 +217,4 @@ def _write_classes(stream: TextIO, classes: list[EquivalenceClass], fmt: str) ->
         writer.writerow(["representative", "size", "members", "transforms"])
         for record in records:
             writer.writerow([record["representative"], record["size"], " ".join(record["members"]),
-                             " ".join(record["transforms"])])  # fmt: skip
+                             " ".join(record["transforms"])])

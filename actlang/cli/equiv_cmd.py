@@ -7,11 +7,13 @@ import json
 
 from actlang.parser import parse
 
+HELP = "decide whether two activations are the same function"
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "equiv",
-        help="decide whether two activations are the same function",
+        help=HELP,
         description="Compare A and B. Verdicts: 'proved' (a sympy proof), 'numeric' (equal on a dense "
         "deterministic probe, no proof within the budget), 'different' (a counterexample x, confirmed). "
         "Exit 0 for proved or numeric, 1 for different, 2 for bad input.",
@@ -22,7 +24,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--symmetry", choices=["none", "negation", "sign"], default="none",
         help="also accept -B(x) (negation) or every sign flip of B (sign)",
-    )  # fmt: skip
+    )
     parser.add_argument("--budget", type=float, default=2.0, help="seconds for the proof attempt (default 2)")
     parser.add_argument("--json", action="store_true", help="print the verdict as JSON")
     parser.set_defaults(run=run)

@@ -6,11 +6,13 @@ import argparse
 
 from actlang.cli.compile_cmd import add_arguments
 
+HELP = "compile an activation and write it as a TorchScript, torch.export or ONNX file"
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "export",
-        help="compile an activation and write it as a TorchScript, torch.export or ONNX file",
+        help=HELP,
         description="Compile EXPR and export it to FILE (the format from its name: .pt2 exported, .onnx onnx, "
         "else torchscript; --shape sets the rank of exported and onnx files); the file loads without actlang.",
     )

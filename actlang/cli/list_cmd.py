@@ -5,14 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 
-from actlang.docs import alias_row, aliases_markdown, aliases_text, markdown_table, row, text_table
 from actlang.registry import primitives
+
+HELP = "list the primitives: signature, aliases, properties, AQuaSurF name, meaning"
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "list",
-        help="list the primitives: signature, aliases, properties, AQuaSurF name, meaning",
+        help=HELP,
         description="List every primitive actlang knows, from its one definition: signature with default "
         "hyperparameters, aliases, properties (pointwise or per-sample, learned, stochastic, opaque), "
         "AQuaSurF name and meaning.",
@@ -23,13 +24,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--aliases", action="store_true",
         help="list the names HF, timm and Keras 3 use (gelu_new, quick_gelu, ...) and their meaning",
-    )  # fmt: skip
+    )
     parser.add_argument("names", metavar="NAME", nargs="*", help="only these primitives (aliases allowed)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from actlang.build import unknown_primitive
+    from actlang.docs import alias_row, aliases_markdown, aliases_text, markdown_table, row, text_table
     from actlang.registry import COMPOSITES, lookup
 
     chosen, aliases = primitives(), list(COMPOSITES.values())
@@ -59,5 +61,5 @@ def run(args: argparse.Namespace) -> int:
             print(("\n" if chosen else "") + aliases_text(aliases), end="")
         elif not args.names:
             print(f"\n{len(aliases)} more names from HF, timm and Keras 3 (gelu_new, quick_gelu, ...): "
-                  "actlang list --aliases")  # fmt: skip
+                  "actlang list --aliases")
     return 0

@@ -11,11 +11,13 @@ from actlang.constant import require_input
 from actlang.parser import parse
 from actlang.printer import format_expr
 
+HELP = "parse an activation and print its canonical text"
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "parse",
-        help="parse an activation and print its canonical text",
+        help=HELP,
         description="Parse EXPR and print its canonical text: infix with minimal parentheses, "
         "canonical names, default hyperparameters omitted.",
     )

@@ -1,4 +1,4 @@
-"""``actlang search run | status | top | simulate | plot``: AQuaSurF's surrogate search (SPEC §7.1)."""
+"""``actlang search run | status | top | simulate | plot``: AQuaSurF's surrogate search (docs/search.md)."""
 
 from __future__ import annotations
 
@@ -18,19 +18,21 @@ EXAMPLES = """examples:
   actlang search plot --store s.db -o progress.png --kind progress
 """
 
+HELP = "search a space for the best activation for a task (AQuaSurF's surrogate search)"
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "search", help="search a space for the best activation for a task (AQuaSurF's surrogate search)",
+        "search", help=HELP,
         description="Train candidates of a search space on a task, baselines first, then the classes a "
         "surrogate (UMAP of output and Fisher features, KNN regression) predicts best. Results live in an "
         "sqlite store; rerunning the same command resumes and never retrains a class.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
+    )
     commands = parser.add_subparsers(dest="search_command", metavar="COMMAND", required=True)
     _add_run(commands)
     for name, helptext, runner in (("status", "counts and the best class so far", _status),
-                                   ("top", "the best classes, best first", _top)):  # fmt: skip
+                                   ("top", "the best classes, best first", _top)):
         sub = commands.add_parser(name, help=helptext, description=helptext)
         sub.add_argument("--store", required=True, metavar="PATH", help="the study's sqlite file")
         if name == "top":
@@ -49,7 +51,7 @@ def _add_run(commands) -> None:
 
     sub = commands.add_parser("run", help="train candidates until BUDGET classes are done (resumable)",
                               description="Search SPACE for TASK. --budget counts distinct classes done, "
-                              "including those of earlier runs on the same store.")  # fmt: skip
+                              "including those of earlier runs on the same store.")
     sub.add_argument("--task", help=f"built-in ({', '.join(BUILTIN)}) or 'package.module:factory'")
     sub.add_argument("--space", help="a preset (benchmark, aquasurf-large) or a template")
     sub.add_argument("--budget", type=_count, required=True, metavar="N", help="distinct classes to have done")
@@ -59,9 +61,9 @@ def _add_run(commands) -> None:
     _add_executor_options(sub)
     sub.add_argument("--strategy", choices=STRATEGIES, default="surrogate", help="what to try after the baselines")
     sub.add_argument("--pool", type=_positive, default=DEFAULT_POOL,
-                     help=f"sample this many classes of a larger space (default {DEFAULT_POOL})")  # fmt: skip
+                     help=f"sample this many classes of a larger space (default {DEFAULT_POOL})")
     sub.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                     help="progress bars on stderr (default: when stderr is a terminal)")  # fmt: skip
+                     help="progress bars on stderr (default: when stderr is a terminal)")
     sub.add_argument("--json", action="store_true", help="print the final status as JSON")
     sub.set_defaults(run=_run)
 
@@ -71,20 +73,20 @@ def _add_executor_options(sub: argparse.ArgumentParser) -> None:
 
     group = sub.add_argument_group("where trials run")
     group.add_argument("--executor", choices=EXECUTORS, default="local",
-                       help="local: a process pool on this machine (default); ray: Ray tasks on a cluster")  # fmt: skip
+                       help="local: a process pool on this machine (default); ray: Ray tasks on a cluster")
     group.add_argument("--address", metavar="ADDR",
                        help="with --executor ray: 'auto' joins this machine's cluster (after `ray start "
-                       "--head`), 'ray://host:port' a remote one; default: start Ray here for this run")  # fmt: skip
+                       "--head`), 'ray://host:port' a remote one; default: start Ray here for this run")
     group.add_argument("--cpus-per-trial", type=_positive_float, metavar="N",
                        help="with --executor ray: CPUs each trial asks for (default: the cluster's CPUs / workers)")
     group.add_argument("--gpus-per-trial", type=_non_negative_float, default=0.0, metavar="N",
-                       help="with --executor ray: GPUs each trial asks for (default 0)")  # fmt: skip
+                       help="with --executor ray: GPUs each trial asks for (default 0)")
 
 
 def _add_simulate(commands) -> None:
     sub = commands.add_parser("simulate", help="replay searches on a table of measured results",
                               description="Run TRIALS searches per strategy against a table (a shipped "
-                              "name such as mnist1d-benchmark, or a CSV) instead of training.")  # fmt: skip
+                              "name such as mnist1d-benchmark, or a CSV) instead of training.")
     sub.add_argument("--table", required=True, help="mnist1d-benchmark, or a CSV with name, val_acc, fisher_*")
     sub.add_argument("--strategy", default="surrogate,outputs,fisher,random", help="comma-separated strategies")
     sub.add_argument("--trials", type=_positive, default=50, help="searches per strategy (default 50)")
@@ -100,7 +102,7 @@ def _add_export(commands) -> None:
     sub = commands.add_parser("export", help="write a study's results as a replay table (CSV) for simulate",
                               description="One row per evaluated class with its Fisher features (computed "
                               "for the evaluated classes where missing); a .json beside it says where it "
-                              "came from.")  # fmt: skip
+                              "came from.")
     sub.add_argument("--store", required=True, metavar="PATH")
     sub.add_argument("-o", "--output", required=True, metavar="FILE", help="the CSV file")
     sub.add_argument("--note", action="append", default=[], metavar="KEY=VALUE", help="extra metadata for the .json")
@@ -112,7 +114,7 @@ def _add_plot(commands) -> None:
     sub = commands.add_parser("plot", help="draw a study's progress or its 2-D embedding",
                               description="progress: accuracy per evaluation and the best so far "
                               "(AQuaSurF's Figure 9); embedding: the candidates' UMAP embedding coloured by "
-                              "accuracy (Figure 4).")  # fmt: skip
+                              "accuracy (Figure 4).")
     sub.add_argument("--store", required=True, metavar="PATH")
     sub.add_argument("-o", "--output", required=True, metavar="FILE", help=".png, .svg or .pdf")
     sub.add_argument("--kind", choices=["progress", "embedding"], default="progress")
@@ -166,7 +168,7 @@ def _open(path: str, task: str | None = None, space: str | None = None, **option
 def _run(args: argparse.Namespace) -> int:
     study = _open(args.store, args.task, args.space, seed=args.seed, pool=args.pool, progress=args.progress)
     study.run(args.budget, workers=args.workers, executor=args.executor, strategy=args.strategy,
-              progress=args.progress, **_executor_options(args))  # fmt: skip
+              progress=args.progress, **_executor_options(args))
     return _print_status(study.status(), args.json)
 
 
@@ -192,7 +194,7 @@ def _print_status(status: dict[str, Any], as_json: bool) -> int:
         return 0
     best = status["best"]
     print(f"{status['task']} on {status['space']}: {status['evaluated']} of {status['classes']} classes done, "
-          f"{status['failed']} failed, {status['running']} running")  # fmt: skip
+          f"{status['failed']} failed, {status['running']} running")
     if best:
         print(f"best: {best['name']}  val_acc {best['val_acc']:.4f}")
     return 0
@@ -200,7 +202,7 @@ def _print_status(status: dict[str, Any], as_json: bool) -> int:
 
 def _top(args: argparse.Namespace) -> int:
     rows = [{"name": r["name"], "val_acc": r["val_acc"], "members": r["members"], "diverged": r["diverged"],
-             "baseline": r["baseline"]} for r in _open(args.store).top(args.n)]  # fmt: skip
+             "baseline": r["baseline"]} for r in _open(args.store).top(args.n)]
     if args.json:
         print(json.dumps(rows))
         return 0
@@ -217,7 +219,7 @@ def _simulate(args: argparse.Namespace) -> int:
     strategies = [check_strategy(s.strip()) for s in args.strategy.split(",") if s.strip()]
     table = load_table(args.table)
     results = {s: simulate(table, s, args.trials, seed=args.seed, embeddings=args.embeddings, progress=args.progress)
-               for s in strategies}  # fmt: skip
+               for s in strategies}
     if args.plot:
         from actlang.search.plots import plot_simulation
 

@@ -8,11 +8,13 @@ import json
 from actlang.parser import parse
 from actlang.printer import format_expr
 
+HELP = "simplify an activation (sympy), printed back with primitives recognised"
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "simplify",
-        help="simplify an activation (sympy), printed back with primitives recognised",
+        help=HELP,
         description="Simplify EXPR with sympy and print it in actlang terms, recognising primitives "
         "(x*sigmoid(x) -> silu(x), max(x, 0) -> relu(x)). The result is never longer than EXPR and "
         "evaluates equal to it on the equivalence probe, domain included.",

@@ -1,4 +1,4 @@
-"""The compiler: actlang expressions -> PyTorch modules (SPEC §6).
+"""The compiler: actlang expressions -> PyTorch modules (docs/compiler.md).
 
 Passes, one module each: :mod:`~actlang.compiler.rewrite` (idioms -> native kernels, AST -> AST),
 :mod:`~actlang.compiler.codegen` (AST -> straight-line torch statements with shared
@@ -10,7 +10,7 @@ autograd function, the strategy chosen by the cost model),
 :mod:`~actlang.compiler.module` (the ``nn.Module``), :mod:`~actlang.compiler.export` (files).
 """
 
-from actlang.compiler.api import compile  # noqa: A004 - the SPEC's name
+from actlang.compiler.api import compile  # noqa: A004 - the public name
 from actlang.compiler.export import FORMATS, export
 from actlang.compiler.module import ActivationModule
 

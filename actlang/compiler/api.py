@@ -13,7 +13,7 @@ from actlang.errors import ActlangError, LimitError
 from actlang.parser import parse
 
 
-def compile(  # noqa: A001 - the SPEC's name
+def compile(  # noqa: A001 - the public name
     e: Expr | str,
     *,
     channels: int | None = None,
@@ -26,9 +26,10 @@ def compile(  # noqa: A001 - the SPEC's name
 
     ``channels=C`` makes every learned parameter a vector of C values broadcast along
     ``channel_dim``; ``memory_efficient=False`` trains through plain autograd instead of the
-    fused function. Compiling the same text again reuses the generated code (the cache is keyed
-    by canonical text), never the parameters. ``dialect`` reads library names as that library
-    does (see :func:`actlang.parse`). An expression that never uses ``x`` (``relu(z)``: z is a
+    fused function. Compiling the same expression again reuses the generated code (text is parsed
+    once, here, and the cache is keyed by the tree: every spelling of one tree shares it), never
+    the parameters. ``dialect`` reads library names as that library does (see
+    :func:`actlang.parse`). An expression that never uses ``x`` (``relu(z)``: z is a
     learned scalar) gives a ``ConstantExpressionWarning``; ``allow_constant=False`` makes it a
     ``ConstantExpressionError``, ``True`` accepts it silently.
     """
@@ -51,8 +52,7 @@ def compile(  # noqa: A001 - the SPEC's name
     else:
         raise ActlangError(f"expected an activation (text or expression), got {type(e).__name__}")
     require_input(expression, allow_constant=bool(allow_constant), warn=allow_constant is None)
-    text = str(expression)
-    built = program(text, channels is not None, channel_dim)
+    built = program(expression, channels is not None, channel_dim)
     for name, init in built.params.items():  # parameters are created in float32
         if abs(init) > FLOAT32_MAX:
             raise LimitError(

@@ -25,11 +25,8 @@ import re
 import torch
 
 from actlang.compiler.codegen import Step
+from actlang.registry import Operator, lookup
 
-# Python operators as the torch functions they call (number operands: second place only, where
-# that is the same computation; ``2.0 / t`` is ``t.reciprocal() * 2.0`` in torch, so it stays).
-_INFIX = {"add": "torch.add", "mul": "torch.mul", "sub": "torch.sub", "div": "torch.div", "neg": "torch.neg"}
-_COMMUTATIVE = frozenset({"add", "mul"})
 # A template that is exactly one torch function call on its arguments.
 _ONE_CALL = re.compile(r"(torch(?:\.special)?\.\w+)\(\{0\}(?:, \{\d\})*\)")
 _CALLEE = re.compile(r"(?:torch|F)(?:\.\w+)+\(")
@@ -85,10 +82,16 @@ def _fresh(step: Step) -> bool:
     (``torch.where``, ``F.softplus``): these return a new tensor, never a view of an operand
     (stochastic primitives, whose eval form may return the input, never reach the fused path).
     """
-    if step.primitive.stochastic:
+    if step.stochastic:
         return False
-    template = step.primitive.torch
-    return step.primitive.name in _INFIX or (isinstance(template, str) and _one_call(template))
+    return _arithmetic(step) is not None or (isinstance(step.template, str) and _one_call(step.template))
+
+
+def _arithmetic(step: Step) -> Operator | None:
+    """The operator whose Python arithmetic ``step`` is (``t0 + t1``: ``torch.add``), or None."""
+    primitive = lookup(step.op)
+    operator = primitive.operator if primitive is not None else None
+    return operator if operator is not None and operator.function is not None else None
 
 
 def _one_call(template: str) -> bool:
@@ -109,18 +112,20 @@ def _out_form(step: Step) -> str | None:
     """The statement as a ``str.format`` pattern with an ``{out}`` slot, or None if it has none."""
     if step.out is not None:
         return step.out
-    name = step.primitive.name
     codes = [code.replace("{", "{{").replace("}", "}}") for code, _ in step.operands]
-    if name in _INFIX:
+    operator = _arithmetic(step)
+    if operator is not None:  # the torch function the Python operator calls
         if len(codes) == 1:
-            return f"{_INFIX[name]}({codes[0]}, out={{out}})"
+            return f"{operator.function}({codes[0]}, out={{out}})"
+        # number operands: second place only, where that is the same computation (``2.0 / t`` is
+        # ``t.reciprocal() * 2.0`` in torch, so it stays)
         first_is_tensor = step.operands[0][1]
-        if not first_is_tensor and name in _COMMUTATIVE:
+        if not first_is_tensor and operator.commutative:
             codes.reverse()  # 2.0 * t calls t.__rmul__(2.0), which is torch.mul(t, 2.0)
         elif not first_is_tensor:
             return None
-        return f"{_INFIX[name]}({codes[0]}, {codes[1]}, out={{out}})"
-    template = step.primitive.torch
+        return f"{operator.function}({codes[0]}, {codes[1]}, out={{out}})"
+    template = step.template
     match = _ONE_CALL.fullmatch(template) if isinstance(template, str) else None
     if match is None or not _accepts_out(match.group(1), len(codes)):
         return None

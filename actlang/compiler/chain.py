@@ -28,13 +28,14 @@ from dataclasses import dataclass, field
 
 import torch
 
-from actlang.ast import Call, Expr, Input, Param, substitute_input, walk
+from actlang.ast import Call, Expr, Input, Param, contains, substitute_input, walk
 from actlang.build import call
 from actlang.compiler.codegen import Emitter, Step
 from actlang.compiler.rewrite import fold_coefficients, reflect_steps, rewrite
+from actlang.compiler.templates import hyper_literal, literal
+from actlang.evaluate import constant_value
 from actlang.exact import exact_cache
-from actlang.lower import hyper_literal, literal
-from actlang.registry import Primitive, lookup
+from actlang.registry import TorchTemplate, lookup
 
 _ATEN = re.compile(r"torch\.ops\.aten\.(\w+)\((.*)\)")
 # A value in generated code: a tensor variable (str) or a Python number folded at generation.
@@ -69,7 +70,7 @@ def adjoints(emitter: Emitter, expr: Expr, seed: Value, derivative: Derivative, 
     """
     order: list[Expr] = []
     seen: set[Expr] = set()
-    for node in walk_post(expr):
+    for node in walk(expr):
         if node not in seen:
             seen.add(node)
             order.append(node)
@@ -114,17 +115,10 @@ def _no_derivative(expr: Expr, wrt: str) -> Expr:
     raise NoRule(str(expr))
 
 
-def walk_post(expr: Expr):
-    """Nodes in post-order (arguments left to right, then the call), as the Emitter visits them."""
-    if isinstance(expr, Call):
-        for arg in expr.args:
-            yield from walk_post(arg)
-    yield expr
-
-
 def _active(node: Expr, wanted: str) -> bool:
     """Whether ``node`` depends on a leaf that needs an adjoint."""
-    return any((isinstance(n, Input) and "x" in wanted) or (isinstance(n, Param) and "p" in wanted) for n in walk(node))
+    kinds = tuple(kind for kind, key in ((Input, "x"), (Param, "p")) if key in wanted)
+    return contains(node, kinds)
 
 
 @dataclass
@@ -135,7 +129,7 @@ class _Sweep:
 
     def value(self, expr: Expr) -> Value:
         code, is_tensor = self.emitter.value(expr)
-        return code if is_tensor else _number(expr)
+        return code if is_tensor else constant_value(expr)
 
     def step(self, name: str, operands: list[Value]) -> Value:
         """Emit one operator statement (recorded for the buffer-reuse pass)."""
@@ -143,13 +137,15 @@ class _Sweep:
         assert primitive is not None
         lowered = tuple((v, True) if isinstance(v, str) else (literal(v), False) for v in operands)
         code = primitive.torch.format(*(c for c, _ in lowered))  # type: ignore[union-attr]
-        return self._record(primitive, lowered, code)
+        return self._record(primitive.name, primitive.torch, lowered, code)
 
     def _record(
-        self, primitive: Primitive, lowered: tuple[tuple[str, bool], ...], code: str, out: str | None = None
+        self, op: str, template: TorchTemplate | None, lowered: tuple[tuple[str, bool], ...], code: str,
+        out: str | None = None,
     ) -> str:
+        """Emit ``code`` as the statement of ``op`` (recorded for the buffer-reuse pass)."""
         target = self.emitter.emit(code)
-        self.emitter.steps[target] = Step(primitive, lowered, code, self._on_x(lowered), out)
+        self.emitter.steps[target] = Step(op, template, lowered, code, self._on_x(lowered), out)
         return target
 
     def _on_x(self, lowered: tuple[tuple[str, bool], ...]) -> bool:
@@ -249,9 +245,8 @@ class _Sweep:
     def _masked(self, condition: str, value: str, operands: tuple[Value, ...]) -> str:
         """``torch.where(condition, 0.0, value)``: a local derivative with autograd's zeros."""
         code = f"torch.where({condition}, 0.0, {value})"
-        mask = Primitive(name="mask:where", doc="", source="", torch=code)
         lowered = tuple((v, True) if isinstance(v, str) else (literal(v), False) for v in operands)
-        return self._record(mask, lowered, code)
+        return self._record("mask:where", code, lowered, code)
 
     def _quotient(self, adjoint: Value, factor: Value, b: Expr, negate: bool = False) -> Value | Negated | tuple:
         """±A·factor / b, dividing once (a constant A·factor: a product with the value of 1/b)."""
@@ -280,8 +275,7 @@ class _Sweep:
         a, b = node.args
         difference = self.value(call("sub", a, b))
         assert isinstance(difference, str)  # an active argument makes it a tensor
-        sign = Primitive(name="sign:torch", doc="", source="", torch="torch.sign({0})")
-        signed = self._record(sign, ((difference, True),), f"torch.sign({difference})")
+        signed = self._record("sign:torch", "torch.sign({0})", ((difference, True),), f"torch.sign({difference})")
         step = self.step("add", [self.step("mul", [signed, 0.5]), 0.5])
         wanted = [arg in self.active for arg in (a, b)]
         rest: Value = 0.0
@@ -304,7 +298,7 @@ class _Sweep:
         branches = (adjoint, 0.0) if taken else (0.0, adjoint)
         lowered = tuple((v, True) if isinstance(v, str) else (literal(v), False) for v in (c, *branches))
         code = where.torch.format(*(v for v, _ in lowered))  # type: ignore[union-attr]
-        return self._record(where, lowered, code)
+        return self._record(where.name, where.torch, lowered, code)
 
     def _unary(self, node: Call, adjoint: Value) -> Value | tuple[Value, Value]:
         primitive = lookup(node.name)
@@ -313,8 +307,8 @@ class _Sweep:
             u = self.value(node.args[0])
             assert isinstance(u, str)
             names = {k: hyper_literal(v) for k, v in node.hyper}
-            local = Primitive(name=f"local:{primitive.name}", doc="", source="", torch=primitive.local)
-            return (self._record(local, ((u, True),), primitive.local.format(u, **names)), adjoint)
+            code = primitive.local.format(u, **names)
+            return (self._record(f"local:{primitive.name}", primitive.local, ((u, True),), code), adjoint)
         if primitive.vjp is not None:
             gradient = adjoint if isinstance(adjoint, str) else self._ones()
             u = self.value(node.args[0])
@@ -322,8 +316,8 @@ class _Sweep:
             names = {k: hyper_literal(v) for k, v in node.hyper}
             assert isinstance(u, str) and isinstance(y, str)
             code = primitive.vjp.format(u, g=gradient, y=y, **names)
-            vjp = Primitive(name=f"vjp:{primitive.name}", doc="", source="", torch=primitive.vjp)
-            result = self._record(vjp, ((u, True), (gradient, True), (y, True)), code, _grad_input(code))
+            operands = ((u, True), (gradient, True), (y, True))
+            result = self._record(f"vjp:{primitive.name}", primitive.vjp, operands, code, _grad_input(code))
             return result if isinstance(adjoint, str) else (result, adjoint)
         form = _local_form(self.derivative, node.name, node.hyper)
         return (adjoint, self.local(substitute_input(form, node.args[0])))
@@ -354,9 +348,3 @@ def _grad_input(code: str) -> str | None:
 
 def _code(value: Value) -> str:
     return value if isinstance(value, str) else literal(value)
-
-
-def _number(expr: Expr) -> float:
-    from actlang.evaluate import evaluate
-
-    return float(evaluate(expr, 0.0))

@@ -18,17 +18,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from actlang.ast import Call, Constant, Expr, Input, Num, Param, walk
+from actlang.ast import Call, Constant, Expr, Input, Num, Param, Sites, uses_input, walk
 from actlang.compiler.rewrite import is_pure
+from actlang.compiler.templates import Site, hyper_literal, literal, render
 from actlang.errors import HyperparameterError
-from actlang.lower import Site, hyper_literal, literal, render
-from actlang.registry import Primitive, lookup
+from actlang.evaluate import constant_value
+from actlang.registry import Primitive, TorchTemplate, lookup
 
-# Templates that accept a Python number in place of a tensor operand.
-_NUMBER_OK = frozenset({"add", "sub", "mul", "div", "neg", "pow", "sum_n", "prod_n"})
 FLOAT32_MAX = 3.4028234663852886e38
-# Variadic reductions and the binary primitive each folds with (emitted one statement per argument).
-_FOLDS = {"sum_n": "add", "prod_n": "mul", "max_n": "max", "min_n": "min"}
 
 
 @dataclass
@@ -52,19 +49,30 @@ class Layout:
 
 @dataclass(frozen=True)
 class Step:
-    """One statement ``t = code`` computing ``primitive(*operands)``.
+    """One statement ``t = code``: operation ``op`` of ``operands``, written from ``template``.
 
+    ``op``: a primitive's name, or what the chain rule computes beside them (``vjp:silu``,
+    ``mask:where``); ``template``: the torch template the code was made from (the primitive's,
+    or the chain rule's own), which tells the buffer-reuse pass whether the code is one kernel call.
     ``operands``: (code, is_tensor) per argument; ``on_x``: computed from x and literals alone (no
     learned value), so shaped like x and, for floating x, in x's dtype. ``out``: the statement as a
     ``str.format`` pattern writing into ``{out}``, where its form is not a registry template (the
     chain rule's ``torch.ops.aten.silu_backward.grad_input(g, x, grad_input={out})``).
+    ``stochastic``: random in training (its eval form may return its operand).
     """
 
-    primitive: Primitive
+    op: str
+    template: TorchTemplate | None
     operands: tuple[tuple[str, bool], ...]
     code: str
     on_x: bool
     out: str | None = None
+    stochastic: bool = False
+
+    @classmethod
+    def of(cls, primitive: Primitive, operands: tuple[tuple[str, bool], ...], code: str, on_x: bool) -> Step:
+        """The statement of a registry primitive."""
+        return cls(primitive.name, primitive.torch, operands, code, on_x, stochastic=primitive.stochastic)
 
 
 @dataclass
@@ -75,7 +83,7 @@ class Emitter:
     lines: list[str] = field(default_factory=list)
     params: dict[str, float] = field(default_factory=dict)
     sites: list[Site] = field(default_factory=list)
-    counters: dict[str, int] = field(default_factory=dict)
+    numbering: Sites = field(default_factory=Sites)
     memo: dict[Expr, tuple[str, bool]] = field(default_factory=dict)
     shape_var: str | None = None
     bound: set[str] = field(default_factory=set)
@@ -110,37 +118,37 @@ class Emitter:
                 else:
                     lowered = [self.value(a) for a in args]
                 if not any(is_tensor for _, is_tensor in lowered) and not primitive.stateful:
-                    result = literal(_fold(expr)), False
-                elif name in _FOLDS and len(args) > 2:
-                    result = self._fold_variadic(expr, lowered)
+                    result = literal(constant_value(expr)), False
+                elif primitive.folds is not None and len(args) > 2:
+                    result = self._fold_variadic(expr, primitive.folds, lowered)
                 else:
                     code = self._call(primitive, lowered, hyper)
                     result = self.emit(code), True
-                    on_x = _uses_input(expr) and (not _learned(expr) or self._scalars(expr))
-                    self.steps[result[0]] = Step(primitive, tuple(lowered), code, on_x)
+                    on_x = uses_input(expr) and (not _learned(expr) or self._scalars(expr))
+                    self.steps[result[0]] = Step.of(primitive, tuple(lowered), code, on_x)
             case _:
                 raise TypeError(f"not an actlang expression: {expr!r}")
         if is_pure(expr):
             self.memo[expr] = result
         return result
 
-    def _fold_variadic(self, expr: Call, lowered: list[tuple[str, bool]]) -> tuple[str, bool]:
-        """``sum_n``/``prod_n``/``max_n``/``min_n`` of many arguments as one binary statement per
-        argument, left to right (the same values as the one-line form, which Python cannot compile
-        for hundreds of arguments: "too many nested parentheses")."""
-        binary = lookup(_FOLDS[expr.name])
-        assert binary is not None
+    def _fold_variadic(self, expr: Call, folds: str, lowered: list[tuple[str, bool]]) -> tuple[str, bool]:
+        """``sum_n``/``prod_n``/``max_n``/``min_n`` of many arguments as one statement of the binary
+        primitive ``folds`` per argument, left to right (the same values as the one-line form, which
+        Python cannot compile for hundreds of arguments: "too many nested parentheses")."""
+        binary = lookup(folds)
+        assert binary is not None, folds
         plain = not _learned(expr) or self._scalars(expr)
-        accumulated, uses = lowered[0], _uses_input(expr.args[0])
+        accumulated, uses = lowered[0], uses_input(expr.args[0])
         for arg, operand in zip(expr.args[1:], lowered[1:], strict=True):
             operands = [accumulated, operand]
-            uses = uses or _uses_input(arg)
+            uses = uses or uses_input(arg)
             code = self._call(binary, operands, ())
-            if not (accumulated[1] or operand[1]) and binary.name in _NUMBER_OK:
+            if not (accumulated[1] or operand[1]) and binary.number_operands:
                 accumulated = f"({code})", False  # two numbers: Python arithmetic, no tensor
                 continue
             accumulated = self.emit(code), True
-            self.steps[accumulated[0]] = Step(binary, tuple(operands), code, uses and plain)
+            self.steps[accumulated[0]] = Step.of(binary, tuple(operands), code, uses and plain)
         return accumulated
 
     def tensor(self, expr: Expr) -> str:
@@ -148,7 +156,7 @@ class Emitter:
         code, is_tensor = self.value(expr)
         if not is_tensor:
             return self.emit(f"torch.zeros_like(x) + {code}")  # not full_like: 1e300 overflows float32
-        if not _uses_input(expr):
+        if not uses_input(expr):
             return self.emit(f"{code} + torch.zeros_like(x)")  # shaped like x, as every activation
         return code
 
@@ -180,15 +188,13 @@ class Emitter:
         args = [
             # A 0-d tensor in x's dtype: broadcasts, and a constant beyond float32's range becomes
             # inf (as a float32 computation would) instead of an overflow error.
-            code if is_tensor or primitive.name in _NUMBER_OK else _scalar(code)
+            code if is_tensor or primitive.number_operands else _scalar(code)
             for code, is_tensor in lowered
         ]
         _check_range(primitive, hyper)
         names: dict[str, str] = {k: hyper_literal(v) for k, v in hyper}
         if primitive.stateful:
-            index = self.counters.setdefault(primitive.name, 0)
-            self.counters[primitive.name] += 1
-            site = f"{primitive.name}_{index}"
+            site = self.numbering.next(primitive.name)
             self.sites.append(Site(site, primitive, hyper, len(args)))
             if primitive.module is not None:
                 return f"self.{site}({', '.join(args)})"
@@ -222,21 +228,6 @@ def _check_range(primitive: Primitive, hyper: tuple) -> None:
 
 def _scalar(code: str) -> str:
     return f"torch.tensor({code}, dtype=x.dtype, device=x.device)"
-
-
-def _fold(expr: Expr) -> float:
-    from actlang.evaluate import evaluate
-
-    return float(evaluate(expr, 0.0))
-
-
-def _uses_input(expr: Expr) -> bool:
-    match expr:
-        case Input():
-            return True
-        case Call(args=args):
-            return any(_uses_input(a) for a in args)
-    return False
 
 
 def _learned(expr: Expr) -> bool:

@@ -234,7 +234,7 @@ def _onnx(module: ActivationModule, path: Path, example: torch.Tensor) -> None:
             torch.onnx.export(
                 module, (example,), str(path), dynamo=True, dynamic_shapes=(_dynamic(module, example),),
                 input_names=["x"], output_names=["y"], verbose=False,
-            )  # fmt: skip
+            )
     _check_onnx(module, path, example)
 
 

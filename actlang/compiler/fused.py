@@ -10,6 +10,9 @@ straight-line block (the :class:`~actlang.compiler.codegen.Emitter` shares subex
 - ``"partials"`` (learned scalars): save x and ∂f/∂x (2×); backward is g·∂f/∂x for x, and the
   parameters' gradients come from a generated reverse sweep seeded with g over f recomputed from
   x (no autograd, common subexpressions shared across the parameters), reduced as dot products;
+- ``"sweep"`` (learned scalars): save x and the value of one subexpression u of f, picked by the
+  cost model (2×); backward gives every gradient by a generated reverse sweep seeded with g over
+  f recomputed from x where u does not already hold it;
 - ``"checkpoint"``: save x only (1×); backward recomputes f with autograd from x;
 - ``"plain"``: the generated code under ordinary autograd (only when what it saves fits).
 
@@ -20,7 +23,7 @@ static (:mod:`~actlang.compiler.cost`): every candidate is priced from its gener
 (forward + first-order backward, plus autograd's backward estimated as a reverse sweep over f),
 and the cheapest within the memory allowance (1× without learned scalars, 2× with them) wins —
 the same expression gives the same choice on every machine and run. Ties go to the earlier
-candidate in the order derivatives, partials, checkpoint, plain; symbolic before chain.
+candidate in the order derivatives, partials, sweep, checkpoint, plain; symbolic before chain.
 
 Double backward (``create_graph=True``) recomputes f from x with plain autograd; x is saved in
 the checkpoint and partials strategies and otherwise held by a weak reference, so higher-order
@@ -38,9 +41,10 @@ from typing import Any
 
 import torch
 
-from actlang.ast import Call, Expr, Input, Num, Param, walk
+from actlang.ast import Call, Expr, Input, Num, Param, contains, uses_input, walk
 from actlang.compiler import chain, cost, sources
 from actlang.compiler.deadline import OutOfTime, limited
+from actlang.compiler.loading import load_source
 from actlang.compiler.rewrite import fold_coefficients, reflect_steps, rewrite
 from actlang.errors import ActlangError
 
@@ -48,7 +52,7 @@ STRATEGIES = ("derivatives", "partials", "sweep", "checkpoint", "plain")
 
 
 def _symbolic_derivative(expr: Expr, wrt: str) -> Expr:
-    from actlang import derivative  # provided by actlang.symbolic
+    from actlang.symbolic import derivative  # sympy: imported on the first fused build
 
     return derivative(expr, wrt=wrt)
 
@@ -65,14 +69,12 @@ def derivatives(expr: Expr, names: list[str]) -> dict[str, Expr] | None:
         return None
 
 
-def build_fused(
-    program: Any, strategy: str = "auto", example: torch.Tensor | None = None, method: str | None = None
-) -> Any:
+def build_fused(program: Any, strategy: str = "auto", method: str | None = None) -> Any:
     """The training function of ``program`` (``.apply(x, *params)``), or None if ``strategy`` can't be built.
 
     ``strategy``: one of :data:`STRATEGIES`, or ``"auto"``: the cheapest candidate by the static
-    cost model whose saved memory is within the allowance (``example`` is accepted for
-    compatibility; the choice never depends on it). The result carries ``strategy``, ``method``,
+    cost model whose saved memory is within the allowance (the choice depends on the expression
+    only, never on an input). The result carries ``strategy``, ``method``,
     ``cost``, ``source`` and, for ``"auto"``, ``costs`` (every candidate's price; those over the
     memory allowance are left out). ``method`` (``"symbolic"`` or ``"chain"``) keeps only candidates
     whose derivatives have that form.
@@ -132,8 +134,8 @@ def _sweep(program: Any) -> list[Any]:
 
     best: tuple[float, sources.Source] | None = None
     seen: set[Expr] = set()
-    for node in chain.walk_post(program.lowered):
-        if node in seen or not isinstance(node, Call) or not any(isinstance(n, Input) for n in walk(node)):
+    for node in walk(program.lowered):
+        if node in seen or not isinstance(node, Call) or not uses_input(node):
             continue
         seen.add(node)
         try:
@@ -184,7 +186,7 @@ def removable(derivative: Expr) -> bool:
 
 
 def _varies(expr: Expr) -> bool:
-    return any(isinstance(n, Input | Param) for n in walk(expr))
+    return contains(expr, (Input, Param))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -231,8 +233,6 @@ class _Plain:
 
 
 def _load(source: sources.Source) -> Any:
-    from actlang.compiler.program import load_source
-
     scope = load_source(source.text, {"_dot": _dot, "_regrad": _regrad, "_ref": weakref.ref})
     fused = scope["Fused"]
     fused.source, fused.strategy, fused.method = source.text, source.strategy, source.method

@@ -12,7 +12,6 @@ generated straight-line code. ``forward`` picks the path:
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
 
 import torch
 from torch import nn
@@ -79,7 +78,7 @@ class ActivationModule(nn.Module):
     def fused_forward(self, x: torch.Tensor) -> torch.Tensor:
         if _transformed():  # vmap/grad/jacrev/jacfwd and jit.trace: the plain code, which they handle
             return self.plain_forward(x)
-        fused = self.program.fused(x)
+        fused = self.program.fused()
         values = [getattr(self, self.program.attrs[name]) for name in self.program.params]
         # Generated training functions assume a floating x (their temporaries take its dtype).
         if fused is None or not x.is_floating_point() or not (x.requires_grad or any(v.requires_grad for v in values)):
@@ -128,11 +127,16 @@ class ActivationModule(nn.Module):
         return with_inits(self.program.expression, values)
 
     def dominant(self) -> Expr:
-        """The expression with every mixture (``mix``, ``adact``) replaced by its heaviest branch
-        (AdAct's "optimized" network); ``actlang.collapse`` builds the module for it."""
-        from actlang.research.collapse import dominant
+        """The expression with every ``mix``/``adact`` replaced by its heaviest branch, as
+        ``actlang.dominant(module)``; the module's own expression when it holds no mixture.
 
-        return dominant(self)
+        The rewrite belongs to the mixtures (:mod:`actlang.research.collapse`); their site modules
+        hand it out (``dominant_of``), so the compiler imports nothing above it."""
+        for sub in self.modules():
+            rewrite = getattr(sub, "dominant_of", None)
+            if rewrite is not None:
+                return rewrite(self)
+        return self.to_expression()
 
     def extra_repr(self) -> str:
         parts = [self.program.text]
@@ -145,7 +149,7 @@ class ActivationModule(nn.Module):
         # Generated classes are not importable: rebuild from the text and restore the state.
         state = {k: v.detach().clone() for k, v in self.state_dict().items()}
         options = (self.channels, self.channel_dim, self.memory_efficient, self.training)
-        return (_rebuild, (self.program.text, options, state))
+        return (self.program.rebuild, (self.program.text, options, state))
 
 
 def _transformed() -> bool:
@@ -153,15 +157,6 @@ def _transformed() -> bool:
     and recompute tensors outside autograd's view, which neither can follow."""
     active = getattr(torch._C, "_are_functorch_transforms_active", None)
     return torch.jit.is_tracing() or (active is not None and bool(active()))
-
-
-def _rebuild(text: str, options: tuple, state: Mapping[str, torch.Tensor]) -> ActivationModule:
-    from actlang.compiler.api import compile as compile_
-
-    channels, channel_dim, memory_efficient, training = options
-    module = compile_(text, channels=channels, channel_dim=channel_dim, memory_efficient=memory_efficient)
-    module.load_state_dict(state)
-    return module.train(training)
 
 
 def _site_module(site, channels: int | None, channel_dim: int) -> nn.Module:

@@ -1,31 +1,43 @@
 """A compiled expression, independent of any parameter values: source, class, fused function.
 
-:func:`program` turns (canonical text, per-channel?, channel_dim) into a :class:`Program`, once:
-the idiom rewrite, code generation, ``exec`` of the generated source (registered in ``linecache``
-so ``inspect``/TorchScript can read it) and a subclass of :class:`ActivationModule` whose
-``plain_forward`` is that code. Programs are cached by canonical text; they hold no tensors, so
-every module built from one has its own parameters. The fused autograd function (which needs the
-symbolic derivative, the slow part) is built on first use, also once per program.
+:func:`program` turns (expression tree, per-channel?, channel_dim) into a :class:`Program`, once:
+the idiom rewrite, code generation, ``exec`` of the generated source (:mod:`.loading`, registered
+in ``linecache`` so ``inspect``/TorchScript can read it) and a subclass of :class:`ActivationModule`
+whose ``plain_forward`` is that code. Programs are cached by tree (text is made only for ``repr``
+and pickling); they hold no tensors, so every module built from one has its own parameters. The
+fused autograd function (which needs the symbolic derivative, the slow part) is built on first
+use, also once per program.
 """
 
 from __future__ import annotations
 
 import functools
-import itertools
-import linecache
-import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from actlang.ast import Call, Expr, Input, params, walk
+from actlang.ast import Call, Expr, Input, params, uses_input, walk
 from actlang.compiler.codegen import Emitter, Layout, function_source
+from actlang.compiler.loading import load_source
+from actlang.compiler.module import ActivationModule
 from actlang.compiler.names import attribute_names
 from actlang.compiler.rewrite import rewrite
-from actlang.lower import Site
+from actlang.compiler.templates import Site
+from actlang.parser import parse
 from actlang.registry import lookup
 
-_counter = itertools.count()
 _UNBUILT: Any = object()
+
+
+def rebuild(text: str, options: tuple, state: Mapping[str, Any]) -> ActivationModule:
+    """The module that pickled as ``(text, options, state)`` (see ``ActivationModule.__reduce__``):
+    generated classes are not importable, so a module travels as its canonical text and state."""
+    channels, channel_dim, memory_efficient, training = options
+    expression = parse(text, dialect="actlang")  # canonical text: actlang's own names
+    built = program(expression, channels is not None, channel_dim)
+    module = built.cls(channels=channels, channel_dim=channel_dim, memory_efficient=memory_efficient)
+    module.load_state_dict(state)
+    return module.train(training)
 
 
 @dataclass
@@ -45,11 +57,15 @@ class Program:
     cls: type = field(init=False, repr=False)
     _fused: Any = field(default=_UNBUILT, init=False, repr=False)
 
-    def fused(self, example: Any = None) -> Any:
+    # How a module of this program unpickles (ActivationModule.__reduce__; module.py imports nothing
+    # from the compiler, so it reaches this function through its program).
+    rebuild = staticmethod(rebuild)
+
+    def fused(self) -> Any:
         """The training function (``None`` when the expression cannot be fused); built on first use,
-        its strategy chosen by the static cost model (``example`` plays no part in the choice)."""
+        its strategy chosen by the static cost model."""
         if self._fused is _UNBUILT:
-            self._fused = _build_fused(self, example) if self.fusable else None
+            self._fused = _build_fused(self) if self.fusable else None
         return self._fused
 
 
@@ -62,30 +78,16 @@ FUSE_NODES = 256  # nodes of the expression
 FUSE_WIDTH = 16  # arguments of one variadic call (sum_n, max_n, ...)
 
 
-def _build_fused(built: Program, example: Any) -> Any:
+def _build_fused(built: Program) -> Any:
     """The fused function of ``built`` (None when none can be built)."""
     from actlang.compiler.deadline import budget
     from actlang.compiler.fused import build_fused
 
     try:
         with budget():
-            return build_fused(built, "auto", example)
+            return build_fused(built, "auto")
     except RecursionError:  # a derivative deeper than the interpreter allows: plain autograd
         return None
-
-
-def load_source(source: str, namespace: dict[str, Any]) -> dict[str, Any]:
-    """``exec`` generated code under a unique file name that ``inspect.getsource`` can read."""
-    import torch
-    import torch.nn.functional as F
-
-    from actlang.primitives import kernels
-
-    filename = f"<actlang-generated-{next(_counter)}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
-    scope = {"torch": torch, "F": F, "math": math, "kernels": kernels, **namespace}
-    exec(compile(source, filename, "exec"), scope)  # generated from the AST, never user text
-    return scope
 
 
 @functools.cache
@@ -95,18 +97,17 @@ def _dispatch() -> str:
     import inspect
     import textwrap
 
-    from actlang.compiler.module import ActivationModule
-
     return textwrap.dedent(inspect.getsource(ActivationModule.forward))
 
 
 @functools.lru_cache(maxsize=1024)
-def program(text: str, per_channel: bool, channel_dim: int) -> Program:
-    """The cached program of the canonical expression ``text``."""
-    from actlang.compiler.module import ActivationModule
-    from actlang.parser import parse
+def program(expression: Expr, per_channel: bool, channel_dim: int) -> Program:
+    """The cached program of ``expression``, keyed by the tree (spans and depths take no part).
 
-    expression = parse(text, dialect="actlang")  # canonical text: actlang's own names, nothing to warn about
+    Trees compare signs of zero (:class:`~actlang.ast.Call`), so ``leaky_relu[slope=-0](x)``, which
+    prints apart and may compute apart (``1/leaky_relu[slope=-0](x)``), gets its own program.
+    """
+    text = str(expression)  # for repr and pickling only
     lowered = rewrite(expression)
     attrs = attribute_names(params(lowered))
     layout = Layout(param=lambda name: f"self.{attrs[name]}", channel_dim=channel_dim if per_channel else None)
@@ -117,7 +118,7 @@ def program(text: str, per_channel: bool, channel_dim: int) -> Program:
         text=text, expression=expression, lowered=lowered, source=source, params=dict(emitter.params),
         attrs=attrs, sites=tuple(emitter.sites), per_channel=per_channel, channel_dim=channel_dim,
         fusable=_fusable(expression) and not _native(lowered),
-    )  # fmt: skip
+    )
     # forward is generated per class too: torch.compile caches by code object, and one shared
     # forward would make every compiled expression a recompilation of the same frame.
     scope = load_source(source + "\n\n" + _dispatch(), {})
@@ -147,4 +148,4 @@ def _fusable(expr: Expr) -> bool:
     calls = [lookup(node.name) for node in nodes if isinstance(node, Call)]
     if any(p is None or not p.pointwise or p.stochastic or p.stateful for p in calls):
         return False
-    return any(isinstance(node, Input) for node in walk(expr))
+    return uses_input(expr)

@@ -5,7 +5,8 @@ kernel (and, for autograd, one saved tensor): ``a*sigmoid(a) -> silu(a)``, ``max
 relu(a)``, ``a*ndtr(a) -> gelu(a)``, ``a*tanh(softplus(a)) -> mish(a)``, ``a*hardsigmoid(a) ->
 hardswish(a)``, ``a - tanh(a) -> tanhshrink(a)``, ``-softplus(-a) -> log_sigmoid(a)``,
 ``exp(a) - 1 -> expm1(a)``, ``log(1 + a) -> log1p(a)``, ``a^2 -> square(a)``, ``--a -> a``,
-single-argument ``sum_n``/``prod_n``/``max_n``/``min_n`` -> the argument.
+single-argument ``sum_n``/``prod_n``/``max_n``/``min_n`` -> the argument. A composite (a primitive
+defined in actlang, without a torch template) becomes its definition.
 
 Only *pure* subtrees are merged (no learned tensors, no randomness): ``prelu(x)*sigmoid(prelu(x))``
 names two distinct sites with their own parameters, so it must stay as written.
@@ -15,13 +16,12 @@ from __future__ import annotations
 
 import math
 
-from actlang.ast import Call, Expr, Num
+from actlang.ast import Call, Expr, Num, substitute_input
 from actlang.build import call
 from actlang.registry import lookup
 
 _ZERO = Num(0.0)
 _ONE = Num(1.0)
-_TWO = Num(2.0)
 # f(a) * a -> g(a): the gate and the native kernel it becomes.
 _GATES = {"sigmoid": "silu", "ndtr": "gelu", "hardsigmoid": "hardswish"}
 
@@ -37,12 +37,30 @@ def is_pure(expr: Expr) -> bool:
 
 
 def rewrite(expr: Expr) -> Expr:
-    """``expr`` with every idiom (bottom-up) replaced by its native primitive; same function."""
+    """``expr`` with every idiom (bottom-up) replaced by its native primitive, and every composite
+    by its definition (:func:`inlined`); same function."""
     match expr:
         case Call(name=name, args=args, hyper=hyper) if args:
+            body = inlined(expr)
+            if body is not None:
+                return rewrite(body)
             node = Call(name, tuple(rewrite(a) for a in args), hyper, expr.span)
             return _idiom(node) or node
     return expr
+
+
+def inlined(node: Call) -> Expr | None:
+    """A composite's call as its definition (hyperparameters substituted, ``x`` bound to the
+    argument), or None for any other call. A composite is a primitive with an actlang definition
+    and no torch template: its ``define`` call is all it needs to compile. Module primitives
+    (``adact``) build their own state instead."""
+    primitive = lookup(node.name)
+    assert primitive is not None, node.name
+    if primitive.torch is not None or primitive.module is not None or primitive.definition is None:
+        return None
+    from actlang.evaluate import expand_definition
+
+    return substitute_input(expand_definition(primitive, node.hyper), node.args[0])
 
 
 def _idiom(node: Call) -> Expr | None:
@@ -109,7 +127,7 @@ def fold_coefficients(expr: Expr) -> Expr:
             if constants < 2:
                 return Call(expr.name, tuple(fold_coefficients(a) for a in expr.args), expr.hyper, expr.span)
             return _product(coefficient, [fold_coefficients(f) for f in numerator],
-                            [fold_coefficients(f) for f in denominator])  # fmt: skip
+                            [fold_coefficients(f) for f in denominator])
         case Call(name=name, args=args, hyper=hyper):
             return Call(name, tuple(fold_coefficients(a) for a in args), hyper, expr.span)
     return expr
@@ -138,15 +156,15 @@ def _factors(expr: Expr, numerator: list[Expr], denominator: list[Expr], up: boo
 
 def _constant(expr: Expr) -> float | None:
     """The value of a subtree without x or parameters (``sqrt(pi)``), else None."""
-    from actlang.ast import Constant, Input, Param, walk
+    from actlang.ast import Constant, Input, Param, contains
 
     match expr:
         case Num(value=value) | Constant(value=value):
             return value
-        case Call() if is_pure(expr) and not any(isinstance(n, Input | Param) for n in walk(expr)):
-            from actlang.evaluate import evaluate
+        case Call() if is_pure(expr) and not contains(expr, (Input, Param)):
+            from actlang.evaluate import constant_value
 
-            return float(evaluate(expr, 0.0))
+            return constant_value(expr)
     return None
 
 

@@ -20,7 +20,7 @@ from actlang.ast import Expr, Param
 from actlang.compiler import chain
 from actlang.compiler.buffers import reuse_buffers
 from actlang.compiler.codegen import Emitter, Layout, function_source
-from actlang.lower import literal
+from actlang.compiler.templates import literal
 
 Partial = tuple[str, bool]  # (code, is_tensor) as Emitter.value returns
 
@@ -56,7 +56,7 @@ def value_emitter(program: Any, lay: Layout) -> tuple[Emitter, str]:
 def partials(
     emitter: Emitter, program: Any, wanted: list[str], method: str, found: dict[str, Expr] | None,
     derivative: Callable[[Expr, str], Expr],
-) -> dict[str, Partial]:  # fmt: skip
+) -> dict[str, Partial]:
     """∂f/∂v for each v in ``wanted`` (``"x"`` or a parameter name), emitted into ``emitter``."""
     if method == "symbolic":
         assert found is not None
@@ -80,7 +80,7 @@ def recompute_source(program: Any, names: list[str]) -> tuple[str, list[str]]:
 def fused_source(
     program: Any, strategy: str, method: str, found: dict[str, Expr] | None,
     derivative: Callable[[Expr, str], Expr], cut: Expr | None = None,
-) -> Source:  # fmt: skip
+) -> Source:
     """The training function of ``strategy``: ``"derivatives"`` (save ∂f/∂x and ∂f/∂p),
     ``"partials"`` (save x and ∂f/∂x; parameter gradients recomputed by generated code),
     ``"sweep"`` (save x and the value of the subexpression ``cut``; every gradient by a generated
@@ -92,7 +92,7 @@ def fused_source(
     wanted = {"derivatives": ["x", *names], "partials": ["x"]}.get(strategy, [])
     found_partials = partials(forward, program, wanted, method, found, derivative) if wanted else {}
     saved = [f"{code} if ctx.needs_input_grad[{i}] else None" if is_tensor else "None"
-             for i, (code, is_tensor) in enumerate(found_partials.values())]  # fmt: skip
+             for i, (code, is_tensor) in enumerate(found_partials.values())]
     if strategy == "sweep":
         assert cut is not None
         saved = [forward.value(cut)[0]]
@@ -124,12 +124,12 @@ def fused_source(
         backward_src = function_source("backward", "ctx, g", _guard(len(names), True) + backward_lines, result)
     label = {"derivatives": "save the derivatives", "partials": "save x and df/dx, recompute parameter partials",
              "checkpoint": "checkpoint: save x, recompute in backward",
-             "sweep": f"save x and {str(cut).split(' where ')[0]}, reverse sweep in backward"}[strategy]  # fmt: skip
+             "sweep": f"save x and {str(cut).split(' where ')[0]}, reverse sweep in backward"}[strategy]
     text = (
         f"{plain_src}\n\nclass Fused(torch.autograd.Function):\n    # strategy: {label}"
         + (f" ({method} derivative)" if method else "") + "\n"
         + _indent("@staticmethod\n" + forward_src) + "\n" + _indent("@staticmethod\n" + backward_src)
-    )  # fmt: skip
+    )
     return Source(strategy, method, text, body, backward_lines, plain_lines)
 
 

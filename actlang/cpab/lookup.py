@@ -60,7 +60,7 @@ def pieces(displacement: Tensor, lo: float, hi: float, mode: int, slope: float) 
 def piece_index(
     x: Tensor, lo: float, hi: float, n: int, closed: bool, channels: int, channel_dim: int,
     scratch: Tensor | None = None, index_out: Tensor | None = None,
-) -> Tensor:  # fmt: skip
+) -> Tensor:
     """Flat int32 index ``k + (n + 2)·channel`` of each input's piece (``closed``: b reads the
     last interval, as it must when T(b) ≠ b; otherwise b reads the identity above it, same value).
 
@@ -101,7 +101,7 @@ def gather(table: Tensor, k: Tensor) -> Tensor:
 def lookup(
     x: Tensor, c0: Tensor, c1: Tensor, lo: float, hi: float, mode: int, slope: float,
     closed: bool, masked: bool, channel_dim: int,
-) -> Tensor:  # fmt: skip
+) -> Tensor:
     """Forward of the fast path in plain torch ops (autograd-differentiable, TorchScript-able).
 
     ``c0``/``c1``: pieces from :func:`pieces`, ``[n + 2]`` or ``[C, n + 2]`` (one row per channel

@@ -119,12 +119,15 @@ def field_gradient(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``Σ weight·dψ/da_c`` and ``Σ weight·dψ/db_c`` (each ``shape`` = ``[K, nc]``) from the
     partials :func:`flow_with_partials` kept: one ``bincount`` per step and parameter."""
-    carry = weight * end_speed  # dT/dτ = v(T) carries every crossing time's derivative
     size = shape[0] * shape[1]
     grad_a, grad_b = np.zeros(size), np.zeros(size)
-    for cell, flow_a, flow_b, cross_a, cross_b in steps:
-        grad_a += np.bincount(cell, (weight * flow_a - carry * cross_a).ravel(), size)
-        grad_b += np.bincount(cell, (weight * flow_b - carry * cross_b).ravel(), size)
+    # A field of float64's size (a prior scale near its max) overflows here: the gradient is then
+    # inf/NaN, as the math gives, without numpy's warning escaping a backward pass.
+    with np.errstate(over="ignore", invalid="ignore"):
+        carry = weight * end_speed  # dT/dτ = v(T) carries every crossing time's derivative
+        for cell, flow_a, flow_b, cross_a, cross_b in steps:
+            grad_a += np.bincount(cell, (weight * flow_a - carry * cross_a).ravel(), size)
+            grad_b += np.bincount(cell, (weight * flow_b - carry * cross_b).ravel(), size)
     return grad_a.reshape(shape), grad_b.reshape(shape)
 
 

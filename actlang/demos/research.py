@@ -20,7 +20,7 @@ def run(out: TextIO) -> None:
     print("ash[k=10](x) keeps about the top 10 % of each sample's feature map (float64 reference):", file=out)
     for row, values in zip(batch, actlang.evaluate("ash[k=10](x)", batch), strict=True):
         print("  x = [" + ", ".join(f"{v:5.1f}" for v in row) + "] -> [" + ", ".join(f"{v:6.3f}" for v in values) + "]",
-              file=out)  # fmt: skip
+              file=out)
     try:
         actlang.evaluate("ash(x)", batch[0])
     except actlang.ActlangError as error:
@@ -33,7 +33,7 @@ def run(out: TextIO) -> None:
     names = [str(a) for a in actlang.parse(act.adact_0.body.expression).args]
     weights = ", ".join(f"{n.removesuffix('(x)')} {w:.2f}" for n, w in zip(names, act.adact_0.weights(), strict=True))
     print(f"\nadact = {act.adact_0.body.expression}\n  softmax weights: {weights}", file=out)
-    print(f"  dominant(): {act.dominant()}", file=out)
+    print(f"  dominant(): {actlang.dominant(act)}", file=out)
 
     model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 8), nn.GELU(), nn.Linear(8, 2))
     actlang.replace_activations(model, lambda path: {"1": "adact", "3": "ash[k=20](x) + 0.1*x"}[path])

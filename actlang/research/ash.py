@@ -24,17 +24,9 @@ import torch
 from scipy import special
 from torch import nn
 
+from actlang.definitions.ash import z_from_k
 from actlang.errors import EvaluationError
-from actlang.primitives.ash import z_from_k
-
-
-def _per_channel(value: torch.Tensor, x: torch.Tensor, channel_dim: int) -> torch.Tensor:
-    """``value`` (a scalar or one entry per channel) shaped to broadcast against ``x``."""
-    if value.dim() == 0:
-        return value
-    shape = [1] * x.dim()
-    shape[channel_dim] = value.shape[0]
-    return value.reshape(shape)
+from actlang.research.broadcast import along
 
 
 def safe_sqrt(v: torch.Tensor) -> torch.Tensor:
@@ -81,11 +73,11 @@ class Ash(nn.Module):
         dims = list(range(1, x.dim()))
         var, mean = torch.var_mean(x, dim=dims, correction=0, keepdim=True)
         std = safe_sqrt(var)
-        return mean + _per_channel(self.z, x, self.channel_dim) * std
+        return mean + along(self.z, x, self.channel_dim) * std
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_rank(x)
-        gate = torch.sigmoid(2.0 * _per_channel(self.alpha, x, self.channel_dim) * (x - self.threshold(x)))
+        gate = torch.sigmoid(2.0 * along(self.alpha, x, self.channel_dim) * (x - self.threshold(x)))
         if self.slope != 0.0:
             gate = gate + self.slope * (1.0 - gate)
         return x * gate

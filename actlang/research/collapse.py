@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 
 from torch import nn
 
-from actlang.ast import Call, Expr, Input
+from actlang import compiler
+from actlang.ast import Call, Expr, Input, Sites
+from actlang.compiler.module import ActivationModule
 from actlang.registry import lookup
 
 Origin = tuple[str, str]  # (primitive name, state path of the site in the original module)
@@ -55,12 +57,7 @@ class _Walk:
     prefix: str  # its state path relative to the root activation ("" or "adact_0.body.")
     label: str  # its path in the model, for the report
     choices: list[Choice]
-    counters: dict[str, int] = field(default_factory=dict)
-
-    def site(self, name: str) -> str:
-        index = self.counters.setdefault(name, 0)
-        self.counters[name] += 1
-        return f"{name}_{index}"
+    sites: Sites = field(default_factory=Sites)
 
 
 def dominant(module: nn.Module) -> Expr:
@@ -70,21 +67,18 @@ def dominant(module: nn.Module) -> Expr:
 
 def collapsed(module: nn.Module, label: str = "") -> tuple[nn.Module, list[Choice]]:
     """A fresh compiled module of :func:`dominant`'s expression carrying over the surviving state."""
-    from actlang.research.mix import compile_activation
-
     choices: list[Choice] = []
     expr, origins = _collapse(module.program.expression, _Walk(module, "", label, choices))
-    new = compile_activation(
+    new = compiler.compile(
         expr, channels=module.channels, channel_dim=module.channel_dim, memory_efficient=module.memory_efficient
     )
     reference = next(iter(module.parameters()), None)
     if reference is not None:  # before copying, so that float64 state is not rounded to float32
         new = new.to(device=reference.device, dtype=reference.dtype)
-    counters: dict[str, int] = {}
+    sites = Sites()
     names = []
     for primitive, old_path in origins:
-        names.append(f"{primitive}_{counters.setdefault(primitive, 0)}")
-        counters[primitive] += 1
+        names.append(sites.next(primitive))
         new.get_submodule(names[-1]).load_state_dict(module.get_submodule(old_path).state_dict())
     assert names == [site.name for site in new.program.sites], (names, new.program.sites)
     for name in new.program.params:  # free scalars (beta, ...) of the surviving branches
@@ -96,7 +90,6 @@ def collapse(model: nn.Module) -> CollapseReport:
     """Replace, in place, every compiled activation in ``model`` that holds a mixture (``mix``,
     ``adact``) by its collapsed form; the report says what was chosen where. When ``model`` is
     itself such an activation, the new module is ``report.model``."""
-    from actlang.compiler.module import ActivationModule
     from actlang.models import set_submodule
 
     report = CollapseReport(model)
@@ -127,7 +120,7 @@ def _collapse(expr: Expr, walk: _Walk) -> tuple[Expr, list[Origin]]:
             assert primitive is not None, name
             if not primitive.stateful:
                 return Call(name, tuple(e for e, _ in parts), hyper, expr.span), origins
-            site = walk.site(name)
+            site = walk.sites.next(name)
             sub = walk.module.get_submodule(site)
             if isinstance(getattr(sub, "body", None), nn.Module) and hasattr(sub.body, "program"):
                 # a primitive written in actlang (adact): collapse its body, bind x to the argument

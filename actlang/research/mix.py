@@ -20,35 +20,27 @@ from typing import Any
 import torch
 from torch import nn
 
+from actlang import compiler
+from actlang.definitions.mix import ADACT  # the one actlang definition of AdAct
 from actlang.errors import ActlangError
-from actlang.primitives.mix import ADACT  # the one actlang definition of AdAct
+from actlang.research.broadcast import along_rank
 
 
-def along(p: torch.Tensor, rank: int, channel_dim: int) -> torch.Tensor:
-    """A mixture weight (scalar, or one per channel) shaped to broadcast to ``rank`` dimensions
-    with the channels at ``channel_dim``.
+def dominant_of(module: nn.Module) -> Any:
+    """:func:`actlang.research.collapse.dominant` of the compiled ``module`` holding a mixture site
+    (what ``ActivationModule.dominant()`` calls)."""
+    from actlang.research.collapse import dominant
 
-    ``rank`` is that of the branches' broadcast result (x's), not of one branch: a branch need
-    not be shaped like x (a per-channel learned value ``(C, 1, 1)``, a 0-d constant, a tensor of
-    lower rank), and a weight placed by that branch's own rank would land on the wrong dimension.
-    """
-    if p.dim() == 0:
-        return p
-    if channel_dim >= rank or channel_dim < -rank:
-        raise ActlangError(
-            f"a mix with {p.shape[0]} channels at dimension {channel_dim} needs branches of rank at least "
-            f"{channel_dim + 1 if channel_dim >= 0 else -channel_dim}, got rank {rank}"
-        )
-    shape = [1] * rank
-    shape[channel_dim] = p.shape[0]
-    return p.reshape(shape)
+    return dominant(module)
 
 
 class Mix(nn.Module):
     """One ``mix`` site with ``arity`` branches: logits ``w`` of shape ``[n]`` or ``[C, n]``."""
 
+    dominant_of = staticmethod(dominant_of)
+
     def __new__(cls, hp: Mapping[str, Any] | None = None, channels: int | None = None, channel_dim: int = 1,
-                arity: int | None = None):  # fmt: skip
+                arity: int | None = None):
         if cls is Mix:  # pick the subclass whose forward takes exactly `arity` tensors
             if arity is None or arity < 1:
                 raise ActlangError(f"mix needs the number of its branches (at least 1), got {arity!r}")
@@ -56,7 +48,7 @@ class Mix(nn.Module):
         return super().__new__(cls)
 
     def __init__(self, hp: Mapping[str, Any] | None = None, channels: int | None = None, channel_dim: int = 1,
-                 arity: int | None = None) -> None:  # fmt: skip
+                 arity: int | None = None) -> None:
         super().__init__()
         assert arity is not None
         shape = (arity,) if channels is None else (channels, arity)
@@ -90,13 +82,13 @@ def _mix_class(arity: int) -> type[Mix]:
     names = [f"b{i}" for i in range(arity)]
     signature = ", ".join(f"{n}: torch.Tensor" for n in names)
     lines = ["p = torch.softmax(self.w, dim=-1)", f"rank = max([{', '.join(f'{n}.dim()' for n in names)}])"]
-    lines += ["out = along(p[..., 0], rank, self.channel_dim) * b0"]
-    lines += [f"out = out + along(p[..., {i}], rank, self.channel_dim) * {n}" for i, n in enumerate(names) if i]
+    lines += ["out = along_rank(p[..., 0], rank, self.channel_dim) * b0"]
+    lines += [f"out = out + along_rank(p[..., {i}], rank, self.channel_dim) * {n}" for i, n in enumerate(names) if i]
     body = "".join(f"    {line}\n" for line in lines)
     source = f"def forward(self, {signature}) -> torch.Tensor:\n{body}    return out\n"
     filename = f"<actlang-mix-{arity}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
-    scope: dict[str, Any] = {"torch": torch, "along": along}
+    scope: dict[str, Any] = {"torch": torch, "along_rank": along_rank}
     exec(compile(source, filename, "exec"), scope)  # generated from an integer, never user text
     cls = type(f"Mix{arity}", (Mix,), {"forward": scope["forward"], "__module__": __name__})
     cls.__qualname__ = f"Mix{arity}"
@@ -110,19 +102,14 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def compile_activation(expr: Any, **options: Any) -> nn.Module:
-    """``actlang.compile`` (looked up late: the compiler imports the registry, which names us)."""
-    import actlang
-
-    return actlang.compile(expr, **options)
-
-
 class AdAct(nn.Module):
     """One ``adact`` site: :data:`ADACT` compiled as ``body`` (its ``mix_0.w`` and ``prelu_0.a``)."""
 
+    dominant_of = staticmethod(dominant_of)
+
     def __init__(self, hp: Mapping[str, Any] | None = None, channels: int | None = None, channel_dim: int = 1) -> None:
         super().__init__()
-        self.body = compile_activation(ADACT, channels=channels, channel_dim=channel_dim)
+        self.body = compiler.compile(ADACT, channels=channels, channel_dim=channel_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)

@@ -1,6 +1,6 @@
-"""Search spaces (SPEC §7): AQuaSurF's operator sets and templates, enumeration in its order,
+"""Search spaces (docs/search.md): AQuaSurF's operator sets and templates, enumeration in its order,
 float32 features with its numerics, and deduplication by outputs, tolerance or proof; and the
-search itself (SPEC §7.1): tasks, Fisher features, the UMAP+KNN surrogate, resumable studies in
+search itself (docs/search.md): tasks, Fisher features, the UMAP+KNN surrogate, resumable studies in
 an sqlite store, and replays on measured tables.
 
 >>> from actlang import search
@@ -28,7 +28,7 @@ from actlang.search.space import (
     Preset,
     Space,
     count,
-    enumerate,  # noqa: A004 - the SPEC's name
+    enumerate,  # noqa: A004 - the public name
     space,
 )
 from actlang.search.strategy import STRATEGIES
@@ -65,4 +65,4 @@ __all__ = [
     "load_task",
     "simulate",
     "space",
-]  # fmt: skip
+]

@@ -1,9 +1,9 @@
-"""Grouping equivalent activation functions (SPEC §7).
+"""Grouping equivalent activation functions (docs/search.md).
 
 - ``by="outputs"``: AQuaSurF's rule — bit-identical float32 outputs on its 1,000 points (NaNs
   count as equal; +0 and −0 differ, as they did in AQuaSurF's string-keyed database).
 - ``by="numeric"``: outputs equal within ``rtol``/``atol`` with NaN and infinities at the same
-  points (see :mod:`actlang.search.numeric`), so ulp-level differences between kernels do not split
+  points (see :mod:`actlang.search.closeness`), so ulp-level differences between kernels do not split
   a class.
 - ``by="symbolic"``: the ``"outputs"`` classes, joined where ``actlang.equivalent`` proves two of
   them equal (candidates are the numeric near-duplicates; a merely numeric verdict does not join).

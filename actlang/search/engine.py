@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from actlang.ast import Constant, Input, Num, Param
-from actlang.search.kernels import F32, kernel
 from actlang.search.template import Fixed, Hole, Node, Op, Template
+from actlang.search.tf_kernels import F32, kernel
 
 CHUNK_BYTES = 16 << 20  # rows computed per batch: about 16 MB of float32
 KeyFn = Callable[[np.ndarray], bytes]

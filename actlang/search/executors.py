@@ -9,46 +9,12 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import traceback
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from actlang.search.task import Task
-
-_TASK: Task | None = None
-
-
-def _init_worker(task: str | Task, threads: int) -> None:
-    import torch
-
-    from actlang.search.tasks import load_task
-
-    torch.set_num_threads(threads)
-    use_task(load_task(task))
-
-
-def use_task(task: Task) -> None:
-    """Make ``task`` the one this worker process trains (:func:`train_one`, :func:`fisher_many`)."""
-    global _TASK
-    _TASK = task
-
-
-def train_one(activation: str, seed: int) -> dict[str, Any]:
-    """Run in a worker: train ``activation``; an exception comes back as ``{"error": traceback}``."""
-    assert _TASK is not None
-    try:
-        return _TASK.train_and_evaluate(activation, seed)
-    except Exception:  # a user's task raising is a recorded failure, not a dead search
-        return {"error": traceback.format_exc(limit=20)}
-
-
-def fisher_many(names: list[str]) -> list[tuple[Any, bool]]:
-    """Run in a worker: Fisher features of ``names`` (see :mod:`actlang.search.fisher`)."""
-    from actlang.search.fisher import fisher_feature
-
-    assert _TASK is not None
-    return [fisher_feature(_TASK, name) for name in names]
+from actlang.search.worker import init_worker
 
 
 class InlineExecutor(Executor):
@@ -57,7 +23,7 @@ class InlineExecutor(Executor):
     def __init__(self, task: str | Task, threads: int | None = None):
         import torch
 
-        _init_worker(task, threads or torch.get_num_threads())
+        init_worker(task, threads or torch.get_num_threads())
 
     def submit(self, fn, /, *args, **kwargs) -> Future:
         future: Future = Future()
@@ -84,7 +50,7 @@ def make_executor(task: str | Task, workers: int, kind: str = "local", **ray_opt
     return ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=_init_worker,
+        initializer=init_worker,
         initargs=(task, threads),
     )
 

@@ -23,7 +23,7 @@ COLUMNS = ("name", "val_acc", "val_loss", "train_loss", "runtime_s", "diverged",
 
 
 def export_table(study: Study, path: str | Path, metadata: dict[str, Any] | None = None,
-                 progress: bool | None = None) -> int:  # fmt: skip
+                 progress: bool | None = None) -> int:
     """Write ``path`` (CSV) and ``path`` with ``.json`` (where the table came from); returns rows."""
     from actlang.search.fisher import fisher_features
     from actlang.search.runner import bar
@@ -51,7 +51,7 @@ def export_table(study: Study, path: str | Path, metadata: dict[str, Any] | None
                 cells = ["" if not np.isfinite(v) else f"{v:.6g}" for v in vector]
                 writer.writerow([row[c] if row[c] is not None else "" for c in COLUMNS] + cells)
         meta = {"rows": len(done), "task": study.task_name, "space": study.space, "seed": study.seed,
-                **(metadata or {})}  # fmt: skip
+                **(metadata or {})}
         path.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
     except OSError as error:
         raise ActlangError(f"cannot write {str(path)!r}: {error.strerror or error}") from error

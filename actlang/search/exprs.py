@@ -14,7 +14,7 @@ import numpy as np
 
 from actlang.ast import Call, Constant, Expr, Input, Num, Param, walk
 from actlang.search.engine import canonical
-from actlang.search.kernels import F32, kernel
+from actlang.search.tf_kernels import F32, kernel
 
 
 def evaluate_many(exprs: Sequence[Expr], points: np.ndarray) -> np.ndarray:

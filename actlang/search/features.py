@@ -7,8 +7,8 @@ from collections.abc import Iterable
 import numpy as np
 
 from actlang.search.engine import Engine, aquasurf_points
-from actlang.search.kernels import F32
 from actlang.search.space import Space
+from actlang.search.tf_kernels import F32
 
 
 def features(names: Iterable[str] | Space, points: np.ndarray | None = None) -> np.ndarray:

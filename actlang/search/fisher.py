@@ -1,4 +1,4 @@
-"""Fisher features (SPEC §7.1): the spectrum of the Kronecker-factored Fisher at initialisation.
+"""Fisher features (docs/search.md): the spectrum of the Kronecker-factored Fisher at initialisation.
 
 For a network built with one activation, curvlinops' ``KFACLinearOperator`` (Monte-Carlo Fisher:
 labels sampled from the model's predictive distribution) gives each weight layer's two Kronecker
@@ -67,7 +67,7 @@ def kronecker_factors(task: Task, activation: str) -> list[tuple[np.ndarray, np.
     operator = KFACLinearOperator(
         model, nn.CrossEntropyLoss(), params, [(inputs, labels)],
         fisher_type="mc", mc_samples=1, separate_weight_and_bias=False, check_deterministic=False,
-    )  # fmt: skip
+    )
     operator.compute_kronecker_factors()
     state = operator.state_dict()
     inputs_cov, gradients_cov = state["input_covariances"], state["gradient_covariances"]

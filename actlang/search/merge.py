@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from actlang.errors import UnsupportedError
+from actlang.search.closeness import _close, close_components
 from actlang.search.keys import NEGATE, REFLECT, TRANSFORMS, Symmetry, transform
-from actlang.search.numeric import _close, close_components
 from actlang.search.rows import Rows
 
 UNKNOWN = -1  # a member joined only through others: no single transform relates it
@@ -46,7 +46,7 @@ def merge_symbolic(
     """Exact classes joined where sympy proves their representatives equivalent; the candidates
     are the numeric components (a proof is tried only between numerically close functions)."""
     try:
-        from actlang import equivalent
+        from actlang.symbolic import equivalent
     except ImportError:  # pragma: no cover - depends on the symbolic layer being installed
         raise UnsupportedError("the symbolic mode needs actlang.equivalent (the symbolic layer)") from None
     first_name: dict[int, str] = {}

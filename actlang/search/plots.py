@@ -77,7 +77,7 @@ def plot_embedding(study: Study, path: str | Path, seed: int | None = None) -> N
         valid &= np.isfinite(fisher).all(axis=1)
     rows = np.flatnonzero(valid)
     points = embed(outputs[rows], fisher[rows] if use_fisher else None, "both" if use_fisher else "outputs",
-                   study.seed if seed is None else seed)  # fmt: skip
+                   study.seed if seed is None else seed)
     accuracy = {r["id"]: r["val_acc"] for r in study.results() if r["state"] == "done"}
     scored = np.array([ids[r] in accuracy for r in rows])
     values = np.array([accuracy.get(ids[r]) or 0.0 for r in rows])

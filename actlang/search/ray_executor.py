@@ -50,14 +50,14 @@ def _call_in_worker(task: str | Task, key: str, threads: int, fn: Callable[..., 
     """Runs in a Ray worker: load ``task`` once per process (keyed by ``key``), then ``fn(*args)``."""
     import torch
 
-    from actlang.search import executors
+    from actlang.search import worker
     from actlang.search.tasks import load_task
 
     if torch.get_num_threads() != threads:  # Ray reuses a worker process for calls of other sizes
         torch.set_num_threads(threads)
     if key not in _LOADED:
         _LOADED[key] = load_task(task)
-    executors.use_task(_LOADED[key])
+    worker.use_task(_LOADED[key])
     return fn(*args)
 
 

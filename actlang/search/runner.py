@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from actlang.errors import ActlangError
-from actlang.search.executors import fisher_many, lost_worker_errors, make_executor, train_one
+from actlang.search.executors import lost_worker_errors, make_executor
 from actlang.search.store import owner_id
 from actlang.search.strategy import Suggester
+from actlang.search.worker import fisher_many, train_one
 
 if TYPE_CHECKING:
     from actlang.search.study import Study
@@ -41,7 +42,7 @@ class Runner:
     """One run of a study; not reusable."""
 
     def __init__(self, study: Study, strategy: str, workers: int, progress: bool | None, lease_s: float,
-                 max_attempts: int, executor: str = "local", executor_options: dict | None = None):  # fmt: skip
+                 max_attempts: int, executor: str = "local", executor_options: dict | None = None):
         self.study, self.store = study, study.store
         self.executor_kind, self.executor_options = executor, executor_options or {}
         self.strategy, self.workers, self.progress = strategy, workers, progress
@@ -60,7 +61,7 @@ class Runner:
     def executor(self) -> Executor:
         if self._executor is None:
             self._executor = make_executor(self.study.task, self.workers, self.executor_kind,
-                                           **self.executor_options)  # fmt: skip
+                                           **self.executor_options)
         return self._executor
 
     def run(self, budget: int) -> None:
@@ -71,7 +72,7 @@ class Runner:
         try:
             fisher = self._fisher() if self.strategy in ("surrogate", "fisher") else None
             suggester = Suggester(self.strategy, self.store.outputs(self.ids), fisher, self.baselines,
-                                  seed=self.study.seed)  # fmt: skip
+                                  seed=self.study.seed)
             if budget > len(self.baselines):  # suggestions beyond the baselines will be needed
                 suggester.embed_in_background()
             with bar(budget, done, f"search {self.study.task_name}", self.progress) as progress:

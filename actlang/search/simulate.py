@@ -111,8 +111,8 @@ def summarise(curves: list[np.ndarray], threshold: float, checkpoints=CHECKPOINT
 
 
 def simulate(table: str | Path | Table, strategy: str = "surrogate", trials: int = 50, *, seed: int = 0,
-             embeddings: int | None = 10, progress: bool | None = None) -> dict[str, Any]:  # fmt: skip
-    """Replay ``trials`` searches with ``strategy``; SPEC §7.1's summary plus the median curve.
+             embeddings: int | None = 10, progress: bool | None = None) -> dict[str, Any]:
+    """Replay ``trials`` searches with ``strategy``; its summary (docs/search.md) and the median curve.
 
     ``embeddings`` caps the distinct UMAP fits (trial i uses embedding seed ``i mod embeddings``;
     ``None``: one per trial); tie-breaking and random draws always use the trial's own seed.

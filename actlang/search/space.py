@@ -17,12 +17,12 @@ from actlang.registry import lookup
 from actlang.search.template import Template, parse_template
 
 # AQuaSurF's operators, in its order and spelling (each is the registry primitive of that name or
-# alias; the float32 kernels in actlang.search.kernels reproduce TensorFlow's numerics).
+# alias; the float32 kernels in actlang.search.tf_kernels reproduce TensorFlow's numerics).
 AQUASURF_UNARY: tuple[str, ...] = (
     "zero", "one", "identity", "negative", "abs", "reciprocal", "square", "exp", "erf", "erfc",
     "sinh", "cosh", "tanh", "expm1", "sigmoid", "log_sigmoid", "arcsinh", "arctan", "bessel_i0e",
     "bessel_i1e", "relu", "elu", "selu", "swish", "softplus", "softsign", "hard_sigmoid",
-)  # fmt: skip
+)
 AQUASURF_BINARY: tuple[str, ...] = ("add", "sub", "mul", "div", "pow", "max", "min")
 AQUASURF_NARY: tuple[str, ...] = ("sum_n", "prod_n", "max_n", "min_n")
 # Operators AQuaSurF's later experiments added to the unary set.
@@ -30,7 +30,7 @@ AQUASURF_EXTRA_UNARY: tuple[str, ...] = ("elish", "leakyrelu", "mish", "gelu")
 # The eight baselines AQuaSurF evaluates first.
 BASELINES: tuple[str, ...] = (
     "elu(x)", "relu(x)", "selu(x)", "sigmoid(x)", "softplus(x)", "softsign(x)", "swish(x)", "tanh(x)",
-)  # fmt: skip
+)
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ PRESETS: dict[str, Preset] = {
                 "(paper: 425,896 unique)",
         ),
     )
-}  # fmt: skip
+}
 
 
 def templates_of(
@@ -125,7 +125,7 @@ def space(
     return Space(tuple(compile_templates(texts + extra, unary, binary, nary)))
 
 
-def enumerate(  # noqa: A001 - the SPEC's name
+def enumerate(  # noqa: A001 - the public name
     template: str | Sequence[str] | None = None,
     unary: Sequence[str] = AQUASURF_UNARY,
     binary: Sequence[str] = AQUASURF_BINARY,

@@ -194,7 +194,7 @@ class Store:
         now = time.time()
         with self.transaction() as db:
             row = db.execute("SELECT state, owner, lease_expires, attempts FROM evaluations WHERE class_id = ?",
-                             (class_id,)).fetchone()  # fmt: skip
+                             (class_id,)).fetchone()
             if row is not None:
                 state, holder, expires, attempts = row
                 stale = state == "running" and ((expires or 0) < now or not owner_alive(holder))
@@ -218,25 +218,25 @@ class Store:
             rows = db.execute(query).fetchall()
             stale = [(cid,) for cid, owner, expires in rows if (expires or 0) < now or not owner_alive(owner)]
             db.executemany("UPDATE evaluations SET state = 'pending', owner = NULL, lease_expires = NULL "
-                           "WHERE class_id = ?", stale)  # fmt: skip
+                           "WHERE class_id = ?", stale)
         return len(stale)
 
     def pending(self) -> list[int]:
         """Classes whose evaluation was interrupted or is to be retried, oldest first."""
         return [cid for (cid,) in self.db.execute("SELECT class_id FROM evaluations WHERE state = 'pending' "
-                                                  "ORDER BY started")]  # fmt: skip
+                                                  "ORDER BY started")]
 
     def renew(self, owner: str, lease_s: float) -> None:
         """Extend every lease ``owner`` holds (the driver's heartbeat)."""
         with self.transaction() as db:
             db.execute("UPDATE evaluations SET lease_expires = ? WHERE owner = ? AND state = 'running'",
-                       (time.time() + lease_s, owner))  # fmt: skip
+                       (time.time() + lease_s, owner))
 
     def release(self, owner: str) -> None:
         """Give back what ``owner`` holds (a clean stop): running → pending."""
         with self.transaction() as db:
             db.execute("UPDATE evaluations SET state = 'pending', owner = NULL, lease_expires = NULL, "
-                       "attempts = MAX(attempts - 1, 0) WHERE owner = ? AND state = 'running'", (owner,))  # fmt: skip
+                       "attempts = MAX(attempts - 1, 0) WHERE owner = ? AND state = 'running'", (owner,))
 
     def finish(self, class_id: int, owner: str, result: dict[str, Any]) -> bool:
         """Record a result (only by the lease holder); ``False`` if someone else took it over."""
@@ -249,7 +249,7 @@ class Store:
                 (time.time(), order, _real(result.get("val_acc")), _real(result.get("val_loss")),
                  _real(result.get("train_loss")), _real(result.get("runtime_s")), int(bool(result.get("diverged"))),
                  json.dumps(result, default=str), class_id, owner),
-            )  # fmt: skip
+            )
             return cursor.rowcount == 1
 
     def fail(self, class_id: int, owner: str, error: str, final: bool) -> None:
@@ -270,7 +270,7 @@ class Store:
             "ORDER BY e.order_done IS NULL, e.order_done, e.started"
         ).fetchall()
         names = ("id", "name", "baseline", "state", "val_acc", "val_loss", "train_loss", "runtime_s", "diverged",
-                 "attempts", "error", "order")  # fmt: skip
+                 "attempts", "error", "order")
         out = []
         for row in rows:
             entry = dict(zip(names, row, strict=True))

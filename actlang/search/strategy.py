@@ -1,4 +1,4 @@
-"""Which class to evaluate next: the 8 baselines first, then one strategy (SPEC §7.1).
+"""Which class to evaluate next: the 8 baselines first, then one strategy (docs/search.md).
 
 - ``surrogate``: KNN regression on the joint UMAP embedding of outputs and Fisher features
   (AQuaSurF), over candidates whose two features are valid.
@@ -98,7 +98,7 @@ class Suggester:
         return self._surrogate
 
     def next(self, evaluated: Mapping[int, float], busy: Collection[int] = (),
-             rng: np.random.Generator | None = None) -> int | None:  # fmt: skip
+             rng: np.random.Generator | None = None) -> int | None:
         """The next class to evaluate, or ``None`` when every candidate is taken."""
         taken = set(evaluated) | set(busy)
         for index in self.baselines:

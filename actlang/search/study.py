@@ -31,7 +31,7 @@ class Study:
     """A search's store, task and space. ``task``/``space`` are needed only to create the store."""
 
     def __init__(self, path: str | os.PathLike[str], task: str | Task | None = None, space: str | None = None,
-                 *, seed: int = 0, pool: int | None = DEFAULT_POOL, progress: bool | None = None):  # fmt: skip
+                 *, seed: int = 0, pool: int | None = DEFAULT_POOL, progress: bool | None = None):
         self.path = Path(path)
         self.task = task
         self.store = Store(self.path)
@@ -66,7 +66,7 @@ class Study:
         self.store.add_classes(rows)
         spec = task if isinstance(task, str) else loaded.name
         self.store.set_meta({"task": spec, "task_name": loaded.name, "space": space, "seed": seed,
-                             "pool": pool or 0})  # fmt: skip
+                             "pool": pool or 0})
 
     # -- reading ---------------------------------------------------------------------------
     def results(self) -> list[dict[str, Any]]:
@@ -84,14 +84,14 @@ class Study:
         return best[0] if best else None
 
     def status(self) -> dict[str, Any]:
-        """SPEC §7.1's ``status``: counts per state and the best class so far."""
+        """``status`` (docs/search.md): counts per state and the best class so far."""
         counts = self.store.counts()
         best = self.best()
         return {
             "evaluated": counts["done"], "failed": counts["failed"], "running": counts["running"],
             "pending": counts["pending"], "classes": len(self.store.classes()), "task": self.task_name,
             "space": self.space, "best": None if best is None else {"name": best["name"], "val_acc": best["val_acc"]},
-        }  # fmt: skip
+        }
 
     def members(self, name: str) -> list[str]:
         """Every string of the class whose representative is ``name``."""
@@ -109,7 +109,7 @@ class Study:
     def run(self, budget: int, workers: int = 1, executor: str = "local", *, strategy: str = "surrogate",
             progress: bool | None = None, lease_s: float = 600.0, max_attempts: int = 3,
             address: str | None = None, cpus_per_trial: float | None = None,
-            gpus_per_trial: float = 0.0) -> list[dict[str, Any]]:  # fmt: skip
+            gpus_per_trial: float = 0.0) -> list[dict[str, Any]]:
         """Evaluate classes until ``budget`` distinct classes are done (earlier runs count).
 
         ``workers`` trials run at once: in a local process pool (``executor="local"``) or as Ray

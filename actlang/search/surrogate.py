@@ -1,4 +1,4 @@
-"""The surrogate (SPEC §7.1): a 2-D UMAP embedding of the candidates and KNN regression on it.
+"""The surrogate (docs/search.md): a 2-D UMAP embedding of the candidates and KNN regression on it.
 
 Features: the output vectors (euclidean UMAP) and the Fisher CDFs (manhattan UMAP, 3 neighbours),
 joined as the fuzzy union of the two UMAP graphs (umap-learn's ``a + b``), as AQuaSurF does. The
@@ -54,7 +54,7 @@ def embed(
         embedding, _ = umap_.simplicial_set_embedding(
             None, graph, 2, 1.0, a, b, 1.0, 5, None, "spectral" if connected else "random", rng,
             "euclidean", {}, False, {}, False,
-        )  # fmt: skip
+        )
     return np.asarray(embedding, np.float64)
 
 
@@ -88,7 +88,7 @@ class Surrogate:
 
     @classmethod
     def from_features(cls, outputs: np.ndarray | None, fisher: np.ndarray | None,
-                      features: Features = "both", seed: int = 0) -> Surrogate:  # fmt: skip
+                      features: Features = "both", seed: int = 0) -> Surrogate:
         return cls(embed(outputs, fisher, features, seed))
 
     def fit(self, indices: Sequence[int], accuracies: Sequence[float]) -> Surrogate:

@@ -1,4 +1,4 @@
-"""Tasks (SPEC §7.1): a network, its data and a training recipe, scored for one activation.
+"""Tasks (docs/search.md): a network, its data and a training recipe, scored for one activation.
 
 A :class:`Task` builds the network with an activation in every slot, gives one fixed batch for
 Fisher features, and trains and evaluates a candidate. :class:`ClassificationTask` is the recipe
@@ -81,11 +81,12 @@ class ClassificationTask(Task):
         return self._dataset
 
     def build(self, activation: str) -> Any:
-        import actlang
+        from actlang import compiler
+        from actlang.parser import parse
 
         # Parsed once (a bad name fails here, not in slot 3), in AQuaSurF's names: a search space's spelling.
-        expr = actlang.parse(activation, dialect="aquasurf")
-        return self.network(lambda: actlang.compile(expr, memory_efficient=self.memory_efficient))
+        expr = parse(activation, dialect="aquasurf")
+        return self.network(lambda: compiler.compile(expr, memory_efficient=self.memory_efficient))
 
     def batch(self) -> TensorPair:
         import torch

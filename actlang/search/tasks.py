@@ -73,7 +73,7 @@ def mnist1d_network(activation: Activation, channels: int = 25):
         nn.Conv2d(channels, channels, (1, 3), stride=(1, 2), padding=(0, 1)), activation(),
         nn.Conv2d(channels, channels, (1, 3), stride=(1, 2), padding=(0, 1)), activation(),
         nn.Flatten(), nn.Linear(channels * 5, 10),
-    )  # fmt: skip
+    )
 
 
 def digits_data() -> Dataset:
@@ -98,7 +98,7 @@ def digits_network(activation: Activation):
         nn.Conv2d(1, 16, 3, padding=1), activation(),
         nn.Conv2d(16, 32, 3, stride=2, padding=1), activation(),
         nn.Flatten(), nn.Linear(32 * 4 * 4, 10),
-    )  # fmt: skip
+    )
 
 
 BUILTIN: dict[str, Callable[[], Task]] = {

@@ -1,7 +1,10 @@
-"""The symbolic layer (SPEC §4): actlang ↔ sympy, simplification, derivatives, equivalence.
+"""The symbolic layer (docs/symbolic.md): actlang ↔ sympy, simplification, derivatives, equivalence.
 
 - :func:`to_sympy` / :func:`from_sympy` — AST ↔ sympy (:mod:`.lowering`, :mod:`.raising`), with
-  one generated function class per non-native primitive (:mod:`.functions`).
+  one generated function class per non-native primitive (:mod:`.lowering`, from the facts in
+  :mod:`.functions`); exponential ratios fold into sigmoids (:mod:`.exponentials`), sub-expressions
+  into primitives (:mod:`.folding`). Imports point one way: symbols, functions, exponentials ←
+  lowering ← folding ← the rest.
 - :func:`simplify`, :func:`derivative` — results in registry primitives only (:mod:`.calculus`).
 - :func:`equivalent` → :class:`Equivalence` (:mod:`.equivalence`; verdict semantics there).
 - :func:`properties` → :class:`Properties` (:mod:`.properties`).
@@ -13,8 +16,8 @@ from __future__ import annotations
 
 from actlang.symbolic.calculus import derivative, simplify
 from actlang.symbolic.equivalence import Equivalence, equivalent
-from actlang.symbolic.functions import ActFunction, OpaqueFunction, elementary
-from actlang.symbolic.lowering import to_sympy
+from actlang.symbolic.functions import OpaqueFunction
+from actlang.symbolic.lowering import ActFunction, elementary, to_sympy
 from actlang.symbolic.properties import Properties, properties
 from actlang.symbolic.raising import from_sympy
 from actlang.symbolic.symbols import X, param_symbol
@@ -22,4 +25,4 @@ from actlang.symbolic.symbols import X, param_symbol
 __all__ = [
     "ActFunction", "Equivalence", "OpaqueFunction", "Properties", "X", "derivative", "elementary",
     "equivalent", "from_sympy", "param_symbol", "properties", "simplify", "to_sympy",
-]  # fmt: skip
+]

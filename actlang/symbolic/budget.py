@@ -42,13 +42,14 @@ def warm_up() -> None:
     first call should not run out of time on costs no later call pays."""
     import sympy as sp
 
-    from actlang.symbolic.folding import _patterns
+    from actlang.symbolic.folding import _composite_patterns, _patterns
     from actlang.symbolic.symbols import X
 
     sp.factor(sp.cancel((X**2 - 1) / (X - 1) + sp.exp(X) / (1 + sp.exp(X))))
     sp.solveset(X**2 - 2, X, sp.Reals)
     sp.simplify(sp.Max(X, 0) - sp.Piecewise((X, X > 0), (0, True)))
     _patterns()
+    _composite_patterns()
 
 
 def working_time(budget: float) -> float:

@@ -20,9 +20,9 @@ import sympy as sp
 from actlang.ast import Call, Expr, params, walk
 from actlang.errors import ActlangError, LimitError, UnsupportedError
 from actlang.symbolic.budget import Deadline, TimeUp, run_with_limit, warm_up, working_time
-from actlang.symbolic.folding import fold_exponentials, recognise
-from actlang.symbolic.functions import elementary
-from actlang.symbolic.lowering import to_sympy
+from actlang.symbolic.exponentials import fold_exponentials
+from actlang.symbolic.folding import recognise, recognise_composites
+from actlang.symbolic.lowering import elementary, sigmoid, to_sympy
 from actlang.symbolic.raising import from_sympy
 from actlang.symbolic.symbols import X, param_symbol
 
@@ -85,7 +85,7 @@ def _candidates(form: sp.Expr, deadline: Deadline):
     )
     for step in steps:
         try:
-            yield run_with_limit(lambda step=step: recognise(step()), deadline.remaining())
+            yield run_with_limit(lambda step=step: recognise_composites(recognise(step())), deadline.remaining())
         except TimeUp:
             return
         except Exception:  # a failed attempt only means no candidate from this step
@@ -121,7 +121,7 @@ def derivative(expr: Expr | str, wrt: str = "x", *, budget: float = DEFAULT_SIMP
 
     # Cheap and overflow-free first (exponential ratios folded into sigmoids), then the tidy
     # spelling (primitives recognised, common factors pulled out) if time allows.
-    quick = _limited(lambda: fold_exponentials(sp.powsimp(derived)), deadline.remaining(), expr, seconds)
+    quick = _limited(lambda: fold_exponentials(sp.powsimp(derived), sigmoid), deadline.remaining(), expr, seconds)
 
     def tidy() -> Expr:
         folded = recognise(quick)

@@ -26,9 +26,8 @@ import sympy as sp
 
 from actlang.ast import Expr, params
 from actlang.build import call
-from actlang.symbolic.functions import elementary
-from actlang.symbolic.lowering import to_sympy
-from actlang.symbolic.numeric import precise, probe_points, safe_evaluate
+from actlang.symbolic.lowering import elementary, to_sympy
+from actlang.symbolic.probe import precise, probe_points, safe_evaluate
 from actlang.symbolic.symbols import X
 
 _KINKS = (sp.Max, sp.Min, sp.Abs, sp.sign, sp.Heaviside, sp.Piecewise)

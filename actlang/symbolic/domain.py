@@ -40,14 +40,15 @@ import sympy as sp
 from actlang.ast import Call, Expr, params, walk
 from actlang.exact import exact_cache
 from actlang.registry import lookup
-from actlang.symbolic.functions import _dummies, class_form, elementary, is_elementary
-from actlang.symbolic.numeric import exact_value, precise, probe_points, safe_evaluate
+from actlang.symbolic.functions import dummies, is_elementary
+from actlang.symbolic.lowering import class_form, elementary, to_sympy
+from actlang.symbolic.probe import exact_value, precise, probe_points, safe_evaluate
 from actlang.symbolic.symbols import X
 
 Status = Literal["same", "different", "undecided"]
 MAX_GUARDS, MAX_POINTS = 40, 40
 _TOTAL = (sp.exp, sp.sin, sp.cos, sp.sinh, sp.cosh, sp.tanh, sp.asinh, sp.atan, sp.erf, sp.erfc, sp.besseli,
-          sp.Abs, sp.Max, sp.Min, sp.sign, sp.Heaviside, sp.Piecewise)  # fmt: skip
+          sp.Abs, sp.Max, sp.Min, sp.sign, sp.Heaviside, sp.Piecewise)
 _LEARNED = sp.Symbol("learned_tensor", real=True)
 
 
@@ -94,8 +95,6 @@ def compare_domains(a: Expr, b: Expr) -> DomainCheck:
 
 def collect_guards(expr: Expr) -> list[Guard]:
     """The guards of every node of ``expr`` (see module docstring); raises :class:`Undecided`."""
-    from actlang.symbolic.lowering import to_sympy
-
     found: list[Guard] = []
     branching_params = False
     for node in walk(expr):
@@ -105,9 +104,9 @@ def collect_guards(expr: Expr) -> list[Guard]:
         if primitive is None or primitive.opaque or not is_elementary(primitive, node.hyper):
             continue  # opaque: defined wherever its argument is
         arity = primitive.arity if primitive.arity is not None else len(node.args)
-        dummies = _dummies(arity + len(primitive.learned))
+        placeholders = dummies(arity + len(primitive.learned))
         args = [elementary(to_sympy(arg)) for arg in node.args]
-        mapping = dict(zip(dummies, [*args, *([_LEARNED] * len(primitive.learned))], strict=True))
+        mapping = dict(zip(placeholders, [*args, *([_LEARNED] * len(primitive.learned))], strict=True))
         guards, powers, branches = _templates(node.name, node.hyper, arity)
         found += [Guard(kind, template.xreplace(mapping)) for kind, template in guards]
         found += _power_guards(node, powers, mapping)
@@ -143,8 +142,8 @@ def _templates(name: str, hyper: tuple, arity: int) -> tuple[tuple, tuple, tuple
     exponent) pairs of its powers, and the expressions it branches on."""
     primitive = lookup(name)
     assert primitive is not None
-    dummies = _dummies(arity + len(primitive.learned))
-    form = elementary(class_form(name, hyper, dummies))
+    placeholders = dummies(arity + len(primitive.learned))
+    form = elementary(class_form(name, hyper, placeholders))
     guards: list[tuple[str, sp.Expr]] = []
     powers: list[tuple[sp.Expr, sp.Expr]] = []
     branches: list[sp.Expr] = []
@@ -157,7 +156,7 @@ def _templates(name: str, hyper: tuple, arity: int) -> tuple[tuple, tuple, tuple
             branches += [_branch_expr(c) for _, c in node.args if c != sp.true]
         elif isinstance(node, sp.Heaviside | sp.sign):
             branches.append(node.args[0])
-        elif isinstance(node, sp.Function) and not isinstance(node, _TOTAL) and node.has(*dummies):
+        elif isinstance(node, sp.Function) and not isinstance(node, _TOTAL) and node.has(*placeholders):
             if not type(node).__module__.startswith("actlang"):  # an opaque mixture inside adact
                 raise Undecided(f"{name} uses {type(node).__name__}, whose domain is not known")
     return tuple(guards), tuple(powers), tuple(branches)
@@ -308,7 +307,7 @@ def _agree(va: sp.Expr, vb: sp.Expr, exprs: list[Expr]) -> tuple[bool | None, di
 
 def _finite_agree(difference: sp.Expr, exprs: list[Expr]) -> tuple[bool | None, dict[str, float]]:
     """Whether two finite exact values are equal for every value of the learned scalars."""
-    from actlang.symbolic.numeric import param_assignments
+    from actlang.symbolic.probe import param_assignments
     from actlang.symbolic.symbols import param_symbol
 
     if difference == 0 or sp.simplify(difference) == 0:

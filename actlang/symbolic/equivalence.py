@@ -32,7 +32,7 @@ from actlang.ast import Expr, Input, substitute_input
 from actlang.build import call
 from actlang.errors import ActlangError, UnsupportedError
 from actlang.symbolic.budget import Deadline, TimeUp, run_with_limit, warm_up, working_time
-from actlang.symbolic.numeric import (
+from actlang.symbolic.probe import (
     close,
     param_assignments,
     precise,
@@ -75,7 +75,7 @@ class Equivalence:
             "verdict": self.verdict, "transform": self.transform, "counterexample": self.counterexample,
             "params": self.params, "values": list(self.values) if self.values else None, "note": self.note,
             "seconds": round(self.seconds, 4),
-        }  # fmt: skip
+        }
 
 
 def equivalent(

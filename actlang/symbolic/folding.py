@@ -1,107 +1,30 @@
 """Folding elementary sympy back into primitives, so results read (and compute) in actlang terms.
 
-- :func:`fold_exponentials`: an expression whose exponentials all share one argument ``u`` and
-  that is a polynomial in ``s = σ(u)`` once ``e^{ku} = (s/(1−s))^k`` is substituted, is rewritten
-  as that polynomial, with ``1 − σ(u)`` spelled ``σ(−u)``: ``e^{−x}/(1+e^{−x})² → σ(x)·σ(−x)``.
-  The result never overflows where the exponential ratio would (inf/inf at |x| ≈ 710).
-- :func:`recognise`: structural pattern replacement with one pattern per primitive, derived from
-  the registry (the primitive's elementary form with a wildcard argument, plus its rewrites in
-  exponentials and with already-recognised sub-primitives): ``log(1+exp(x)) → softplus(x)``,
-  ``x·sigmoid(x) → silu(x)``, ``(eˣ − e⁻ˣ)/2 → sinh(x)``. Every replacement is an identity of
-  the form it matched, so folding never changes the value.
+:func:`recognise`: structural pattern replacement with one pattern per primitive, derived from
+the registry (the primitive's elementary form with a wildcard argument, plus its rewrites in
+exponentials and with already-recognised sub-primitives): ``log(1+exp(x)) → softplus(x)``,
+``x·sigmoid(x) → silu(x)``, ``(eˣ − e⁻ˣ)/2 → sinh(x)``. Every replacement is an identity of
+the form it matched, so folding never changes the value. Exponential ratios fold into sigmoids
+first (:mod:`~actlang.symbolic.exponentials`).
 """
 
 from __future__ import annotations
 
 import functools
 import itertools
+from typing import Any
 
 import sympy as sp
 
-from actlang.registry import primitives
-from actlang.symbolic.functions import (
-    OpaqueFunction,
-    class_form,
-    elementary,
-    function_class,
-    native_form,
-)
+from actlang.registry import derived, primitives
+from actlang.symbolic.exponentials import fold_exponentials
+from actlang.symbolic.functions import OpaqueFunction, native_form
+from actlang.symbolic.lowering import class_form, elementary, function_class, sigmoid
 
 _U = sp.Wild("u")
 
 
-def sigmoid(arg: sp.Expr) -> sp.Expr:
-    return function_class("sigmoid", ())(arg)
-
-
-MAX_POWER = 6  # e^{ku} with |k| above this is left alone (the rational function grows with k)
-
-
-def fold_exponentials(expr: sp.Expr) -> sp.Expr:
-    """``expr`` with each largest sub-expression that is a polynomial in some ``σ(u)`` (see
-    :func:`fold_whole`) rewritten as that polynomial: the whole, else each term and factor."""
-    folded = fold_whole(expr)
-    if folded is not expr or not isinstance(expr, sp.Add | sp.Mul | sp.Pow) or not expr.has(sp.exp):
-        return folded
-    args = [fold_exponentials(arg) for arg in expr.args]
-    if isinstance(expr, sp.Mul):  # the factors rational in exponentials fold together: eˣ·σ(−x) → σ(x)
-        rational = [a for a in args if _rational_in_exponentials(a)]
-        others = [a for a in args if not _rational_in_exponentials(a)]
-        if len(rational) > 1 and others:
-            return fold_whole(sp.Mul(*rational)) * sp.Mul(*others)
-    rebuilt = expr.func(*args)
-    return fold_whole(rebuilt) if rebuilt != expr else expr
-
-
-def fold_whole(expr: sp.Expr) -> sp.Expr:
-    """``expr`` as a polynomial in ``σ(u)`` when it is one (see module docstring), else unchanged.
-
-    ``u`` is the exponentials' common argument with the largest coefficient that leaves every
-    other one an integer multiple of it (``e^{100x}/(1 + e^{100x})`` → ``σ(100x)``), so a large
-    coefficient never becomes a high power. Sigmoids of ``±u`` already present take part
-    (``eˣ·σ(−x)`` → ``σ(x)``: the product overflows, the sigmoid does not).
-    """
-    exps = list(expr.atoms(sp.exp))
-    if not exps or not _rational_in_exponentials(expr):
-        return expr
-    split = [e.args[0].as_coeff_Mul() for e in exps]
-    base = split[0][1]
-    if any(rest != base or not coeff.is_Rational for coeff, rest in split):
-        return expr
-    unit = functools.reduce(sp.gcd, [coeff for coeff, _ in split])
-    unit = unit if unit.is_positive else -unit
-    s = sp.Dummy("s")
-    mapping = {}
-    for e, (coeff, _) in zip(exps, split, strict=True):
-        k = coeff / unit
-        if not k.is_Integer or abs(k) > MAX_POWER:
-            return expr
-        mapping[e] = (s / (1 - s)) ** k
-    argument = unit * base
-    for term in expr.atoms(sigmoid(argument).func):
-        if term.args[0] == argument:
-            mapping[term] = s
-        elif term.args[0] == -argument:
-            mapping[term] = 1 - s
-    candidate = sp.factor(sp.cancel(expr.xreplace(mapping)))
-    if candidate.has(sp.exp) or not candidate.is_polynomial(s) or candidate.has(sp.zoo, sp.nan):
-        return expr
-    complement = sp.Dummy("t")
-    candidate = candidate.xreplace({s - 1: -complement, 1 - s: complement})
-    return candidate.xreplace({s: sigmoid(argument), complement: sigmoid(-argument)})
-
-
-def _rational_in_exponentials(expr: sp.Expr) -> bool:
-    """Whether every exponential sits in a rational position (not inside another function or a
-    fractional power): a cheap test before the costly ``cancel``/``factor`` of :func:`fold_whole`."""
-    for node in sp.preorder_traversal(expr):
-        if isinstance(node, sp.Function) and not isinstance(node, sp.exp) and node.has(sp.exp):
-            return False
-        if isinstance(node, sp.Pow) and not node.exp.is_Integer and node.base.has(sp.exp):
-            return False
-    return True
-
-
+@derived
 @functools.cache
 def _patterns() -> tuple[tuple[sp.Expr, type[sp.Function]], ...]:
     """(pattern with wildcard ``_U``, class) for every unary primitive lowered to a class."""
@@ -134,6 +57,78 @@ def _patterns() -> tuple[tuple[sp.Expr, type[sp.Function]], ...]:
     return tuple(found)
 
 
+@derived
+@functools.cache
+def _composite_patterns() -> tuple[tuple[sp.Expr, str, tuple[tuple[str, sp.Wild], ...]], ...]:
+    """(pattern, primitive name, (hyperparameter, its wildcard) pairs) for every composite whose
+    hyperparameters are all numbers written as bare names in its definition (squareplus:
+    ``(x + sqrt(x^2 + b)) / 2``): its elementary form with a wildcard for ``x`` and one for each
+    hyperparameter, which matches the composite at any hyperparameter values."""
+    from actlang.ast import params
+    from actlang.parser import parse
+    from actlang.symbolic.lowering import to_sympy
+    from actlang.symbolic.symbols import X, param_symbol
+
+    found = []
+    for primitive in primitives():
+        if primitive.arity != 1 or primitive.definition is None or primitive.sympy is not None:
+            continue
+        if primitive.stateful or not primitive.pointwise or primitive.stochastic or not primitive.hyper:
+            continue
+        body = parse(primitive.definition)
+        if any(h.kind not in ("float", "int") for h in primitive.hyper) or set(params(body)) != {
+            h.name for h in primitive.hyper
+        }:
+            continue
+        wilds = tuple((h.name, sp.Wild(f"hyper_{h.name}", properties=[_exact_number])) for h in primitive.hyper)
+        form = elementary(to_sympy(body)).xreplace({X: _U} | {param_symbol(n): w for n, w in wilds})
+        found.append((form, primitive.name, wilds))
+    return tuple(found)
+
+
+def _exact_number(value: sp.Expr) -> bool:
+    """A rational that a float literal spells exactly (what a hyperparameter value lowers to)."""
+    from actlang.symbolic.functions import number
+
+    return bool(value.is_Rational) and number(float(value)) == value
+
+
+def recognise_composites(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with sub-expressions that spell a composite at some hyperparameter values replaced
+    by that composite: ``(x + sqrt(x^2 + 1))/2`` → ``squareplus[b=1](x)``. Bottom-up; only values
+    the hyperparameter accepts, and only where the replacement is the matched form exactly."""
+    if expr.is_Atom or not expr.args:
+        return expr
+    args = tuple(recognise_composites(a) for a in expr.args)
+    if args != expr.args:
+        expr = expr.func(*args)
+    for pattern, name, wilds in _composite_patterns():
+        if expr.func != pattern.func or len(expr.args) != len(pattern.args):
+            continue
+        found = expr.match(pattern)
+        if not found or _U not in found or not found[_U].free_symbols:
+            continue
+        hyper = _accepted(name, {key: float(found[wild]) for key, wild in wilds if wild in found})
+        if hyper is not None:
+            return function_class(name, hyper)(found[_U])
+    return expr
+
+
+def _accepted(name: str, values: dict[str, float]) -> tuple[tuple[str, Any], ...] | None:
+    """The hyperparameters of ``name`` at ``values``, canonical and sorted, or None if invalid."""
+    from actlang.registry import lookup
+
+    primitive = lookup(name)
+    assert primitive is not None
+    try:
+        hyper = {h.name: h.coerce(values[h.name]) for h in primitive.hyper}
+    except (KeyError, ValueError):
+        return None
+    if primitive.check is not None and primitive.check(hyper) is not None:
+        return None
+    return tuple(sorted(hyper.items()))
+
+
 def recognise(expr: sp.Expr, rounds: int = 3) -> sp.Expr:
     """``expr`` with sub-expressions that spell a primitive replaced by that primitive.
 
@@ -145,7 +140,7 @@ def recognise(expr: sp.Expr, rounds: int = 3) -> sp.Expr:
     for _ in range(rounds):
         before = expr
         expr = _fold(expr, seen)
-        expr = fold_exponentials(expr) if expr.has(sp.exp) else expr
+        expr = fold_exponentials(expr, sigmoid) if expr.has(sp.exp) else expr
         if expr == before:
             break
     return expr

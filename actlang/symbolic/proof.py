@@ -16,7 +16,7 @@ import itertools
 
 import sympy as sp
 
-from actlang.symbolic.functions import elementary
+from actlang.symbolic.lowering import elementary
 from actlang.symbolic.symbols import X
 
 _POS = sp.Symbol("xp", positive=True)
@@ -47,7 +47,7 @@ def _without_extrema(expr: sp.Expr) -> sp.Expr:
         return first
 
     rewritten = expr.replace(lambda e: isinstance(e, sp.Max | sp.Min),
-                             lambda e: pairwise(e.args, 1 if isinstance(e, sp.Max) else -1))  # fmt: skip
+                             lambda e: pairwise(e.args, 1 if isinstance(e, sp.Max) else -1))
     return sp.expand(rewritten)
 
 

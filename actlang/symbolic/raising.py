@@ -18,9 +18,10 @@ import sympy as sp
 from actlang.ast import Call, Constant, Expr, Input, Num, Param
 from actlang.build import call
 from actlang.errors import UnsupportedError
-from actlang.registry import primitives
+from actlang.registry import derived, primitives
 from actlang.symbolic.folding import recognise
-from actlang.symbolic.functions import ActFunction, OpaqueFunction, native_form, sympy_hyper
+from actlang.symbolic.functions import OpaqueFunction, native_form, sympy_hyper
+from actlang.symbolic.lowering import ActFunction
 from actlang.symbolic.symbols import W, X
 
 
@@ -32,6 +33,7 @@ def from_sympy(expr: sp.Expr, params: Mapping[str, float] | None = None, *, fold
     return _raise(expr, dict(params or {}))
 
 
+@derived
 @functools.cache
 def _native_names() -> dict[type, str]:
     """sympy function class → primitive name, for the natives that are one function of x."""

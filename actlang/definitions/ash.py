@@ -1,4 +1,4 @@
-"""ASH, F-ASH and L-ASH (seed 001; SPEC §5.2): x·σ(2α(x − μ − z·s)) with per-sample statistics.
+"""ASH, F-ASH and L-ASH (seed 001; docs/research.md): x·σ(2α(x − μ − z·s)) with per-sample statistics.
 
 Not pointwise: μ and s are the mean and population standard deviation of each sample's whole
 feature map (every axis but the batch axis 0). The torch site modules are in
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from actlang.definitions.lazy import np, special
 from actlang.errors import EvaluationError
-from actlang.primitives.lazy import np, special
 from actlang.registry import Hyper, Learned, Primitive, define
 
 _SOURCE = "Lee et al., ASH: adaptive swish with learned percentile thresholds (seed 001)"
@@ -55,7 +55,7 @@ def _leaky(x: Any, z: Any, alpha: Any, k: float, slope: float) -> np.ndarray:
 
 
 _K = Hyper("k", "float", 50.0, low=0, high=100, open_low=True, open_high=True,
-           doc="percentage of inputs kept (z starts at Φ⁻¹(1 − k/100))")  # fmt: skip
+           doc="percentage of inputs kept (z starts at Φ⁻¹(1 − k/100))")
 _Z = Learned("z", lambda hp: z_from_k(float(hp["k"])), doc="threshold in standard deviations above the mean")
 _ALPHA = Learned("alpha", 1.0, doc="gate sharpness")
 
@@ -63,13 +63,13 @@ define(Primitive(
     name="ash", doc="x·σ(2α(x − μ − z·s)); μ, s per sample; z (init Φ⁻¹(1 − k/100)) and α learned",
     source=_SOURCE, torch=None, numpy=reference, hyper=(_K,), learned=(_Z, _ALPHA), pointwise=False,
     module="actlang.research.ash:Ash",
-))  # fmt: skip
+))
 define(Primitive(
     name="f_ash", doc="ASH with z fixed at Φ⁻¹(1 − k/100); α learned", source=_SOURCE, torch=None,
     numpy=_fixed, hyper=(_K,), learned=(_ALPHA,), pointwise=False, module="actlang.research.ash:FixedAsh",
-))  # fmt: skip
+))
 define(Primitive(
     name="l_ash", doc="leaky ASH: x·(g + slope·(1 − g)), g = σ(2α(x − μ − z·s))", source=_SOURCE, torch=None,
     numpy=_leaky, hyper=(_K, Hyper("slope", "float", 0.01, low=0, high=1, doc="leak below the threshold")),
     learned=(_Z, _ALPHA), pointwise=False, module="actlang.research.ash:LeakyAsh",
-))  # fmt: skip
+))

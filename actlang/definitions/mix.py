@@ -1,4 +1,4 @@
-"""Mixtures of activations (seed 003; SPEC §5.3): ``mix(f1, ..., fn)`` and the paper's ``adact``.
+"""Mixtures of activations (seed 003; docs/research.md): ``mix(f1, ..., fn)`` and the paper's ``adact``.
 
 ``mix`` weights its arguments by softmax(w), w learned (init 0, uniform). ``adact`` is written in
 actlang (:data:`actlang.research.mix.ADACT`, mirrored here without importing torch). Site modules:
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from actlang.primitives.lazy import np
+from actlang.definitions.lazy import np
 from actlang.registry import Learned, Primitive, define
 
 ADACT = "mix(relu, elu, leaky_relu, prelu, rrelu, silu, mish)"
@@ -34,8 +34,8 @@ define(Primitive(
     torch=None, numpy=reference, arity=None, min_args=1,
     learned=(Learned("w", 0.0, doc="mixture logits, one per argument (per channel: [C, n])"),),
     module="actlang.research.mix:Mix",
-))  # fmt: skip
+))
 define(Primitive(
     name="adact", doc="the paper's AdAct: " + ADACT, source=_SOURCE, torch=None, definition=ADACT,
     stochastic=True, module="actlang.research.mix:AdAct",
-))  # fmt: skip
+))

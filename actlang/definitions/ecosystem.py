@@ -22,14 +22,14 @@ Each composite is an actlang expression of ``x`` that reproduces the owning libr
   ``sparsemax`` work along an axis and are no activations in actlang's sense.
 
 Two names mean different functions in different libraries. actlang reads ``hard_sigmoid`` as
-Keras 2's ``clip(0.2x + 0.5, 0, 1)`` (AQuaSurF's, SPEC §3.2) and warns where it is read without a
+Keras 2's ``clip(0.2x + 0.5, 0, 1)`` (AQuaSurF's, docs/ecosystem.md) and warns where it is read without a
 dialect; ``leaky_relu``'s slope defaults to PyTorch's 0.01. ``dialect="keras"`` / ``"timm"`` read
 them as those libraries do (see docs/ecosystem.md).
 """
 
 from __future__ import annotations
 
-from actlang.primitives.lazy import np
+from actlang.definitions.lazy import np
 from actlang.registry import AMBIGUOUS, NOT_POINTWISE, Hyper, Primitive, define, define_alias, define_library
 
 _HF = "HuggingFace transformers ACT2FN"
@@ -54,22 +54,22 @@ define(Primitive(
           f"{{b}} / (torch.sqrt(torch.square({_NEG}) + {{b}}) - {_NEG}))",
     numpy=_squareplus_numpy, definition="(x + sqrt(x^2 + b)) / 2",
     hyper=(Hyper("b", "float", 4.0, low=0, open_low=True, doc="smoothness near 0"),),
-))  # fmt: skip
+))
 
 _GELU_TANH = "gelu[approximate=tanh](x)"
 for _name, _source in (
     ("gelu_tanh", f"{_TIMM} gelu_tanh"), ("gelu_new", f"{_HF} gelu_new"), ("gelu_accurate", f"{_HF} gelu_accurate"),
     ("gelu_pytorch_tanh", f"{_HF} gelu_pytorch_tanh"), ("gelu_python_tanh", f"{_HF} gelu_python_tanh"),
-):  # fmt: skip
+):
     define_alias(_name, _GELU_TANH, _source, "x/2·(1 + tanh(√(2/π)(x + 0.044715x³)))")
 define_alias("gelu_python", "gelu(x)", f"{_HF} gelu_python", "x/2·(1 + erf(x/√2))")
 define_alias("gelu_fast", "x * sigmoid(1.5957691216 * x * (1 + 0.044715 * x^2))", f"{_HF} gelu_fast",
-             "x/2·(1 + tanh(0.7978845608·x·(1 + 0.044715x²)))")  # fmt: skip
+             "x/2·(1 + tanh(0.7978845608·x·(1 + 0.044715x²)))")
 define_alias("quick_gelu", "x * sigmoid(1.702 * x)", f"{_HF} quick_gelu, {_TIMM} quick_gelu", "x·σ(1.702x)")
 define_alias("gelu_10", "hardtanh[min=-10, max=10](gelu(x))", f"{_HF} gelu_10", "gelu clipped to [−10, 10]")
 define_alias("relu2", "relu(x)^2", f"{_HF} relu2", "relu(x)², squared ReLU")
 define_alias("laplace", "ndtr((x - 0.707107) / 0.282095)", f"{_HF} laplace",
-             "½(1 + erf((x − 0.707107)/(0.282095·√2))), MEGA's attention activation")  # fmt: skip
+             "½(1 + erf((x − 0.707107)/(0.282095·√2))), MEGA's attention activation")
 define_alias("sqrtsoftplus", "sqrt(softplus(x))", f"{_HF} sqrtsoftplus", "√softplus(x)")
 define_alias("linear", "identity(x)", f"{_HF} linear, {_KERAS}.linear", "x")
 define_alias(
@@ -77,7 +77,7 @@ define_alias(
     "select(x, softplus(alpha_p) * x^2 + 0.5 * x, (expm1(min(x, -1e-06)) - x) * (0.5 + softplus(alpha_n)) + 0.5 * x)"
     " where alpha_p = 0.2033823208110246, alpha_n = -1.0502256128148468",
     f"{_HF} xielu", "xIELU: softplus(α_p)x² + x/2 above 0, (expm1(min(x, −1e-6)) − x)(½ + softplus(α_n)) + x/2 below",
-)  # fmt: skip
+)
 define_alias("hard_swish", "hardswish(x)", f"{_TIMM} hard_swish, {_KERAS}.hard_swish", "x·relu6(x + 3)/6")
 define_alias("hard_silu", "hardswish(x)", f"{_KERAS}.hard_silu", "x·relu6(x + 3)/6")
 define_alias("hard_mish", "0.5 * x * hardtanh[min=0, max=2](x + 2)", f"{_TIMM} hard_mish", "x/2·clip(x + 2, 0, 2)")
@@ -87,30 +87,30 @@ define_alias("soft_shrink", "softshrink(x)", f"{_KERAS}.soft_shrink", "softshrin
 define_alias("hard_shrink", "hardshrink(x)", f"{_KERAS}.hard_shrink", "hardshrink, λ = 0.5")
 define_alias("exponential", "exp(x)", f"{_KERAS}.exponential", "eˣ")
 define_alias("sparse_plus", "select(x - 1, x, select(x + 1, 0.25 * (x + 1)^2, 0))", f"{_KERAS}.sparse_plus",
-             "0 for x ≤ −1, (x + 1)²/4 on (−1, 1), x for x ≥ 1")  # fmt: skip
+             "0 for x ≤ −1, (x + 1)²/4 on (−1, 1), x for x ≥ 1")
 define_alias("sparse_sigmoid", "hardtanh[min=0, max=1]((x + 1) / 2)", f"{_KERAS}.sparse_sigmoid",
-             "clip((x + 1)/2, 0, 1)")  # fmt: skip
+             "clip((x + 1)/2, 0, 1)")
 
 # Every key each library defines for an elementwise activation (docs/ecosystem.md, tests).
 define_library("hf", (
     "gelu", "gelu_10", "gelu_fast", "gelu_new", "gelu_python", "gelu_pytorch_tanh", "gelu_python_tanh",
     "gelu_accurate", "hardswish", "laplace", "leaky_relu", "linear", "mish", "quick_gelu", "relu", "relu2",
     "relu6", "sigmoid", "silu", "sqrtsoftplus", "swish", "tanh", "prelu", "xielu",
-), source=_HF)  # fmt: skip
+), source=_HF)
 define_library("timm", (
     "silu", "swish", "mish", "relu", "relu6", "leaky_relu", "elu", "prelu", "celu", "selu", "gelu", "gelu_tanh",
     "quick_gelu", "sigmoid", "tanh", "hard_sigmoid", "hard_swish", "hard_mish", "identity", "hardsigmoid",
     "hardswish",
-), differs={"hard_sigmoid": "hardsigmoid(x)"}, source=_TIMM)  # fmt: skip
+), differs={"hard_sigmoid": "hardsigmoid(x)"}, source=_TIMM)
 define_library("keras", (
     "relu", "leaky_relu", "relu6", "elu", "selu", "softplus", "softsign", "soft_shrink", "sparse_plus", "silu",
     "swish", "squareplus", "gelu", "celu", "tanh", "tanh_shrink", "hard_tanh", "hard_shrink", "sigmoid",
     "sparse_sigmoid", "exponential", "hard_sigmoid", "hard_silu", "hard_swish", "linear", "mish", "log_sigmoid",
-), differs={"hard_sigmoid": "hardsigmoid(x)", "leaky_relu": "leaky_relu[slope=0.2](x)"}, source=_KERAS)  # fmt: skip
+), differs={"hard_sigmoid": "hardsigmoid(x)", "leaky_relu": "leaky_relu[slope=0.2](x)"}, source=_KERAS)
 define_library("torch", ("relu", "relu6", "leaky_relu", "elu", "celu", "selu", "gelu", "silu", "mish",
                          "hardsigmoid", "hardswish", "hardtanh", "sigmoid", "tanh", "softplus", "softsign",
                          "tanhshrink", "softshrink", "hardshrink", "logsigmoid", "prelu", "rrelu"),
-               source="PyTorch torch.nn.functional")  # fmt: skip
+               source="PyTorch torch.nn.functional")
 define_library("aquasurf", (), source="AQuaSurF (Keras 2 hard_sigmoid)")
 
 NOT_POINTWISE.update({
@@ -120,7 +120,7 @@ NOT_POINTWISE.update({
     "sparsemax": "sparsemax projects each row onto the simplex (each output depends on the whole row)",
     "glu": "glu splits its input in two halves along an axis and gates one with the other (the output is "
            "half as wide)",
-})  # fmt: skip
+})
 AMBIGUOUS.update({
     "hard_sigmoid": "hard_sigmoid is Keras 2's clip(0.2x + 0.5, 0, 1), as AQuaSurF uses it; PyTorch, timm and "
     "Keras 3 mean relu6(x + 3)/6, which actlang calls hardsigmoid",

@@ -1,4 +1,4 @@
-"""CPAB and the DiTAC family (seed 000; SPEC §5.1): learned CPAB warps T^θ of an interval [a, b].
+"""CPAB and the DiTAC family (seed 000; docs/ditac.md): learned CPAB warps T^θ of an interval [a, b].
 
 Opaque to sympy (no elementary form). The torch modules are in :mod:`actlang.cpab.module`
 (lookup table + linear interpolation, or ``exact=true`` closed form); the float64 numpy
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from actlang.primitives.lazy import LazyModule, np
+from actlang.definitions.lazy import LazyModule, np
 from actlang.registry import REQUIRED, Hyper, Learned, Primitive, define
 
 # The references and the tessellation import numpy and scipy: loaded when first used.
@@ -28,7 +28,7 @@ def _common() -> tuple[Hyper, ...]:
         Hyper("grid", "int", 2048, low=1, high=1 << 14, doc="intervals of the lookup table"),
         Hyper("prior_length", "float", 0.1, low=0, open_low=True, doc="length scale λ_s of the smoothness prior"),
         Hyper("prior_scale", "float", 1.0, low=0, open_low=True, doc="scale λ_v of the smoothness prior"),
-    )  # fmt: skip
+    )
 
 
 def _cells(default: Any) -> Hyper:
@@ -60,27 +60,27 @@ def _define(name: str, doc: str, factory: str, numpy: Callable[..., Any], hyper:
             hyper=hyper + _common(), learned=(_THETA,), module=f"actlang.cpab.module:{factory}",
             check=_interval, tags=frozenset({"cpab"}),
         )
-    )  # fmt: skip
+    )
 
 
 _define(
     "cpab", "T^θ(x) on [a, b] (CPAB warp: flow of a learned continuous piecewise-affine field), x outside",
     "CPAB", reference.cpab, (Hyper("a", "float", REQUIRED), Hyper("b", "float", REQUIRED), _cells(REQUIRED)),
-)  # fmt: skip
+)
 _define(
     "ditac", "x̃·Φ(x), x̃ = T^θ(x) on [a, b] and x outside (DiTAC, GELU-like)",
     "DiTAC", reference.ditac, (Hyper("a", "float", -3.0), Hyper("b", "float", 3.0), _cells(10)),
-)  # fmt: skip
+)
 _define(
     "ge_ditac", "x·Φ(x) for x < 0, T^θ(x) on [0, b], x above b (GE-DiTAC)",
     "GEDiTAC", reference.ge_ditac, (Hyper("b", "float", 3.0, low=0, open_low=True), _cells(10)),
-)  # fmt: skip
+)
 _define(
     "l_ditac", "T^θ(x) on [a, b], leaky_relu(x, slope) outside (L-DiTAC)",
     "LDiTAC", reference.l_ditac,
     (Hyper("a", "float", 0.0), Hyper("b", "float", 3.0), _cells(10), Hyper("slope", "float", 0.01)),
-)  # fmt: skip
+)
 _define(
     "inf_ditac", "T^θ(x) on [a, b]; outside, the affine continuation with the end slopes (inf-DiTAC)",
     "InfDiTAC", reference.inf_ditac, (Hyper("a", "float", -3.0), Hyper("b", "float", 3.0), _cells(10)),
-)  # fmt: skip
+)

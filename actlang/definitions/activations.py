@@ -9,7 +9,7 @@ derives derivatives from them.
 
 from __future__ import annotations
 
-from actlang.primitives.lazy import np, special
+from actlang.definitions.lazy import np, special
 from actlang.registry import Hyper, Learned, Primitive, define
 
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -23,9 +23,9 @@ def act(name: str, doc: str, torch: str, source: str = _TORCH, **fields) -> None
 
 act("sigmoid", "1 / (1 + e^{−x})", "torch.sigmoid({0})", numpy=special.expit,
     sympy=lambda sp, x: 1 / (1 + sp.exp(-x)), aquasurf="sigmoid",
-    vjp="torch.ops.aten.sigmoid_backward({g}, {y})")  # fmt: skip
+    vjp="torch.ops.aten.sigmoid_backward({g}, {y})")
 act("log_sigmoid", "log σ(x) = −softplus(−x)", "F.logsigmoid({0})", definition="-softplus(-x)",
-    aliases=("logsigmoid",), aquasurf="log_sigmoid")  # fmt: skip
+    aliases=("logsigmoid",), aquasurf="log_sigmoid")
 act("softsign", "x / (1 + |x|)", "F.softsign({0})", definition="x / (1 + abs(x))", aquasurf="softsign")
 act(
     "softplus", "log(1 + e^{βx}) / β (torch returns x where βx > 20)", "F.softplus({0}, beta={beta})",
@@ -33,13 +33,13 @@ act(
     sympy=lambda sp, x, beta: sp.log(1 + sp.exp(beta * x)) / beta,
     hyper=(Hyper("beta", "float", 1.0, low=0, open_low=True, doc="sharpness"),), aquasurf="softplus",
     vjp="torch.ops.aten.softplus_backward({g}, {0}, {beta}, 20.0)",
-)  # fmt: skip
+)
 # Signed zeros follow torch: relu(−0) = −0 (as torch.maximum(x, 0) keeps its first argument on a tie).
 act("relu", "max(x, 0)", "torch.relu({0})", numpy=lambda x: np.where(x < 0, 0.0, x),
     sympy=lambda sp, x: sp.Piecewise((x, x > 0), (0, True)), aquasurf="relu",
-    vjp="torch.ops.aten.threshold_backward({g}, {y}, 0.0)")  # fmt: skip
+    vjp="torch.ops.aten.threshold_backward({g}, {y}, 0.0)")
 act("relu6", "min(max(x, 0), 6)", "F.relu6({0})", definition="hardtanh[min=0, max=6](x)",
-    vjp="torch.ops.aten.hardtanh_backward({g}, {0}, 0.0, 6.0)")  # fmt: skip
+    vjp="torch.ops.aten.hardtanh_backward({g}, {0}, 0.0, 6.0)")
 act(
     "leaky_relu", "x for x ≥ 0, slope·x below (PyTorch's default slope; Keras 3's is 0.2: dialect='keras')",
     "F.leaky_relu({0}, {slope})",
@@ -47,7 +47,7 @@ act(
     sympy=lambda sp, x, slope: sp.Piecewise((x, x > 0), (slope * x, True)),
     hyper=(Hyper("slope", "float", 0.01, doc="negative slope"),), aliases=("leakyrelu",), aquasurf="leakyrelu",
     vjp="torch.ops.aten.leaky_relu_backward({g}, {0}, {slope}, False)",
-)  # fmt: skip
+)
 act(
     "elu", "x for x > 0, α(eˣ − 1) below", "F.elu({0}, {alpha})",
     # elu(±0) = ±0 for every α, as torch (α·expm1(−0) would be +0 for α ≤ −0)
@@ -55,7 +55,7 @@ act(
     sympy=lambda sp, x, alpha: sp.Piecewise((x, x > 0), (alpha * (sp.exp(x) - 1), True)),
     hyper=(Hyper("alpha", "float", 1.0, doc="saturation value −α"),), aquasurf="elu",
     vjp="torch.ops.aten.elu_backward({g}, {alpha}, 1.0, 1.0, False, {0})",
-)  # fmt: skip
+)
 act(
     "celu", "max(0, x) + min(0, α(e^{x/α} − 1))",
     # F.celu's backward is NaN for x < 0 once α < ~1e-100; this form's gradient e^{x/α} is not.
@@ -63,30 +63,30 @@ act(
     numpy=lambda x, alpha: np.where(x > 0, x, alpha * np.expm1(np.where(x > 0, 0.0, x) / alpha)),  # celu(−0) = −0
     sympy=lambda sp, x, alpha: sp.Piecewise((x, x > 0), (alpha * (sp.exp(x / alpha) - 1), True)),
     hyper=(Hyper("alpha", "float", 1.0, low=0, open_low=True),),
-)  # fmt: skip
+)
 act("selu", f"{SELU_SCALE:.6f}·elu[α={SELU_ALPHA:.6f}](x), the self-normalising constants", "F.selu({0})",
     definition=f"{SELU_SCALE!r} * elu[alpha={SELU_ALPHA!r}](x)", aquasurf="selu",
-    vjp=f"torch.ops.aten.elu_backward({{g}}, {SELU_ALPHA!r}, {SELU_SCALE!r}, 1.0, False, {{0}})")  # fmt: skip
+    vjp=f"torch.ops.aten.elu_backward({{g}}, {SELU_ALPHA!r}, {SELU_SCALE!r}, 1.0, False, {{0}})")
 act(
     "gelu", "x·Φ(x); approximate=tanh: x/2·(1 + tanh(√(2/π)(x + 0.044715x³)))",
     lambda args, names: _gelu_torch(args[0], names["approximate"].strip("'\"")),
     numpy=lambda x, approximate: _gelu_numpy(x, approximate),
     sympy=lambda sp, x, approximate: _gelu_sympy(sp, x, approximate),
     hyper=(Hyper("approximate", "choice", "none", choices=("none", "tanh")),), aquasurf="gelu",
-)  # fmt: skip
+)
 act("silu", "x·σ(x), a.k.a. swish", "F.silu({0})", definition="x * sigmoid(x)", aliases=("swish",),
-    aquasurf="swish", vjp="torch.ops.aten.silu_backward({g}, {0})")  # fmt: skip
+    aquasurf="swish", vjp="torch.ops.aten.silu_backward({g}, {0})")
 act("mish", "x·tanh(softplus(x))", "F.mish({0})", definition="x * tanh(softplus(x))", aquasurf="mish",
     vjp="torch.ops.aten.mish_backward({g}, {0})")
 act("hardsigmoid", "relu6(x + 3) / 6 (PyTorch's; see hard_sigmoid)", "F.hardsigmoid({0})",
-    definition="relu6(x + 3) / 6")  # no vjp: aten's hardsigmoid_backward uses a float32 1/6  # fmt: skip
+    definition="relu6(x + 3) / 6")  # no vjp: aten's hardsigmoid_backward uses a float32 1/6
 # clip(v, 0, 1) written so that both ends belong to the sloped piece, as torch.clamp's gradient has it.
 act("hard_sigmoid", "clip(0.2x + 0.5, 0, 1), Keras 2's, as AQuaSurF used", "torch.clamp(0.2 * {0} + 0.5, 0.0, 1.0)",
     source="Keras 2 hard_sigmoid (AQuaSurF)", aquasurf="hard_sigmoid",
     definition="select(-(0.2 * x + 0.5), 0, select(0.2 * x - 0.5, 1, 0.2 * x + 0.5))",
     # slope 0.2 on |x| ≤ 2.5, ends included: exactly where 0 ≤ 0.2x + 0.5 and 0.2x ≤ 0.5 in floating point
     vjp="torch.mul({g}, (torch.abs({0}) <= 2.5).to({g}.dtype).mul_(0.2))",
-    local="(torch.abs({0}) <= 2.5).to({0}.dtype).mul_(0.2)")  # fmt: skip
+    local="(torch.abs({0}) <= 2.5).to({0}.dtype).mul_(0.2)")
 act("hardswish", "x · hardsigmoid(x)", "F.hardswish({0})", definition="x * hardsigmoid(x)")
 act(
     "hardtanh", "clip(x, min, max)", "F.hardtanh({0}, {min}, {max})",
@@ -95,35 +95,35 @@ act(
     hyper=(Hyper("min", "float", -1.0), Hyper("max", "float", 1.0)),
     check=lambda hp: None if hp["min"] < hp["max"] else "min must be below max",
     vjp="torch.ops.aten.hardtanh_backward({g}, {0}, {min}, {max})",
-)  # fmt: skip
+)
 # kernels.tanhshrink: the series near 0, where x − tanh(x) cancels (F.tanhshrink is 0 there).
 act("tanhshrink", "x − tanh(x)", "kernels.tanhshrink({0})", definition="x - tanh(x)",
-    numpy=lambda x: _tanhshrink_numpy(x))  # fmt: skip
+    numpy=lambda x: _tanhshrink_numpy(x))
 act(
     "softshrink", "x − λ above λ, x + λ below −λ, 0 between", "F.softshrink({0}, {lambd})",
     numpy=lambda x, lambd: np.where(x > lambd, x - lambd, np.where(x < -lambd, x + lambd, 0.0 * x)),  # NaN stays NaN
     sympy=lambda sp, x, lambd: sp.Piecewise((x - lambd, x > lambd), (x + lambd, x < -lambd), (0, True)),
     hyper=(Hyper("lambd", "float", 0.5, low=0),), vjp="torch.ops.aten.softshrink_backward({g}, {0}, {lambd})",
-)  # fmt: skip
+)
 act(
     "hardshrink", "x where |x| > λ, else 0", "F.hardshrink({0}, {lambd})",
     numpy=lambda x, lambd: np.where(np.abs(x) > lambd, x, 0.0 * np.abs(x)),  # NaN stays NaN, −0 → +0, as torch
     sympy=lambda sp, x, lambd: sp.Piecewise((x, sp.Abs(x) > lambd), (0, True)),
     hyper=(Hyper("lambd", "float", 0.5, low=0),), vjp="torch.ops.aten.hardshrink_backward({g}, {0}, {lambd})",
-)  # fmt: skip
+)
 act(
     "elish", "x·σ(x) for x > 0, (eˣ − 1)·σ(x) below (ELiSH)",
     # expm1 sees min(x, 0) so the branch torch.where discards never overflows into a NaN gradient.
     "torch.sigmoid({0}) * torch.where({0} > 0, {0}, torch.expm1(torch.clamp({0}, max=0.0)))",
     source="Basirat & Roth 2018 (ELiSH), as AQuaSurF used it",
     definition="sigmoid(x) * select(x, x, expm1(x))", aquasurf="elish",
-)  # fmt: skip
+)
 act(
     "prelu", "x for x ≥ 0, a·x below; a learned (init 0.25)", "torch.where({0} >= 0, {0}, {a} * {0})",
     numpy=lambda x, a: np.where(x >= 0, x, a * x),
     sympy=lambda sp, x, a: sp.Piecewise((x, x >= 0), (a * x, True)),
     learned=(Learned("a", 0.25, doc="negative slope"),),
-)  # fmt: skip
+)
 act(
     "rrelu", "x for x ≥ 0, r·x below: r ~ U(lower, upper) in training, (lower+upper)/2 otherwise",
     "kernels.rrelu({0}, {lower}, {upper}, {training})",
@@ -132,7 +132,7 @@ act(
     hyper=(Hyper("lower", "float", 1 / 8, low=0, high=1), Hyper("upper", "float", 1 / 3, low=0, high=1)),
     check=lambda hp: None if hp["lower"] <= hp["upper"] else "lower must not exceed upper",
     stochastic=True,
-)  # fmt: skip
+)
 
 
 def _gelu_torch(x: str, approximate: str) -> str:

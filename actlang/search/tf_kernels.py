@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 from scipy import special
 
+from actlang.definitions.activations import SELU_ALPHA, SELU_SCALE
 from actlang.exact import exact_cache
-from actlang.primitives.activations import SELU_ALPHA, SELU_SCALE
 
 F32 = np.float32
 Kernel = Callable[..., np.ndarray]

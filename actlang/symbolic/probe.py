@@ -21,10 +21,10 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import sympy as sp
 
-from actlang.ast import Call, Constant, Expr, Input, Num, Param, params, walk
+from actlang.ast import Call, Constant, Expr, Input, Num, Param, Sites, params, walk
 from actlang.evaluate import evaluate, expand_definition
 from actlang.registry import lookup
-from actlang.symbolic.functions import sympy_hyper
+from actlang.symbolic.functions import literal_value, sympy_hyper
 
 DIGITS = 50
 RTOL, ATOL = 1e-9, 1e-12
@@ -123,11 +123,11 @@ class _Opaque(Exception):
 
 class _Context:
     """State of one evaluation: parameter values (None: symbols), exactness, stateful-site
-    counters (numbered as ``evaluate`` numbers them), and whether a pole fed another node."""
+    names (numbered as ``evaluate`` numbers them), and whether a pole fed another node."""
 
     def __init__(self, values: Mapping[str, float] | None, exact: bool, digits: int = DIGITS) -> None:
         self.values, self.exact, self.digits = values, exact, digits
-        self.counters: dict[str, int] = {}
+        self.sites = Sites()
         self.pole_used = False
 
     def param(self, name: str, init: float) -> sp.Expr:
@@ -171,17 +171,13 @@ def _absorbs_nan(name: str, vals: list[sp.Expr]) -> sp.Expr | None:
 
 def _precise(expr: Expr, x: sp.Expr, context: _Context) -> sp.Expr:
     """Node by node; when exact nothing is rounded (so ``√2 − √2`` is exactly 0)."""
-    from actlang.symbolic.lowering import number
-
     exact = context.exact
     match expr:
-        case Num(value=value):
-            return number(value)
+        case Num() | Constant():
+            value = literal_value(expr)
+            return value if exact or isinstance(expr, Num) else value.evalf(context.digits)
         case Input():
             return x
-        case Constant(name=name):
-            value = sp.pi if name == "pi" else sp.E
-            return value if exact else value.evalf(context.digits)
         case Param(name=name, init=init):
             return context.param(name, init)
         case Call(name=name, args=args, hyper=hyper):
@@ -198,8 +194,7 @@ def _precise(expr: Expr, x: sp.Expr, context: _Context) -> sp.Expr:
             assert primitive is not None
             learned = {}
             if primitive.stateful:
-                site = f"{name}_{context.counters.setdefault(name, 0)}"
-                context.counters[name] += 1
+                site = context.sites.next(name)
                 hp = dict(hyper)
                 learned = {lt.name: context.learned(site, lt.name, lt.initial(hp)) for lt in primitive.learned}
             if name in ("div", "reciprocal") and _is_zero(vals[-1], exact):
