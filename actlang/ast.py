@@ -17,7 +17,7 @@ Build calls with :func:`actlang.call`, which resolves aliases and validates hype
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
@@ -139,6 +139,18 @@ class Param(_Leaf):
             raise ValueError(f"initial value of {self.name!r} must be finite, got {self.init!r}")
         object.__setattr__(self, "init", float(self.init))
 
+    # Equal only with the same sign of zero too: ``p = -0.0`` and ``p = 0.0`` differ (1/p starts
+    # at -inf or +inf), so neither a cache nor shared code may take one for the other. (The hash
+    # may equate them: equal hashes only make ``==`` decide.)
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Param):
+            return NotImplemented
+        same = self.name == other.name and self.init == other.init
+        return same and _zero_signs((self.init,)) == _zero_signs((other.init,))
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.init))
+
 
 @dataclass(frozen=True, slots=True)
 class Call(_Node):
@@ -159,6 +171,25 @@ class Call(_Node):
     def __post_init__(self) -> None:
         object.__setattr__(self, "depth", 1 + max((a.depth for a in self.args), default=0))
 
+    # Hyperparameters compare with their signs of zero: ``hardtanh[min=-0.0]`` and
+    # ``hardtanh[min=0.0]`` have poles of opposite signs under ``reciprocal``, so the compiler's
+    # shared subexpressions and every cache keyed by a tree must keep them apart. (The hash may
+    # equate them: equal hashes only make ``==`` decide, and hashing stays as cheap as before.)
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if not isinstance(other, Call):
+            return NotImplemented
+        return (
+            self.name == other.name
+            and self.hyper == other.hyper
+            and _zero_signs(v for _, v in self.hyper) == _zero_signs(v for _, v in other.hyper)
+            and self.args == other.args
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.args, self.hyper))
+
     @property
     def hp(self) -> dict[str, HyperValue]:
         """The hyperparameters as a dict."""
@@ -166,6 +197,11 @@ class Call(_Node):
 
 
 Expr: TypeAlias = Num | Input | Constant | Param | Call
+
+
+def _zero_signs(values: Iterable[object]) -> tuple[bool, ...]:
+    """Which float zeros among ``values`` are -0.0 (``0.0 == -0.0``, so ``==`` alone can't tell)."""
+    return tuple(math.copysign(1.0, v) < 0 for v in values if isinstance(v, float) and v == 0)
 
 
 def walk(expr: Expr) -> Iterator[Expr]:

@@ -11,6 +11,7 @@ from actlang.ast import Call, Constant, Expr, Input, Num, Param, Sites, params, 
 from actlang.build import as_expr
 from actlang.definitions.lazy import np  # numpy on first use: `import actlang` and the CLI's text paths skip it
 from actlang.errors import EvaluationError
+from actlang.exact import exact_cache
 from actlang.registry import Primitive, lookup
 
 
@@ -134,7 +135,7 @@ def reference(primitive: Primitive):
     return expanded
 
 
-@functools.cache
+@exact_cache()  # hyper keyed bit for bit: a -0.0 reaches the definition (actlang.exact)
 def expand_definition(primitive: Primitive, hyper: tuple[tuple[str, Any], ...]) -> Expr:
     """The primitive's actlang definition with its hyperparameter names replaced by values."""
     from actlang.parser import parse

@@ -274,13 +274,15 @@ AMBIGUOUS: dict[str, str] = {}
 
 
 def define(primitive: Primitive) -> Primitive:
-    """Register ``primitive``; its name and aliases must be new."""
+    """Register ``primitive``; its name and aliases must be new. Every cached table derived from
+    the registry is forgotten (see :func:`derived`): one built before would lack ``primitive``."""
     for name in (primitive.name, *primitive.aliases):
         if name in REGISTRY or name in ALIASES:
             raise RuntimeError(f"primitive name {name!r} defined twice")
     REGISTRY[primitive.name] = primitive
     for alias in primitive.aliases:
         ALIASES[alias] = primitive.name
+    _forget_derived()
     return primitive
 
 
@@ -290,6 +292,10 @@ def unregister(name: str) -> None:
     primitive = REGISTRY.pop(name)
     for alias in primitive.aliases:
         ALIASES.pop(alias, None)
+    _forget_derived()
+
+
+def _forget_derived() -> None:
     for clear in _DERIVED:
         clear()
 

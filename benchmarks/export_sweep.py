@@ -11,6 +11,10 @@ is counted apart. Prints one line per primitive and the counts (docs/compiler.md
     python benchmarks/export_sweep.py                  # the full sweep (half an hour on 2 cores)
     python benchmarks/export_sweep.py --onnx-ranks 1,2,3,4,5
     python benchmarks/export_sweep.py --only ditac,gelu --onnx-ranks 2
+    python benchmarks/export_sweep.py --part 2/3       # every third primitive, from the second
+
+Files are exported and loaded a batch of primitives at a time (``--batch``), and the running
+counts are printed after each batch.
 """
 
 from __future__ import annotations
@@ -34,31 +38,46 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated primitive names (default: all)")
     parser.add_argument("--ranks", default="1,2,3,4,5", help="ranks of the exported files")
     parser.add_argument("--onnx-ranks", default="4", help="ranks of the onnx files ('' for none)")
+    parser.add_argument("--part", default="1/1", help="K/N: the K-th of N slices of the primitives (registry order)")
+    parser.add_argument("--batch", type=int, default=8, help="primitives whose files are loaded in one fresh process")
     args = parser.parse_args()
     only = {n for n in args.only.split(",") if n}
     ranks = [int(r) for r in args.ranks.split(",") if r]
     onnx_ranks = [int(r) for r in args.onnx_ranks.split(",") if r]
-    primitives = [p for p in actlang.primitives() if not only or p.name in only]
+    k, n = (int(v) for v in args.part.split("/"))
+    primitives = [p for p in actlang.primitives() if not only or p.name in only][k - 1 :: n]
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory() as folder:
-        jobs, wants, refused, failed, skipped = _export_all(primitives, ranks, onnx_ranks, Path(folder))
-        results = load_elsewhere([job for job, _ in jobs], Path(folder))
     counts = {"exported": [0, 0], "onnx": [0, 0]}
-    for (job, label), want, got in zip(jobs, wants, results, strict=True):
-        problem = compare(got, want, grads=job["format"] == "exported")
-        counts[job["format"]][problem is None] += 1
-        if problem is not None:
-            failed.append(f"{label}: {problem}")
-    for line in failed:
-        print("FAIL", line)
-    for line in refused:
-        print("refused", line)
-    seconds = time.perf_counter() - start
-    print(
-        f"{len(primitives)} primitives; exported: {counts['exported'][1]} files pass (values, input and parameter "
-        f"gradients), {counts['exported'][0]} fail; onnx: {counts['onnx'][1]} load and match, "
-        f"{counts['onnx'][0]} fail, {len(refused)} refused at export; {len(failed)} failures in all; "
-        f"{len(skipped)} cases the module itself rejects (rank); {seconds:.0f} s"
+    refused, failed, skipped = [], [], []
+    # One batch at a time (export, then load in a fresh process), so a run cut short still reports.
+    for first in range(0, len(primitives), args.batch):
+        batch = primitives[first : first + args.batch]
+        with tempfile.TemporaryDirectory() as folder:
+            jobs, wants, new_refused, new_failed, new_skipped = _export_all(batch, ranks, onnx_ranks, Path(folder))
+            results = load_elsewhere([job for job, _ in jobs], Path(folder)) if jobs else []
+        for (job, label), want, got in zip(jobs, wants, results, strict=True):
+            problem = compare(got, want, grads=job["format"] == "exported")
+            counts[job["format"]][problem is None] += 1
+            if problem is not None:
+                new_failed.append(f"{label}: {problem}")
+        for line in new_failed:
+            print("FAIL", line, flush=True)
+        for line in new_refused:
+            print("refused", line, flush=True)
+        refused += new_refused
+        failed += new_failed
+        skipped += new_skipped
+        done = _summary(counts, refused, failed, skipped, start)
+        print(f"  after {first + len(batch)} primitives: {done}", flush=True)
+    print(f"{len(primitives)} primitives; {_summary(counts, refused, failed, skipped, start)}")
+
+
+def _summary(counts, refused, failed, skipped, start) -> str:
+    return (
+        f"exported: {counts['exported'][1]} files pass (values, input and parameter gradients), "
+        f"{counts['exported'][0]} fail; onnx: {counts['onnx'][1]} load and match, {counts['onnx'][0]} fail, "
+        f"{len(refused)} refused at export; {len(failed)} failures in all; {len(skipped)} cases the module "
+        f"itself rejects (rank); {time.perf_counter() - start:.0f} s"
     )
 
 

@@ -8,7 +8,9 @@ float64, with and without ``channels``, memory-efficient or plain), ``evaluate``
 compiler's identifiers; huge, tiny, denormal, signed-zero, NaN and infinite hyperparameters;
 nesting up to past the depth limit; variadic calls with up to 800 arguments; stateful primitives on
 something other than x; extreme DiTAC priors). The first call pays for sympy's and torch's lazy
-imports; it runs before the timing, as a warm-up. Run:
+imports; it runs before the timing, as a warm-up. Each call's CPU time (the process's) and wall
+time are measured; the 5 s bound is on CPU time, which a loaded shared machine does not stretch
+(the slowest wall time is printed beside it). Run:
 ``python benchmarks/hostile_inputs.py [N] [--start S]``. Exit 1 when a target is missed.
 """
 
@@ -39,18 +41,22 @@ def main(argv: list[str]) -> int:
         "cli compile/check": lambda c, s: hostile.run_cli(c, s),
     }
     counts: dict[str, collections.Counter] = {name: collections.Counter() for name in entries}
-    slowest: dict[str, tuple[float, str]] = {name: (0.0, "") for name in entries}
+    slowest: dict[str, tuple[float, str]] = {name: (0.0, "") for name in entries}  # by CPU time
+    slowest_wall: dict[str, float] = {name: 0.0 for name in entries}
     failures = []
     began = time.perf_counter()
     for seed in range(start, start + count):
         case = hostile.case(seed)
         for name, run in entries.items():
+            cpu = time.process_time()
             kind, seconds = hostile.outcome(lambda run=run, case=case, seed=seed: run(case, seed))
+            cpu = time.process_time() - cpu
             counts[name]["ok" if kind == "ok" else "ActlangError" if kind == "ActlangError" else "other"] += 1
             if kind not in ("ok", "ActlangError"):
                 failures.append((name, seed, case.text[:100], kind))
-            if seconds > slowest[name][0]:
-                slowest[name] = (seconds, case.text[:80])
+            if cpu > slowest[name][0]:
+                slowest[name] = (cpu, case.text[:80])
+            slowest_wall[name] = max(slowest_wall[name], seconds)
         if (seed - start + 1) % 100 == 0:  # progress, so a cut-short run still reports its counts
             done = {name: dict(c) for name, c in counts.items()}
             print(f"  after {seed - start + 1}: {done}; failures {len(failures)}", flush=True)
@@ -58,8 +64,10 @@ def main(argv: list[str]) -> int:
     print(f"machine: {platform.machine()}, Python {platform.python_version()}")
     for name in entries:
         c = counts[name]
-        print(f"  {name:18s} ok {c['ok']:5d}  ActlangError {c['ActlangError']:5d}  other {c['other']:3d}  "
-              f"slowest {slowest[name][0]:.2f} s ({slowest[name][1]!r})")
+        print(
+            f"  {name:18s} ok {c['ok']:5d}  ActlangError {c['ActlangError']:5d}  other {c['other']:3d}  "
+            f"slowest {slowest[name][0]:.2f} s CPU ({slowest[name][1]!r}), {slowest_wall[name]:.2f} s wall"
+        )
     for failure in failures[:20]:
         print("  FAIL", *failure)
     over = [name for name in entries if slowest[name][0] > LIMIT_S]

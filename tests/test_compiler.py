@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 import pickle
 import warnings
 from collections.abc import Callable, Iterator
@@ -357,13 +358,23 @@ def test_cache_is_keyed_by_the_tree() -> None:
 
 
 def test_cache_keeps_negative_zero_hyperparameters_apart() -> None:
-    """-0.0 == 0.0 in the tree, but the two print (and may compute) apart."""
+    """-0.0 == 0.0 as floats, but the two trees print (and may compute) apart, so they differ."""
     negative, positive = actlang.parse("leaky_relu[slope=-0](x)"), actlang.parse("leaky_relu[slope=0](x)")
-    assert negative == positive
+    assert negative != positive and hash(negative) == hash(positive)
     built_negative, built_positive = program(negative, False, 1), program(positive, False, 1)
     assert built_negative is not built_positive
     assert built_negative.text != built_positive.text
     assert program(actlang.parse("leaky_relu[slope=-0](x)"), False, 1) is built_negative
+
+
+def test_cache_keeps_negative_zero_initial_values_apart() -> None:
+    """A learned scalar starting at -0.0 is not one starting at 0.0 (x/a starts at ∓inf)."""
+    negative, positive = actlang.parse("x / a where a = -0.0"), actlang.parse("x / a where a = 0.0")
+    assert negative != positive
+    assert program(negative, False, 1) is not program(positive, False, 1)
+    assert math.copysign(1.0, program(negative, False, 1).params["a"]) == -1.0
+    y = actlang.compile(negative)(torch.tensor([1.0]))
+    assert y.item() == -math.inf
 
 
 def test_torchscript_and_torch_compile():

@@ -92,6 +92,27 @@ def test_simplify_recognises_it_at_any_hyperparameter(composite, text, expected)
     assert actlang.format(actlang.simplify(text, budget=30)) == expected
 
 
+def test_a_primitive_defined_after_the_tables_were_built_is_recognised_and_parsed():
+    """define forgets the registry-derived tables (simplify's patterns, the parse cache) as
+    unregister does: tables built before it would not know the new primitive."""
+    name = "late_gate_test"
+    assert name not in actlang.format(actlang.simplify("x * exp(-2 * abs(x))", budget=30))
+    with pytest.raises(actlang.ActlangError):
+        actlang.parse(f"{name}(x)")  # the parse cache now holds the failure's input path
+    define(
+        Primitive(
+            name=name, doc="x·exp(−b·|x|) (tests only)", source="tests", torch=None,
+            numpy=lambda x, b: x / np.exp(b * np.abs(x)), definition="x * exp(-b * abs(x))",
+            hyper=(Hyper("b", "float", 1.0, low=0.0, open_low=True),),
+        )
+    )
+    try:
+        assert actlang.format(actlang.simplify("x * exp(-2 * abs(x))", budget=30)) == f"{name}[b=2](x)"
+        assert actlang.format(actlang.parse(f"{name}(x)")) == f"{name}(x)"
+    finally:
+        unregister(name)
+
+
 def test_simplify_keeps_values_the_hyperparameter_rejects(composite):
     # a = -1 is outside a > 0: the form stays as written (x·exp(x²) is not this composite)
     assert NAME not in actlang.format(actlang.simplify("x * exp(x^2)", budget=30))

@@ -210,3 +210,77 @@ def test_rrelu_is_random_in_training_and_its_mean_slope_in_eval() -> None:
 def test_onnx_export_of_adact_names_rrelu(tmp_path) -> None:
     with pytest.raises(actlang.UnsupportedError, match="rrelu"):
         actlang.export(actlang.compile("adact(x) + 1"), tmp_path / "a.onnx", format="onnx")
+
+
+# --- per-channel weights against branches of any shape (issue 12) --------------------------
+
+# (x's shape, channel_dim) for ranks 1-5 and channels first, last and in between.
+LAYOUTS = [
+    ((3,), 0), ((3,), -1), ((2, 3), 1), ((2, 3), -1), ((2, 3, 4), 1), ((2, 4, 3), -1), ((2, 3, 4, 5), 1),
+    ((2, 4, 5, 3), -1), ((2, 4, 3, 5), 2), ((2, 4, 3, 5), -2), ((2, 3, 2, 2, 2), 1), ((1, 2, 2, 2, 3), 4),
+]
+
+
+def _branches(shape: tuple[int, ...], channel_dim: int) -> list[torch.Tensor]:
+    """x, a per-channel value shaped to broadcast (C, 1, ...), a 0-d constant, and a tensor of
+    lower rank than x (its trailing dimensions): none but x is shaped like x."""
+    generator = torch.Generator().manual_seed(len(shape) * 10 + channel_dim)
+    x = torch.randn(shape, dtype=torch.float64, generator=generator)
+    per_channel = [1] * (len(shape) - channel_dim % len(shape))
+    per_channel[0] = shape[channel_dim]
+    trailing = torch.randn(shape[1:], dtype=torch.float64, generator=generator) if len(shape) > 1 else x.sin()
+    return [x, torch.randn(per_channel, dtype=torch.float64, generator=generator), torch.tensor(0.7).double(), trailing]
+
+
+def _reference(weights: torch.Tensor, branches: list[torch.Tensor], channel_dim: int) -> torch.Tensor:
+    """Σ_i softmax(w)[c, i] · branch_i, every branch first broadcast to the result's shape."""
+    full = torch.broadcast_tensors(*branches)
+    return sum((b.movedim(channel_dim, -1) * weights[:, i]).movedim(-1, channel_dim) for i, b in enumerate(full))
+
+
+@pytest.mark.parametrize("shape, channel_dim", LAYOUTS)
+def test_per_channel_weights_broadcast_against_branches_not_shaped_like_x(shape, channel_dim) -> None:
+    branches = _branches(shape, channel_dim)
+    layer = Mix({}, shape[channel_dim], channel_dim, arity=len(branches)).double()
+    generator = torch.Generator().manual_seed(7)
+    _set(layer.w, torch.randn(layer.w.shape, generator=generator, dtype=torch.float64) * 2)
+    want = _reference(layer.weights().detach(), branches, channel_dim)
+    torch.testing.assert_close(layer(*branches), want)
+    for order in ([1, 0, 2, 3], [2, 3, 0, 1]):  # x need not come first
+        weights = layer.weights().detach()[:, order]
+        moved = Mix({}, shape[channel_dim], channel_dim, arity=len(branches)).double()
+        _set(moved.w, layer.w.detach()[:, order])
+        reordered = [branches[i] for i in order]
+        torch.testing.assert_close(moved(*reordered), _reference(weights, reordered, channel_dim))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.testing.assert_close(torch.jit.script(layer)(*branches), want)
+
+
+@pytest.mark.parametrize("shape, channel_dim", [s for s in LAYOUTS if len(s[0]) > 1])
+@pytest.mark.parametrize("memory_efficient", [True, False])
+def test_compiled_per_channel_mix_of_learned_values_and_constants(shape, channel_dim, memory_efficient) -> None:
+    channels = shape[channel_dim]
+    module = actlang.compile(
+        "mix(x, a, 2, relu(x))", channels=channels, channel_dim=channel_dim, memory_efficient=memory_efficient
+    ).double()
+    generator = torch.Generator().manual_seed(3)
+    _set(module.a, torch.randn(channels, generator=generator, dtype=torch.float64))
+    _set(module.mix_0.w, torch.randn(channels, 4, generator=generator, dtype=torch.float64))
+    x = torch.randn(shape, dtype=torch.float64, generator=generator, requires_grad=True)
+    per_channel = [1] * len(shape)
+    per_channel[channel_dim] = channels
+    branches = [x, module.a.detach().reshape(per_channel), torch.tensor(2.0).double(), torch.relu(x)]
+    want = _reference(module.mix_0.weights().detach(), branches, channel_dim)
+    y = module(x)
+    torch.testing.assert_close(y, want)
+    y.sum().backward()
+    assert module.a.grad is not None and module.mix_0.w.grad is not None
+
+
+def test_a_mix_too_low_in_rank_for_its_channel_dimension_is_an_actlang_error() -> None:
+    layer = Mix({}, 3, 2, arity=2)
+    with pytest.raises(actlang.ActlangError, match="rank at least 3, got rank 2"):
+        layer(torch.randn(2, 3), torch.randn(2, 3))
+    with pytest.raises(actlang.ActlangError, match="got rank 0"):
+        Mix({}, 3, -1, arity=1)(torch.tensor(1.0))

@@ -34,6 +34,7 @@ from actlang.compiler.codegen import Emitter, Step
 from actlang.compiler.rewrite import fold_coefficients, reflect_steps, rewrite
 from actlang.compiler.templates import hyper_literal, literal
 from actlang.evaluate import constant_value
+from actlang.exact import exact_cache
 from actlang.registry import TorchTemplate, lookup
 
 _ATEN = re.compile(r"torch\.ops\.aten\.(\w+)\((.*)\)")
@@ -325,7 +326,7 @@ class _Sweep:
         return self.emitter.value(call("one", Input()))[0]
 
 
-@functools.cache
+@exact_cache()  # keyed bit for bit: slope=-0.0 is not slope=0.0 (actlang.exact)
 def _local_form(derivative: Derivative, name: str, hyper: tuple) -> Expr:
     """d name(x) / dx, once per (primitive, hyperparameters)."""
     from actlang.compiler.deadline import limited

@@ -12,7 +12,6 @@ use, also once per program.
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -117,27 +116,13 @@ def _dispatch() -> str:
     return textwrap.dedent(inspect.getsource(ActivationModule.forward))
 
 
+@functools.lru_cache(maxsize=1024)
 def program(expression: Expr, per_channel: bool, channel_dim: int) -> Program:
     """The cached program of ``expression``, keyed by the tree (spans and depths take no part).
 
-    A hyperparameter of -0.0 equals 0.0 in the tree (floats compare so) but prints apart and may
-    compute apart (``1/leaky_relu[slope=-0](x)``), so where each negative zero sits is part of the key.
+    Trees compare signs of zero (:class:`~actlang.ast.Call`), so ``leaky_relu[slope=-0](x)``, which
+    prints apart and may compute apart (``1/leaky_relu[slope=-0](x)``), gets its own program.
     """
-    return _program(expression, _negative_zeros(expression), per_channel, channel_dim)
-
-
-def _negative_zeros(expression: Expr) -> tuple[bool, ...]:
-    """Which hyperparameter values of ``expression``, in walk order, are -0.0."""
-    return tuple(
-        isinstance(value, float) and value == 0 and math.copysign(1.0, value) < 0
-        for node in walk(expression)
-        if isinstance(node, Call)
-        for _, value in node.hyper
-    )
-
-
-@functools.lru_cache(maxsize=1024)
-def _program(expression: Expr, negative_zeros: tuple[bool, ...], per_channel: bool, channel_dim: int) -> Program:
     text = str(expression)  # for repr and pickling only
     lowered = rewrite(expression)
     attrs = attribute_names(params(lowered))

@@ -18,6 +18,7 @@ import functools
 import numpy as np
 
 from actlang.errors import HyperparameterError
+from actlang.exact import exact_cache
 
 
 def theta_dim(cells: int, zero_boundary: bool = True) -> int:
@@ -82,7 +83,7 @@ def basis(cells: int, zero_boundary: bool = True) -> np.ndarray:
 MAX_CONDITION = 1e12
 
 
-@functools.cache
+@exact_cache()  # floats keyed bit for bit (actlang.exact)
 def _prior(cells: int, zero_boundary: bool, length: float, scale: float) -> tuple[np.ndarray, np.ndarray]:
     squared = scale * scale  # scale² and 1/scale² must be normal floats for Σ and Σ⁻¹ to exist
     if not (np.isfinite(squared) and squared >= np.finfo(np.float64).tiny and np.isfinite(1.0 / squared)):

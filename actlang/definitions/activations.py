@@ -43,14 +43,15 @@ act("relu6", "min(max(x, 0), 6)", "F.relu6({0})", definition="hardtanh[min=0, ma
 act(
     "leaky_relu", "x for x ≥ 0, slope·x below (PyTorch's default slope; Keras 3's is 0.2: dialect='keras')",
     "F.leaky_relu({0}, {slope})",
-    numpy=lambda x, slope: np.where(x >= 0, x, slope * x),
+    numpy=lambda x, slope: np.where(x > 0, x, slope * x),  # at ±0: slope·x, as torch (signed for slope ≤ −0)
     sympy=lambda sp, x, slope: sp.Piecewise((x, x > 0), (slope * x, True)),
     hyper=(Hyper("slope", "float", 0.01, doc="negative slope"),), aliases=("leakyrelu",), aquasurf="leakyrelu",
     vjp="torch.ops.aten.leaky_relu_backward({g}, {0}, {slope}, False)",
 )
 act(
     "elu", "x for x > 0, α(eˣ − 1) below", "F.elu({0}, {alpha})",
-    numpy=lambda x, alpha: np.where(x > 0, x, alpha * np.expm1(np.where(x > 0, 0.0, x))),  # elu(−0) = −α·0
+    # elu(±0) = ±0 for every α, as torch (α·expm1(−0) would be +0 for α ≤ −0)
+    numpy=lambda x, alpha: np.where(x >= 0, x, alpha * np.expm1(np.where(x > 0, 0.0, x))),
     sympy=lambda sp, x, alpha: sp.Piecewise((x, x > 0), (alpha * (sp.exp(x) - 1), True)),
     hyper=(Hyper("alpha", "float", 1.0, doc="saturation value −α"),), aquasurf="elu",
     vjp="torch.ops.aten.elu_backward({g}, {alpha}, 1.0, 1.0, False, {0})",

@@ -64,8 +64,9 @@ define(
     Primitive(
         name="heaviside", doc="step: 0 for x < 0, 1 for x > 0, `zero` at 0", source="torch.heaviside",
         # Comparisons instead of torch.heaviside, which has no autograd formula: the step's
-        # derivative is 0 wherever it exists, and that is what the comparisons give.
-        torch="torch.where(torch.isnan({0}), {0}, ({0} > 0).to({0}.dtype) + {zero} * ({0} == 0).to({0}.dtype))",
+        # derivative is 0 wherever it exists, and that is what the comparisons give. `zero` is
+        # selected, not added to 0.0 (0.0 + -0.0 is +0.0: zero=-0.0 would lose its sign).
+        torch="torch.where(torch.isnan({0}), {0}, torch.where({0} == 0, {zero}, ({0} > 0).to({0}.dtype)))",
         numpy=lambda x, zero: np.heaviside(x, zero),
         sympy=lambda sp, x, zero: sp.Heaviside(x, sp.Rational(repr(zero))),
         hyper=(Hyper("zero", "float", 0.5, low=0, high=1, doc="value at 0"),),

@@ -23,7 +23,7 @@ from torch import nn
 from actlang import compiler
 from actlang.definitions.mix import ADACT  # the one actlang definition of AdAct
 from actlang.errors import ActlangError
-from actlang.research.broadcast import along
+from actlang.research.broadcast import along_rank
 
 
 def dominant_of(module: nn.Module) -> Any:
@@ -81,14 +81,14 @@ class Mix(nn.Module):
 def _mix_class(arity: int) -> type[Mix]:
     names = [f"b{i}" for i in range(arity)]
     signature = ", ".join(f"{n}: torch.Tensor" for n in names)
-    lines = ["p = torch.softmax(self.w, dim=-1)"]
-    lines += ["out = along(p[..., 0], b0, self.channel_dim) * b0"]
-    lines += [f"out = out + along(p[..., {i}], {n}, self.channel_dim) * {n}" for i, n in enumerate(names) if i]
+    lines = ["p = torch.softmax(self.w, dim=-1)", f"rank = max([{', '.join(f'{n}.dim()' for n in names)}])"]
+    lines += ["out = along_rank(p[..., 0], rank, self.channel_dim) * b0"]
+    lines += [f"out = out + along_rank(p[..., {i}], rank, self.channel_dim) * {n}" for i, n in enumerate(names) if i]
     body = "".join(f"    {line}\n" for line in lines)
     source = f"def forward(self, {signature}) -> torch.Tensor:\n{body}    return out\n"
     filename = f"<actlang-mix-{arity}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
-    scope: dict[str, Any] = {"torch": torch, "along": along}
+    scope: dict[str, Any] = {"torch": torch, "along_rank": along_rank}
     exec(compile(source, filename, "exec"), scope)  # generated from an integer, never user text
     cls = type(f"Mix{arity}", (Mix,), {"forward": scope["forward"], "__module__": __name__})
     cls.__qualname__ = f"Mix{arity}"

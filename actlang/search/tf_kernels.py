@@ -23,6 +23,7 @@ import numpy as np
 from scipy import special
 
 from actlang.definitions.activations import SELU_ALPHA, SELU_SCALE
+from actlang.exact import exact_cache
 
 F32 = np.float32
 Kernel = Callable[..., np.ndarray]
@@ -163,7 +164,7 @@ KERNELS: dict[str, Kernel] = {
 }
 
 
-@functools.cache
+@exact_cache()  # hyper keyed bit for bit (actlang.exact)
 def kernel(name: str, hyper: tuple[tuple[str, Any], ...] = ()) -> Kernel:
     """The float32 kernel of primitive ``name`` with hyperparameters ``hyper`` bound.
 

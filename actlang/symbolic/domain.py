@@ -29,7 +29,6 @@ ASH, mixtures) are taken to be defined wherever their argument is.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ import numpy as np
 import sympy as sp
 
 from actlang.ast import Call, Expr, params, walk
+from actlang.exact import exact_cache
 from actlang.registry import lookup
 from actlang.symbolic.functions import dummies, is_elementary
 from actlang.symbolic.lowering import class_form, elementary, to_sympy
@@ -136,7 +136,7 @@ def _power_guards(node: Call, powers: tuple[tuple[sp.Expr, sp.Expr], ...], mappi
     return found
 
 
-@functools.cache
+@exact_cache()  # hyper keyed bit for bit (actlang.exact)
 def _templates(name: str, hyper: tuple, arity: int) -> tuple[tuple, tuple, tuple]:
     """Guard templates of ``name[hyper]`` in its dummies: (kind, argument) pairs, (base,
     exponent) pairs of its powers, and the expressions it branches on."""

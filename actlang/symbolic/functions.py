@@ -20,6 +20,7 @@ from typing import Any
 import sympy as sp
 
 from actlang.ast import Constant, HyperValue, Num
+from actlang.exact import exact_cache
 from actlang.registry import Primitive, lookup
 from actlang.symbolic.symbols import W
 
@@ -73,7 +74,7 @@ def is_elementary(primitive: Primitive, hyper: Hyper) -> bool:
     return not primitive.opaque and primitive.pointwise and scalars
 
 
-@functools.cache
+@exact_cache()  # hyper keyed bit for bit (actlang.exact)
 def native_form(name: str, hyper: Hyper) -> bool:
     """True when the primitive lowers straight to its sympy form (see module docstring)."""
     primitive = lookup(name)

@@ -30,6 +30,7 @@ from mpmath.libmp import prec_to_dps
 from actlang.ast import Call, Constant, Expr, Input, Num, Param, Sites
 from actlang.errors import UnsupportedError
 from actlang.evaluate import expand_definition
+from actlang.exact import exact_cache
 from actlang.registry import lookup
 from actlang.symbolic.exponentials import fold_exponentials
 from actlang.symbolic.functions import (
@@ -149,7 +150,7 @@ def elementary(expr: sp.Expr) -> sp.Expr:
     return expr
 
 
-@functools.cache
+@exact_cache()  # hyper keyed bit for bit (actlang.exact)
 def derivative_form(name: str, hyper: Hyper, argindex: int) -> sp.Expr:
     """d/d(argument ``argindex``) of ``name[hyper]`` in terms of the placeholders ``dummies(n)``."""
     primitive = lookup(name)
