@@ -160,6 +160,7 @@ PLAIN_KEYS = {
     "compiler/names.py:_module_attributes": "no arguments",
     "compiler/names.py:_site_pattern": "no arguments",
     "compiler/cost.py:statement_cost": "a line of code",
+    "compiler/inductor_cost.py:_statement": "a line of code (its text spells the sign of a zero)",
     "compiler/fused.py:_symbolic_one": "a tree (exact equality) and a name",
     "compiler/program.py:_dispatch": "no arguments",
     "compiler/program.py:program": "a tree (exact equality: signs of zero compare), a bool, an int",
