@@ -57,3 +57,43 @@ def reporting() -> ClassificationTask:
         return tiny_network(activation)
 
     return ClassificationTask("reporting", tiny_data, network, steps=1500, batch_size=50, lr=3e-2)
+
+
+# -- a killed driver, for the tests of both executors ----------------------------------------------
+def done_rows(store) -> list[tuple]:
+    """``(class_id, finished, val_acc, attempts)`` of the done evaluations, in the order they finished."""
+    import sqlite3
+    from pathlib import Path
+
+    if not Path(store).exists():
+        return []
+    try:
+        with sqlite3.connect(store) as db:
+            return db.execute("SELECT class_id, finished, val_acc, attempts FROM evaluations WHERE state = 'done' "
+                              "ORDER BY order_done").fetchall()
+    except sqlite3.OperationalError:
+        return []
+
+
+def kill_9_then_rerun(command: list[str], store, cwd, env: dict[str, str]) -> tuple[list, list, dict]:
+    """Run ``command`` (an ``actlang search run`` on ``store``), ``kill -9`` its process group once
+    3 classes are done, rerun it to the end; ``(done before, done after, states after)``."""
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import time
+
+    first = subprocess.Popen(command, cwd=cwd, env=env, start_new_session=True,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while len(done_rows(store)) < 3 and time.time() < deadline and first.poll() is None:
+        time.sleep(0.2)
+    os.killpg(first.pid, signal.SIGKILL)  # the driver, its workers (or its local Ray), mid-trial
+    first.wait()
+    before = done_rows(store)
+    rerun = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    with sqlite3.connect(store) as db:
+        states = dict(db.execute("SELECT state, COUNT(*) FROM evaluations GROUP BY state").fetchall())
+    return before, done_rows(store), states

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
-import subprocess
 import sys
 import threading
 import time
@@ -17,6 +16,7 @@ ray = pytest.importorskip("ray")
 
 from actlang.errors import ActlangError  # noqa: E402
 from actlang.search.study import Study  # noqa: E402
+from tests.search_fixtures import kill_9_then_rerun  # noqa: E402
 
 pytestmark = pytest.mark.xdist_group("ray")  # one local cluster per test worker, started once
 
@@ -123,37 +123,16 @@ def test_cli_ray_flags_need_the_ray_executor(capsys, tmp_path):
     assert code == 2 and "--gpus-per-trial: options of --executor ray" in capsys.readouterr().err
 
 
-def _done(store: Path) -> list[tuple]:
-    try:
-        with sqlite3.connect(store) as db:
-            return db.execute("SELECT class_id, finished, val_acc, attempts FROM evaluations WHERE state = 'done' "
-                              "ORDER BY order_done").fetchall()
-    except sqlite3.OperationalError:
-        return []
-
-
 def test_ray_driver_kill_9_then_rerun(tmp_path):
     store = tmp_path / "s.db"
     command = [sys.executable, "-m", "actlang", "search", "run", "--task", "tests.search_fixtures:slow", "--space",
                SPACE, "--budget", "8", "--store", str(store), "--strategy", "random", "--workers", "2",
                "--executor", "ray", "--cpus-per-trial", "1"]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_ADDRESS": ""}
-    first = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while len(_done(store)) < 3 and time.time() < deadline and first.poll() is None:
-        time.sleep(0.2)
-    os.killpg(first.pid, signal.SIGKILL)  # the driver, its local Ray and the trials in flight
-    first.wait()
-    before = _done(store)
+    before, after, states = kill_9_then_rerun(command, store, ROOT, env)
     assert 3 <= len(before) < 8
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr
-    after = _done(store)
     assert len(after) == 8 and len({row[0] for row in after}) == 8
-    assert after[: len(before)] == before  # nothing done was redone
-    with sqlite3.connect(store) as db:
-        states = dict(db.execute("SELECT state, COUNT(*) FROM evaluations GROUP BY state").fetchall())
+    assert after[: len(before)] == before  # nothing done was redone (same finish times and results)
     assert states == {"done": 8}
 
 

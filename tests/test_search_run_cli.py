@@ -5,11 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import os
-import signal
-import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +14,7 @@ import pytest
 
 from actlang.cli import main
 from actlang.search.simulate import load_table
+from tests.search_fixtures import kill_9_then_rerun
 
 ROOT = Path(__file__).resolve().parent.parent
 SPACE = "unary(x)"
@@ -123,36 +121,13 @@ def test_plot_progress_png(capsys, tmp_path):
     assert run(capsys, "plot", "--store", store, "-o", str(tmp_path / "p.txt"))[0] == 2
 
 
-def _done(store: Path) -> list[tuple]:
-    if not store.exists():
-        return []
-    with sqlite3.connect(store) as db:
-        try:
-            return db.execute("SELECT class_id, finished, val_acc, attempts FROM evaluations WHERE state = 'done' "
-                              "ORDER BY order_done").fetchall()
-        except sqlite3.OperationalError:
-            return []
-
-
 def test_kill_9_then_rerun_loses_nothing_and_redoes_nothing(tmp_path):
     store = tmp_path / "s.db"
     command = [sys.executable, "-m", "actlang", "search", "run", "--task", "tests.search_fixtures:slow", "--space",
                SPACE, "--budget", "10", "--store", str(store), "--strategy", "random", "--workers", "2"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    first = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while len(_done(store)) < 3 and time.time() < deadline and first.poll() is None:
-        time.sleep(0.2)
-    os.killpg(first.pid, signal.SIGKILL)  # the driver and its workers, mid-trial
-    first.wait()
-    before = _done(store)
+    before, after, states = kill_9_then_rerun(command, store, ROOT, env)
     assert 3 <= len(before) < 10
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr
-    after = _done(store)
     assert len(after) == 10 and len({row[0] for row in after}) == 10
     assert after[: len(before)] == before  # nothing done was redone (same finish times and results)
-    with sqlite3.connect(store) as db:
-        states = dict(db.execute("SELECT state, COUNT(*) FROM evaluations GROUP BY state").fetchall())
     assert states == {"done": 10}  # the trials in flight at the kill were resumed first, not left running
