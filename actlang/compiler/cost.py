@@ -63,20 +63,21 @@ def block_cost(lines: list[str]) -> float:
     return sum(statement_cost(line) for line in lines)
 
 
-@functools.lru_cache(maxsize=65536)
-def statement_cost(line: str) -> float:
-    """The cost of one generated statement (see the module docstring)."""
+def statement_value(line: str) -> ast.expr | None:
+    """The expression one generated statement computes (``t = e``, ``e`` or ``return e``), or None."""
     try:
         tree = ast.parse(line.strip())
     except SyntaxError:
-        return 0.0
-    if not tree.body:
-        return 0.0
-    node = tree.body[0]
-    value = node.value if isinstance(node, ast.Assign | ast.Expr | ast.Return) else None
-    if value is None:
-        return 0.0
-    return _cost(value, outer=True)
+        return None
+    node = tree.body[0] if tree.body else None
+    return node.value if isinstance(node, ast.Assign | ast.Expr | ast.Return) else None
+
+
+@functools.lru_cache(maxsize=65536)
+def statement_cost(line: str) -> float:
+    """The cost of one generated statement (see the module docstring)."""
+    value = statement_value(line)
+    return 0.0 if value is None else _cost(value, outer=True)
 
 
 def _cost(node: ast.expr, outer: bool = False) -> float:

@@ -109,12 +109,7 @@ def eager_price(source: str) -> float:
 
 @functools.lru_cache(maxsize=65536)
 def _statement(line: str) -> float:
-    try:
-        tree = ast.parse(line.strip())
-    except SyntaxError:
-        return 0.0
-    node = tree.body[0] if tree.body else None
-    value = node.value if isinstance(node, ast.Assign | ast.Expr | ast.Return) else None
+    value = cost.statement_value(line)
     return 0.0 if value is None else _compute(value)
 
 
