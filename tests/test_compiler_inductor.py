@@ -13,6 +13,7 @@ import pytest
 import torch
 
 import actlang
+from actlang import kernels
 from actlang.compiler import inductor
 from actlang.errors import ActlangError, UnsupportedError
 
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::actlang.errors.AmbiguousNameWar
 
 @pytest.fixture
 def eager_backend(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(inductor, "BACKEND", "eager")
+    monkeypatch.setattr(kernels, "BACKEND", "eager")
 
 
 def _pair(text: str, **options) -> tuple[torch.nn.Module, torch.nn.Module]:
@@ -176,8 +177,8 @@ def test_auto_uses_the_unfused_path_where_cheaper(monkeypatch) -> None:
 
 
 def test_missing_compiler_warns_once_and_falls_back(monkeypatch) -> None:
-    monkeypatch.setattr(inductor, "cpp_compiler", lambda: None)
-    monkeypatch.setattr(inductor, "_warned", set())
+    monkeypatch.setattr(kernels, "cpp_compiler", lambda: None)
+    monkeypatch.setattr(kernels, "_warned", set())
     module, unfused = _pair(PLAIN)
     module = actlang.compile(PLAIN)  # auto
     x = torch.randn(BIG, requires_grad=True)
@@ -263,7 +264,7 @@ def test_a_kernel_that_fails_to_compile_runs_unfused(monkeypatch) -> None:
     def broken(*args, **kwargs):
         raise RuntimeError("C++ compile error: simulated")
 
-    monkeypatch.setattr(inductor, "BACKEND", broken)
+    monkeypatch.setattr(kernels, "BACKEND", broken)
     fused, unfused = _pair("softsign(x) * x - x")
     with pytest.warns(inductor.FusionWarning, match="could not compile"):
         _compare(fused, unfused, torch.randn(3, 4, dtype=torch.float64), rtol=1e-12)

@@ -27,31 +27,21 @@ on disk (``TORCHINDUCTOR_CACHE_DIR``), so a later process reuses them. A log rec
 
 from __future__ import annotations
 
-import logging
-import math
-import os
-import shutil
-import time
-import warnings
 import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from actlang import kernels
 from actlang.compiler import chain, inductor_code, inductor_cost
-from actlang.errors import ActlangWarning, UnsupportedError
+from actlang.kernels import MIN_NUMEL, FusionWarning, backend_available, cpp_compiler, has_triton
 
-log = logging.getLogger("actlang.compiler")
+__all__ = [
+    "MIN_NUMEL", "FusionWarning", "Plan", "backend_available", "cpp_compiler", "forward", "has_triton", "mode", "plan",
+]
 
-MIN_NUMEL = 1 << 16  # below this, ``auto`` keeps the unfused path
-BACKEND = "inductor"  # torch.compile's backend (tests run the same graphs with "eager")
 MODES = {"auto": "auto", True: "on", False: "off"}
-_warned: set[str] = set()
-
-
-class FusionWarning(ActlangWarning):
-    """``fuse="auto"`` found no compiler for inductor on this device and runs the unfused path."""
 
 
 def mode(fuse: object) -> str | None:
@@ -59,32 +49,6 @@ def mode(fuse: object) -> str | None:
     if isinstance(fuse, bool) or fuse == "auto":
         return MODES[fuse]  # type: ignore[index]
     return None
-
-
-def cpp_compiler() -> str | None:
-    """The C++ compiler inductor would use on the CPU (``$CXX``, else g++/clang++/c++), or None."""
-    chosen = os.environ.get("CXX")
-    if chosen:
-        return shutil.which(chosen)
-    return shutil.which("g++") or shutil.which("clang++") or shutil.which("c++")
-
-
-def has_triton() -> bool:
-    """Whether Triton (inductor's GPU code generator) is importable for CUDA devices."""
-    try:
-        from torch.utils._triton import has_triton as found
-    except ImportError:
-        return False
-    return bool(found())
-
-
-def backend_available(device: torch.device) -> bool:
-    """Whether inductor can generate and build kernels for ``device``."""
-    if device.type == "cpu":
-        return cpp_compiler() is not None
-    if device.type == "cuda":
-        return has_triton()
-    return False
 
 
 @dataclass
@@ -97,50 +61,24 @@ class Plan:
     train: bool  # auto: fused training beats the unfused path
     infer: bool  # auto: the fused value beats the plain code
     prices: dict[str, float]
-    kernels: dict[tuple[str, str], Any] = field(default_factory=dict)
-    eager: dict[str, Any] = field(default_factory=dict)
-    compiled: set[tuple] = field(default_factory=set)
+    kernels: dict[str, kernels.Kernel] = field(default_factory=dict)
     function: Any = None
     recompute: Any = None
 
     def call(self, name: str, *args: torch.Tensor) -> Any:
-        """Run kernel ``name`` (compiled on first use for this dtype and device kind). A kernel
-        that fails to compile runs as the same generated function in eager PyTorch (one
-        :class:`FusionWarning`): the values are the same, only slower."""
-        if (name, BACKEND) not in self.kernels:
+        """Run kernel ``name`` (compiled on first use for this dtype and device kind; see
+        :class:`actlang.kernels.Kernel`, which also runs it unfused if it fails to compile)."""
+        kernel = self.kernels.get(name)
+        if kernel is None:
             from actlang.compiler.loading import load_source
 
-            self.eager[name] = load_source(self.codes[name].text, {})[name]
-            self.kernels[name, BACKEND] = torch.compile(self.eager[name], backend=BACKEND, fullgraph=True, dynamic=True)
-        kernel = self.kernels[name, BACKEND]
-        key = (name, args[0].dtype, args[0].device.type, BACKEND)
-        with torch.no_grad():
-            if key in self.compiled:
-                return kernel(*args)
-            log.info("compiling the %s kernel of %s (%s, %s) with TorchInductor", name, self.program.text, *key[1:3])
-            start = time.perf_counter()
-            try:
-                result = kernel(*args)
-            except Exception as error:  # any compiler failure: run the same code unfused
-                warnings.warn(
-                    f"actlang: TorchInductor could not compile the {name} kernel of {self.program.text} "
-                    f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}); "
-                    "running it unfused",
-                    FusionWarning, stacklevel=2,
-                )  # fmt: skip
-                self.kernels[name, BACKEND] = kernel = self.eager[name]
-                result = kernel(*args)
-            log.info("compiled the %s kernel of %s in %.1f s", name, self.program.text, time.perf_counter() - start)
-            self.compiled.add(key)
-            return result
+            function = load_source(self.codes[name].text, {})[name]
+            kernel = self.kernels[name] = kernels.Kernel(function, f"the {name} kernel of {self.program.text}")
+        return kernel(*args)
 
     def flatten(self, x: torch.Tensor) -> torch.Tensor:
-        """x as the kernels take it: 1-D, or (outer, C, inner) per channel. Detached: not a view
-        (dynamo would guard on the viewed tensor's shape and recompile for every rank)."""
-        if not self.program.per_channel:
-            return x.reshape(-1).detach()
-        dim = self.program.channel_dim % x.dim()
-        return x.reshape(math.prod(x.shape[:dim]), x.shape[dim], math.prod(x.shape[dim + 1 :])).detach()
+        """x as the kernels take it (:func:`actlang.kernels.flat`)."""
+        return kernels.flat(x, self.program.channel_dim if self.program.per_channel else None)
 
 
 def plan(program: Any) -> Plan | None:
@@ -204,16 +142,7 @@ def forward(program: Any, fusion: str, x: torch.Tensor, values: list[torch.Tenso
     training = torch.is_grad_enabled() and (x.requires_grad or any(v.requires_grad for v in values))
     if fusion == "auto" and not (found.train if training else found.infer):
         return None
-    if not backend_available(x.device):
-        what = "Triton" if x.device.type == "cuda" else "a C++ compiler"
-        if fusion == "on":
-            raise UnsupportedError(f"fuse=True needs {what} for TorchInductor on {x.device.type}; none was found")
-        if x.device.type not in _warned:
-            _warned.add(x.device.type)
-            warnings.warn(
-                f"actlang: no fused kernels on {x.device.type} (TorchInductor needs {what}); using the unfused path",
-                FusionWarning, stacklevel=4,
-            )  # fmt: skip
+    if not kernels.available(x.device, fusion):
         return None
     if training:
         return found.function.apply(x, *values)
