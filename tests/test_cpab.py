@@ -237,18 +237,8 @@ def test_lookup_backward_matches_autograd_of_the_plain_lookup(mode, lo, closed, 
 @pytest.mark.parametrize("mode", [0, 1])
 @pytest.mark.parametrize("channels", [0, 4])
 def test_lookup_backward_on_large_inputs_matches_autograd(mode, channels):
-    from actlang.cpab import scratch as fast
-
-    # Past the sizes where the tables' gradients are accumulated in parallel partial rows and
-    # where a helper thread gathers half of the pieces (with torch allowed two threads).
-    count = 1 << 18
-    assert count % fast.ROWS == 0 and count >= fast.ROWS * 4096
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        check_large_lookup(mode, channels, count)
-    finally:
-        torch.set_num_threads(threads)
+    # Past the sizes where ``fuse="auto"`` runs the inductor kernels (here: the same functions in eager).
+    check_large_lookup(mode, channels, 1 << 18)
 
 
 def check_large_lookup(mode: int, channels: int, count: int) -> None:
@@ -331,32 +321,6 @@ def test_lookup_error_is_within_the_interpolation_bound():
     assert error <= 1e-3
 
 
-def test_scratch_workspace_never_leaks_into_results(monkeypatch):
-    from actlang.cpab import scratch as fast
-
-    module = make(10, True, seed=12).float()
-    x1 = torch.linspace(-4, 4, 3001).requires_grad_()
-    x2 = torch.linspace(-2, 5, 3001).requires_grad_()
-
-    def run():
-        y1 = module(x1)
-        kept = y1.detach().clone()
-        y2 = module(x2)  # reuses the same scratch buffers
-        (y1.sum() + 2 * y2.sum()).backward()
-        grads = (x1.grad.clone(), x2.grad.clone(), module.theta.grad.clone())
-        x1.grad = x2.grad = module.theta.grad = None
-        return kept, y1.detach(), y2.detach(), grads
-
-    kept, y1, y2, grads = run()
-    assert torch.equal(kept, y1)
-    fast.clear_workspace()
-    monkeypatch.setattr(fast._Workspace, "MAX_ELEMENTS", 0)  # fresh buffers everywhere
-    _, f1, f2, fresh = run()
-    assert torch.equal(y1, f1) and torch.equal(y2, f2)
-    for a, b in zip(grads, fresh, strict=True):
-        assert torch.equal(a, b)
-
-
 @st.composite
 def fields(draw):
     """(cells, zero_boundary, θ) with θ entries up to ±4 (strong warps)."""
@@ -430,37 +394,13 @@ def test_node_flow_matches_autograd_through_the_closed_form(zero_boundary, scale
     assert torch.autograd.gradcheck(lambda t: NodeFlow.apply(*field(t), nodes[:, ::8], 1.0, zero_boundary), (theta,))
 
 
-def test_split_gather_makes_its_own_helper_after_a_fork(monkeypatch):
-    from concurrent.futures import ThreadPoolExecutor
-
-    from actlang.cpab import scratch as fast
-    from actlang.cpab.lookup import piece_index
-
-    # A forked child inherits the pool object but not its worker thread: the pool records the
-    # process that made it, and another process makes a new one.
-    stale = ThreadPoolExecutor(1)
-    stale.shutdown()  # submitting to it would fail, as a forked child's pool would hang
-    monkeypatch.setattr(fast, "_HALVES", (-1, stale))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        x = torch.linspace(-4, 4, 1 << 18)
-        table = torch.linspace(-0.1, 0.1, 66)
-        flat = piece_index(x, -3.0, 3.0, 64, False, 0, 1).view(-1)
-        got = fast.select(table, flat, torch.empty_like(x))
-    finally:
-        torch.set_num_threads(threads)
-    assert torch.equal(got, table[flat.long()])
-    assert fast._HALVES[1] is not stale
-
-
 def test_ditac_under_torch_compile_matches_eager_on_large_inputs():
     from actlang.cpab.module import DiTAC
 
     module = DiTAC(dict(a=-3.0, b=3.0, cells=8))
     with torch.no_grad():
         module.theta.copy_(torch.from_numpy(np.random.default_rng(5).normal(0, 0.5, module.theta.shape)))
-    # Large enough for the workspace and the split gather, which captured graphs must not use.
+    # Large enough for the inductor kernels, which captured graphs must not use.
     x = torch.linspace(-5, 5, 1 << 18)
     weights = torch.cos(x)
     threads = torch.get_num_threads()

@@ -8,29 +8,30 @@ between the nodes, whose error is at most ``h²·max|T''|/8``. Written this way 
 exactly ``c0 = 0, c1 = 1``, the identity, bit for bit. Two more pieces cover the inputs below a
 and above b: the identity (``cpab``, ``ditac``), ``leaky_relu``'s line (``l_ditac`` with
 a ≤ 0 ≤ b) or the end pieces themselves (``inf_ditac``: the affine continuation). So the piece
-of input x is simply ``k = clamp(⌊(x − a)·s⌋ + 1, 0, n + 1)``: no masks, a few passes over the
-data. Variants whose outside is not affine (``ge_ditac``'s GELU below 0, ``l_ditac`` with
-0 ∉ [a, b]) select it with one ``torch.where``.
+of input x is simply ``k = clamp(⌊(x − a)·s⌋ + 1, 0, n + 1)``: no masks. Variants whose outside
+is not affine (``ge_ditac``'s GELU below 0, ``l_ditac`` with 0 ∉ [a, b]) select it with one
+``torch.where``.
 
-:class:`LookupFunction` has a hand-written backward that saves only ``x`` (and the small
-tables): ``∂out/∂x`` uses the piece's slope ``c1``, and the gradient w.r.t. the tables is the
-per-input weight ``g·∂out/∂x̃`` (times ``x`` for ``c1``) accumulated with ``scatter_add_`` into the
-``n + 2`` pieces per channel. Autograd carries those small vectors back through the tables'
-closed-form computation to θ, so no ``[N, dim θ]`` tensor is ever formed. :func:`lookup` is
-the same forward in plain differentiable torch ops, for TorchScript.
+:func:`lookup` is the forward and :func:`lookup_backward` its gradients, both in plain torch ops:
+``∂out/∂x`` uses the piece's slope ``c1``, and the gradient w.r.t. the tables is the per-input
+weight ``w = g·∂out/∂x̃`` (and ``w·x`` for ``c1``) summed into the ``n + 2`` pieces per channel.
+:class:`LookupFunction` runs them as two TorchInductor kernels (:class:`actlang.kernels.Kernel`):
+one pass over x forward (index, two gathers, the interpolation and the outer function), one pass
+over (g, x) backward (the input gradient, with the table sums as atomic adds into the small
+tables). It saves only x and the tables. Autograd carries the tables' gradients back through
+their closed-form computation to θ, so no ``[N, dim θ]`` tensor is ever formed. Below
+``MIN_NUMEL`` inputs, or without a compiler, the same two functions run in eager torch.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from actlang.cpab import scratch as workspace
-from actlang.cpab.scratch import clear_workspace as clear_workspace  # documented here
+from actlang import kernels
 
 # Variant codes. TorchScript cannot read module-level ints, so the functions below compare
 # against the literals: 1 ditac (× Φ), 2 ge_ditac, 3 l_ditac, 4 inf_ditac (extrapolates), 0 cpab.
@@ -57,33 +58,20 @@ def pieces(displacement: Tensor, lo: float, hi: float, mode: int, slope: float) 
     return c0, c1
 
 
-def piece_index(
-    x: Tensor, lo: float, hi: float, n: int, closed: bool, channels: int, channel_dim: int,
-    scratch: Tensor | None = None, index_out: Tensor | None = None,
-) -> Tensor:
+def piece_index(x: Tensor, lo: float, hi: float, n: int, closed: bool, channels: int, channel_dim: int) -> Tensor:
     """Flat int32 index ``k + (n + 2)·channel`` of each input's piece (``closed``: b reads the
-    last interval, as it must when T(b) ≠ b; otherwise b reads the identity above it, same value).
-
-    ``scratch`` (float, shaped like x) holds the intermediate and ``index_out`` (int32) the
-    result instead of fresh buffers.
-    """
+    last interval, as it must when T(b) ≠ b; otherwise b reads the identity above it, same value)."""
     scale = n / (hi - lo)
     # NaN inputs read piece 0 (and stay NaN); ±inf read the outer pieces. Once clamped to
     # [0, n + 1], the conversion's truncation is floor: no separate floor pass.
-    if scratch is not None:
-        u = torch.mul(x, scale, out=scratch).add_(1.0 - lo * scale).clamp_(0.0, float(n + 1)).nan_to_num_(0.0)
-    else:  # out of place: the plain path runs under vmap, which has no batching rule for clamp_
-        u = torch.clamp(x * scale + (1.0 - lo * scale), 0.0, float(n + 1)).nan_to_num(0.0)
-    if index_out is not None:
-        k = index_out.copy_(u)
-    else:
-        k = u.to(torch.int32)
+    u = torch.clamp(x * scale + (1.0 - lo * scale), 0.0, float(n + 1)).nan_to_num(0.0)
+    k = u.to(torch.int32)
     if closed:
-        k = k.sub_((x == hi).to(torch.int32))
+        k = k - (x == hi).to(torch.int32)
     if channels > 0:
         shape = [1] * x.dim()
         shape[channel_dim] = channels
-        k = k.add_((torch.arange(channels, dtype=torch.int32, device=x.device) * (n + 2)).view(shape))
+        k = k + (torch.arange(channels, dtype=torch.int32, device=x.device) * (n + 2)).view(shape)
     return k
 
 
@@ -120,49 +108,129 @@ def lookup(
     return warped
 
 
-class LookupFunction(torch.autograd.Function):
-    """:func:`lookup` with a hand-written backward.
+def lookup_backward(
+    grad: Tensor, x: Tensor, c0: Tensor, c1: Tensor, lo: float, hi: float, mode: int, slope: float,
+    closed: bool, masked: bool, channel_dim: int, tables: bool,
+) -> tuple[Tensor, ...]:
+    """The gradients of :func:`lookup` for the output gradient ``grad``: ``(∂x,)``, and with
+    ``tables`` also ``(∂c0, ∂c1)`` (the sums of ``w = grad·∂out/∂x̃`` and of ``w·x`` per piece).
 
-    Saves only x (and the small tables); backward finds the pieces again (a saved index would
-    be a fresh full-size buffer, whose page faults cost more than the five passes that recompute
-    it) and accumulates the tables' gradients with ``scatter_add_`` (about twice as fast as
-    ``index_add_`` on CPU). The passes are few and fused where torch allows (``addcmul``, table
-    entries pre-scaled by the constants of Φ and φ), and they reuse a few full-size buffers in
-    place: at a million inputs every pass streams megabytes, and fresh large allocations cost
-    page faults that can exceed the arithmetic.
+    ditac: ``out = x̃·Φ(x)``, so ``∂out/∂x = c1·Φ(x) + x̃·φ(x)`` and ``∂out/∂x̃ = Φ(x)``; where the
+    outer function takes over (``ge_ditac`` below a, masked ``l_ditac`` outside [a, b]) the
+    derivative is the outer one's and the tables get nothing.
+    """
+    n = c0.shape[-1] - 2
+    channels = c0.shape[0] if c0.dim() == 2 else 0
+    k = piece_index(x, lo, hi, n, closed, channels, channel_dim)
+    rise = gather(c1, k)
+    if mode == 1:
+        cdf = normal_cdf(x)
+        density = torch.exp(x * x * -0.5) * _INV_SQRT_2PI
+        grad_x = grad * (rise * cdf + (gather(c0, k) + rise * x) * density)
+        weight = grad * cdf
+    elif mode == 2 or (mode == 3 and masked):
+        if mode == 2:
+            off = x < lo
+            outer = normal_cdf(x) + x * torch.exp(x * x * -0.5) * _INV_SQRT_2PI
+        else:
+            off = (x < lo) | (x > hi)
+            outer = torch.where(x >= 0, torch.ones_like(x), torch.full_like(x, slope))
+        grad_x = grad * torch.where(off, outer, rise)
+        weight = torch.where(off, torch.zeros_like(grad), grad)
+    else:
+        grad_x = grad * rise
+        weight = grad
+    if not tables:
+        return (grad_x,)
+    index = k.reshape(-1).to(torch.int64)
+    sums = [weight.reshape(-1), (weight * x).reshape(-1)]
+    zeros = [torch.zeros_like(c0).reshape(-1), torch.zeros_like(c1).reshape(-1)]
+    if torch.compiler.is_compiling():
+        # TorchInductor lowers index_put with accumulate to atomic adds inside the same loop
+        # (scatter_add would leave the loop for ATen's serial scatter_reduce).
+        found = [z.index_put_((index,), v, accumulate=True) for z, v in zip(zeros, sums, strict=True)]
+    else:  # eager: ATen's scatter_add, several times faster than index_put with accumulate
+        found = [z.scatter_add_(0, index, v) for z, v in zip(zeros, sums, strict=True)]
+    return grad_x, found[0].view(c0.shape), found[1].view(c1.shape)
+
+
+def fuses(x: Tensor, fusion: str) -> bool:
+    """Whether :class:`LookupFunction` runs its inductor kernels for ``x`` with the ``fuse`` mode
+    ``fusion``: never for ``"off"``; always for ``"on"`` (an error without a compiler); for
+    ``"auto"`` from :data:`actlang.kernels.MIN_NUMEL` inputs on, where a compiler exists (else
+    one :class:`actlang.kernels.FusionWarning`)."""
+    if fusion == "off" or (fusion == "auto" and x.numel() < kernels.MIN_NUMEL):
+        return False
+    return kernels.available(x.device, fusion)
+
+
+_KERNELS: dict[tuple, tuple[kernels.Kernel, kernels.Kernel, kernels.Kernel]] = {}
+
+
+def compiled(spec: tuple) -> tuple[kernels.Kernel, kernels.Kernel, kernels.Kernel]:
+    """The forward kernel and the backward kernels (without and with the tables' gradients) of
+    ``spec = (lo, hi, mode, slope, closed, masked)``; they take x as :func:`kernels.flat` gives it
+    (1-D, or ``(outer, C, inner)``: the channels along dim 1)."""
+    found = _KERNELS.get(spec)
+    if found is None:
+        lo, hi, mode, slope, closed, masked = spec
+        label = f"the {('cpab', 'ditac', 'ge_ditac', 'l_ditac', 'inf_ditac')[mode]}[a={lo:g}, b={hi:g}] lookup"
+
+        def forward(x: Tensor, c0: Tensor, c1: Tensor) -> Tensor:
+            return lookup(x, c0, c1, lo, hi, mode, slope, closed, masked, 1)
+
+        def backward(g: Tensor, x: Tensor, c0: Tensor, c1: Tensor) -> tuple[Tensor, ...]:
+            return lookup_backward(g, x, c0, c1, lo, hi, mode, slope, closed, masked, 1, False)
+
+        def backward_tables(g: Tensor, x: Tensor, c0: Tensor, c1: Tensor) -> tuple[Tensor, ...]:
+            return lookup_backward(g, x, c0, c1, lo, hi, mode, slope, closed, masked, 1, True)
+
+        found = (
+            kernels.Kernel(forward, f"{label} forward kernel"),
+            kernels.Kernel(backward, f"{label} input-gradient kernel"),
+            kernels.Kernel(backward_tables, f"{label} backward kernel"),
+        )
+        _KERNELS[spec] = found
+    return found
+
+
+class LookupFunction(torch.autograd.Function):
+    """:func:`lookup` with :func:`lookup_backward` as its backward; ``fused``: through the inductor
+    kernels of :func:`compiled` (else the same functions in eager torch).
+
+    Saves only x and the small tables; backward finds the pieces again (a saved index would be one
+    more full-size tensor). A backward that must itself be differentiable (double backward) runs
+    autograd through :func:`lookup`.
     """
 
     @staticmethod
-    def forward(ctx, x, c0, c1, lo, hi, mode, slope, closed, masked, channel_dim):  # type: ignore[override]
+    def forward(ctx, x, c0, c1, lo, hi, mode, slope, closed, masked, channel_dim, fused=False):  # type: ignore[override]
         ctx.spec = (lo, hi, mode, slope, closed, masked, channel_dim)
+        ctx.fused = fused
         ctx.save_for_backward(x, c0, c1)  # x as given: double backward differentiates through it
-        x = x.contiguous()
-        out = torch.empty_like(x)  # first the scratch of the index, then the result
-        flat, ctx.index_token = _pieces_of(x, c0, ctx.spec, out)
-        spare = workspace.scratch("a", x)
-        if mode == 1:  # x̃·Φ(x) = x̃/2·erfc(−x/√2): tables halved, Φ's 1/2 folded; erfc keeps
-            c0, c1 = c0 * 0.5, c1 * 0.5  # the lower tail (1 + erf cancels to 0 below −8.5)
-        _warp(c0, c1, flat, x, out, spare)  # x̃ = c0 + c1·x (halved for ditac)
-        if mode == 1:
-            return out.mul_(torch.mul(x, -0.7071067811865476, out=spare).erfc_())
-        if mode == 2:
-            return torch.where(x < lo, x * normal_cdf(x), out)
-        if mode == 3 and masked:
-            return torch.where((x < lo) | (x > hi), torch.where(x >= 0, x, slope * x), out)
-        return out
+        kernel = compiled(ctx.spec[:6])[0]
+        run = kernel if fused else kernel.function
+        return run(kernels.flat(x, channel_dim if c0.dim() == 2 else None), c0, c1).reshape(x.shape)
 
     @staticmethod
     def backward(ctx, grad):  # type: ignore[override]
         x, c0, c1 = ctx.saved_tensors
         if torch.is_grad_enabled():  # create_graph: differentiate the plain ops, graph kept
             return _differentiable_backward(ctx, x, c0, c1, grad)
-        with torch.no_grad():
-            return _backward(ctx, x.contiguous(), c0, c1, grad.contiguous())
+        channel_dim = ctx.spec[6] if c0.dim() == 2 else None
+        tables = ctx.needs_input_grad[1] or ctx.needs_input_grad[2]
+        kernel = compiled(ctx.spec[:6])[2 if tables else 1]
+        run = kernel if ctx.fused else kernel.function
+        found = run(kernels.flat(grad, channel_dim), kernels.flat(x, channel_dim), c0, c1)
+        grad_x = found[0].reshape(x.shape) if ctx.needs_input_grad[0] else None
+        grad_c0 = found[1] if tables and ctx.needs_input_grad[1] else None
+        grad_c1 = found[2] if tables and ctx.needs_input_grad[2] else None
+        return grad_x, grad_c0, grad_c1, None, None, None, None, None, None, None, None
 
 
 def _differentiable_backward(ctx: Any, x: Tensor, c0: Tensor, c1: Tensor, grad: Tensor) -> tuple:
     """The gradients as differentiable functions of x, the tables and ``grad`` (for double
-    backward): autograd through :func:`lookup`, whose values equal the fused forward's."""
+    backward): autograd through :func:`lookup`, whose values equal the kernels'."""
     lo, hi, mode, slope, closed, masked, channel_dim = ctx.spec
     needs = ctx.needs_input_grad[:3]
     with torch.enable_grad():
@@ -173,86 +241,4 @@ def _differentiable_backward(ctx: Any, x: Tensor, c0: Tensor, c1: Tensor, grad: 
         found = iter(torch.autograd.grad(out, wanted, grad, create_graph=True, allow_unused=True))
     grads = [next(found) if need else None for need in needs]
     grads = [torch.zeros_like(t) if n and g is None else g for t, g, n in zip(inputs, grads, needs, strict=True)]
-    return (*grads, None, None, None, None, None, None, None)
-
-
-def _backward(ctx: Any, x: Tensor, c0: Tensor, c1: Tensor, grad: Tensor) -> tuple:
-    """First-order gradients, in place in scratch buffers (no graph)."""
-    lo, hi, mode, slope, _, masked, _ = ctx.spec
-    grad_x = torch.empty_like(x)  # first the scratch of the index, then the result
-    tables = ctx.needs_input_grad[1] or ctx.needs_input_grad[2]
-    # int64 when the tables need gradients: scatter_add_ takes no other index type.
-    flat, _ = _pieces_of(x, c0, ctx.spec, grad_x, torch.int64 if tables else torch.int32, ctx.index_token)
-    slope_in = workspace.scratch("a", x)
-    spare = workspace.scratch("c", x)
-    table_scale = 1.0  # weight = table_scale·∂out/∂x̃·g
-    if mode == 1:
-        # out = x̃·Φ(x): ∂/∂x = c1·Φ + x̃·φ, ∂/∂x̃ = Φ. With s = −x/√2, E = exp(−x²/2) = exp(−s²):
-        # 2g·Φ = g·erfc(s) (accurate in the lower tail), and g·x̃·φ = g·E·(c0·K + 2K·(c1/2)·x),
-        # K = 1/√(2π).
-        scaled = torch.mul(x, -0.7071067811865476, out=workspace.scratch("b", x))
-        torch.mul(scaled, scaled, out=grad_x).neg_().exp_().mul_(grad)  # g·E
-        weight = scaled.erfc_().mul_(grad)  # 2g·Φ
-        workspace.select(c1, flat, slope_in).mul_(0.5)  # c1/2
-        workspace.select(c0 * _INV_SQRT_2PI, flat, spare)
-        grad_x.mul_(spare.addcmul_(slope_in, x, value=2.0 * _INV_SQRT_2PI)).addcmul_(weight, slope_in)
-        table_scale = 0.5
-    else:
-        workspace.select(c1, flat, slope_in)  # dx̃/dx
-        if mode == 2 or (mode == 3 and masked):
-            off = (x < lo) if mode == 2 else (x < lo) | (x > hi)
-            if mode == 2:
-                outer = normal_cdf(x) + x * torch.exp(x * x * -0.5) * _INV_SQRT_2PI
-            else:
-                outer = torch.where(x >= 0, torch.ones_like(x), torch.full_like(x, slope))
-            weight = torch.where(off, torch.zeros_like(grad), grad)
-            torch.mul(grad, torch.where(off, outer, slope_in), out=grad_x)
-        else:
-            weight = grad
-            torch.mul(slope_in, grad, out=grad_x)
-    grad_c0 = grad_c1 = None
-    if tables:
-        weight = weight.reshape(-1)
-        grad_c0 = workspace.accumulate(c0, flat, weight)
-        grad_c1 = workspace.accumulate(c1, flat, torch.mul(weight, x.reshape(-1), out=spare.view(-1)))
-        if table_scale != 1.0:
-            grad_c0, grad_c1 = grad_c0.mul_(table_scale), grad_c1.mul_(table_scale)
-    grad_x = grad_x if ctx.needs_input_grad[0] else None
-    return grad_x, grad_c0, grad_c1, None, None, None, None, None, None, None
-
-
-def _pieces_of(
-    x: Tensor, c0: Tensor, spec: tuple, scratch: Tensor, dtype: torch.dtype = torch.int32, reuse: int | None = None
-) -> tuple[Tensor, int | None]:
-    """The flat piece index of every input (int32 or int64) in this thread's index workspace, and
-    the token it is kept under (int32 only).
-
-    A forward's int32 index stays in the workspace under a fresh token, which its backward
-    (``reuse``) presents: while no other lookup on this thread has overwritten it, backward
-    converts it to int64 instead of recomputing it in five passes. A token is never reused, so
-    a stale index cannot match (unlike a tensor's data pointer, which a later tensor may share).
-    """
-    lo, hi, _, _, closed, _, channel_dim = spec
-    channels = c0.shape[0] if c0.dim() == 2 else 0
-    if reuse is not None:
-        found = workspace.kept("index", x, torch.int32, reuse)
-        if found is not None and dtype == torch.int64:
-            return workspace.scratch("wide", x, torch.int64).view(-1).copy_(found.view(-1)), None
-        if found is not None:
-            return found.view(-1), None
-    index = workspace.scratch("index", x, dtype)
-    flat = piece_index(x, lo, hi, c0.shape[-1] - 2, closed, channels, channel_dim, scratch, index).view(-1)
-    token = next(_TOKENS) if dtype == torch.int32 and not workspace.tracing(x) else None
-    if token is not None:
-        workspace.keep("index", x, torch.int32, token)
-    return flat, token
-
-
-_TOKENS = itertools.count()
-
-
-def _warp(c0: Tensor, c1: Tensor, flat: Tensor, x: Tensor, out: Tensor, spare: Tensor) -> Tensor:
-    """``out = c0[k] + c1[k]·x`` in three passes (two gathers, one addcmul)."""
-    workspace.select(c0, flat, out)
-    workspace.select(c1, flat, spare)
-    return out.addcmul_(spare, x)
+    return (*grads, None, None, None, None, None, None, None, None)

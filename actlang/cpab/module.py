@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from actlang.cpab import integrate as closed
 from actlang.cpab import tessellation
 from actlang.cpab.lookup import CPAB as MODE_CPAB
-from actlang.cpab.lookup import DITAC, GE_DITAC, INF_DITAC, L_DITAC, LookupFunction, lookup, pieces
+from actlang.cpab.lookup import DITAC, GE_DITAC, INF_DITAC, L_DITAC, LookupFunction, fuses, lookup, pieces
 from actlang.cpab.nodes import NodeFlow
 from actlang.cpab.table import TablePieces
 from actlang.errors import HyperparameterError
@@ -49,6 +49,8 @@ class CPABActivation(nn.Module):
         self.channel_dim = int(channel_dim)
         self.prior_length = float(hp.get("prior_length", 0.1))
         self.prior_scale = float(hp.get("prior_scale", 1.0))
+        # The compiler's ``fuse`` option ("auto", "on", "off"): the lookup's inductor kernels.
+        self.fusion = "auto"
         basis = torch.from_numpy(tessellation.basis(self.cells, self.zero_boundary).copy())
         precision = tessellation.prior_precision(self.cells, self.zero_boundary, self.prior_length, self.prior_scale)
         # Not in the state dict: both follow from the hyperparameters.
@@ -191,8 +193,8 @@ class CPABActivation(nn.Module):
             return lookup(x, c0, c1, self.lo, self.hi, self.mode, self.slope, closed, masked, self.channel_dim)
         if _capturing():
             # Plain differentiable ops: captured graphs (torch.export, torch.compile, jit.trace)
-            # must not hold out= kernels or the workspace, and function transforms (vmap, grad,
-            # jacrev, jacfwd) batch and differentiate them like any torch code.
+            # must not hold the inductor kernels (no double compilation), and function transforms
+            # (vmap, grad, jacrev, jacfwd) batch and differentiate them like any torch code.
             c0, c1 = self._captured_pieces(x.dtype)
             return lookup(x, c0, c1, self.lo, self.hi, self.mode, self.slope, closed, masked, self.channel_dim)
         return self._fast(x, closed, masked)
@@ -241,8 +243,9 @@ class CPABActivation(nn.Module):
     @torch.jit.unused
     def _fast(self, x: Tensor, closed: bool, masked: bool) -> Tensor:
         c0, c1 = self._cached_pieces(x)
+        fused = fuses(x, self.fusion)
         return LookupFunction.apply(
-            x, c0, c1, self.lo, self.hi, self.mode, self.slope, closed, masked, self.channel_dim
+            x, c0, c1, self.lo, self.hi, self.mode, self.slope, closed, masked, self.channel_dim, fused
         )
 
     @torch.jit.unused
