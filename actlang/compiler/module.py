@@ -40,7 +40,10 @@ class ActivationModule(nn.Module):
         for name, init in self.program.params.items():
             self.register_parameter(self.program.attrs[name], nn.Parameter(torch.full(shape, float(init))))
         for site in self.program.sites:
-            setattr(self, site.name, _site_module(site, channels, channel_dim))
+            sub = _site_module(site, channels, channel_dim)
+            if isinstance(getattr(sub, "fusion", None), str):  # sites with kernels of their own (DiTAC)
+                sub.fusion = self.fusion
+            setattr(self, site.name, sub)
 
     def plain_forward(self, x: torch.Tensor) -> torch.Tensor:  # replaced by the generated code
         raise NotImplementedError

@@ -228,6 +228,26 @@ class LookupFunction(torch.autograd.Function):
         return grad_x, grad_c0, grad_c1, None, None, None, None, None, None, None, None
 
 
+class CapturedLookup(torch.autograd.Function):
+    """:func:`lookup` with :func:`lookup_backward` as its backward, for graphs torch.compile
+    captures: dynamo traces both into the graph, and inductor fuses each into one loop (autograd's
+    own backward of the gathers would be ATen's serial scatter, outside any loop)."""
+
+    @staticmethod
+    def forward(ctx, x, c0, c1, lo, hi, mode, slope, closed, masked, channel_dim):  # type: ignore[override]
+        ctx.spec = (lo, hi, mode, slope, closed, masked, channel_dim)
+        ctx.save_for_backward(x, c0, c1)
+        return lookup(x, c0, c1, lo, hi, mode, slope, closed, masked, channel_dim)
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[override]
+        x, c0, c1 = ctx.saved_tensors
+        tables = ctx.needs_input_grad[1] or ctx.needs_input_grad[2]
+        found = lookup_backward(grad, x, c0, c1, *ctx.spec, tables)
+        grad_c0, grad_c1 = found[1:] if tables else (None, None)
+        return found[0], grad_c0, grad_c1, None, None, None, None, None, None, None
+
+
 def _differentiable_backward(ctx: Any, x: Tensor, c0: Tensor, c1: Tensor, grad: Tensor) -> tuple:
     """The gradients as differentiable functions of x, the tables and ``grad`` (for double
     backward): autograd through :func:`lookup`, whose values equal the kernels'."""

@@ -24,9 +24,19 @@ from torch import Tensor, nn
 from actlang.cpab import integrate as closed
 from actlang.cpab import tessellation
 from actlang.cpab.lookup import CPAB as MODE_CPAB
-from actlang.cpab.lookup import DITAC, GE_DITAC, INF_DITAC, L_DITAC, LookupFunction, fuses, lookup, pieces
+from actlang.cpab.lookup import (
+    DITAC,
+    GE_DITAC,
+    INF_DITAC,
+    L_DITAC,
+    CapturedLookup,
+    LookupFunction,
+    fuses,
+    lookup,
+    pieces,
+)
 from actlang.cpab.nodes import NodeFlow
-from actlang.cpab.table import TablePieces
+from actlang.cpab.table import TablePieces, compiled_pieces
 from actlang.errors import HyperparameterError
 
 
@@ -196,13 +206,26 @@ class CPABActivation(nn.Module):
             # must not hold the inductor kernels (no double compilation), and function transforms
             # (vmap, grad, jacrev, jacfwd) batch and differentiate them like any torch code.
             c0, c1 = self._captured_pieces(x.dtype)
-            return lookup(x, c0, c1, self.lo, self.hi, self.mode, self.slope, closed, masked, self.channel_dim)
+            spec = (self.lo, self.hi, self.mode, self.slope, closed, masked, self.channel_dim)
+            if _compiling_only():  # torch.compile: a backward that inductor fuses into one loop
+                return CapturedLookup.apply(x, c0, c1, *spec)
+            return lookup(x, c0, c1, *spec)
         return self._fast(x, closed, masked)
 
     @torch.jit.unused
     def _captured_pieces(self, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+        """The pieces in a captured graph: constants within :meth:`frozen`; under torch.compile one
+        opaque custom op (:func:`~actlang.cpab.table.compiled_pieces`: dynamo would otherwise trace
+        the closed-form flow into thousands of graph nodes); elsewhere (torch.export, jit.trace,
+        function transforms) the torch path, which needs nothing of actlang to run."""
         frozen = self.__dict__.get("_frozen_pieces")
-        return self._torch_pieces(self.theta, dtype) if frozen is None else frozen
+        if frozen is not None:
+            return frozen
+        if _compiling_only():
+            spec = (self.lo, self.hi, self.grid, self.mode, self.slope, self.zero_boundary)
+            c0, c1 = compiled_pieces(self.theta, self.basis, *spec, dtype)
+            return (c0, c1) if self.channels else (c0[0], c1[0])
+        return self._torch_pieces(self.theta, dtype)
 
     @torch.jit.unused
     @contextlib.contextmanager
@@ -312,6 +335,13 @@ def _capturing() -> bool:
 @torch.jit.unused
 def _compiling() -> bool:
     return torch.compiler.is_compiling() or torch.jit.is_tracing() or _transformed()
+
+
+@torch.jit.unused
+def _compiling_only() -> bool:
+    """True under torch.compile, not torch.export (whose files must run without actlang's custom
+    ops) nor a function transform."""
+    return torch.compiler.is_compiling() and not torch.compiler.is_exporting() and not _transformed()
 
 
 @torch.jit.unused

@@ -53,6 +53,28 @@ def pieces_transpose(grad_c0: np.ndarray, grad_c1: np.ndarray, lo: float, hi: fl
     return grad
 
 
+def table_forward(theta: np.ndarray, spec: tuple):
+    """``(c0, c1, steps, end_speed, shape)`` of θ rows ``[K, dim θ]`` (numpy): the pieces and what
+    their backward needs (the flow's per-step partials)."""
+    basis, lo, hi, grid, mode, slope, bounded = spec
+    rows = theta.reshape(-1, basis.shape[1])
+    pairs = (rows @ basis.T).reshape(rows.shape[0], -1, 2)
+    nodes = np.broadcast_to(np.linspace(0.0, 1.0, grid + 1), (rows.shape[0], grid + 1))
+    psi, end_speed, steps = flow_with_partials(nodes, pairs[..., 0], pairs[..., 1], 1.0, bounded)
+    c0, c1 = pieces_numpy((hi - lo) * (psi - nodes), lo, hi, mode, slope)
+    return c0, c1, steps, end_speed, pairs.shape[:2]
+
+
+def table_backward(grad_c0: np.ndarray, grad_c1: np.ndarray, spec: tuple, steps, end_speed, shape) -> np.ndarray:
+    """The gradient w.r.t. θ rows ``[K, dim θ]`` of the pieces' gradients (the transpose of each
+    stage: the pieces, the flow at the nodes, the basis)."""
+    basis, lo, hi, _, mode, _, _ = spec
+    g0, g1 = grad_c0.reshape(shape[0], -1), grad_c1.reshape(shape[0], -1)
+    weight = (hi - lo) * pieces_transpose(g0, g1, lo, hi, mode)  # ∂/∂ψ at the nodes
+    grad_a, grad_b = field_gradient(steps, end_speed, weight, shape)
+    return np.stack([grad_a, grad_b], -1).reshape(shape[0], -1) @ basis
+
+
 class TablePieces(torch.autograd.Function):
     """``(c0, c1)`` in ``dtype`` from θ (``[dim θ]`` or ``[C, dim θ]``).
 
@@ -62,14 +84,9 @@ class TablePieces(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, theta: Tensor, spec: tuple, dtype: torch.dtype, torch_path: Callable) -> tuple[Tensor, Tensor]:  # type: ignore[override]
-        basis, lo, hi, grid, mode, slope, bounded = spec
-        rows = theta.detach().to("cpu", torch.float64).numpy().reshape(-1, basis.shape[1])
-        pairs = (rows @ basis.T).reshape(rows.shape[0], -1, 2)
-        nodes = np.broadcast_to(np.linspace(0.0, 1.0, grid + 1), (rows.shape[0], grid + 1))
-        psi, end_speed, steps = flow_with_partials(nodes, pairs[..., 0], pairs[..., 1], 1.0, bounded)
-        c0, c1 = pieces_numpy((hi - lo) * (psi - nodes), lo, hi, mode, slope)
+        c0, c1, steps, end_speed, shape = table_forward(theta.detach().to("cpu", torch.float64).numpy(), spec)
         ctx.save_for_backward(theta)
-        ctx.kept = (spec, steps, end_speed, pairs.shape[:2], torch_path)
+        ctx.kept = (spec, steps, end_speed, shape, torch_path)
         return tuple(torch.from_numpy(c).to(theta.device, dtype) for c in (c0, c1))
 
     @staticmethod
@@ -81,9 +98,67 @@ class TablePieces(torch.autograd.Function):
                 leaf = theta if theta.requires_grad else theta.detach().requires_grad_()
                 (grad,) = torch.autograd.grad(torch_path(leaf), leaf, (grad_c0, grad_c1), create_graph=True)
             return grad, None, None, None
-        basis, lo, hi, _, mode, _, _ = spec
-        g0, g1 = (g.detach().to("cpu", torch.float64).numpy().reshape(shape[0], -1) for g in (grad_c0, grad_c1))
-        weight = (hi - lo) * pieces_transpose(g0, g1, lo, hi, mode)  # ∂/∂ψ at the nodes
-        grad_a, grad_b = field_gradient(steps, end_speed, weight, shape)
-        grad_rows = np.stack([grad_a, grad_b], -1).reshape(shape[0], -1) @ basis
+        g0, g1 = (g.detach().to("cpu", torch.float64).numpy() for g in (grad_c0, grad_c1))
+        grad_rows = table_backward(g0, g1, spec, steps, end_speed, shape)
         return torch.from_numpy(grad_rows.reshape(theta.shape)).to(theta.device, theta.dtype), None, None, None
+
+
+# --- one opaque op for torch.compile ----------------------------------------------------------
+# Traced by dynamo, the torch path (the closed-form flow: a fixed loop over the cells at every
+# node) becomes a graph of thousands of small ops: 47 s to compile a model with DiTAC, and no
+# faster. As a custom op with a fake (shape-only) implementation and a closed-form backward, the
+# whole θ → (c0, c1) step is one node that dynamo and AOTAutograd do not look into; inductor
+# compiles only the pointwise lookup around it.
+
+
+def _spec(basis: Tensor, lo: float, hi: float, grid: int, mode: int, slope: float, bounded: bool) -> tuple:
+    return (basis.detach().to("cpu", torch.float64).numpy(), lo, hi, grid, mode, slope, bounded)
+
+
+@torch.library.custom_op("actlang::cpab_pieces", mutates_args=())
+def compiled_pieces(
+    theta: Tensor, basis: Tensor, lo: float, hi: float, grid: int, mode: int, slope: float, bounded: bool,
+    dtype: torch.dtype,
+) -> tuple[Tensor, Tensor]:
+    """``(c0, c1)``, each ``[K, grid + 2]`` in ``dtype``, of θ rows (``[dim θ]`` or ``[K, dim θ]``)."""
+    spec = _spec(basis, lo, hi, grid, mode, slope, bounded)
+    c0, c1, *_ = table_forward(theta.detach().to("cpu", torch.float64).numpy(), spec)
+    return tuple(torch.from_numpy(c).to(theta.device, dtype) for c in (c0, c1))  # type: ignore[return-value]
+
+
+@compiled_pieces.register_fake
+def _(theta, basis, lo, hi, grid, mode, slope, bounded, dtype):
+    rows = theta.shape[0] if theta.dim() == 2 else 1
+    return theta.new_empty((rows, grid + 2), dtype=dtype), theta.new_empty((rows, grid + 2), dtype=dtype)
+
+
+@torch.library.custom_op("actlang::cpab_pieces_backward", mutates_args=())
+def compiled_pieces_backward(
+    grad_c0: Tensor, grad_c1: Tensor, theta: Tensor, basis: Tensor, lo: float, hi: float, grid: int, mode: int,
+    slope: float, bounded: bool,
+) -> Tensor:
+    """θ's gradient given the pieces' (the forward's partials recomputed: they are not tensors)."""
+    spec = _spec(basis, lo, hi, grid, mode, slope, bounded)
+    _, _, steps, end_speed, shape = table_forward(theta.detach().to("cpu", torch.float64).numpy(), spec)
+    g0, g1 = (g.detach().to("cpu", torch.float64).numpy() for g in (grad_c0, grad_c1))
+    grad_rows = table_backward(g0, g1, spec, steps, end_speed, shape)
+    return torch.from_numpy(grad_rows.reshape(theta.shape)).to(theta.device, theta.dtype)
+
+
+@compiled_pieces_backward.register_fake
+def _(grad_c0, grad_c1, theta, basis, lo, hi, grid, mode, slope, bounded):
+    return torch.empty_like(theta)
+
+
+def _setup(ctx, inputs, output) -> None:
+    ctx.save_for_backward(inputs[0], inputs[1])
+    ctx.spec = inputs[2:8]
+
+
+def _backward(ctx, grad_c0: Tensor, grad_c1: Tensor) -> tuple:
+    theta, basis = ctx.saved_tensors
+    grad = compiled_pieces_backward(grad_c0, grad_c1, theta, basis, *ctx.spec)
+    return grad, None, None, None, None, None, None, None, None
+
+
+compiled_pieces.register_autograd(_backward, setup_context=_setup)
