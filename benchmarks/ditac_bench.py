@@ -1,17 +1,22 @@
 """DiTAC forward+backward on 1M float32 inputs against F.gelu, in the same run.
 
-Cases: the lookup-table fast path (default ``ditac``), the closed form per input
-(``exact=true``), both eager and under ``torch.compile``, and ``F.gelu`` eager and compiled.
-Rounds interleave the cases so that load from other processes hits all of them alike; the
-figures are medians, and ratios are to ``F.gelu`` eager on the same tensor. The closed form
-(seconds per call) runs three times after the rounds.
+Cases: ``ditac[a=-3,b=3,cells=16]`` through its inductor kernels (the default), the same with
+``fuse=False`` (eager torch functions), the closed form per input (``exact=true``), the module
+under ``torch.compile``, and ``F.gelu`` eager and compiled. Rounds interleave the cases so that
+load from other processes hits all of them alike; the figures are medians, and ratios are to
+``F.gelu`` eager on the same tensor. The closed form (seconds per call) runs three times after the
+rounds. ``--contention`` keeps one other busy process running; ``--model`` also times
+``torch.compile`` of a small MLP with DiTAC layers (compile time, then steps against eager).
+The load average (as ``uptime``) is printed with the figures: this machine is shared.
 
-    python benchmarks/ditac_bench.py [--size 1000000] [--rounds 15] [--threads N] [--no-compile] [--no-exact]
+    python benchmarks/ditac_bench.py [--size 1000000] [--rounds 15] [--threads N] [--contention]
+        [--no-compile] [--no-exact] [--model]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 import warnings
@@ -19,8 +24,11 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from compiler_bench import busy  # benchmarks/ is the script's directory
 
 import actlang
+
+TEXT = "ditac[a=-3,b=3,cells=16](x)"
 
 
 def fwd_bwd(function: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, grad: torch.Tensor) -> float:
@@ -37,14 +45,32 @@ def forward_only(function: Callable[[torch.Tensor], torch.Tensor], x: torch.Tens
     return time.perf_counter() - start
 
 
+def load() -> str:
+    return "load average " + ", ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    parser.add_argument("--contention", action="store_true", help="one other busy process during the run")
     parser.add_argument("--no-compile", action="store_true")
     parser.add_argument("--no-exact", action="store_true", help="skip the (slow) closed form per input")
+    parser.add_argument("--model", action="store_true", help="also torch.compile a small model with DiTAC")
     args = parser.parse_args()
+    other = busy() if args.contention else None
+    try:
+        run(args)
+        if args.model:
+            model_figures(args)
+    finally:
+        if other is not None:
+            other.kill()
+            other.wait()
+
+
+def run(args: argparse.Namespace) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -52,55 +78,87 @@ def main() -> None:
     x = (torch.randn(args.size) * 2).requires_grad_()
     grad = torch.randn(args.size)
 
-    ditac = actlang.compile("ditac(x)")
-    exact = actlang.compile("ditac[exact=true](x)")
-    with torch.no_grad():  # a trained-looking θ (prior sample), shared by both
+    ditac = actlang.compile(TEXT)
+    unfused = actlang.compile(TEXT, fuse=False)
+    exact = actlang.compile(TEXT.replace("cells=16", "cells=16,exact=true"))
+    with torch.no_grad():  # a trained-looking θ (prior sample), shared by all
         theta = torch.randn_like(ditac.ditac_0.theta) * 0.5
-        ditac.ditac_0.theta.copy_(theta)
-        exact.ditac_0.theta.copy_(theta)
+        for module in (ditac, unfused, exact):
+            module.ditac_0.theta.copy_(theta)
     cases: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
         "F.gelu eager": F.gelu,
-        "ditac lookup eager": ditac,
+        "ditac (inductor kernels)": ditac,
+        "ditac fuse=False": unfused,
     }
     if not args.no_compile:
         cases["F.gelu torch.compile"] = torch.compile(F.gelu)
-        cases["ditac lookup torch.compile"] = torch.compile(ditac)
+        cases["ditac torch.compile"] = torch.compile(ditac)
     for name, function in cases.items():  # warm up (and compile)
         start = time.perf_counter()
         fwd_bwd(function, x, grad)
         fwd_bwd(function, x, grad)
         print(f"# warm-up {name}: {time.perf_counter() - start:.1f} s", flush=True)
 
+    before = load()
     timings: dict[str, list[float]] = {name: [] for name in cases}
-    inference: dict[str, list[float]] = {name: [] for name in ("F.gelu eager", "ditac lookup eager")}
+    inference: dict[str, list[float]] = {name: [] for name in ("F.gelu eager", "ditac (inductor kernels)")}
     for _ in range(args.rounds):
         for name, function in cases.items():
             timings[name].append(fwd_bwd(function, x, grad))
             x.grad = None
         for name in inference:
             inference[name].append(forward_only(cases[name], x, grad))
+    after = load()
 
     if not args.no_exact:  # seconds per call: a few calls, not interleaved
         timings["ditac exact eager"] = [fwd_bwd(exact, x, grad) for _ in range(3)]
         x.grad = None
 
     base = statistics.median(timings["F.gelu eager"])
-    print(f"\nDiTAC vs F.gelu, {args.size:,} float32 inputs, {torch.get_num_threads()} threads, "
-          f"torch {torch.__version__}, median of {args.rounds} interleaved rounds\n")
+    busy_note = ", one other busy process" if args.contention else ""
+    print(f"\n{TEXT} vs F.gelu, {args.size:,} float32 inputs, {torch.get_num_threads()} threads, "
+          f"torch {torch.__version__}, median of {args.rounds} interleaved rounds{busy_note}")
+    print(f"before the rounds: {before}; after: {after}\n")
     print("| case | forward+backward (ms) | × F.gelu eager |")
     print("|---|---:|---:|")
     for name, values in timings.items():
         median = statistics.median(values)
         print(f"| {name} | {median * 1e3:.2f} | {median / base:.1f} |")
-    if "ditac lookup torch.compile" in timings:
-        ratio = statistics.median(timings["ditac lookup torch.compile"]) / statistics.median(
-            timings["F.gelu torch.compile"]
-        )
-        print(f"\nditac lookup torch.compile / F.gelu torch.compile: {ratio:.1f}×")
     gelu_fwd = statistics.median(inference["F.gelu eager"])
-    ditac_fwd = statistics.median(inference["ditac lookup eager"])
-    print(f"forward only (no_grad): F.gelu {gelu_fwd * 1e3:.2f} ms, ditac lookup {ditac_fwd * 1e3:.2f} ms "
+    ditac_fwd = statistics.median(inference["ditac (inductor kernels)"])
+    print(f"\nforward only (no_grad): F.gelu {gelu_fwd * 1e3:.2f} ms, ditac {ditac_fwd * 1e3:.2f} ms "
           f"({ditac_fwd / gelu_fwd:.1f}×)")
+
+
+def model_figures(args: argparse.Namespace) -> None:
+    """torch.compile of Linear(64, 256) → DiTAC → Linear(256, 256) → DiTAC (per channel) →
+    Linear(256, 10) on a batch of 4096: compile time (first step), then training steps against eager."""
+    torch.manual_seed(0)
+    layers = [
+        torch.nn.Linear(64, 256), actlang.compile(TEXT), torch.nn.Linear(256, 256),
+        actlang.compile(TEXT, channels=256, channel_dim=-1), torch.nn.Linear(256, 10),
+    ]  # fmt: skip
+    model = torch.nn.Sequential(*layers)
+    x = torch.randn(4096, 64)
+
+    def step(function: Callable[[torch.Tensor], torch.Tensor]) -> float:
+        start = time.perf_counter()
+        function(x).square().mean().backward()
+        return time.perf_counter() - start
+
+    step(model)  # the eager path's own kernels compiled first
+    compiled = torch.compile(model)
+    first = step(compiled)
+    step(compiled)
+    steps: dict[str, list[float]] = {"eager": [], "torch.compile": []}
+    before = load()
+    for _ in range(args.rounds):
+        steps["eager"].append(step(model))
+        steps["torch.compile"].append(step(compiled))
+    eager, fast = (statistics.median(v) for v in steps.values())
+    print(f"\ntorch.compile of an MLP with two DiTAC layers (batch 4096): first step (compiling) {first:.1f} s; "
+          f"training step eager {eager * 1e3:.1f} ms, compiled {fast * 1e3:.1f} ms ({fast / eager:.2f}× eager); "
+          f"{before}; after: {load()}")
 
 
 if __name__ == "__main__":

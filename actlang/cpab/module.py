@@ -205,12 +205,16 @@ class CPABActivation(nn.Module):
             # Plain differentiable ops: captured graphs (torch.export, torch.compile, jit.trace)
             # must not hold the inductor kernels (no double compilation), and function transforms
             # (vmap, grad, jacrev, jacfwd) batch and differentiate them like any torch code.
-            c0, c1 = self._captured_pieces(x.dtype)
-            spec = (self.lo, self.hi, self.mode, self.slope, closed, masked, self.channel_dim)
-            if _compiling_only():  # torch.compile: a backward that inductor fuses into one loop
-                return CapturedLookup.apply(x, c0, c1, *spec)
-            return lookup(x, c0, c1, *spec)
+            return self._captured(x, closed, masked)
         return self._fast(x, closed, masked)
+
+    @torch.jit.unused
+    def _captured(self, x: Tensor, closed: bool, masked: bool) -> Tensor:
+        c0, c1 = self._captured_pieces(x.dtype)
+        spec = (self.lo, self.hi, self.mode, self.slope, closed, masked, self.channel_dim)
+        if _compiling_only():  # torch.compile: a backward that inductor fuses into one loop
+            return CapturedLookup.apply(x, c0, c1, *spec)
+        return lookup(x, c0, c1, *spec)
 
     @torch.jit.unused
     def _captured_pieces(self, dtype: torch.dtype) -> tuple[Tensor, Tensor]:

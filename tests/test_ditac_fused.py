@@ -1,0 +1,229 @@
+"""DiTAC's lookup as TorchInductor kernels (``actlang.cpab.lookup.LookupFunction`` with ``fused``).
+
+Most tests run the kernels' functions through ``torch.compile(backend="eager")`` (dynamo traces
+the same code, including the atomic-add formulation of the tables' gradients, without inductor's
+C++ build); ``test_inductor_*`` build real inductor kernels for ditac in float32 and float64 (a
+few seconds each the first time; inductor caches them on disk), shared through one fixture.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import actlang
+from actlang import kernels
+from actlang.cpab import lookup as lk
+from actlang.cpab.module import CPAB, DiTAC, GEDiTAC, InfDiTAC, LDiTAC
+from actlang.errors import ActlangError
+
+VARIANTS = [
+    (CPAB, {"a": -3.0, "b": 3.0}),
+    (DiTAC, {"a": -3.0, "b": 3.0}),
+    (GEDiTAC, {"b": 3.0}),
+    (LDiTAC, {"a": -3.0, "b": 3.0, "slope": 0.05}),
+    (LDiTAC, {"a": 1.0, "b": 3.0, "slope": 0.05}),  # 0 ∉ [a, b]: the masked outside
+    (InfDiTAC, {"a": -3.0, "b": 3.0, "zero_boundary": False}),
+]
+IDS = ["cpab", "ditac", "ge_ditac", "l_ditac", "l_ditac_masked", "inf_ditac"]
+HARD = [0.0, 3.0, -3.0, 1e4, -1e4, 1e3, -50.0, float("nan"), float("inf"), float("-inf")]
+needs_cxx = pytest.mark.skipif(kernels.cpp_compiler() is None, reason="no C++ compiler for inductor")
+
+
+def build(factory, hp, channels=None, dtype=torch.float64, seed=3, fusion="on", grid=64):
+    module = factory({"cells": 6, "grid": grid, **hp}, channels, 1).to(dtype)
+    with torch.no_grad():
+        theta = np.random.default_rng(seed).normal(0.0, 0.6, module.theta.shape)
+        module.theta.copy_(torch.from_numpy(theta))
+    module.fusion = fusion
+    return module
+
+
+def inputs(shape, dtype, seed=0):
+    """Normal inputs ×4 with the hard points (ends, |x| up to 1e4, NaN, ±inf) in front."""
+    x = torch.from_numpy(np.random.default_rng(seed).normal(0.0, 4.0, int(np.prod(shape)))).to(dtype)
+    x[: len(HARD)] = torch.tensor(HARD, dtype=dtype)
+    return x.reshape(shape)
+
+
+def run(module, x, weights):
+    """Values, input gradient and θ gradient of ``sum(weights · module(x))``."""
+    module.theta.grad = None
+    leaf = x.detach().clone().requires_grad_()
+    y = module(leaf)
+    (y * weights).sum().backward()
+    return y.detach(), leaf.grad, module.theta.grad.clone()
+
+
+def compare(fused, plain, x, rtol):
+    """Values at every input (NaN where the unfused path gives NaN); gradients at the finite ones
+    (a non-finite input's w·x would make the tables' gradients NaN in both, comparing nothing)."""
+    with torch.no_grad():
+        torch.testing.assert_close(fused(x), plain(x), rtol=rtol, atol=rtol, equal_nan=True)
+    finite = torch.where(torch.isfinite(x), x, torch.zeros_like(x))
+    weights = torch.from_numpy(np.random.default_rng(1).normal(size=x.shape)).to(x.dtype)
+    for got, want in zip(run(fused, finite, weights), run(plain, finite, weights), strict=True):
+        assert torch.isfinite(want).all()
+        torch.testing.assert_close(got, want, rtol=rtol, atol=rtol)
+
+
+@pytest.fixture
+def eager_backend(monkeypatch: pytest.MonkeyPatch) -> list:
+    """Kernels traced by dynamo and run eagerly; returns the labels of the kernels that ran."""
+    monkeypatch.setattr(kernels, "BACKEND", "eager")
+    seen: list[str] = []
+    original = kernels.Kernel.__call__
+
+    def call(self, *args):
+        seen.append(self.label)
+        return original(self, *args)
+
+    monkeypatch.setattr(kernels.Kernel, "__call__", call)
+    return seen
+
+
+@pytest.mark.parametrize(("factory", "hp"), VARIANTS, ids=IDS)
+@pytest.mark.parametrize("channels", [None, 3])
+def test_kernels_match_the_unfused_functions(eager_backend, factory, hp, channels) -> None:
+    fused = build(factory, hp, channels)
+    plain = build(factory, hp, channels, fusion="off")
+    shape = (7, 3, 5) if channels else (105,)
+    compare(fused, plain, inputs(shape, torch.float64), rtol=1e-12)
+    assert any("forward kernel" in s for s in eager_backend) and any("backward kernel" in s for s in eager_backend)
+
+
+@pytest.mark.parametrize(("factory", "hp"), VARIANTS[:3], ids=IDS[:3])
+def test_kernels_match_the_closed_form_in_float32(eager_backend, factory, hp) -> None:
+    """The lookup against ``exact=true`` (closed form per input, float64 inside) to the grid's
+    interpolation error, hard inputs included."""
+    module = build(factory, hp, dtype=torch.float32, grid=2048)
+    exact = build(factory, {**hp, "exact": True}, dtype=torch.float32, grid=2048)
+    x = inputs((400,), torch.float32)
+    with torch.no_grad():
+        torch.testing.assert_close(module(x), exact(x), rtol=1e-4, atol=1e-4, equal_nan=True)
+    assert eager_backend
+
+
+def test_gradcheck_and_double_backward_through_the_kernels(eager_backend) -> None:
+    module = build(DiTAC, {"a": -3.0, "b": 3.0}, channels=2)
+    x = torch.from_numpy(np.random.default_rng(2).uniform(-3.5, 3.5, (3, 2, 4))).requires_grad_()
+    theta = module.theta.detach().clone().requires_grad_()
+
+    def f(x, t):
+        return torch.func.functional_call(module, {"theta": t}, (x,))
+
+    assert torch.autograd.gradcheck(f, (x, theta))
+    assert torch.autograd.gradgradcheck(f, (x, theta))
+    assert any("backward kernel" in s for s in eager_backend)
+
+
+def test_auto_runs_small_inputs_without_kernels(eager_backend) -> None:
+    module = build(DiTAC, {"a": -3.0, "b": 3.0}, fusion="auto")
+    run(module, torch.randn(kernels.MIN_NUMEL - 1, dtype=torch.float64), 1.0)
+    assert eager_backend == []
+    run(module, torch.randn(kernels.MIN_NUMEL, dtype=torch.float64), 1.0)
+    assert len(eager_backend) == 2  # forward and backward
+
+
+def test_fuse_option_reaches_the_ditac_site(eager_backend) -> None:
+    x = torch.randn(50, requires_grad=True)
+    actlang.compile("ditac(x)", fuse=False)(x).sum().backward()
+    assert eager_backend == []
+    actlang.compile("ditac(x)", fuse=True)(x).sum().backward()
+    assert len(eager_backend) == 2
+
+
+def test_missing_compiler_warns_once_and_falls_back(monkeypatch) -> None:
+    monkeypatch.setattr(kernels, "cpp_compiler", lambda: None)
+    monkeypatch.setattr(kernels, "_warned", set())
+    monkeypatch.setattr(kernels.Kernel, "__call__", lambda *a: pytest.fail("inductor kernel without a compiler"))
+    module = build(DiTAC, {"a": -3.0, "b": 3.0}, fusion="auto")
+    plain = build(DiTAC, {"a": -3.0, "b": 3.0}, fusion="off")
+    x = inputs((kernels.MIN_NUMEL,), torch.float64)
+    with pytest.warns(kernels.FusionWarning, match="C\\+\\+ compiler") as caught:
+        compare(module, plain, x, rtol=1e-12)
+    assert len([w for w in caught if issubclass(w.category, kernels.FusionWarning)]) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", kernels.FusionWarning)
+        run(module, x, 1.0)  # no second warning
+    module.fusion = "on"
+    with pytest.raises(ActlangError, match="fuse=True needs a C\\+\\+ compiler"):
+        run(module, x, 1.0)
+
+
+def test_torch_compile_sees_the_table_as_one_op() -> None:
+    """Dynamo's graph holds the custom op, not the closed-form flow (thousands of nodes), and the
+    compiled module's values and gradients are the eager ones."""
+    graphs: list[torch.fx.GraphModule] = []
+
+    def backend(gm, example_inputs):
+        graphs.append(gm)
+        return gm.forward
+
+    module = build(DiTAC, {"a": -3.0, "b": 3.0}, channels=3, dtype=torch.float32, fusion="auto")
+    compiled = torch.compile(module, backend=backend, fullgraph=True)
+    x = inputs((4, 3, 5), torch.float32)
+    weights = torch.randn(x.shape)
+    got, want = run(compiled, x, weights), run(module, x, weights)
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5, equal_nan=True)
+    targets = [str(n.target) for n in graphs[0].graph.nodes if n.op == "call_function"]
+    assert "actlang.cpab_pieces.default" in targets
+    assert len(targets) < 80, len(targets)
+
+
+def test_torch_compile_backward_is_the_fused_formulation() -> None:
+    """AOTAutograd's backward graph accumulates the tables with index_put (inductor: atomic adds
+    in the loop), not autograd's backward of the gathers (ATen's serial scatter)."""
+    from torch._dynamo.backends.common import aot_autograd
+
+    backward_targets: list[str] = []
+
+    def keep(gm, example_inputs):
+        backward_targets.extend(str(n.target) for n in gm.graph.nodes if n.op == "call_function")
+        return gm.forward
+
+    module = build(DiTAC, {"a": -3.0, "b": 3.0}, dtype=torch.float32, fusion="auto")
+    compiled = torch.compile(module, backend=aot_autograd(fw_compiler=lambda gm, _: gm.forward, bw_compiler=keep))
+    run(compiled, inputs((64,), torch.float32), 1.0)
+    assert any("index_put" in t for t in backward_targets), backward_targets
+    assert not any("scatter" in t or "index_add" in t for t in backward_targets), backward_targets
+    assert any("cpab_pieces_backward" in t for t in backward_targets)
+
+
+@pytest.fixture(scope="module")
+def inductor_pair():
+    """ditac modules with real inductor kernels (compiled once per dtype for the module's tests)."""
+    return {
+        dtype: (
+            build(DiTAC, {"a": -3.0, "b": 3.0}, dtype=dtype, grid=2048),
+            build(DiTAC, {"a": -3.0, "b": 3.0}, dtype=dtype, grid=2048, fusion="off"),
+        )
+        for dtype in (torch.float32, torch.float64)
+    }
+
+
+@needs_cxx
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_inductor_kernels_match_the_unfused_path(inductor_pair, dtype) -> None:
+    fused, plain = inductor_pair[dtype]
+    spec = (-3.0, 3.0, 1, 0.0, False, False)
+    compare(fused, plain, inputs((kernels.MIN_NUMEL,), dtype), rtol=1e-5 if dtype == torch.float32 else 1e-10)
+    forward, _, backward = lk.compiled(spec)
+    assert (dtype, "cpu", "inductor") in forward.seen and (dtype, "cpu", "inductor") in backward.seen
+    assert forward.compiled["inductor"] is not forward.function  # compiled, not the eager fallback
+
+
+@needs_cxx
+def test_inductor_gradcheck_in_float64(inductor_pair) -> None:
+    module, _ = inductor_pair[torch.float64]
+    x = torch.from_numpy(np.random.default_rng(4).uniform(-3.5, 3.5, 24)).requires_grad_()
+    theta = module.theta.detach().clone().requires_grad_()
+
+    def f(x, t):
+        return torch.func.functional_call(module, {"theta": t}, (x,))
+
+    assert torch.autograd.gradcheck(f, (x, theta))
