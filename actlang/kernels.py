@@ -93,35 +93,36 @@ def flat(x: torch.Tensor, channel_dim: int | None) -> torch.Tensor:
     return x.reshape(math.prod(x.shape[:dim]), x.shape[dim], math.prod(x.shape[dim + 1 :])).detach()
 
 
-class Kernel:
-    """``function`` (pure torch ops), compiled by inductor on first use per dtype and device kind.
+def _fresh(function: Callable[..., Any]) -> Callable[..., Any]:
+    """A copy of ``function`` with a code object of its own: dynamo caches compiled graphs per code
+    object, a few entries each, so every compiled variant of a kernel gets its own."""
+    code = function.__code__.replace(co_name=f"{function.__name__}_{next(_NAMES)}")
+    closure, defaults = function.__closure__, function.__defaults__
+    return types.FunctionType(code, function.__globals__, code.co_name, defaults, closure)
 
-    ``label`` names it in log records and warnings (``"the value kernel of x*sigmoid(x)"``). The
-    function gets a code object of its own: dynamo caches compiled graphs per code object (a few
-    entries each), so kernels made from one Python function with different constants must not
-    share one.
+
+class Kernel:
+    """``function`` (pure torch ops), compiled by inductor on first use per dtype, device kind and
+    argument ranks (each such variant a graph of its own: dynamo then never recompiles one past
+    its cache limit, only for new sizes, which ``dynamic=True`` makes symbolic).
+
+    ``label`` names it in log records and warnings (``"the value kernel of x*sigmoid(x)"``).
     """
 
     def __init__(self, function: Callable[..., Any], label: str) -> None:
-        code = function.__code__.replace(co_name=f"{function.__name__}_{next(_NAMES)}")
-        closure, defaults = function.__closure__, function.__defaults__
-        self.function = types.FunctionType(code, function.__globals__, code.co_name, defaults, closure)
+        self.function = function
         self.label = label
-        self.compiled: dict[Any, Callable[..., Any]] = {}  # backend -> torch.compile'd function
-        self.seen: set[tuple] = set()  # (dtype, device kind, backend) already compiled
+        self.compiled: dict[tuple, Callable[..., Any]] = {}  # (dtype, device kind, ranks, backend) -> kernel
 
     def __call__(self, *args: torch.Tensor) -> Any:
-        backend = BACKEND
-        kernel = self.compiled.get(backend)
-        if kernel is None:
-            kernel = torch.compile(self.function, backend=backend, fullgraph=True, dynamic=True)
-            self.compiled[backend] = kernel
-        key = (args[0].dtype, args[0].device.type, backend)
+        key = (args[0].dtype, args[0].device.type, tuple(a.dim() for a in args), BACKEND)
+        kernel = self.compiled.get(key)
         with torch.no_grad():
-            if key in self.seen:
+            if kernel is not None:
                 return kernel(*args)
             log.info("compiling %s (%s, %s) with TorchInductor", self.label, *key[:2])
             start = time.perf_counter()
+            kernel = torch.compile(_fresh(self.function), backend=key[3], fullgraph=True, dynamic=True)
             try:
                 result = kernel(*args)
             except Exception as error:  # any compiler failure: run the same code unfused
@@ -131,8 +132,8 @@ class Kernel:
                     "running it unfused",
                     FusionWarning, stacklevel=3,
                 )  # fmt: skip
-                self.compiled[backend] = kernel = self.function
+                kernel = self.function
                 result = kernel(*args)
             log.info("compiled %s in %.1f s", self.label, time.perf_counter() - start)
-            self.seen.add(key)
+            self.compiled[key] = kernel
             return result
