@@ -18,13 +18,18 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import time
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from compiler_bench import busy  # benchmarks/ is the script's directory
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's actlang, before compiler_bench's
+
+from compiler_bench import busy
 
 import actlang
 

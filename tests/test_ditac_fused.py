@@ -178,16 +178,17 @@ def test_torch_compile_sees_the_table_as_one_op() -> None:
 def test_torch_compile_backward_is_the_fused_formulation() -> None:
     """AOTAutograd's backward graph accumulates the tables with index_put (inductor: atomic adds
     in the loop), not autograd's backward of the gathers (ATen's serial scatter)."""
+    from functorch.compile import make_boxed_func
     from torch._dynamo.backends.common import aot_autograd
 
     backward_targets: list[str] = []
 
     def keep(gm, example_inputs):
         backward_targets.extend(str(n.target) for n in gm.graph.nodes if n.op == "call_function")
-        return gm.forward
+        return make_boxed_func(gm.forward)
 
     module = build(DiTAC, {"a": -3.0, "b": 3.0}, dtype=torch.float32, fusion="auto")
-    compiled = torch.compile(module, backend=aot_autograd(fw_compiler=lambda gm, _: gm.forward, bw_compiler=keep))
+    compiled = torch.compile(module, backend=aot_autograd(fw_compiler=lambda gm, _: make_boxed_func(gm.forward), bw_compiler=keep))
     run(compiled, inputs((64,), torch.float32), 1.0)
     assert any("index_put" in t for t in backward_targets), backward_targets
     assert not any("scatter" in t or "index_add" in t for t in backward_targets), backward_targets
