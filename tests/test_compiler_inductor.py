@@ -260,11 +260,11 @@ def test_compiling_is_logged_once_per_kernel(eager_backend, caplog) -> None:
 
 
 def test_a_kernel_that_fails_to_compile_runs_unfused(monkeypatch, tmp_path) -> None:
-    def broken(kernel):
-        raise RuntimeError("C++ compile error: simulated")
+    def broken(kernels):
+        return ["CppCompileError: C++ compile error: simulated" for _ in kernels]
 
     monkeypatch.setenv("ACTLANG_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(kernel_cache, "build", broken)
+    monkeypatch.setattr(kernel_cache, "build_many", broken)
     fused, unfused = _pair("softsign(x) * x - x")
     with pytest.warns(inductor.FusionWarning, match="could not compile"):
         _compare(fused, unfused, torch.randn(3, 4, dtype=torch.float64), rtol=1e-12)

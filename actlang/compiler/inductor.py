@@ -114,9 +114,10 @@ class Plan:
         return ("forward", "saved_backward") if self.program.params else ("forward",)
 
     def ready(self, names: tuple[str, ...], x: torch.Tensor, values: list[torch.Tensor], wait: bool) -> bool:
-        """Whether kernels ``names`` can run on tensors like x now. Missing ones are built: here
-        (``wait``, logged), or in a background process while the caller runs unfused."""
+        """Whether kernels ``names`` can run on tensors like x now. Missing ones are built: now,
+        side by side (``wait``, logged), or in the background while the caller runs unfused."""
         flat = self.flatten(x)
+        missing = {}
         for name in names:
             key = (name, x.dtype, x.device.type)
             if key in self.runners:
@@ -129,12 +130,15 @@ class Plan:
             ranks = (flat.dim(),) * code.inputs + tuple(v.dim() for v in values[: _param_count(name, values)])
             kernel = kernel_cache.describe(name, code.text, ranks, flat)
             runner = kernel_cache.load(kernel, _device_index(x))
-            if runner is None and wait:
-                runner = self._build_now(name, key, kernel, _device_index(x))
-            if runner is None:
+            if runner is not None:
+                self.runners[key] = runner
+            elif not wait:
                 self._build_later(name, key, kernel)
                 return False
-            self.runners[key] = runner
+            else:
+                missing[key] = kernel
+        if missing:
+            self._build_now(missing, _device_index(x))
         return True
 
     def call(self, name: str, *args: torch.Tensor) -> Any:
@@ -159,18 +163,22 @@ class Plan:
         what = (name, self.program.text, *key[1:3], how)
         log.info("compiling the %s kernel of %s (%s, %s) with TorchInductor%s", *what)
 
-    def _build_now(self, name: str, key: tuple, kernel: Any, device_index: int) -> Any:
-        """Build the kernel in this process (``fuse=True``). One that fails to compile runs as the
-        same generated function in eager PyTorch (one :class:`FusionWarning`): same values, slower."""
-        self._log_compiling(name, key)
+    def _build_now(self, missing: dict[tuple, Any], device_index: int) -> None:
+        """Build kernels here and wait (``fuse=True``). One that fails to compile runs as the same
+        generated function in eager PyTorch (one :class:`FusionWarning`): same values, slower."""
+        for key in missing:
+            self._log_compiling(key[0], key)
         start = time.perf_counter()
-        try:
-            kernel_cache.build(kernel)
-        except Exception as error:  # any compiler failure: run the same code unfused
-            _warn_failed(name, self.program.text, f"{type(error).__name__}: {_first_line(error)}")
-            return self._eager(name)
-        log.info("compiled the %s kernel of %s in %.1f s", name, self.program.text, time.perf_counter() - start)
-        return kernel_cache.load(kernel, device_index) or self._eager(name)
+        errors = kernel_cache.build_many(list(missing.values()))
+        took = time.perf_counter() - start
+        for (key, kernel), error in zip(missing.items(), errors, strict=True):
+            runner = kernel_cache.load(kernel, device_index) if error is None else None
+            if runner is None:
+                _warn_failed(key[0], self.program.text, (error or "no file").splitlines()[0])
+                runner = self._eager(key[0])
+            else:
+                log.info("compiled the %s kernel of %s in %.1f s", key[0], self.program.text, took)
+            self.runners[key] = runner
 
     def _build_later(self, name: str, key: tuple, kernel: Any) -> None:
         failed = kernel_cache.failure(kernel)

@@ -16,9 +16,10 @@ killed build leaves nothing half-written behind. Beside them, under ``plans/``, 
 program's generated kernels and the cost model's verdicts (JSON, keyed by the program's source and
 a hash of actlang's own code), so that a later process needs no symbolic work to use them.
 
-:func:`request` builds in the background instead: a separate process per kernel (one at a time
-per process, queued), which keeps running if the requesting process exits, so the next process
-finds the file. A lock file (the builder's pid) keeps concurrent processes from building the same
+Kernels are built by builder processes (``python -m actlang.compiler.kernel_cache``), which keep
+running if the requesting process exits, so the next process finds the file: :func:`build_many`
+runs them side by side and waits; :func:`request` queues one in the background (one at a time
+per process) and returns at once. A lock file (the builder's pid) keeps concurrent processes from building the same
 kernel twice; a dead builder's lock is taken over. A build that fails leaves a ``.failed`` file
 with the error, which :func:`failure` reports.
 """
@@ -31,6 +32,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -198,7 +200,7 @@ def request(kernel: Kernel) -> None:
     if key in _requested or path_of(kernel).exists() or failure(kernel) is not None:
         return
     _requested.add(key)
-    _queue.submit(_build_in_background, kernel)
+    _queue.submit(_run_builder, kernel)
 
 
 def wait(timeout: float | None = None) -> None:
@@ -206,22 +208,36 @@ def wait(timeout: float | None = None) -> None:
     _queue.submit(lambda: None).result(timeout=timeout)
 
 
-def _build_in_background(kernel: Kernel) -> None:
-    """Run the builder process and wait for it (on the queue's thread)."""
+def build_many(kernels: list[Kernel]) -> list[str | None]:
+    """Build ``kernels`` now, in builder processes side by side (up to one per CPU), and wait:
+    each kernel's error, or None once its file is there."""
+    workers = max(1, min(len(kernels), os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="actlang-kernel-build") as pool:
+        return list(pool.map(_run_builder, kernels))
+
+
+def _run_builder(kernel: Kernel) -> str | None:
+    """Run a builder process for ``kernel`` and wait for it; or, where another live process
+    holds the kernel's lock, wait for that one. The error, or None once the file is there."""
     target = path_of(kernel)
     target.parent.mkdir(parents=True, exist_ok=True)
-    if _alive(target.with_suffix(".lock")):
-        return  # another process is building it
-    spec = target.with_suffix(f".{os.getpid()}.json")
-    spec.write_text(json.dumps(asdict(kernel)))
-    log_file = target.with_suffix(".log")
-    with open(log_file, "w") as log:
-        # A new session: the build survives the requesting process, so its work is not lost.
-        command = [sys.executable, "-m", "actlang.compiler.kernel_cache", str(spec)]
-        done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, check=False)
-    spec.unlink(missing_ok=True)
-    if done.returncode == 0:
-        log_file.unlink(missing_ok=True)
+    lock = target.with_suffix(".lock")
+    if not _alive(lock):
+        spec = target.with_suffix(f".{os.getpid()}.{threading.get_ident()}.json")
+        spec.write_text(json.dumps(asdict(kernel)))
+        log_file = target.with_suffix(".log")
+        with open(log_file, "w") as log:
+            # A new session: the build survives the requesting process, so its work is not lost.
+            command = [sys.executable, "-m", "actlang.compiler.kernel_cache", str(spec)]
+            done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, check=False)
+        spec.unlink(missing_ok=True)
+        if done.returncode == 0:
+            log_file.unlink(missing_ok=True)
+    while _alive(lock) and not target.exists():
+        time.sleep(0.1)  # another process is building it
+    if target.exists():
+        return None
+    return failure(kernel) or f"the kernel's builder process ended without it (log: {target.with_suffix('.log')})"
 
 
 def _take(lock: Path) -> bool:
