@@ -1,12 +1,15 @@
-"""TorchInductor kernels shared by the compiler's fused expressions and the DiTAC lookup.
+"""TorchInductor helpers shared by the compiler's fused expressions and DiTAC's lookup.
 
-A :class:`Kernel` is a pure torch function compiled with ``torch.compile(fullgraph=True,
-dynamic=True)`` (inductor: C++/OpenMP on the CPU, Triton on CUDA) the first time it runs for a
-dtype and device kind, with a log record (``actlang.compiler``, INFO) before and after; a kernel
-that fails to compile runs as the same function in eager PyTorch, with one :class:`FusionWarning`
-(same values, only slower). :func:`available` says whether a device has a compiler for inductor
-(``fuse="auto"`` warns once and runs the unfused path where it has none; ``fuse=True`` is an
-error). Inductor keeps its builds on disk (``TORCHINDUCTOR_CACHE_DIR``): a later process reuses them.
+:func:`available` says whether a device has a compiler for inductor (``fuse="auto"`` warns once
+per device kind and runs the unfused path where it has none; ``fuse=True`` is an error);
+:data:`MIN_NUMEL` is the size below which ``auto`` stays unfused; :func:`flat` is the layout
+kernels take. A :class:`Kernel` (DiTAC's lookup) is a pure torch function compiled in-process with
+``torch.compile(fullgraph=True, dynamic=True)`` the first time it runs for a dtype, device kind
+and argument ranks, with a log record (``actlang.compiler``, INFO) before and after; one that fails
+to compile runs as the same function in eager PyTorch, with one :class:`FusionWarning` (same
+values, only slower). Inductor keeps its builds on disk (``TORCHINDUCTOR_CACHE_DIR``): a later
+process skips the C++ build. (The compiler's expression kernels are AOTInductor files instead:
+:mod:`actlang.kernel_cache`.)
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import actlang
-from actlang import kernels
+from actlang import kernel_cache, kernels
 from actlang.compiler import inductor
 from actlang.errors import ActlangError, UnsupportedError
 
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::actlang.errors.AmbiguousNameWar
 
 @pytest.fixture
 def eager_backend(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(kernels, "BACKEND", "eager")
+    monkeypatch.setattr(inductor, "BACKEND", "eager")
 
 
 def _pair(text: str, **options) -> tuple[torch.nn.Module, torch.nn.Module]:
@@ -260,11 +260,12 @@ def test_compiling_is_logged_once_per_kernel(eager_backend, caplog) -> None:
     assert all("with TorchInductor" in m and "softsign(x)" in m for m in compiling)
 
 
-def test_a_kernel_that_fails_to_compile_runs_unfused(monkeypatch) -> None:
-    def broken(*args, **kwargs):
-        raise RuntimeError("C++ compile error: simulated")
+def test_a_kernel_that_fails_to_compile_runs_unfused(monkeypatch, tmp_path) -> None:
+    def broken(kernels):
+        return ["CppCompileError: C++ compile error: simulated" for _ in kernels]
 
-    monkeypatch.setattr(kernels, "BACKEND", broken)
+    monkeypatch.setenv("ACTLANG_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(kernel_cache, "build_many", broken)
     fused, unfused = _pair("softsign(x) * x - x")
     with pytest.warns(inductor.FusionWarning, match="could not compile"):
         _compare(fused, unfused, torch.randn(3, 4, dtype=torch.float64), rtol=1e-12)

@@ -188,7 +188,8 @@ def test_torch_compile_backward_is_the_fused_formulation() -> None:
         return make_boxed_func(gm.forward)
 
     module = build(DiTAC, {"a": -3.0, "b": 3.0}, dtype=torch.float32, fusion="auto")
-    compiled = torch.compile(module, backend=aot_autograd(fw_compiler=lambda gm, _: make_boxed_func(gm.forward), bw_compiler=keep))
+    backend = aot_autograd(fw_compiler=lambda gm, _: make_boxed_func(gm.forward), bw_compiler=keep)
+    compiled = torch.compile(module, backend=backend)
     run(compiled, inputs((64,), torch.float32), 1.0)
     assert any("index_put" in t for t in backward_targets), backward_targets
     assert not any("scatter" in t or "index_add" in t for t in backward_targets), backward_targets
