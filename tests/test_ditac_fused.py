@@ -230,3 +230,21 @@ def test_inductor_gradcheck_in_float64(inductor_pair) -> None:
         return torch.func.functional_call(module, {"theta": t}, (x,))
 
     assert torch.autograd.gradcheck(f, (x, theta))
+
+
+def test_frozen_theta_runs_the_input_gradient_kernel(eager_backend) -> None:
+    """θ without gradient (a frozen layer): backward runs the kernel without the tables' sums."""
+    fused = build(DiTAC, {"a": -3.0, "b": 3.0}, channels=3)
+    plain = build(DiTAC, {"a": -3.0, "b": 3.0}, channels=3, fusion="off")
+    for module in (fused, plain):
+        module.theta.requires_grad_(False)
+    x = inputs((4, 3, 6), torch.float64)
+    x = torch.where(torch.isfinite(x), x, torch.zeros_like(x))
+    grads = []
+    for module in (fused, plain):
+        leaf = x.clone().requires_grad_()
+        (module(leaf) * torch.cos(x)).sum().backward()
+        grads.append(leaf.grad)
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-12, atol=1e-12)
+    assert any("input-gradient kernel" in s for s in eager_backend)
+    assert not any(s.endswith(" backward kernel") for s in eager_backend)
