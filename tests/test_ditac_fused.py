@@ -248,3 +248,19 @@ def test_frozen_theta_runs_the_input_gradient_kernel(eager_backend) -> None:
     torch.testing.assert_close(grads[0], grads[1], rtol=1e-12, atol=1e-12)
     assert any("input-gradient kernel" in s for s in eager_backend)
     assert not any(s.endswith(" backward kernel") for s in eager_backend)
+
+
+@pytest.mark.parametrize("kept", [32, 0])
+def test_torch_compile_theta_gradient_with_kept_or_recomputed_partials(monkeypatch, kept) -> None:
+    """The custom op's backward uses the partials its forward kept, or recomputes them when they
+    were evicted (KEPT = 0): the same θ gradient as eager either way, and nothing left behind."""
+    from actlang.cpab import table
+
+    monkeypatch.setattr(table, "KEPT", kept)
+    module = build(DiTAC, {"a": -3.0, "b": 3.0}, channels=2, dtype=torch.float32, fusion="off")
+    compiled = torch.compile(module, backend="aot_eager", fullgraph=True)
+    x = inputs((5, 2, 3), torch.float32)
+    x = torch.where(torch.isfinite(x), x, torch.zeros_like(x))
+    got, want = run(compiled, x, torch.cos(x)), run(module, x, torch.cos(x))
+    torch.testing.assert_close(got[2], want[2], rtol=1e-5, atol=1e-5)
+    assert table._partials == {}

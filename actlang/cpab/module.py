@@ -227,7 +227,8 @@ class CPABActivation(nn.Module):
             return frozen
         if _compiling_only():
             spec = (self.lo, self.hi, self.grid, self.mode, self.slope, self.zero_boundary)
-            c0, c1 = compiled_pieces(self.theta, self.basis, *spec, dtype)
+            keep = torch.is_grad_enabled() and self.theta.requires_grad  # the backward will want the partials
+            c0, c1, _ = compiled_pieces(self.theta, self.basis, *spec, dtype, keep)
             return (c0, c1) if self.channels else (c0[0], c1[0])
         return self._torch_pieces(self.theta, dtype)
 

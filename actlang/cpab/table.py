@@ -10,6 +10,7 @@ itself be differentiable (double backward w.r.t. θ) runs autograd through the t
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import numpy as np
@@ -115,50 +116,74 @@ def _spec(basis: Tensor, lo: float, hi: float, grid: int, mode: int, slope: floa
     return (basis.detach().to("cpu", torch.float64).numpy(), lo, hi, grid, mode, slope, bounded)
 
 
+# The flow's per-step partials (numpy, not tensors) from a forward that will be differentiated,
+# under the handle its backward receives; at most KEPT of them (a forward whose backward never
+# runs must not hold memory for ever: an evicted one is recomputed by its backward).
+KEPT = 32
+_partials: dict[int, tuple] = {}
+_handles = itertools.count(1)
+
+
+def _keep(found: tuple) -> int:
+    handle = next(_handles)
+    _partials[handle] = found
+    while len(_partials) > KEPT:
+        del _partials[next(iter(_partials))]
+    return handle
+
+
 @torch.library.custom_op("actlang::cpab_pieces", mutates_args=())
 def compiled_pieces(
     theta: Tensor, basis: Tensor, lo: float, hi: float, grid: int, mode: int, slope: float, bounded: bool,
-    dtype: torch.dtype,
-) -> tuple[Tensor, Tensor]:
-    """``(c0, c1)``, each ``[K, grid + 2]`` in ``dtype``, of θ rows (``[dim θ]`` or ``[K, dim θ]``)."""
+    dtype: torch.dtype, keep: bool,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """``(c0, c1, handle)``: the pieces, each ``[K, grid + 2]`` in ``dtype``, of θ rows (``[dim θ]``
+    or ``[K, dim θ]``), and (``keep``: a gradient will be wanted) the int64 handle under which the
+    backward finds the flow's partials (0: none kept)."""
     spec = _spec(basis, lo, hi, grid, mode, slope, bounded)
-    c0, c1, *_ = table_forward(theta.detach().to("cpu", torch.float64).numpy(), spec)
-    return tuple(torch.from_numpy(c).to(theta.device, dtype) for c in (c0, c1))  # type: ignore[return-value]
+    c0, c1, steps, end_speed, shape = table_forward(theta.detach().to("cpu", torch.float64).numpy(), spec)
+    handle = _keep((steps, end_speed, shape)) if keep else 0
+    c0, c1 = (torch.from_numpy(c).to(theta.device, dtype) for c in (c0, c1))
+    return c0, c1, torch.tensor(handle, dtype=torch.int64)
 
 
 @compiled_pieces.register_fake
-def _(theta, basis, lo, hi, grid, mode, slope, bounded, dtype):
+def _(theta, basis, lo, hi, grid, mode, slope, bounded, dtype, keep):
     rows = theta.shape[0] if theta.dim() == 2 else 1
-    return theta.new_empty((rows, grid + 2), dtype=dtype), theta.new_empty((rows, grid + 2), dtype=dtype)
+    pieces = [theta.new_empty((rows, grid + 2), dtype=dtype) for _ in range(2)]
+    return pieces[0], pieces[1], torch.empty((), dtype=torch.int64)
 
 
 @torch.library.custom_op("actlang::cpab_pieces_backward", mutates_args=())
 def compiled_pieces_backward(
-    grad_c0: Tensor, grad_c1: Tensor, theta: Tensor, basis: Tensor, lo: float, hi: float, grid: int, mode: int,
-    slope: float, bounded: bool,
+    grad_c0: Tensor, grad_c1: Tensor, handle: Tensor, theta: Tensor, basis: Tensor, lo: float, hi: float,
+    grid: int, mode: int, slope: float, bounded: bool,
 ) -> Tensor:
-    """θ's gradient given the pieces' (the forward's partials recomputed: they are not tensors)."""
+    """θ's gradient given the pieces': with the forward's partials when it kept them under
+    ``handle``, else recomputed."""
     spec = _spec(basis, lo, hi, grid, mode, slope, bounded)
-    _, _, steps, end_speed, shape = table_forward(theta.detach().to("cpu", torch.float64).numpy(), spec)
+    found = _partials.pop(int(handle), None)
+    if found is None:
+        _, _, *found = table_forward(theta.detach().to("cpu", torch.float64).numpy(), spec)
     g0, g1 = (g.detach().to("cpu", torch.float64).numpy() for g in (grad_c0, grad_c1))
-    grad_rows = table_backward(g0, g1, spec, steps, end_speed, shape)
+    grad_rows = table_backward(g0, g1, spec, *found)
     return torch.from_numpy(grad_rows.reshape(theta.shape)).to(theta.device, theta.dtype)
 
 
 @compiled_pieces_backward.register_fake
-def _(grad_c0, grad_c1, theta, basis, lo, hi, grid, mode, slope, bounded):
+def _(grad_c0, grad_c1, handle, theta, basis, lo, hi, grid, mode, slope, bounded):
     return torch.empty_like(theta)
 
 
 def _setup(ctx, inputs, output) -> None:
-    ctx.save_for_backward(inputs[0], inputs[1])
+    ctx.save_for_backward(inputs[0], inputs[1], output[2])
     ctx.spec = inputs[2:8]
 
 
-def _backward(ctx, grad_c0: Tensor, grad_c1: Tensor) -> tuple:
-    theta, basis = ctx.saved_tensors
-    grad = compiled_pieces_backward(grad_c0, grad_c1, theta, basis, *ctx.spec)
-    return grad, None, None, None, None, None, None, None, None
+def _backward(ctx, grad_c0: Tensor, grad_c1: Tensor, _: Tensor) -> tuple:
+    theta, basis, handle = ctx.saved_tensors
+    grad = compiled_pieces_backward(grad_c0, grad_c1, handle, theta, basis, *ctx.spec)
+    return grad, None, None, None, None, None, None, None, None, None
 
 
 compiled_pieces.register_autograd(_backward, setup_context=_setup)
