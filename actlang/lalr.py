@@ -13,17 +13,23 @@ It only ever *accepts*: on the first character or token it cannot handle it retu
 :data:`FALLBACK`, and the caller re-runs Lark, which produces the precise error (the rule callbacks
 are deterministic, so replaying them raises the same first error). The grammar stays the only
 place the syntax lives.
+
+Lark's analysis of the grammar (the LALR automaton) takes longer than the rest of ``actlang
+parse`` together, so it is done once, when the grammar changes: ``python -m actlang.lalr`` writes
+it to :mod:`actlang.lalr_tables`, which :func:`load` reads when that module was written from this
+very grammar text by this very Lark version, and otherwise ignores (it analyses the grammar).
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from lark import Lark
-from lark.parse_tree_builder import ExpandSingleChild
-from lark.parsers.lalr_analysis import Shift
+if TYPE_CHECKING:  # Lark itself is imported by the first parse (``import actlang`` stays light)
+    from lark import Lark
 
 FALLBACK: Any = object()  # "let Lark parse this one"
 
@@ -32,6 +38,8 @@ class Driver:
     """Parse text with ``lark``'s LALR table and callbacks; see the module docstring."""
 
     def __init__(self, lark: Lark) -> None:
+        from lark.parsers.lalr_analysis import Shift
+
         table = lark.parser.parser.parser.parse_table  # type: ignore[attr-defined]
         self.start = table.start_states["start"]
         self.end = table.end_states["start"]
@@ -140,6 +148,8 @@ class SourceToken(str):
 
 
 def _rule(rule: Any, callbacks: dict) -> tuple[int, Callable[[list], Any] | None, str]:
+    from lark.parse_tree_builder import ExpandSingleChild
+
     callback = callbacks[rule]
     if len(rule.expansion) == 1 and rule.options.expand1 and isinstance(callback, ExpandSingleChild):
         callback = None  # Lark would call ExpandSingleChild, which returns the only child
@@ -162,4 +172,112 @@ def _scanner(lark: Lark) -> tuple[re.Pattern[str], dict[str, str], frozenset[str
             keywords[pattern.value] = terminal.name
             continue
         pieces.append(f"(?P<{terminal.name}>{pattern.to_regexp()})")
-    return re.compile("|".join(pieces)), keywords, frozenset(lark.ignore_tokens)
+    return re.compile("|".join(pieces)), keywords, frozenset(lark.lexer_conf.ignore)
+
+
+# The options the parser is built with; they are part of what the tables were written for.
+OPTIONS: dict[str, Any] = {"parser": "lalr", "maybe_placeholders": True}
+
+# The grammar lives in the repository's top-level ``grammar/`` folder, which the build maps to the
+# package ``actlang.grammar`` (pyproject.toml: ``package-dir``). A checkout or an editable install
+# reads the folder next to the package; a wheel install reads the packaged copy.
+_CHECKOUT_GRAMMAR = Path(__file__).resolve().parent.parent / "grammar" / "actlang.lark"
+_TABLES = Path(__file__).resolve().parent / "lalr_tables.py"
+
+
+def grammar_text() -> str:
+    """The Lark grammar of the language (``grammar/actlang.lark``)."""
+    if _CHECKOUT_GRAMMAR.is_file():
+        return _CHECKOUT_GRAMMAR.read_text(encoding="utf-8")
+    from importlib import resources  # slow to import (tempfile, shutil): only an installed wheel needs it
+
+    return resources.files("actlang.grammar").joinpath("actlang.lark").read_text(encoding="utf-8")
+
+
+def fingerprint(grammar: str) -> str:
+    """What the written tables must have been written for: the grammar, Lark's version, the options."""
+    import hashlib
+
+    import lark
+
+    key = f"{grammar}\0{lark.__version__}\0{sorted(OPTIONS.items())}"
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def load(grammar: str, transformer: Any) -> Lark:
+    """Lark's LALR parser for ``grammar`` with ``transformer`` inlined: from :mod:`actlang.lalr_tables`
+    when they were written for this grammar, Lark version and options, else built from the grammar."""
+    from lark import Lark
+
+    from actlang import lalr_tables
+
+    if lalr_tables.FINGERPRINT == fingerprint(grammar):
+        return Lark._load_from_dict(lalr_tables.DATA, lalr_tables.MEMO, transformer=transformer)
+    return Lark(grammar, transformer=transformer, **OPTIONS)
+
+
+def tables(grammar: str) -> tuple[dict, dict]:
+    """Lark's serialized parser for ``grammar`` (what ``Lark.save`` writes, less the options given at
+    load time), with states and terminals numbered canonically so that the text is reproducible:
+    Lark numbers states in an order that follows string hashing, which changes with every process."""
+    import lark
+
+    data, memo = lark.Lark(grammar, **OPTIONS).memo_serialize([lark.lexer.TerminalDef, lark.grammar.Rule])
+    data["options"] = {k: v for k, v in data["options"].items() if k not in lark.lark._LOAD_ALLOWED_OPTIONS}
+    data["parser"]["parser"] = _canonical(data["parser"]["parser"])
+    return data, memo
+
+
+def _canonical(table: dict) -> dict:
+    """``table`` (a serialized ``IntParseTable``) renumbered: symbols by name, states in the order a
+    breadth-first walk from the start states meets them, each state's actions by symbol name."""
+    names = table["tokens"]
+    symbols = {name: number for number, name in enumerate(sorted(names.values()))}
+    order: dict[int, int] = {}
+    queue = [state for _, state in sorted(table["start_states"].items())]
+    while queue:
+        state = queue.pop(0)
+        if state in order:
+            continue
+        order[state] = len(order)
+        for _, (action, target) in sorted(table["states"][state].items(), key=lambda item: names[item[0]]):
+            if action == 0:  # a shift or a goto: ``target`` is a state
+                queue.append(target)
+    for state in table["states"]:  # none in an LALR automaton, where every state is reached from the start
+        order.setdefault(state, len(order))
+    states = {
+        order[state]: {
+            symbols[names[token]]: (action, order[target] if action == 0 else target)
+            for token, (action, target) in sorted(actions.items(), key=lambda item: names[item[0]])
+        }
+        for state, actions in sorted(table["states"].items(), key=lambda item: order[item[0]])
+    }
+    return {
+        "tokens": {number: name for name, number in symbols.items()},
+        "states": states,
+        "start_states": {name: order[state] for name, state in table["start_states"].items()},
+        "end_states": {name: order[state] for name, state in table["end_states"].items()},
+    }
+
+
+def tables_source(grammar: str) -> str:
+    """The text of :mod:`actlang.lalr_tables` for ``grammar``."""
+    import pprint
+
+    import lark
+
+    data, memo = tables(grammar)
+    return (
+        f'"""Lark\'s LALR tables for grammar/actlang.lark, written by ``python -m actlang.lalr``: do not edit.\n\n'
+        "Read by :func:`actlang.lalr.load` only while ``FINGERPRINT`` matches the grammar, Lark\'s version\n"
+        'and the options (tests/test_lalr_tables.py checks that they are up to date).\n"""\n\n'
+        f"FINGERPRINT = {fingerprint(grammar)!r}\n"
+        f"LARK_VERSION = {lark.__version__!r}\n"
+        f"DATA = {pprint.pformat(data, width=118, sort_dicts=False)}\n"
+        f"MEMO = {pprint.pformat(memo, width=118, sort_dicts=False)}\n"
+    )
+
+
+if __name__ == "__main__":
+    _TABLES.write_text(tables_source(grammar_text()), encoding="utf-8")
+    print(f"wrote {_TABLES}", file=sys.stderr)

@@ -1,8 +1,13 @@
-"""Text to AST: a Lark LALR parser built once, with a Transformer method per grammar rule.
+"""Text to AST: a Lark LALR parser built once, with a transformer method per grammar rule.
 
 The transformer runs inside the LALR parser (no intermediate parse tree), which keeps parsing
 at tens of microseconds per short expression. Every failure — Lark's, a bad name, a bad
 hyperparameter, a bound — surfaces as an :class:`~actlang.errors.ActlangError` with a caret.
+
+Lark is imported by the first parse, not by ``import actlang``: the transformer is a plain class
+(Lark calls any object's methods by rule name), and the parser is built from the tables written
+ahead of time (:mod:`actlang.lalr`), so ``actlang --version`` or ``actlang list`` never load Lark
+and ``actlang parse`` does not analyse the grammar.
 """
 
 from __future__ import annotations
@@ -11,11 +16,8 @@ import contextvars
 import functools
 import math
 import warnings
-from importlib import resources
-from pathlib import Path
-
-from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from actlang.ast import CONSTANTS, Call, Constant, Expr, Input, Num, Param, with_inits
 from actlang.build import DIALECT, Keyword, install_parser, make_call, not_pointwise, unknown_primitive
@@ -29,8 +31,12 @@ from actlang.errors import (
     SuspiciousNameWarning,
     UnknownNameError,
 )
-from actlang.lalr import FALLBACK, Driver
+from actlang.lalr import FALLBACK, Driver, grammar_text, load
 from actlang.registry import AMBIGUOUS, DIALECTS, all_names, composite, derived, lookup, primitives
+
+if TYPE_CHECKING:
+    from lark import Lark, Token
+    from lark.exceptions import UnexpectedInput
 
 MAX_LENGTH = 10_000
 MAX_DEPTH = 200
@@ -89,8 +95,25 @@ def _operators() -> dict[tuple[str, int], str]:
     }
 
 
-@v_args(inline=True)
-class _ToAst(Transformer):
+def _inline(cls: type) -> type:
+    """Make each public method of ``cls`` take its rule's children as one list, the way Lark calls a
+    transformer's methods, and spread them into its parameters (Lark's ``v_args(inline=True)``)."""
+    for name, method in list(vars(cls).items()):
+        if not name.startswith("_") and callable(method):
+            setattr(cls, name, _spread(method))
+    return cls
+
+
+def _spread(method: Callable[..., Any]) -> Callable[[Any, list[Any]], Any]:
+    @functools.wraps(method)
+    def callback(self: Any, children: list[Any]) -> Any:
+        return method(self, *children)
+
+    return callback
+
+
+@_inline
+class _ToAst:
     """One method per grammar rule; each returns an AST node (or a piece of one)."""
 
     def start(self, expr: Expr, inits: list[tuple[Token, float]] | None = None) -> Expr:
@@ -205,22 +228,9 @@ def _apply_where(expr: Expr, inits: list[tuple[Token, float]]) -> Expr:
     return with_inits(expr, values)
 
 
-# The grammar lives in the repository's top-level ``grammar/`` folder, which the build maps to the
-# package ``actlang.grammar`` (pyproject.toml: ``package-dir``). A checkout or an editable install
-# reads the folder next to the package; a wheel install reads the packaged copy.
-_CHECKOUT_GRAMMAR = Path(__file__).resolve().parent.parent / "grammar" / "actlang.lark"
-
-
-def grammar_text() -> str:
-    """The Lark grammar of the language (``grammar/actlang.lark``)."""
-    if _CHECKOUT_GRAMMAR.is_file():
-        return _CHECKOUT_GRAMMAR.read_text(encoding="utf-8")
-    return resources.files("actlang.grammar").joinpath("actlang.lark").read_text(encoding="utf-8")
-
-
 @functools.cache
 def _lark() -> Lark:
-    return Lark(grammar_text(), parser="lalr", transformer=_ToAst(), maybe_placeholders=True)
+    return load(grammar_text(), _ToAst())
 
 
 @functools.cache
@@ -262,6 +272,8 @@ def _describe(token: Token) -> str:
 
 
 def _from_lark(error: UnexpectedInput, text: str) -> ParseError:
+    from lark.exceptions import UnexpectedCharacters, UnexpectedToken
+
     if isinstance(error, UnexpectedCharacters):
         span = Span(error.line, error.column, 1)
         char = text[error.pos_in_stream] if error.pos_in_stream < len(text) else ""
@@ -344,8 +356,11 @@ def _parse(text: str, max_length: int, max_depth: int) -> Expr:
     if not text.strip():
         raise ParseError("empty input; expected an activation such as 'relu(x)'", text, Span(1, 1, 1))
     token = _depth_limit.set(max_depth)
+    driver = _driver()  # the first parse imports Lark, and with it the exceptions caught below
+    from lark.exceptions import LarkError, UnexpectedInput
+
     try:
-        result = _driver().parse(text)
+        result = driver.parse(text)
         # Anything the fast driver does not plainly accept is re-parsed by Lark for its error.
         return _lark().parse(text) if result is FALLBACK else result
     except ActlangError as error:
