@@ -15,7 +15,7 @@ are deterministic, so replaying them raises the same first error). The grammar s
 place the syntax lives.
 
 Lark's analysis of the grammar (the LALR automaton) takes longer than the rest of ``actlang
-parse`` together, so it is done once, when the grammar changes: ``python -m actlang.lalr`` writes
+parse`` together, so it is done once, when the grammar changes: ``make tables`` writes
 it to :mod:`actlang.lalr_tables`, which :func:`load` reads when that module was written from this
 very grammar text by this very Lark version, and otherwise ignores (it analyses the grammar).
 """
@@ -268,7 +268,7 @@ def tables_source(grammar: str) -> str:
 
     data, memo = tables(grammar)
     return (
-        f'"""Lark\'s LALR tables for grammar/actlang.lark, written by ``python -m actlang.lalr``: do not edit.\n\n'
+        f'"""Lark\'s LALR tables for grammar/actlang.lark, written by ``make tables``: do not edit.\n\n'
         "Read by :func:`actlang.lalr.load` only while ``FINGERPRINT`` matches the grammar, Lark\'s version\n"
         'and the options (tests/test_lalr_tables.py checks that they are up to date).\n"""\n\n'
         f"FINGERPRINT = {fingerprint(grammar)!r}\n"
@@ -278,6 +278,7 @@ def tables_source(grammar: str) -> str:
     )
 
 
-if __name__ == "__main__":
+def write_tables() -> None:
+    """Write :mod:`actlang.lalr_tables` for the current grammar (``make tables``)."""
     _TABLES.write_text(tables_source(grammar_text()), encoding="utf-8")
     print(f"wrote {_TABLES}", file=sys.stderr)

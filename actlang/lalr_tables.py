@@ -1,4 +1,4 @@
-"""Lark's LALR tables for grammar/actlang.lark, written by ``python -m actlang.lalr``: do not edit.
+"""Lark's LALR tables for grammar/actlang.lark, written by ``make tables``: do not edit.
 
 Read by :func:`actlang.lalr.load` only while ``FINGERPRINT`` matches the grammar, Lark's version
 and the options (tests/test_lalr_tables.py checks that they are up to date).
