@@ -3,6 +3,12 @@
 Each run is a fresh ``python -m actlang ...`` process (what the ``actlang`` script does), timed
 from spawn to exit: wall-clock seconds, and the CPU seconds (user + system) the process used,
 which a loaded machine inflates far less than wall-clock time. ``python -c pass`` is the floor.
+
+Two conditions: ``bytecode``, as an installed package runs (pip compiles the modules when it
+installs them): each command runs once unmeasured to fill a bytecode cache in a temporary folder
+(``PYTHONPYCACHEPREFIX``); and ``source``, with ``PYTHONDONTWRITEBYTECODE=1`` and no cache next to
+the sources, so that every run compiles actlang's modules again (an editable checkout in an
+environment that sets that variable). The load average is printed before and after.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 RUNS = 9
@@ -26,25 +33,36 @@ COMMANDS = [
 ]
 
 
-def measure(argv: list[str]) -> tuple[float, float]:
+def measure(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
     """Median wall-clock and median CPU seconds of ``RUNS`` fresh processes."""
     walls, cpus = [], []
     for _ in range(RUNS):
         before = os.times()
         start = time.perf_counter()
-        subprocess.run([sys.executable, *argv], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([sys.executable, *argv], check=True, stdout=subprocess.DEVNULL, env=env)
         walls.append(time.perf_counter() - start)
         after = os.times()
         cpus.append((after.children_user - before.children_user) + (after.children_system - before.children_system))
     return statistics.median(walls), statistics.median(cpus)
 
 
+def environments(cache: str) -> dict[str, dict[str, str]]:
+    """The child environment of each condition (see the module docstring)."""
+    base = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")}
+    return {"bytecode": {**base, "PYTHONPYCACHEPREFIX": cache}, "source": {**base, "PYTHONDONTWRITEBYTECODE": "1"}}
+
+
 def main() -> None:
-    print(f"{'command':<45} {'wall s':>7} {'cpu s':>7}   (median of {RUNS})")
-    for argv in COMMANDS:
-        wall, cpu = measure(argv)
-        shown = "python " + " ".join(argv) if argv[0] == "-c" else "actlang " + " ".join(argv[2:])
-        print(f"{shown:<45} {wall:7.3f} {cpu:7.3f}")
+    print(f"load average {os.getloadavg()[0]:.2f}; median of {RUNS}")
+    print(f"{'command':<45} {'bytecode wall s':>15} {'cpu s':>6} {'source wall s':>14} {'cpu s':>6}")
+    with tempfile.TemporaryDirectory() as cache:
+        envs = environments(cache)
+        for argv in COMMANDS:
+            subprocess.run([sys.executable, *argv], check=True, stdout=subprocess.DEVNULL, env=envs["bytecode"])
+            figures = [figure for env in envs.values() for figure in measure(argv, env)]
+            shown = "python " + " ".join(argv) if argv[0] == "-c" else "actlang " + " ".join(argv[2:])
+            print(f"{shown:<45} {figures[0]:15.3f} {figures[1]:6.3f} {figures[2]:14.3f} {figures[3]:6.3f}")
+    print(f"load average {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -20,13 +20,14 @@ HEAVY = ("torch", "sympy", "numpy", "scipy", "matplotlib", "transformers", "pand
 SEARCH_COMMANDS = {"enumerate", "search"}
 
 
-def loaded_after(*argvs: list[str], code: str = "") -> set[str]:
-    """The heavy packages a fresh interpreter holds after ``code`` and ``actlang ARGV`` for each
-    argv (--help and --version end in SystemExit; the modules are listed all the same)."""
+def loaded_after(*argvs: list[str], code: str = "", watch: tuple[str, ...] = HEAVY) -> set[str]:
+    """The modules of ``watch`` (the heavy packages) that a fresh interpreter holds after ``code``
+    and ``actlang ARGV`` for each argv (--help and --version end in SystemExit; the modules are
+    listed all the same)."""
     program = "import sys, contextlib, io\n" + code + "\nfrom actlang.cli import main\n"
     for argv in argvs:
         program += f"with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit): main({argv!r})\n"
-    program += f"print('loaded:', *(m for m in {HEAVY!r} if m in sys.modules))"
+    program += f"print('loaded:', *(m for m in {watch!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120, check=True)
     marker, *names = out.stdout.split()
     assert marker == "loaded:", out.stdout + out.stderr  # the program ran to its end
@@ -54,6 +55,26 @@ def test_search_command_help_imports_neither_torch_nor_sympy() -> None:
 
 def test_the_check_sees_torch_when_a_command_needs_it() -> None:
     assert "torch" in loaded_after(["compile", "relu(x)"])
+
+
+# What the text commands need not import: Lark (only parsing needs it), importlib.resources (only
+# an installed wheel reads the grammar through it), argparse's subcommand modules but the one run.
+LIGHT = ("lark", "importlib.resources", "actlang.cli.check_cmd", "actlang.cli.enumerate_cmd", "csv")
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["list"], ["list", "--json", "relu"], ["--help"]])
+def test_commands_that_parse_nothing_do_not_import_lark(argv: list[str]) -> None:
+    expected = {"actlang.cli.check_cmd", "actlang.cli.enumerate_cmd", "csv"} if argv == ["--help"] else set()
+    assert loaded_after(argv, watch=LIGHT) == expected  # --help imports every command's module for its line
+
+
+@pytest.mark.parametrize("argv", [["parse", "relu(x)"], ["check", "x * sigmoid(beta * x)", "gelu_new"]])
+def test_parsing_commands_import_lark_but_not_the_grammar_analysis(argv: list[str]) -> None:
+    assert loaded_after(argv, watch=LIGHT) >= {"lark"}  # the check sees Lark when it is there
+    assert not loaded_after(argv, watch=LIGHT) & {"importlib.resources", "actlang.cli.enumerate_cmd", "csv"}
+    # The parser comes from the tables written ahead of time: analysing the grammar would fail here.
+    refuse = "import lark.parsers.lalr_analysis as a\na.LALR_Analyzer.compute_lalr = None"
+    assert loaded_after(argv, code=refuse) == set()
 
 
 def test_help_lists_every_command_with_its_modules_help_line(capsys) -> None:
