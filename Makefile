@@ -29,7 +29,7 @@ docs: $(STAMP)
 # Lark's LALR tables for grammar/actlang.lark, written ahead of time (actlang/lalr_tables.py): run
 # after editing the grammar or upgrading Lark (tests/test_lalr_tables.py fails until then).
 tables: $(STAMP)
-	$(PY) -c 'from actlang.lalr import write_tables; write_tables()'
+	$(PY) -c 'from actlang.lalr_build import write_tables; write_tables()'
 
 # The documentation site (MkDocs Material, API reference by mkdocstrings) in site/; --strict: a
 # broken link or a missing API object is an error.

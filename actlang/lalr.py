@@ -2,8 +2,9 @@
 
 Lark's own loop is general (interactive parsing, error recovery, pluggable lexers); for short
 activation strings its per-token overhead dominates. This driver runs the *same* parse table and
-the *same* rule callbacks (the inline transformer in :mod:`actlang.parser`), with a scanner that
-tokenizes exactly as Lark's contextual lexer does on valid input:
+the *same* tree-building steps (Lark's child filters and one-child pass-through, applied to the
+inline transformer in :mod:`actlang.parser`), with a scanner that tokenizes exactly as Lark's
+contextual lexer does on valid input:
 
 - terminals are matched with the grammar's own patterns (read from Lark, not restated here);
 - a keyword (``where``, ``true``, ``false``) is lexed as its keyword terminal where the parser
@@ -14,45 +15,40 @@ It only ever *accepts*: on the first character or token it cannot handle it retu
 are deterministic, so replaying them raises the same first error). The grammar stays the only
 place the syntax lives.
 
-Lark's analysis of the grammar (the LALR automaton) takes longer than the rest of ``actlang
-parse`` together, so it is done once, when the grammar changes: ``make tables`` writes
-it to :mod:`actlang.lalr_tables`, which :func:`load` reads when that module was written from this
-very grammar text by this very Lark version, and otherwise ignores (it analyses the grammar).
+The driver's tables are plain data, written ahead of time from Lark's analysis of the grammar
+(:mod:`actlang.lalr_build`, ``make tables``) into :mod:`actlang.lalr_tables`, and read while their
+fingerprint matches the grammar: valid text is parsed without importing Lark at all (its import
+and its grammar analysis were most of ``actlang parse``'s start-up time).
 """
 
 from __future__ import annotations
 
+import functools
 import re
-import sys
-from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import Any
 
-if TYPE_CHECKING:  # Lark itself is imported by the first parse (``import actlang`` stays light)
-    from lark import Lark
+from actlang.lalr_build import fingerprint
 
 FALLBACK: Any = object()  # "let Lark parse this one"
+Callback = Callable[[list[Any]], Any]
 
 
 class Driver:
-    """Parse text with ``lark``'s LALR table and callbacks; see the module docstring."""
+    """Parse text with tables from :func:`actlang.lalr_build.driver_tables` and the rule methods of
+    ``transformer``; see the module docstring."""
 
-    def __init__(self, lark: Lark) -> None:
-        from lark.parsers.lalr_analysis import Shift
-
-        table = lark.parser.parser.parser.parse_table  # type: ignore[attr-defined]
-        self.start = table.start_states["start"]
-        self.end = table.end_states["start"]
-        callbacks = lark.parser.parser.parser.callbacks  # type: ignore[attr-defined]
+    def __init__(self, tables: Mapping[str, Any], transformer: Any) -> None:
+        rules = [_rule(spec, transformer) for spec in tables["rules"]]
+        self.start, self.end = tables["start"], tables["end"]
         # Per state: terminal or rule name -> (shift?, next state | (size, callback, origin)).
         self.states: dict[Any, dict[str, tuple[bool, Any]]] = {
-            state: {
-                str(symbol): (True, arg) if action is Shift else (False, _rule(arg, callbacks))
-                for symbol, (action, arg) in actions.items()
-            }
-            for state, actions in table.states.items()
+            state: {symbol: (True, arg) if shift else (False, rules[arg]) for symbol, (shift, arg) in actions.items()}
+            for state, actions in tables["states"].items()
         }
-        self.scanner, self.keywords, self.ignored = _scanner(lark)
+        self.scanner = re.compile("|".join(f"(?P<{name}>{regexp})" for name, regexp in tables["scanner"]))
+        self.keywords: dict[str, str] = dict(tables["keywords"])
+        self.ignored = frozenset(tables["ignored"])
         # (state below, top state, lookahead) -> top state after a chain of pass-through reductions
         self.units: dict[tuple[Any, Any, str], Any] = {}
 
@@ -147,138 +143,69 @@ class SourceToken(str):
         return token
 
 
-def _rule(rule: Any, callbacks: dict) -> tuple[int, Callable[[list], Any] | None, str]:
-    from lark.parse_tree_builder import ExpandSingleChild
+class _Node:
+    """What Lark's ``Tree`` is to a rule without a transformer method: the lists Lark generates for
+    ``(...)*`` (``__args_star_2``), whose children the parent rule splices in."""
 
-    callback = callbacks[rule]
-    if len(rule.expansion) == 1 and rule.options.expand1 and isinstance(callback, ExpandSingleChild):
-        callback = None  # Lark would call ExpandSingleChild, which returns the only child
-    return len(rule.expansion), callback, str(rule.origin.name)  # plain str: Token.__eq__ is slow
+    __slots__ = ("children", "data")
 
-
-def _scanner(lark: Lark) -> tuple[re.Pattern[str], dict[str, str], frozenset[str]]:
-    """One alternation of the grammar's terminals; keywords are NAMEs remapped by value.
-
-    Alternatives are ordered as Lark's lexer orders them (priority, then longest literal first),
-    so ``**`` wins over ``*``; string terminals that are also valid names become keywords.
-    """
-    name_re = re.compile(next(t.pattern.to_regexp() for t in lark.terminals if t.name == "NAME"))
-    keywords: dict[str, str] = {}
-    pieces = []
-    terminals = sorted(lark.terminals, key=lambda t: (-t.priority, -t.pattern.max_width, -len(t.pattern.value)))
-    for terminal in terminals:
-        pattern = terminal.pattern
-        if pattern.type == "str" and name_re.fullmatch(pattern.value):
-            keywords[pattern.value] = terminal.name
-            continue
-        pieces.append(f"(?P<{terminal.name}>{pattern.to_regexp()})")
-    return re.compile("|".join(pieces)), keywords, frozenset(lark.lexer_conf.ignore)
+    def __init__(self, data: str, children: list[Any]) -> None:
+        self.data, self.children = data, children
 
 
-# The options the parser is built with; they are part of what the tables were written for.
-OPTIONS: dict[str, Any] = {"parser": "lalr", "maybe_placeholders": True}
-
-# The grammar lives in the repository's top-level ``grammar/`` folder, which the build maps to the
-# package ``actlang.grammar`` (pyproject.toml: ``package-dir``). A checkout or an editable install
-# reads the folder next to the package; a wheel install reads the packaged copy.
-_CHECKOUT_GRAMMAR = Path(__file__).resolve().parent.parent / "grammar" / "actlang.lark"
-_TABLES = Path(__file__).resolve().parent / "lalr_tables.py"
-
-
-def grammar_text() -> str:
-    """The Lark grammar of the language (``grammar/actlang.lark``)."""
-    if _CHECKOUT_GRAMMAR.is_file():
-        return _CHECKOUT_GRAMMAR.read_text(encoding="utf-8")
-    from importlib import resources  # slow to import (tempfile, shutil): only an installed wheel needs it
-
-    return resources.files("actlang.grammar").joinpath("actlang.lark").read_text(encoding="utf-8")
-
-
-def fingerprint(grammar: str) -> str:
-    """What the written tables must have been written for: the grammar, Lark's version, the options."""
-    import hashlib
-
-    import lark
-
-    key = f"{grammar}\0{lark.__version__}\0{sorted(OPTIONS.items())}"
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+def _rule(spec: tuple, transformer: Any) -> tuple[int, Callback | None, str]:
+    """(size, callback, origin) of one rule, its callback built as Lark builds it: the transformer's
+    method (or a ``_Node``), behind the one-child pass-through of ``?rule``, behind the child filter
+    (drop anonymous tokens, splice ``_rule`` children, ``None`` for an absent ``[item]``)."""
+    origin, name, size, expand1, include, nones_after = spec
+    if size == 1 and expand1 and include is None:
+        return size, None, origin  # ``?rule: item``: the driver passes the child through
+    build = getattr(transformer, name, None)
+    if build is None:
+        # Only Lark's ``__x_star_n`` lists (spliced into the parent) and ``?rule``s whose filter leaves
+        # one child (``"(" expr ")"``, passed through) may lack a method; any other rule would hand
+        # Lark's Tree to the parent's method, which the transformer does not expect.
+        if not (name.startswith("_") or expand1):
+            raise ValueError(f"the transformer has no method for rule {name!r}")
+        build = functools.partial(_Node, name)
+    if expand1:
+        build = _expand_single(build)
+    if include is not None:
+        build = _filter(build, include, nones_after)
+    return size, build, origin
 
 
-def load(grammar: str, transformer: Any) -> Lark:
-    """Lark's LALR parser for ``grammar`` with ``transformer`` inlined: from :mod:`actlang.lalr_tables`
-    when they were written for this grammar, Lark version and options, else built from the grammar."""
-    from lark import Lark
+def _expand_single(build: Callback) -> Callback:
+    def callback(children: list[Any]) -> Any:
+        return children[0] if len(children) == 1 else build(children)
 
+    return callback
+
+
+def _filter(build: Callback, include: tuple[tuple[int, bool, int], ...], nones_after: int) -> Callback:
+    def callback(children: list[Any]) -> Any:
+        kept: list[Any] = []
+        for index, splice, nones in include:
+            if nones:
+                kept += [None] * nones
+            if splice:
+                kept += children[index].children
+            else:
+                kept.append(children[index])
+        if nones_after:
+            kept += [None] * nones_after
+        return build(kept)
+
+    return callback
+
+
+def driver(grammar: str, transformer: Any) -> Driver:
+    """The driver for ``grammar``: from the written tables while they match it (no Lark import),
+    else from Lark's analysis of ``grammar`` now."""
     from actlang import lalr_tables
 
-    if lalr_tables.FINGERPRINT == fingerprint(grammar):
-        return Lark._load_from_dict(lalr_tables.DATA, lalr_tables.MEMO, transformer=transformer)
-    return Lark(grammar, transformer=transformer, **OPTIONS)
+    if lalr_tables.GRAMMAR_FINGERPRINT == fingerprint(grammar):
+        return Driver(lalr_tables.DRIVER, transformer)
+    from actlang.lalr_build import driver_tables, load
 
-
-def tables(grammar: str) -> tuple[dict, dict]:
-    """Lark's serialized parser for ``grammar`` (what ``Lark.save`` writes, less the options given at
-    load time), with states and terminals numbered canonically so that the text is reproducible:
-    Lark numbers states in an order that follows string hashing, which changes with every process."""
-    import lark
-
-    data, memo = lark.Lark(grammar, **OPTIONS).memo_serialize([lark.lexer.TerminalDef, lark.grammar.Rule])
-    data["options"] = {k: v for k, v in data["options"].items() if k not in lark.lark._LOAD_ALLOWED_OPTIONS}
-    data["parser"]["parser"] = _canonical(data["parser"]["parser"])
-    return data, memo
-
-
-def _canonical(table: dict) -> dict:
-    """``table`` (a serialized ``IntParseTable``) renumbered: symbols by name, states in the order a
-    breadth-first walk from the start states meets them, each state's actions by symbol name."""
-    names = table["tokens"]
-    symbols = {name: number for number, name in enumerate(sorted(names.values()))}
-    order: dict[int, int] = {}
-    queue = [state for _, state in sorted(table["start_states"].items())]
-    while queue:
-        state = queue.pop(0)
-        if state in order:
-            continue
-        order[state] = len(order)
-        for _, (action, target) in sorted(table["states"][state].items(), key=lambda item: names[item[0]]):
-            if action == 0:  # a shift or a goto: ``target`` is a state
-                queue.append(target)
-    for state in table["states"]:  # none in an LALR automaton, where every state is reached from the start
-        order.setdefault(state, len(order))
-    states = {
-        order[state]: {
-            symbols[names[token]]: (action, order[target] if action == 0 else target)
-            for token, (action, target) in sorted(actions.items(), key=lambda item: names[item[0]])
-        }
-        for state, actions in sorted(table["states"].items(), key=lambda item: order[item[0]])
-    }
-    return {
-        "tokens": {number: name for name, number in symbols.items()},
-        "states": states,
-        "start_states": {name: order[state] for name, state in table["start_states"].items()},
-        "end_states": {name: order[state] for name, state in table["end_states"].items()},
-    }
-
-
-def tables_source(grammar: str) -> str:
-    """The text of :mod:`actlang.lalr_tables` for ``grammar``."""
-    import pprint
-
-    import lark
-
-    data, memo = tables(grammar)
-    return (
-        f'"""Lark\'s LALR tables for grammar/actlang.lark, written by ``make tables``: do not edit.\n\n'
-        "Read by :func:`actlang.lalr.load` only while ``FINGERPRINT`` matches the grammar, Lark\'s version\n"
-        'and the options (tests/test_lalr_tables.py checks that they are up to date).\n"""\n\n'
-        f"FINGERPRINT = {fingerprint(grammar)!r}\n"
-        f"LARK_VERSION = {lark.__version__!r}\n"
-        f"DATA = {pprint.pformat(data, width=118, sort_dicts=False)}\n"
-        f"MEMO = {pprint.pformat(memo, width=118, sort_dicts=False)}\n"
-    )
-
-
-def write_tables() -> None:
-    """Write :mod:`actlang.lalr_tables` for the current grammar (``make tables``)."""
-    _TABLES.write_text(tables_source(grammar_text()), encoding="utf-8")
-    print(f"wrote {_TABLES}", file=sys.stderr)
+    return Driver(driver_tables(load(grammar, transformer)), transformer)

@@ -31,7 +31,8 @@ from actlang.errors import (
     SuspiciousNameWarning,
     UnknownNameError,
 )
-from actlang.lalr import FALLBACK, Driver, grammar_text, load
+from actlang.lalr import FALLBACK, Driver, driver
+from actlang.lalr_build import grammar_text, load
 from actlang.registry import AMBIGUOUS, DIALECTS, all_names, composite, derived, lookup, primitives
 
 if TYPE_CHECKING:
@@ -230,12 +231,14 @@ def _apply_where(expr: Expr, inits: list[tuple[Token, float]]) -> Expr:
 
 @functools.cache
 def _lark() -> Lark:
+    """Lark's parser (imports Lark): for the text the driver does not plainly accept, and its errors."""
     return load(grammar_text(), _ToAst())
 
 
 @functools.cache
 def _driver() -> Driver:
-    return Driver(_lark())
+    """The fast parser of valid text (no Lark import while the written tables match the grammar)."""
+    return driver(grammar_text(), _ToAst())
 
 
 _TERMINALS = {
@@ -356,15 +359,22 @@ def _parse(text: str, max_length: int, max_depth: int) -> Expr:
     if not text.strip():
         raise ParseError("empty input; expected an activation such as 'relu(x)'", text, Span(1, 1, 1))
     token = _depth_limit.set(max_depth)
-    driver = _driver()  # the first parse imports Lark, and with it the exceptions caught below
+    try:
+        result = _driver().parse(text)
+        # Anything the fast driver does not plainly accept is re-parsed by Lark for its error.
+        return _lark_parse(text) if result is FALLBACK else result
+    except ActlangError as error:
+        raise type(error)(error.message, text, error.span, error.hint) from None
+    finally:
+        _depth_limit.reset(token)
+
+
+def _lark_parse(text: str) -> Expr:
+    """Lark's own parse of ``text``, its errors in actlang's words (an ``ActlangError``)."""
     from lark.exceptions import LarkError, UnexpectedInput
 
     try:
-        result = driver.parse(text)
-        # Anything the fast driver does not plainly accept is re-parsed by Lark for its error.
-        return _lark().parse(text) if result is FALLBACK else result
-    except ActlangError as error:
-        raise type(error)(error.message, text, error.span, error.hint) from None
+        return _lark().parse(text)
     except UnexpectedInput as error:
         raise _from_lark(error, text) from None
     except LarkError as error:  # pragma: no cover - defensive: Lark wraps callback failures
@@ -372,8 +382,6 @@ def _parse(text: str, max_length: int, max_depth: int) -> Expr:
         if isinstance(cause, ActlangError):
             raise type(cause)(cause.message, text, cause.span, cause.hint) from None
         raise ParseError(f"cannot parse: {error}", text) from None
-    finally:
-        _depth_limit.reset(token)
 
 
 def _position(text: str, offset: int) -> Span:
