@@ -4,10 +4,10 @@ The transformer runs inside the LALR parser (no intermediate parse tree), which 
 at tens of microseconds per short expression. Every failure — Lark's, a bad name, a bad
 hyperparameter, a bound — surfaces as an :class:`~actlang.errors.ActlangError` with a caret.
 
-Lark is imported by the first parse, not by ``import actlang``: the transformer is a plain class
-(Lark calls any object's methods by rule name), and the parser is built from the tables written
-ahead of time (:mod:`actlang.lalr`), so ``actlang --version`` or ``actlang list`` never load Lark
-and ``actlang parse`` does not analyse the grammar.
+Lark is imported only for text the driver does not plainly accept (for Lark's error report): the
+driver runs on tables written ahead of time (:mod:`actlang.lalr_build`), and the transformer is a
+plain class (Lark calls any object's methods by rule name), so ``import actlang`` and parsing valid
+text never load Lark, and nothing analyses the grammar at start-up.
 """
 
 from __future__ import annotations
