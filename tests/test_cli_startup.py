@@ -59,8 +59,8 @@ def test_the_check_sees_torch_when_a_command_needs_it() -> None:
 
 # What the text commands need not import: Lark (valid text is parsed from the tables written ahead
 # of time; only an error imports Lark, for its report), importlib.resources (only an installed wheel
-# reads the grammar through it), other commands' modules (enumerate's imports csv).
-LIGHT = ("lark", "importlib.resources", "actlang.cli.enumerate_cmd", "csv")
+# reads the grammar through it), difflib (only a misspelt name needs it), other commands' modules.
+LIGHT = ("lark", "importlib.resources", "difflib", "actlang.cli.enumerate_cmd", "csv")
 
 
 @pytest.mark.parametrize(
