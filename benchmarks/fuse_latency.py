@@ -1,10 +1,18 @@
 """First-call latency of the fused (TorchInductor) kernels, in fresh processes.
 
-For each expression: a ``cold`` process (an empty inductor cache directory) and then a ``warm``
-one (the same directory: inductor's on-disk FX graph and AOTAutograd caches), each timing
-``import actlang``, ``compile``, and the first training step (forward + backward, 1M float32
-values, ``fuse=True``: what builds and loads the kernels), then a second step. Prints a markdown
-table.
+For each expression, three fresh processes on one empty pair of cache directories
+(``ACTLANG_CACHE_DIR`` for actlang's kernel files, ``TORCHINDUCTOR_CACHE_DIR`` for inductor's):
+
+- ``cold, fuse=True``: the first training step (forward + backward, 1M float32 values) builds the
+  forward and backward kernels in the process and waits for them;
+- ``warm, auto``: a second process on the same directories, default ``fuse="auto"``: the first
+  step loads the kernels from disk;
+- ``cold, auto`` (its own empty directories): the first step runs unfused at once while a
+  background process builds the kernels; the process then waits and reports when the module
+  first runs fused.
+
+Each process times ``import torch`` + ``import actlang``, ``compile``, the first step, and a second
+step. Prints a markdown table.
 
     python benchmarks/fuse_latency.py [--threads 2] [EXPR ...]
 """
@@ -26,23 +34,42 @@ start = time.perf_counter()
 import torch
 torch.set_num_threads(int(sys.argv[2]))
 import actlang
+from actlang.compiler import inductor, kernel_cache
 imported = time.perf_counter()
-module = actlang.compile(sys.argv[1], fuse=True)
+module = actlang.compile(sys.argv[1], fuse={"on": True, "auto": "auto"}[sys.argv[3]], dialect="aquasurf")
 x = torch.randn(1 << 20, requires_grad=True)
 begin = time.perf_counter()
 module(x).sum().backward()
 first = time.perf_counter()
 module(x).sum().backward()
 second = time.perf_counter()
-print(json.dumps({"import": imported - start, "first": first - begin, "second": second - first}))
+plan = inductor.plan(module.program)
+def fused():
+    return [k[0] for k, r in plan.runners.items() if hasattr(r, "run")]
+result = {"import": imported - start, "first": first - begin, "second": second - first, "fused": fused()}
+if sys.argv[4] == "wait":
+    while len(fused()) < len(plan.kernels(True)):
+        kernel_cache.wait()
+        module(x).sum().backward()
+    result["fused after"] = time.perf_counter() - begin
+    result["fused"] = fused()
+print(json.dumps(result))
 """
 
 
-def run(expression: str, cache: str, threads: int) -> dict[str, float]:
-    env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": cache}
-    done = subprocess.run([sys.executable, "-c", CHILD, expression, str(threads)], env=env, check=True,
-                          capture_output=True, text=True)  # fmt: skip
+def run(expression: str, cache: str, threads: int, fuse: str, wait: bool) -> dict:
+    env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": os.path.join(cache, "inductor"), "ACTLANG_CACHE_DIR": cache}
+    argv = [sys.executable, "-c", CHILD, expression, str(threads), fuse, "wait" if wait else "no"]
+    done = subprocess.run(argv, env=env, check=True, capture_output=True, text=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def row(expression: str, label: str, found: dict) -> str:
+    after = f"{found['fused after']:.1f}" if "fused after" in found else "–"
+    kernels = ", ".join(found["fused"]) or "none"
+    cells = [f"`{expression}`", label, f"{found['import']:.2f}", f"{found['first']:.2f}"]
+    cells += [f"{1e3 * found['second']:.1f}", kernels, after]
+    return "| " + " | ".join(cells) + " |"
 
 
 def main() -> None:
@@ -50,14 +77,15 @@ def main() -> None:
     parser.add_argument("expressions", nargs="*", default=EXPRESSIONS)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    print("| expression | process | import actlang + torch (s) | first step (s) | second step (ms) |")
-    print("|---|---|---:|---:|---:|")
+    header = ["expression", "process", "import torch + actlang (s)", "first step (s)", "second step (ms)"]
+    print("| " + " | ".join([*header, "fused kernels", "fused after (s)"]) + " |")
+    print("|---|---|---:|---:|---:|---|---:|")
     for expression in args.expressions:
         with tempfile.TemporaryDirectory() as cache:
-            for label in ("cold", "warm"):
-                found = run(expression, cache, args.threads)
-                print(f"| `{expression}` | {label} | {found['import']:.2f} | {found['first']:.2f} | "
-                      f"{1e3 * found['second']:.1f} |", flush=True)  # fmt: skip
+            print(row(expression, "cold, fuse=True", run(expression, cache, args.threads, "on", False)), flush=True)
+            print(row(expression, "warm, auto", run(expression, cache, args.threads, "auto", False)), flush=True)
+        with tempfile.TemporaryDirectory() as cache:
+            print(row(expression, "cold, auto", run(expression, cache, args.threads, "auto", True)), flush=True)
 
 
 if __name__ == "__main__":

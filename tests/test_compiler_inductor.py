@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import actlang
-from actlang.compiler import inductor
+from actlang.compiler import inductor, kernel_cache
 from actlang.errors import ActlangError, UnsupportedError
 
 PLAIN = "-x*sigmoid(x)*hard_sigmoid(x)"
@@ -259,11 +259,12 @@ def test_compiling_is_logged_once_per_kernel(eager_backend, caplog) -> None:
     assert all("with TorchInductor" in m and "softsign(x)" in m for m in compiling)
 
 
-def test_a_kernel_that_fails_to_compile_runs_unfused(monkeypatch) -> None:
-    def broken(*args, **kwargs):
-        raise RuntimeError("C++ compile error: simulated")
+def test_a_kernel_that_fails_to_compile_runs_unfused(monkeypatch, tmp_path) -> None:
+    def broken(kernels):
+        return ["CppCompileError: C++ compile error: simulated" for _ in kernels]
 
-    monkeypatch.setattr(inductor, "BACKEND", broken)
+    monkeypatch.setenv("ACTLANG_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(kernel_cache, "build_many", broken)
     fused, unfused = _pair("softsign(x) * x - x")
     with pytest.warns(inductor.FusionWarning, match="could not compile"):
         _compare(fused, unfused, torch.randn(3, 4, dtype=torch.float64), rtol=1e-12)

@@ -1,9 +1,10 @@
 """Fused kernels through TorchInductor: one forward kernel and one backward kernel per expression.
 
 ``actlang.compile(e, fuse="auto")`` (the default) compiles the generated pure functions of
-:mod:`actlang.compiler.inductor_code` with ``torch.compile`` (inductor: C++/OpenMP on the CPU,
-Triton on CUDA) and runs them inside an autograd function that keeps the memory-efficient saved
-tensors (1× the input; 2× with one learned scalar):
+:mod:`actlang.compiler.inductor_code` ahead of time with AOTInductor (C++/OpenMP on the CPU,
+Triton on CUDA; :mod:`actlang.compiler.kernel_cache` keeps the files on disk) and runs them inside
+an autograd function that keeps the memory-efficient saved tensors (1× the input; 2× with one
+learned scalar):
 
 - ``derivatives``: the forward kernel computes f and ∂f/∂x (and ∂f/∂p) in one pass over x and
   saves the partials; backward is g·∂f/∂x (and Σ g·∂f/∂p: one more kernel with a reduction);
@@ -13,16 +14,17 @@ tensors (1× the input; 2× with one learned scalar):
 The static cost model (:mod:`actlang.compiler.inductor_cost`) prices both against the unfused
 path's own choice (:mod:`actlang.compiler.fused`) and ``auto`` keeps the cheapest: compute-bound
 expressions (``erfc(softplus(x))^2``) stay unfused, where ATen's kernels beat inductor's. ``auto``
-also stays unfused for tensors under :data:`MIN_NUMEL` values (a kernel call's fixed cost and the
-compile time do not pay there), inside ``torch.compile``/``torch.export``/TorchScript/``torch.func``
-(the caller's compiler sees the plain code: no double compilation), and, with one
-:class:`FusionWarning`, where inductor has no compiler for the device (no C++ compiler; no Triton).
-``fuse=True`` fuses every pointwise expression at every size (an error without a compiler);
-``fuse=False`` is the unfused path.
+also stays unfused for tensors under :data:`MIN_NUMEL` values (a kernel call's fixed cost does not
+pay there), inside ``torch.compile``/``torch.export``/TorchScript/``torch.func`` (the caller's
+compiler sees the plain code: no double compilation), and, with one :class:`FusionWarning`, where
+inductor has no compiler for the device (no C++ compiler; no Triton).
 
-Compiling costs seconds, once per expression, dtype and device kind; inductor keeps its results
-on disk (``TORCHINDUCTOR_CACHE_DIR``), so a later process reuses them. A log record
-(``actlang.compiler``, INFO) says when a kernel is being compiled and how long it took.
+Building a kernel takes seconds, once per expression, dtype, layout and machine. ``auto`` never
+waits for it: a kernel that is not on disk yet is built by a background process while the module
+runs unfused, and the module switches to it once the file is there (in this process or the next,
+which loads it in milliseconds). ``fuse=True`` builds in the calling process and waits;
+``fuse=False`` is the unfused path. A log record (``actlang.compiler``, INFO) says when a kernel is
+being compiled and how long it took.
 """
 
 from __future__ import annotations
@@ -39,13 +41,13 @@ from typing import Any
 
 import torch
 
-from actlang.compiler import chain, inductor_code, inductor_cost
+from actlang.compiler import chain, inductor_code, inductor_cost, kernel_cache
 from actlang.errors import ActlangWarning, UnsupportedError
 
 log = logging.getLogger("actlang.compiler")
 
 MIN_NUMEL = 1 << 16  # below this, ``auto`` keeps the unfused path
-BACKEND = "inductor"  # torch.compile's backend (tests run the same graphs with "eager")
+BACKEND = "aoti"  # "eager": tests run the generated functions uncompiled
 MODES = {"auto": "auto", True: "on", False: "off"}
 _warned: set[str] = set()
 
@@ -89,7 +91,7 @@ def backend_available(device: torch.device) -> bool:
 
 @dataclass
 class Plan:
-    """One expression's inductor kernels (compiled lazily) and the cost model's verdicts."""
+    """One expression's fused kernels (built or loaded on first use) and the cost model's verdicts."""
 
     program: Any
     strategy: str  # "derivatives" | "recompute"
@@ -97,42 +99,98 @@ class Plan:
     train: bool  # auto: fused training beats the unfused path
     infer: bool  # auto: the fused value beats the plain code
     prices: dict[str, float]
-    kernels: dict[tuple[str, str], Any] = field(default_factory=dict)
+    runners: dict[tuple, Any] = field(default_factory=dict)  # (name, dtype, device) -> kernel
     eager: dict[str, Any] = field(default_factory=dict)
-    compiled: set[tuple] = field(default_factory=set)
     function: Any = None
     recompute: Any = None
 
+    def kernels(self, training: bool) -> tuple[str, ...]:
+        """The kernels one call runs: f alone for inference; for training, the forward kernel
+        and (unless backward is one multiplication) the backward kernel."""
+        if not training:
+            return ("value",)
+        if self.strategy == "recompute":
+            return ("value", "backward")
+        return ("forward", "saved_backward") if self.program.params else ("forward",)
+
+    def ready(self, names: tuple[str, ...], x: torch.Tensor, values: list[torch.Tensor], wait: bool) -> bool:
+        """Whether kernels ``names`` can run on tensors like x now. Missing ones are built: now,
+        side by side (``wait``, logged), or in the background while the caller runs unfused."""
+        flat = self.flatten(x)
+        missing = {}
+        for name in names:
+            key = (name, x.dtype, x.device.type)
+            if key in self.runners:
+                continue
+            if BACKEND == "eager":  # tests: the same generated function, uncompiled
+                self._log_compiling(name, key)
+                self.runners[key] = self._eager(name)
+                continue
+            code = self.codes[name]
+            ranks = (flat.dim(),) * code.inputs + tuple(v.dim() for v in values[: _param_count(name, values)])
+            kernel = kernel_cache.describe(name, code.text, ranks, flat)
+            runner = kernel_cache.load(kernel, _device_index(x))
+            if runner is not None:
+                self.runners[key] = runner
+            elif not wait:
+                self._build_later(name, key, kernel)
+                return False
+            else:
+                missing[key] = kernel
+        if missing:
+            self._build_now(missing, _device_index(x))
+        return True
+
     def call(self, name: str, *args: torch.Tensor) -> Any:
-        """Run kernel ``name`` (compiled on first use for this dtype and device kind). A kernel
-        that fails to compile runs as the same generated function in eager PyTorch (one
-        :class:`FusionWarning`): the values are the same, only slower."""
-        if (name, BACKEND) not in self.kernels:
+        """Run kernel ``name`` (made :meth:`ready` before): f's kernel returns a tensor, the
+        others a tuple."""
+        runner = self.runners[name, args[0].dtype, args[0].device.type]
+        with torch.no_grad():
+            if callable(runner):
+                return runner(*args)
+            # Exported kernels assume contiguous arguments (autograd's g may be an expanded view).
+            out = runner.run([a.contiguous() for a in args])
+        return out[0] if name == "value" else tuple(out)
+
+    def _eager(self, name: str) -> Any:
+        if name not in self.eager:
             from actlang.compiler.loading import load_source
 
             self.eager[name] = load_source(self.codes[name].text, {})[name]
-            self.kernels[name, BACKEND] = torch.compile(self.eager[name], backend=BACKEND, fullgraph=True, dynamic=True)
-        kernel = self.kernels[name, BACKEND]
-        key = (name, args[0].dtype, args[0].device.type, BACKEND)
-        with torch.no_grad():
-            if key in self.compiled:
-                return kernel(*args)
-            log.info("compiling the %s kernel of %s (%s, %s) with TorchInductor", name, self.program.text, *key[1:3])
-            start = time.perf_counter()
-            try:
-                result = kernel(*args)
-            except Exception as error:  # any compiler failure: run the same code unfused
-                warnings.warn(
-                    f"actlang: TorchInductor could not compile the {name} kernel of {self.program.text} "
-                    f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}); "
-                    "running it unfused",
-                    FusionWarning, stacklevel=2,
-                )  # fmt: skip
-                self.kernels[name, BACKEND] = kernel = self.eager[name]
-                result = kernel(*args)
-            log.info("compiled the %s kernel of %s in %.1f s", name, self.program.text, time.perf_counter() - start)
-            self.compiled.add(key)
-            return result
+        return self.eager[name]
+
+    def _log_compiling(self, name: str, key: tuple, how: str = "") -> None:
+        what = (name, self.program.text, *key[1:3], how)
+        log.info("compiling the %s kernel of %s (%s, %s) with TorchInductor%s", *what)
+
+    def _build_now(self, missing: dict[tuple, Any], device_index: int) -> None:
+        """Build kernels here and wait (``fuse=True``). One that fails to compile runs as the same
+        generated function in eager PyTorch (one :class:`FusionWarning`): same values, slower."""
+        for key in missing:
+            self._log_compiling(key[0], key)
+        start = time.perf_counter()
+        errors = kernel_cache.build_many(list(missing.values()))
+        took = time.perf_counter() - start
+        for (key, kernel), error in zip(missing.items(), errors, strict=True):
+            runner = kernel_cache.load(kernel, device_index) if error is None else None
+            if runner is None:
+                _warn_failed(key[0], self.program.text, (error or "no file").splitlines()[0])
+                runner = self._eager(key[0])
+            else:
+                log.info("compiled the %s kernel of %s in %.1f s", key[0], self.program.text, took)
+            self.runners[key] = runner
+
+    def _build_later(self, name: str, key: tuple, kernel: Any) -> None:
+        failed = kernel_cache.failure(kernel)
+        if failed is not None:
+            if (kernel.key, "failed") not in self.runners:
+                self.runners[kernel.key, "failed"] = True
+                _warn_failed(name, self.program.text, failed.splitlines()[0] if failed else "")
+            return
+        if (kernel.key, "requested") not in self.runners:
+            self.runners[kernel.key, "requested"] = True
+            self._log_compiling(name, key, " in the background; unfused until it is ready")
+            kernel_cache.request(kernel)
 
     def flatten(self, x: torch.Tensor) -> torch.Tensor:
         """x as the kernels take it: 1-D, or (outer, C, inner) per channel. Detached: not a view
@@ -141,6 +199,27 @@ class Plan:
             return x.reshape(-1).detach()
         dim = self.program.channel_dim % x.dim()
         return x.reshape(math.prod(x.shape[:dim]), x.shape[dim], math.prod(x.shape[dim + 1 :])).detach()
+
+
+def _param_count(name: str, values: list[torch.Tensor]) -> int:
+    """How many parameter arguments kernel ``name`` takes (saved_backward: the one scalar)."""
+    return 1 if name == "saved_backward" else len(values)
+
+
+def _device_index(x: torch.Tensor) -> int:
+    """The AOTInductor runtime's device index: -1 on the CPU."""
+    if x.device.type == "cpu":
+        return -1
+    return x.device.index if x.device.index is not None else torch.cuda.current_device()
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).splitlines()[0] if str(error) else ""
+
+
+def _warn_failed(name: str, text: str, why: str) -> None:
+    message = f"actlang: TorchInductor could not compile the {name} kernel of {text} ({why}); running it unfused"
+    warnings.warn(message, FusionWarning, stacklevel=4)
 
 
 def plan(program: Any) -> Plan | None:
@@ -153,8 +232,27 @@ def plan(program: Any) -> Plan | None:
 
 
 def _plan(program: Any) -> Plan | None:
+    """The plan: from disk when an earlier process made it (no sympy then: what keeps a second
+    process's first call short), else made here and stored."""
+    stored = kernel_cache.load_plan(program.source)
+    if stored is None:
+        stored = _decide(program)
+        if stored is None:
+            return None
+        kernel_cache.store_plan(program.source, stored)
+    codes = {
+        name: inductor_code.Code(name, text, tuple(lines), inputs, outputs)
+        for name, (text, lines, inputs, outputs) in stored["codes"].items()
+    }
+    built = Plan(program, stored["strategy"], codes, stored["train"], stored["infer"], stored["prices"])
+    built.function = _function(built)
+    return built
+
+
+def _decide(program: Any) -> dict[str, Any] | None:
+    """The generated kernels, their prices and the cost model's verdicts, as plain data (None
+    when the expression cannot be fused)."""
     from actlang.compiler import fused as fused_module
-    from actlang.compiler import sources
 
     unfused = program.fused()  # the unfused path's choice (None: not a pointwise expression)
     if unfused is None:
@@ -181,15 +279,24 @@ def _plan(program: Any) -> Plan | None:
     prices["value"] = price(codes["value"])
     prices["plain value"] = inductor_cost.eager_price(program.source)
     margin = inductor_cost.MARGIN
-    built = Plan(program, strategy, codes, train=prices[strategy] < margin * unfused.cost,
-                 infer=prices["value"] < margin * prices["plain value"], prices=prices)  # fmt: skip
-    names = list(program.params)
-    text, _ = sources.recompute_source(program, names)
-    from actlang.compiler.loading import load_source
+    return {
+        "strategy": strategy,
+        "codes": {name: [code.text, list(code.lines), code.inputs, code.outputs] for name, code in codes.items()},
+        "train": prices[strategy] < margin * unfused.cost,
+        "infer": prices["value"] < margin * prices["plain value"],
+        "prices": prices,
+    }
 
-    built.recompute = load_source(text, {})["recompute"]
-    built.function = _function(built)
-    return built
+
+def _recompute(built: Plan) -> Any:
+    """f as a plain function of (x, *params), for double backward (built on first use)."""
+    if built.recompute is None:
+        from actlang.compiler import sources
+        from actlang.compiler.loading import load_source
+
+        text, _ = sources.recompute_source(built.program, list(built.program.params))
+        built.recompute = load_source(text, {})["recompute"]
+    return built.recompute
 
 
 def forward(program: Any, fusion: str, x: torch.Tensor, values: list[torch.Tensor]) -> torch.Tensor | None:
@@ -214,6 +321,10 @@ def forward(program: Any, fusion: str, x: torch.Tensor, values: list[torch.Tenso
                 f"actlang: no fused kernels on {x.device.type} (TorchInductor needs {what}); using the unfused path",
                 FusionWarning, stacklevel=4,
             )  # fmt: skip
+        return None
+    # auto: a kernel not built yet is built in the background while the unfused path runs;
+    # fuse=True waits for it.
+    if not found.ready(found.kernels(training), x, values, wait=fusion == "on"):
         return None
     if training:
         return found.function.apply(x, *values)
@@ -244,7 +355,7 @@ def _function(built: Plan) -> type:
         @staticmethod
         def backward(ctx: Any, g: torch.Tensor) -> tuple:
             if torch.is_grad_enabled():  # create_graph: recompute with plain autograd
-                return _regrad(ctx, g, built.recompute, count, saves_x)
+                return _regrad(ctx, g, _recompute(built), count, saves_x)
             saved = ctx.saved_tensors
             params = saved[len(saved) - count :]
             flat = built.flatten(g)

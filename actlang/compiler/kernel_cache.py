@@ -1,0 +1,332 @@
+"""Fused kernels built ahead of time with AOTInductor and kept on disk, one file per kernel.
+
+A kernel is one generated pure function (:mod:`actlang.compiler.inductor_code`) for one dtype,
+device kind and layout. :func:`build` exports it with ``torch.export`` (the sizes of x dynamic, so
+one file serves every shape) and packages it with ``torch._inductor.aoti_compile_and_package``;
+:func:`load` maps the package back in a few milliseconds through the AOTInductor runtime, without
+importing dynamo or inductor — which is what lets a second process start fused in well under a
+second.
+
+Files live in ``$ACTLANG_CACHE_DIR`` (default ``$XDG_CACHE_HOME/actlang`` or
+``~/.cache/actlang``), under ``kernels/``, named by a hash of everything the compiled code
+depends on: the function's text, dtype, layout, device kind and capability (AVX2/AVX-512 on the
+CPU, the compute capability on CUDA), torch's version and this module's format number. A stale
+file therefore cannot match. Writes go to a temporary name and are renamed into place, so a
+killed build leaves nothing half-written behind. Beside them, under ``plans/``, each fusable
+program's generated kernels and the cost model's verdicts (JSON, keyed by the program's source and
+a hash of actlang's own code), so that a later process needs no symbolic work to use them.
+
+Kernels are built by builder processes (``python -m actlang.compiler.kernel_cache``), which keep
+running if the requesting process exits, so the next process finds the file: :func:`build_many`
+runs them side by side and waits; :func:`request` queues one in the background (one at a time
+per process) and returns at once. A lock file (the builder's pid) keeps concurrent processes from building the same
+kernel twice; a dead builder's lock is taken over. A build that fails leaves a ``.failed`` file
+with the error, which :func:`failure` reports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+FORMAT = 1  # bump when the files' contents or naming change
+_loaded: dict[str, Any] = {}  # key -> runner, for this process
+_queue = ThreadPoolExecutor(max_workers=1, thread_name_prefix="actlang-kernel-build")
+_requested: set[str] = set()
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """What one compiled kernel depends on. ``ranks``: each argument's number of dimensions
+    (x-like arguments share x's dynamic sizes; the others are parameters of fixed shape)."""
+
+    name: str
+    source: str
+    dtype: str
+    device: str  # "cpu" | "cuda"
+    ranks: tuple[int, ...]
+    channels: int  # the static size of dimension 1 for per-channel layouts, else 0
+
+    @property
+    def key(self) -> str:
+        """Hash of everything the compiled file depends on."""
+        identity = {**asdict(self), "torch": torch.__version__, "format": FORMAT, "target": _target(self.device)}
+        return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def describe(name: str, source: str, ranks: tuple[int, ...], like: torch.Tensor) -> Kernel:
+    """The :class:`Kernel` of function ``name`` (text ``source``) taking arguments of ``ranks``,
+    x-like ones shaped like the flattened ``like`` (1-D, or (outer, C, inner) per channel)."""
+    channels = like.shape[1] if like.dim() == 3 else 0
+    dtype = str(like.dtype).removeprefix("torch.")
+    return Kernel(name, source, dtype, like.device.type, ranks, channels)
+
+
+def cache_dir() -> Path:
+    """``$ACTLANG_CACHE_DIR/kernels`` (default ``$XDG_CACHE_HOME/actlang`` or ``~/.cache/actlang``)."""
+    root = os.environ.get("ACTLANG_CACHE_DIR")
+    if not root:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        root = os.path.join(base, "actlang")
+    return Path(root) / "kernels"
+
+
+def path_of(kernel: Kernel) -> Path:
+    return cache_dir() / f"{kernel.name}-{kernel.key}.pt2"
+
+
+def load(kernel: Kernel, device_index: int = -1) -> Any | None:
+    """The kernel's runner (``runner.run(list_of_tensors) -> list_of_tensors``), or None when it
+    has not been built. A file that does not load (truncated by a full disk, say) is removed."""
+    key = kernel.key
+    if key in _loaded:
+        return _loaded[key]
+    path = path_of(kernel)
+    if not path.exists():
+        return None
+    try:
+        runner = torch._C._aoti.AOTIModelPackageLoader(str(path), "model", False, 1, device_index)
+    except RuntimeError:
+        path.unlink(missing_ok=True)
+        return None
+    _loaded[key] = runner
+    return runner
+
+
+def failure(kernel: Kernel) -> str | None:
+    """The error of this kernel's failed build, if one failed."""
+    marker = path_of(kernel).with_suffix(".failed")
+    return marker.read_text() if marker.exists() else None
+
+
+def build(kernel: Kernel) -> Path:
+    """Export and compile ``kernel`` into its file (seconds to a minute); returns the path."""
+    import torch._inductor  # heavy: only builders import it
+
+    from actlang.compiler.loading import load_source
+
+    function = load_source(kernel.source, {})[kernel.name]
+    examples, dynamic = _examples(kernel)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        exported = torch.export.export(_Function(function), examples, dynamic_shapes=(dynamic,), strict=False)
+    target = path_of(kernel)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # A unique temporary name in the same directory, then an atomic rename: readers see the whole
+    # file or none, and two builders cannot corrupt each other's output.
+    _remove_stale_partials(target)
+    handle, partial = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=".pt2", dir=target.parent)
+    os.close(handle)
+    try:
+        with warnings.catch_warnings():  # torch's own deprecation notices, not the user's concern
+            warnings.simplefilter("ignore", FutureWarning)
+            torch._inductor.aoti_compile_and_package(exported, package_path=partial)
+        os.replace(partial, target)
+    finally:
+        Path(partial).unlink(missing_ok=True)
+    return target
+
+
+def _remove_stale_partials(target: Path) -> None:
+    """Remove what builds of ``target`` killed mid-way left (an hour old: no live build's)."""
+    for partial in target.parent.glob(f".{target.stem}-*.pt2"):
+        try:
+            if time.time() - partial.stat().st_mtime > 3600:
+                partial.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def load_plan(identity: str) -> dict[str, Any] | None:
+    """What :func:`store_plan` stored for ``identity`` (a program's generated source) by this
+    version of actlang's code, or None."""
+    try:
+        return json.loads(_plan_path(identity).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def store_plan(identity: str, plan: dict[str, Any]) -> None:
+    """Keep ``plan`` (JSON data) for ``identity``; silently nothing where the cache is not writable."""
+    path = _plan_path(identity)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, partial = tempfile.mkstemp(prefix=".plan-", suffix=".json", dir=path.parent)
+        with os.fdopen(handle, "w") as out:
+            json.dump(plan, out)
+        os.replace(partial, path)
+    except OSError:
+        return
+
+
+def _plan_path(identity: str) -> Path:
+    key = hashlib.sha256(f"{FORMAT}\n{_code_version()}\n{identity}".encode()).hexdigest()[:32]
+    return cache_dir().parent / "plans" / f"{key}.json"
+
+
+_code_hash: list[str] = []
+
+
+def _code_version() -> str:
+    """A hash of actlang's own source files: a plan made by other code (an edited derivative
+    rule, a new cost model) cannot match."""
+    if not _code_hash:
+        root = Path(__file__).resolve().parent.parent
+        digest = hashlib.sha256()
+        for path in sorted(root.rglob("*.py")):
+            digest.update(path.relative_to(root).as_posix().encode())
+            digest.update(path.read_bytes())
+        _code_hash.append(digest.hexdigest())
+    return _code_hash[0]
+
+
+def request(kernel: Kernel) -> None:
+    """Build ``kernel`` in a background process unless its file exists, a build is under way
+    (here or in another live process) or it failed before. Returns at once."""
+    key = kernel.key
+    if key in _requested or path_of(kernel).exists() or failure(kernel) is not None:
+        return
+    _requested.add(key)
+    _queue.submit(_run_builder, kernel)
+
+
+def wait(timeout: float | None = None) -> None:
+    """Wait until this process's background builds have ended (before timing a module, say)."""
+    _queue.submit(lambda: None).result(timeout=timeout)
+
+
+def build_many(kernels: list[Kernel]) -> list[str | None]:
+    """Build ``kernels`` now, in builder processes side by side (up to one per CPU), and wait:
+    each kernel's error, or None once its file is there."""
+    workers = max(1, min(len(kernels), os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="actlang-kernel-build") as pool:
+        return list(pool.map(_run_builder, kernels))
+
+
+def _run_builder(kernel: Kernel) -> str | None:
+    """Run a builder process for ``kernel`` and wait for it; or, where another live process
+    holds the kernel's lock, wait for that one. The error, or None once the file is there."""
+    target = path_of(kernel)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    lock = target.with_suffix(".lock")
+    if not _alive(lock):
+        spec = target.with_suffix(f".{os.getpid()}.{threading.get_ident()}.json")
+        spec.write_text(json.dumps(asdict(kernel)))
+        log_file = target.with_suffix(".log")
+        with open(log_file, "w") as log:
+            # A new session: the build survives the requesting process, so its work is not lost.
+            command = [sys.executable, "-m", "actlang.compiler.kernel_cache", str(spec)]
+            done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, check=False)
+        spec.unlink(missing_ok=True)
+        if done.returncode == 0:
+            log_file.unlink(missing_ok=True)
+    while _alive(lock) and not target.exists():
+        time.sleep(0.1)  # another process is building it
+    if target.exists():
+        return None
+    return failure(kernel) or f"the kernel's builder process ended without it (log: {target.with_suffix('.log')})"
+
+
+def _take(lock: Path) -> bool:
+    """Create ``lock`` holding our pid; False while another live process holds it."""
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            if _alive(lock):
+                return False
+            lock.unlink(missing_ok=True)  # its builder died (kill -9): take over
+            continue
+        with os.fdopen(fd, "w") as out:
+            out.write(str(os.getpid()))
+        return True
+    return False
+
+
+def _alive(lock: Path) -> bool:
+    try:
+        os.kill(int(lock.read_text() or "0"), 0)
+    except (ValueError, ProcessLookupError, FileNotFoundError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class _Function(torch.nn.Module):
+    """A generated function as the module torch.export takes."""
+
+    def __init__(self, function: Any) -> None:
+        super().__init__()
+        self.function = function
+
+    def forward(self, *args: torch.Tensor) -> Any:
+        return self.function(*args)
+
+
+def _examples(kernel: Kernel) -> tuple[tuple[torch.Tensor, ...], tuple[Any, ...]]:
+    """Example arguments and their dynamic sizes: x-like arguments (x's rank) share the dynamic
+    sizes of x; the channels and the parameters' shapes are static."""
+    from torch.export import Dim
+
+    rank = kernel.ranks[0]
+    dtype = getattr(torch, kernel.dtype)
+    if rank == 3:
+        # Sizes 2 and 3 in the examples: export would specialise sizes 0 and 1.
+        shape, sizes = (3, kernel.channels, 5), {0: Dim("outer", min=1), 2: Dim("inner", min=1)}
+    else:
+        shape, sizes = (8,), {0: Dim("n", min=1)}
+    examples, dynamic = [], []
+    for r in kernel.ranks:
+        if r == rank:
+            examples.append(torch.randn(shape, dtype=dtype, device=kernel.device))
+            dynamic.append(sizes)
+        else:
+            examples.append(torch.randn((kernel.channels,) * r, dtype=dtype, device=kernel.device))
+            dynamic.append(None)
+    return tuple(examples), tuple(dynamic)
+
+
+def _target(device: str) -> str:
+    """What the compiled code is specialised to: the CPU's vector ISA, or the GPU's capability."""
+    if device == "cuda":
+        major, minor = torch.cuda.get_device_capability()
+        return f"sm_{major}{minor}"
+    return torch.backends.cpu.get_cpu_capability()
+
+
+def main(argv: list[str]) -> int:
+    """The background builder: ``python -m actlang.compiler.kernel_cache SPEC``. It holds the
+    kernel's lock while it builds (a second builder of the same kernel exits at once)."""
+    fields = json.loads(Path(argv[0]).read_text())
+    kernel = Kernel(**{**fields, "ranks": tuple(fields["ranks"])})
+    lock = path_of(kernel).with_suffix(".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    if not _take(lock):
+        return 0
+    try:
+        if not path_of(kernel).exists():
+            build(kernel)
+    except Exception as error:  # recorded for the requesting processes, which fall back
+        path_of(kernel).with_suffix(".failed").write_text(f"{type(error).__name__}: {error}")
+        return 1
+    finally:
+        lock.unlink(missing_ok=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

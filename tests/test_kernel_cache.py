@@ -1,0 +1,185 @@
+"""Fused kernels on disk (``actlang.compiler.kernel_cache``): keys, files, background builds.
+
+The tests that build real AOTInductor kernels take seconds each; they use the user's kernel
+cache (as inductor's own tests use its cache), so a second run on a machine reuses the files,
+except the background-build test, which needs an empty directory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+
+import actlang
+from actlang.compiler import inductor, kernel_cache
+
+PLAIN = "softsign(x) * x - x"
+BIG = inductor.MIN_NUMEL
+needs_compiler = pytest.mark.skipif(inductor.cpp_compiler() is None, reason="no C++ compiler for inductor")
+
+
+def _kernel(**changes) -> kernel_cache.Kernel:
+    fields = {"name": "value", "source": "def value(x):\n    return x * 2\n", "dtype": "float32",
+              "device": "cpu", "ranks": (1,), "channels": 0}  # fmt: skip
+    return kernel_cache.Kernel(**{**fields, **changes})
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"source": "def value(x):\n    return x * 3\n"}, {"dtype": "float64"}, {"ranks": (1, 0)},
+     {"channels": 4, "ranks": (3,)}, {"name": "forward"}],
+)  # fmt: skip
+def test_the_key_covers_what_the_code_depends_on(change) -> None:
+    assert _kernel(**change).key != _kernel().key
+    assert _kernel().key == _kernel().key
+
+
+def test_the_key_covers_torch_and_the_format(monkeypatch) -> None:
+    before = _kernel().key
+    monkeypatch.setattr(torch, "__version__", "0.0.0")
+    assert _kernel().key != before
+    monkeypatch.undo()
+    monkeypatch.setattr(kernel_cache, "FORMAT", kernel_cache.FORMAT + 1)
+    assert _kernel().key != before
+
+
+def test_cache_dir_follows_the_environment(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("ACTLANG_CACHE_DIR", str(tmp_path / "a"))
+    assert kernel_cache.cache_dir() == tmp_path / "a" / "kernels"
+    monkeypatch.delenv("ACTLANG_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert kernel_cache.cache_dir() == tmp_path / "xdg" / "actlang" / "kernels"
+
+
+def test_a_damaged_file_is_removed_not_loaded(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("ACTLANG_CACHE_DIR", str(tmp_path))
+    kernel = _kernel(source="def value(x):\n    return x * 5\n")
+    path = kernel_cache.path_of(kernel)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"PK\x03\x04 truncated")
+    assert kernel_cache.load(kernel) is None
+    assert not path.exists()
+
+
+def test_a_dead_builders_lock_is_taken_over(tmp_path) -> None:
+    lock = tmp_path / "k.lock"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    lock.write_text(str(dead.pid))
+    assert kernel_cache._take(lock)
+    assert lock.read_text() == str(os.getpid())
+    assert not kernel_cache._take(lock)  # held by a live process (this one)
+
+
+def test_a_failed_build_warns_once_and_stays_unfused(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("ACTLANG_CACHE_DIR", str(tmp_path))
+    module = actlang.compile(PLAIN)
+    found = inductor.plan(module.program)
+    flat = found.flatten(torch.randn(BIG))
+    kernel = kernel_cache.describe("value", found.codes["value"].text, (1,), flat)
+    marker = kernel_cache.path_of(kernel).with_suffix(".failed")
+    marker.parent.mkdir(parents=True)
+    marker.write_text("CppCompileError: simulated")
+    monkeypatch.setattr(kernel_cache, "request", lambda k: pytest.fail("a failed kernel was rebuilt"))
+    x = torch.randn(BIG)
+    with torch.no_grad(), pytest.warns(inductor.FusionWarning, match="simulated"):
+        y = module(x)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("error", inductor.FusionWarning)
+        module(x)
+    torch.testing.assert_close(y, actlang.compile(PLAIN, fuse=False)(x))
+
+
+SECOND_PROCESS = """
+import sys, torch, actlang
+from actlang.compiler import inductor
+module = actlang.compile(sys.argv[1])  # fuse="auto"
+x = torch.randn(int(sys.argv[2]), requires_grad=True)
+y = module(x)
+y.backward(torch.ones_like(y))
+runners = inductor.plan(module.program).runners
+fused = [k[0] for k, r in runners.items() if hasattr(r, "run")]
+reference = actlang.compile(sys.argv[1], fuse=False)
+xr = x.detach().clone().requires_grad_()
+reference(xr).sum().backward()
+torch.testing.assert_close(y, reference(xr))
+torch.testing.assert_close(x.grad, xr.grad)
+print(sorted(fused), "torch._inductor" in sys.modules, "torch._dynamo" in sys.modules)
+"""
+
+
+@needs_compiler
+def test_a_second_process_loads_the_kernels_without_inductor() -> None:
+    """Kernels built once (here, by ``fuse=True``) are loaded by a new process with ``auto``:
+    fused from its first call, without importing dynamo or inductor."""
+    module = actlang.compile(PLAIN, fuse=True)
+    module(torch.randn(BIG, requires_grad=True)).sum().backward()
+    found = inductor.plan(module.program)
+    names = found.kernels(True)
+    done = subprocess.run([sys.executable, "-c", SECOND_PROCESS, PLAIN, str(BIG)], capture_output=True, text=True,
+                          check=True, cwd=Path(actlang.__file__).parent.parent)  # fmt: skip
+    assert done.stdout.split("\n")[-2] == f"{sorted(names)} False False", done.stdout + done.stderr
+
+
+@needs_compiler
+def test_auto_builds_in_the_background_and_survives_a_killed_builder(monkeypatch, tmp_path, caplog) -> None:
+    """``auto`` runs unfused while a background process builds the kernel; a builder killed with
+    SIGKILL leaves no file behind and a later request builds it; then the module runs fused."""
+    monkeypatch.setenv("ACTLANG_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(kernel_cache, "_requested", set())
+    text = "softsign(x) * x + 0.25 * x"  # a kernel no other test builds
+    module = actlang.compile(text)
+    found = inductor.plan(module.program)
+    x = torch.randn(BIG)
+    with torch.no_grad(), caplog.at_level(logging.INFO, logger="actlang.compiler"):
+        first = module(x)
+    assert any("in the background" in r.getMessage() for r in caplog.records)
+    assert not any(hasattr(r, "run") for r in found.runners.values())  # unfused meanwhile
+    lock = _wait_for(lambda: next(iter(tmp_path.glob("kernels/*.lock")), None), 60)
+    os.kill(int(_wait_for(lambda: lock.read_text() or None, 10)), signal.SIGKILL)
+    kernel_cache.wait(timeout=60)  # the builder has ended
+    assert not list(tmp_path.glob("kernels/value-*.pt2"))
+    found.runners.clear()  # ask again, as a later process would
+    kernel_cache._requested.clear()
+    with torch.no_grad():
+        module(x)
+    kernel_cache.wait(timeout=600)
+    with torch.no_grad():
+        second = module(x)
+    assert [k[0] for k, r in found.runners.items() if hasattr(r, "run")] == ["value"]
+    torch.testing.assert_close(first, second)
+    leftovers = [p.name for p in (tmp_path / "kernels").iterdir() if not p.name.startswith(".")]
+    assert [p.split("-")[0] for p in leftovers] == ["value"], leftovers  # no lock, spec or log
+
+
+def _wait_for(probe, seconds: float):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            found = probe()
+        except FileNotFoundError:
+            found = None
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+def test_the_builder_reports_a_failure(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("ACTLANG_CACHE_DIR", str(tmp_path))
+    kernel = _kernel(source="def value(x):\n    return undefined_name(x)\n")
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({**kernel.__dict__, "ranks": list(kernel.ranks)}))
+    assert kernel_cache.main([str(spec)]) == 1
+    assert "NameError" in (kernel_cache.failure(kernel) or "")
+    assert not kernel_cache.path_of(kernel).with_suffix(".lock").exists()
