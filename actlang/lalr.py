@@ -204,7 +204,7 @@ def driver(grammar: str, transformer: Any) -> Driver:
     else from Lark's analysis of ``grammar`` now."""
     from actlang import lalr_tables
 
-    if lalr_tables.GRAMMAR_FINGERPRINT == fingerprint(grammar):
+    if lalr_tables.FINGERPRINT == fingerprint(grammar):
         return Driver(lalr_tables.DRIVER, transformer)
     from actlang.lalr_build import driver_tables, load
 

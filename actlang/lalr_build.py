@@ -2,14 +2,14 @@
 
 Lark's analysis of ``grammar/actlang.lark`` (the LALR automaton) and Lark's own import take
 longer than the rest of ``actlang parse`` together, and both depend only on the grammar. So
-``make tables`` runs the analysis once and writes :mod:`actlang.lalr_tables`:
+``make tables`` runs the analysis once and writes two modules:
 
-- ``DRIVER``: what :class:`actlang.lalr.Driver` needs, as plain data (states, rules with Lark's
-  tree-building steps, the scanner's pattern); read while ``GRAMMAR_FINGERPRINT`` matches the
-  grammar text and options, so valid text parses without importing Lark;
-- ``DATA``/``MEMO``: Lark's own serialized parser (what ``Lark.save`` writes), from which
-  :func:`load` builds the ``Lark`` that reports errors; read only while ``LARK_FINGERPRINT`` also
-  matches the installed Lark's version.
+- :mod:`actlang.lalr_tables`: what :class:`actlang.lalr.Driver` needs, as plain data (states,
+  rules with Lark's tree-building steps, the scanner's terminals); read while its fingerprint
+  matches the grammar text and options, so valid text parses without importing Lark;
+- :mod:`actlang.lark_tables`: Lark's own serialized parser (what ``Lark.save`` writes), from which
+  :func:`load` builds the ``Lark`` that reports errors; read only while its fingerprint also
+  matches the installed Lark's version. A module of its own: valid text never loads it.
 
 A table that does not match is ignored and the grammar analysed as before (slower, never stale).
 Lark numbers states in an order that follows string hashing, which changes with every process, so
@@ -34,7 +34,7 @@ OPTIONS: dict[str, Any] = {"parser": "lalr", "maybe_placeholders": True}
 # package ``actlang.grammar`` (pyproject.toml: ``package-dir``). A checkout or an editable install
 # reads the folder next to the package; a wheel install reads the packaged copy.
 _CHECKOUT_GRAMMAR = Path(__file__).resolve().parent.parent / "grammar" / "actlang.lark"
-_TABLES = Path(__file__).resolve().parent / "lalr_tables.py"
+_HERE = Path(__file__).resolve().parent
 
 
 def grammar_text() -> str:
@@ -68,10 +68,10 @@ def load(grammar: str, transformer: Any) -> Lark:
     when they were written for this grammar, Lark version and options, else built from the grammar."""
     from lark import Lark
 
-    from actlang import lalr_tables
+    from actlang import lark_tables
 
-    if lalr_tables.LARK_FINGERPRINT == lark_fingerprint(grammar):
-        return Lark._load_from_dict(lalr_tables.DATA, lalr_tables.MEMO, transformer=transformer)
+    if lark_tables.FINGERPRINT == lark_fingerprint(grammar):
+        return Lark._load_from_dict(lark_tables.DATA, lark_tables.MEMO, transformer=transformer)
     return Lark(grammar, transformer=transformer, **OPTIONS)
 
 
@@ -181,8 +181,8 @@ def _scanner(parser: Lark) -> tuple[list[tuple[str, str]], dict[str, str]]:
     return pieces, keywords
 
 
-def tables_source(grammar: str) -> str:
-    """The text of :mod:`actlang.lalr_tables` for ``grammar``."""
+def tables_source(grammar: str) -> dict[str, str]:
+    """The text of :mod:`actlang.lalr_tables` and :mod:`actlang.lark_tables` for ``grammar``, by file name."""
     import pprint
 
     import lark
@@ -193,20 +193,24 @@ def tables_source(grammar: str) -> str:
     def show(value: object) -> str:
         return pprint.pformat(value, width=100, sort_dicts=False)
 
-    return (
-        '"""Lark\'s LALR tables for grammar/actlang.lark, written by ``make tables``: do not edit.\n\n'
-        "Read only while the fingerprints match the grammar, options and Lark version (actlang/lalr_build.py);\n"
-        'tests/test_lalr_tables.py checks that they are up to date.\n"""\n\n'
-        f"GRAMMAR_FINGERPRINT = {fingerprint(grammar)!r}\n"
-        f"LARK_FINGERPRINT = {lark_fingerprint(grammar)!r}\n"
-        f"LARK_VERSION = {lark.__version__!r}\n"
-        f"DRIVER = {show(driver_tables(written))}\n"
-        f"DATA = {show(data)}\n"
-        f"MEMO = {show(memo)}\n"
-    )
+    def header(what: str) -> str:
+        return (
+            f'"""{what} for grammar/actlang.lark, written by ``make tables``: do not edit.\n\n'
+            "Read only while ``FINGERPRINT`` matches (actlang/lalr_build.py); tests/test_lalr_tables.py checks\n"
+            'that the written tables are up to date.\n"""\n\n'
+        )
+
+    return {
+        "lalr_tables.py": header("The LALR driver's tables (actlang/lalr.py)")
+        + f"FINGERPRINT = {fingerprint(grammar)!r}\nDRIVER = {show(driver_tables(written))}\n",
+        "lark_tables.py": header("Lark's serialized LALR parser")
+        + f"FINGERPRINT = {lark_fingerprint(grammar)!r}\nLARK_VERSION = {lark.__version__!r}\n"
+        f"DATA = {show(data)}\nMEMO = {show(memo)}\n",
+    }
 
 
 def write_tables() -> None:
-    """Write :mod:`actlang.lalr_tables` for the current grammar (``make tables``)."""
-    _TABLES.write_text(tables_source(grammar_text()), encoding="utf-8")
-    print(f"wrote {_TABLES}", file=sys.stderr)
+    """Write :mod:`actlang.lalr_tables` and :mod:`actlang.lark_tables` for the grammar (``make tables``)."""
+    for name, text in tables_source(grammar_text()).items():
+        (_HERE / name).write_text(text, encoding="utf-8")
+        print(f"wrote {_HERE / name}", file=sys.stderr)
