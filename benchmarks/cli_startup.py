@@ -9,11 +9,14 @@ installs them): each command runs once unmeasured to fill a bytecode cache in a 
 (``PYTHONPYCACHEPREFIX``); and ``source``, with ``PYTHONDONTWRITEBYTECODE=1`` and no cache next to
 the sources, so that every run compiles actlang's modules again (an editable checkout in an
 environment that sets that variable). The load average is printed before and after.
+
+``--against DIR`` compares with another checkout (e.g. ``git worktree add /tmp/old COMMIT``): its
+runs alternate with this checkout's, so both see the same load.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import argparse
 import os
 import statistics
 import subprocess
@@ -33,19 +36,28 @@ COMMANDS = [
     ["-m", "actlang", "simplify", "x*sigmoid(x)"],
     ["-m", "actlang", "equiv", "silu(x)", "x*sigmoid(x)"],
 ]
+HERE = Path(__file__).resolve().parents[1]
 
 
-def measure(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Median wall-clock and median CPU seconds of ``RUNS`` fresh processes."""
-    walls, cpus = [], []
+def run_once(argv: list[str], env: dict[str, str], checkout: Path) -> tuple[float, float]:
+    """Wall-clock and CPU seconds of one fresh process run in ``checkout``."""
+    before = os.times()
+    start = time.perf_counter()
+    subprocess.run([sys.executable, *argv], check=True, stdout=subprocess.DEVNULL, env=env, cwd=checkout)
+    wall = time.perf_counter() - start
+    after = os.times()
+    return wall, (after.children_user - before.children_user) + (after.children_system - before.children_system)
+
+
+def measure(argv: list[str], env: dict[str, str], checkouts: list[Path]) -> list[tuple[float, float]]:
+    """Per checkout, median wall-clock and median CPU seconds of ``RUNS`` runs (alternating)."""
+    for checkout in checkouts:  # unmeasured: fills the bytecode cache of the bytecode condition
+        subprocess.run([sys.executable, *argv], check=True, stdout=subprocess.DEVNULL, env=env, cwd=checkout)
+    runs: list[list[tuple[float, float]]] = [[] for _ in checkouts]
     for _ in range(RUNS):
-        before = os.times()
-        start = time.perf_counter()
-        subprocess.run([sys.executable, *argv], check=True, stdout=subprocess.DEVNULL, env=env)
-        walls.append(time.perf_counter() - start)
-        after = os.times()
-        cpus.append((after.children_user - before.children_user) + (after.children_system - before.children_system))
-    return statistics.median(walls), statistics.median(cpus)
+        for index, checkout in enumerate(checkouts):
+            runs[index].append(run_once(argv, env, checkout))
+    return [(statistics.median(w for w, _ in r), statistics.median(c for _, c in r)) for r in runs]
 
 
 def environments(cache: str) -> dict[str, dict[str, str]]:
@@ -54,27 +66,27 @@ def environments(cache: str) -> dict[str, dict[str, str]]:
     return {"bytecode": {**base, "PYTHONPYCACHEPREFIX": cache}, "source": {**base, "PYTHONDONTWRITEBYTECODE": "1"}}
 
 
-def compiled_next_to_sources() -> list[Path]:
-    """``__pycache__`` folders in the actlang package ``python -m actlang`` runs from here: the
-    ``source`` condition would read them, and measure bytecode after all."""
-    spec = importlib.util.find_spec("actlang")
-    folders = spec.submodule_search_locations if spec and spec.submodule_search_locations else []
-    return [cache for folder in folders for cache in Path(folder).rglob("__pycache__")]
-
-
 def main() -> None:
-    if found := compiled_next_to_sources():
-        print(f"note: {len(found)} __pycache__ folders next to the sources (e.g. {found[0]}): the source "
-              "condition reads them; delete them for a true from-source figure")
-    print(f"load average {os.getloadavg()[0]:.2f}; median of {RUNS}")
-    print(f"{'command':<45} {'bytecode wall s':>15} {'cpu s':>6} {'source wall s':>14} {'cpu s':>6}")
+    options = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    options.add_argument("--against", type=Path, help="another checkout to compare with (its figures first)")
+    args = options.parse_args()
+    checkouts = [args.against.resolve(), HERE] if args.against else [HERE]
+    for checkout in checkouts:
+        if caches := list((checkout / "actlang").rglob("__pycache__")):
+            print(f"note: {caches[0]} and {len(caches) - 1} more: the source condition reads them; delete them "
+                  "for a true from-source figure")
+    print(f"load average {os.getloadavg()[0]:.2f}; median of {RUNS}; seconds, wall/CPU"
+          + (f"; {checkouts[0]} -> this checkout" if args.against else ""))
     with tempfile.TemporaryDirectory() as cache:
         envs = environments(cache)
+        print(f"{'command':<45} " + " ".join(f"{name:>23}" for name in envs))
         for argv in COMMANDS:
-            subprocess.run([sys.executable, *argv], check=True, stdout=subprocess.DEVNULL, env=envs["bytecode"])
-            figures = [figure for env in envs.values() for figure in measure(argv, env)]
             shown = "python " + " ".join(argv) if argv[0] == "-c" else "actlang " + " ".join(argv[2:])
-            print(f"{shown:<45} {figures[0]:15.3f} {figures[1]:6.3f} {figures[2]:14.3f} {figures[3]:6.3f}")
+            cells = []
+            for env in envs.values():
+                figures = measure(argv, env, checkouts)
+                cells.append(" -> ".join(f"{wall:.3f}/{cpu:.2f}" for wall, cpu in figures))
+            print(f"{shown:<45} " + " ".join(f"{cell:>23}" for cell in cells), flush=True)
     print(f"load average {os.getloadavg()[0]:.2f}")
 
 
