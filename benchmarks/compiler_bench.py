@@ -35,8 +35,8 @@ import torch
 import torch.nn.functional as F
 
 import actlang
-from actlang import parser
-from actlang.compiler import chain, kernel_cache, program
+from actlang import kernel_cache, parser
+from actlang.compiler import chain, program
 from actlang.compiler import fused as fused_module
 
 EAGER: dict[str, Callable[..., torch.Tensor]] = {

@@ -34,7 +34,8 @@ start = time.perf_counter()
 import torch
 torch.set_num_threads(int(sys.argv[2]))
 import actlang
-from actlang.compiler import inductor, kernel_cache
+from actlang import kernel_cache
+from actlang.compiler import inductor
 imported = time.perf_counter()
 module = actlang.compile(sys.argv[1], fuse={"on": True, "auto": "auto"}[sys.argv[3]], dialect="aquasurf")
 x = torch.randn(1 << 20, requires_grad=True)

@@ -26,7 +26,7 @@ def pytest_configure(config) -> None:
     this run's decisions."""
     if "ACTLANG_CACHE_DIR" in os.environ and os.environ.get("ACTLANG_TEST_CACHE") == "1":
         return  # a subprocess of this session (xdist workers inherit the controller's)
-    from actlang.compiler import kernel_cache
+    from actlang import kernel_cache
 
     kernels = kernel_cache.cache_dir()
     kernels.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,8 @@ import pytest
 import torch
 
 import actlang
-from actlang.compiler import inductor, kernel_cache
+from actlang import kernel_cache
+from actlang.compiler import inductor
 from actlang.errors import ActlangError, UnsupportedError
 
 PLAIN = "-x*sigmoid(x)*hard_sigmoid(x)"

@@ -1,4 +1,4 @@
-"""Fused kernels on disk (``actlang.compiler.kernel_cache``): keys, files, background builds.
+"""Fused kernels on disk (``actlang.kernel_cache``): keys, files, background builds.
 
 The tests that build real AOTInductor kernels take seconds each; they use the user's kernel
 cache (as inductor's own tests use its cache), so a second run on a machine reuses the files,
@@ -7,7 +7,6 @@ except the background-build test, which needs an empty directory.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -21,27 +20,35 @@ import pytest
 import torch
 
 import actlang
-from actlang.compiler import inductor, kernel_cache
+from actlang import kernel_cache
+from actlang.compiler import inductor
 
 PLAIN = "softsign(x) * x - x"
 BIG = inductor.MIN_NUMEL
 needs_compiler = pytest.mark.skipif(inductor.cpp_compiler() is None, reason="no C++ compiler for inductor")
 
 
-def _kernel(**changes) -> kernel_cache.Kernel:
-    fields = {"name": "value", "source": "def value(x):\n    return x * 2\n", "dtype": "float32",
-              "device": "cpu", "ranks": (1,), "channels": 0}  # fmt: skip
+def _kernel(text: str = "def value(x):\n    return x * 2\n", **changes) -> kernel_cache.Kernel:
+    recipe = ("actlang.compiler.loading:generated_function", (text, "value"))
+    fields = {"name": "value", "recipe": recipe, "dtype": "float32", "device": "cpu", "rank": 1,
+              "channels": 0, "shapes": (None,)}  # fmt: skip
     return kernel_cache.Kernel(**{**fields, **changes})
 
 
 @pytest.mark.parametrize(
     "change",
-    [{"source": "def value(x):\n    return x * 3\n"}, {"dtype": "float64"}, {"ranks": (1, 0)},
-     {"channels": 4, "ranks": (3,)}, {"name": "forward"}],
+    [{"text": "def value(x):\n    return x * 3\n"}, {"dtype": "float64"}, {"shapes": (None, ())},
+     {"channels": 4, "rank": 3}, {"name": "forward"}, {"origin": "edited"}, {"device": "meta"}],
 )  # fmt: skip
 def test_the_key_covers_what_the_code_depends_on(change) -> None:
     assert _kernel(**change).key != _kernel().key
     assert _kernel().key == _kernel().key
+
+
+def test_a_kernel_travels_as_json() -> None:
+    kernel = _kernel(shapes=(None, (3,), ()), rank=3, channels=3)
+    assert kernel_cache.Kernel.from_json(kernel.to_json()) == kernel
+    assert kernel.function()(torch.ones(2)).tolist() == [2.0, 2.0]
 
 
 def test_the_key_covers_torch_and_the_format(monkeypatch) -> None:
@@ -63,7 +70,7 @@ def test_cache_dir_follows_the_environment(monkeypatch, tmp_path) -> None:
 
 def test_a_damaged_file_is_removed_not_loaded(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("ACTLANG_CACHE_DIR", str(tmp_path))
-    kernel = _kernel(source="def value(x):\n    return x * 5\n")
+    kernel = _kernel("def value(x):\n    return x * 5\n")
     path = kernel_cache.path_of(kernel)
     path.parent.mkdir(parents=True)
     path.write_bytes(b"PK\x03\x04 truncated")
@@ -86,7 +93,8 @@ def test_a_failed_build_warns_once_and_stays_unfused(monkeypatch, tmp_path) -> N
     module = actlang.compile(PLAIN)
     found = inductor.plan(module.program)
     flat = found.flatten(torch.randn(BIG))
-    kernel = kernel_cache.describe("value", found.codes["value"].text, (1,), flat)
+    recipe = ("actlang.compiler.loading:generated_function", (found.codes["value"].text, "value"))
+    kernel = kernel_cache.describe("value", recipe, (flat,), 1)
     marker = kernel_cache.path_of(kernel).with_suffix(".failed")
     marker.parent.mkdir(parents=True)
     marker.write_text("CppCompileError: simulated")
@@ -177,9 +185,9 @@ def _wait_for(probe, seconds: float):
 
 def test_the_builder_reports_a_failure(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("ACTLANG_CACHE_DIR", str(tmp_path))
-    kernel = _kernel(source="def value(x):\n    return undefined_name(x)\n")
+    kernel = _kernel("def value(x):\n    return undefined_name(x)\n")
     spec = tmp_path / "spec.json"
-    spec.write_text(json.dumps({**kernel.__dict__, "ranks": list(kernel.ranks)}))
+    spec.write_text(kernel.to_json())
     assert kernel_cache.main([str(spec)]) == 1
     assert "NameError" in (kernel_cache.failure(kernel) or "")
     assert not kernel_cache.path_of(kernel).with_suffix(".lock").exists()

@@ -41,7 +41,8 @@ from typing import Any
 
 import torch
 
-from actlang.compiler import chain, inductor_code, inductor_cost, kernel_cache
+from actlang import kernel_cache
+from actlang.compiler import chain, inductor_code, inductor_cost
 from actlang.errors import ActlangWarning, UnsupportedError
 
 log = logging.getLogger("actlang.compiler")
@@ -127,8 +128,9 @@ class Plan:
                 self.runners[key] = self._eager(name)
                 continue
             code = self.codes[name]
-            ranks = (flat.dim(),) * code.inputs + tuple(v.dim() for v in values[: _param_count(name, values)])
-            kernel = kernel_cache.describe(name, code.text, ranks, flat)
+            args = (flat,) * code.inputs + tuple(values[: _param_count(name, values)])
+            recipe = ("actlang.compiler.loading:generated_function", (code.text, name))
+            kernel = kernel_cache.describe(name, recipe, args, code.inputs)
             runner = kernel_cache.load(kernel, _device_index(x))
             if runner is not None:
                 self.runners[key] = runner

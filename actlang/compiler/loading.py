@@ -27,3 +27,9 @@ def load_source(source: str, namespace: dict[str, Any]) -> dict[str, Any]:
     scope = {"torch": torch, "F": F, "math": math, "kernels": kernels, **namespace}
     exec(compile(source, filename, "exec"), scope)  # generated from the AST, never user text
     return scope
+
+
+def generated_function(source: str, name: str) -> Any:
+    """Function ``name`` of generated ``source``: how a kernel builder process (which has only the
+    text) makes a generated kernel function again (:mod:`actlang.kernel_cache` recipes)."""
+    return load_source(source, {})[name]

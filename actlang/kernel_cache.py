@@ -1,11 +1,11 @@
 """Fused kernels built ahead of time with AOTInductor and kept on disk, one file per kernel.
 
-A kernel is one generated pure function (:mod:`actlang.compiler.inductor_code`) for one dtype,
-device kind and layout. :func:`build` exports it with ``torch.export`` (the sizes of x dynamic, so
-one file serves every shape) and packages it with ``torch._inductor.aoti_compile_and_package``;
-:func:`load` maps the package back in a few milliseconds through the AOTInductor runtime, without
-importing dynamo or inductor — which is what lets a second process start fused in well under a
-second.
+A kernel is one pure torch function (a generated one of :mod:`actlang.compiler.inductor_code`,
+or DiTAC's lookup) for one dtype, device kind and layout. :func:`build` exports it with
+``torch.export`` (the sizes of x dynamic, so one file serves every shape) and packages it with
+``torch._inductor.aoti_compile_and_package``; :func:`load` maps the package back in a few
+milliseconds through the AOTInductor runtime, without importing dynamo or inductor, which is what
+lets a second process start fused in well under a second.
 
 Files live in ``$ACTLANG_CACHE_DIR`` (default ``$XDG_CACHE_HOME/actlang`` or
 ``~/.cache/actlang``), under ``kernels/``, named by a hash of everything the compiled code
@@ -16,7 +16,7 @@ killed build leaves nothing half-written behind. Beside them, under ``plans/``, 
 program's generated kernels and the cost model's verdicts (JSON, keyed by the program's source and
 a hash of actlang's own code), so that a later process needs no symbolic work to use them.
 
-Kernels are built by builder processes (``python -m actlang.compiler.kernel_cache``), which keep
+Kernels are built by builder processes (``python -m actlang.kernel_cache``), which keep
 running if the requesting process exits, so the next process finds the file: :func:`build_many`
 runs them side by side and waits; :func:`request` queues one in the background (one at a time
 per process) and returns at once. A lock file (the builder's pid) keeps concurrent processes from building the same
@@ -27,6 +27,8 @@ with the error, which :func:`failure` reports.
 from __future__ import annotations
 
 import hashlib
+import importlib
+import importlib.util
 import json
 import os
 import subprocess
@@ -50,15 +52,22 @@ _requested: set[str] = set()
 
 @dataclass(frozen=True)
 class Kernel:
-    """What one compiled kernel depends on. ``ranks``: each argument's number of dimensions
-    (x-like arguments share x's dynamic sizes; the others are parameters of fixed shape)."""
+    """What one compiled kernel depends on.
+
+    ``recipe``: how any process makes the pure function, ``("package.module:maker", args)``:
+    ``maker(*args)`` returns it (``args`` JSON data). ``shapes``: each argument's shape, None for
+    those shaped like x (dynamic sizes; x is 1-D, or ``(outer, channels, inner)`` when ``rank`` is
+    3). ``origin``: a hash of the maker's module source, so that edited code cannot match.
+    """
 
     name: str
-    source: str
+    recipe: tuple[str, tuple[Any, ...]]
     dtype: str
     device: str  # "cpu" | "cuda"
-    ranks: tuple[int, ...]
-    channels: int  # the static size of dimension 1 for per-channel layouts, else 0
+    rank: int
+    channels: int
+    shapes: tuple[tuple[int, ...] | None, ...]
+    origin: str = ""
 
     @property
     def key(self) -> str:
@@ -66,13 +75,31 @@ class Kernel:
         identity = {**asdict(self), "torch": torch.__version__, "format": FORMAT, "target": _target(self.device)}
         return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:32]
 
+    def function(self) -> Any:
+        """The pure function, made from the recipe."""
+        entry, args = self.recipe
+        module, name = entry.split(":")
+        return getattr(importlib.import_module(module), name)(*args)
 
-def describe(name: str, source: str, ranks: tuple[int, ...], like: torch.Tensor) -> Kernel:
-    """The :class:`Kernel` of function ``name`` (text ``source``) taking arguments of ``ranks``,
-    x-like ones shaped like the flattened ``like`` (1-D, or (outer, C, inner) per channel)."""
-    channels = like.shape[1] if like.dim() == 3 else 0
-    dtype = str(like.dtype).removeprefix("torch.")
-    return Kernel(name, source, dtype, like.device.type, ranks, channels)
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @staticmethod
+    def from_json(text: str) -> Kernel:
+        fields = json.loads(text)
+        entry, args = fields["recipe"]
+        shapes = tuple(None if s is None else tuple(s) for s in fields["shapes"])
+        return Kernel(**{**fields, "recipe": (entry, tuple(args)), "shapes": shapes})
+
+
+def describe(name: str, recipe: tuple[str, tuple[Any, ...]], args: tuple[torch.Tensor, ...], like: int) -> Kernel:
+    """The :class:`Kernel` ``name`` made by ``recipe`` for ``args``: the first ``like`` of them
+    shaped like x (the first), the others of fixed shape."""
+    x = args[0]
+    shapes = tuple(None if i < like else tuple(a.shape) for i, a in enumerate(args))
+    dtype = str(x.dtype).removeprefix("torch.")
+    channels = x.shape[1] if x.dim() == 3 else 0
+    return Kernel(name, recipe, dtype, x.device.type, x.dim(), channels, shapes, _origin(recipe[0]))
 
 
 def cache_dir() -> Path:
@@ -116,9 +143,7 @@ def build(kernel: Kernel) -> Path:
     """Export and compile ``kernel`` into its file (seconds to a minute); returns the path."""
     import torch._inductor  # heavy: only builders import it
 
-    from actlang.compiler.loading import load_source
-
-    function = load_source(kernel.source, {})[kernel.name]
+    function = kernel.function()
     examples, dynamic = _examples(kernel)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
@@ -184,7 +209,7 @@ def _code_version() -> str:
     """A hash of actlang's own source files: a plan made by other code (an edited derivative
     rule, a new cost model) cannot match."""
     if not _code_hash:
-        root = Path(__file__).resolve().parent.parent
+        root = Path(__file__).resolve().parent
         digest = hashlib.sha256()
         for path in sorted(root.rglob("*.py")):
             digest.update(path.relative_to(root).as_posix().encode())
@@ -224,11 +249,11 @@ def _run_builder(kernel: Kernel) -> str | None:
     lock = target.with_suffix(".lock")
     if not _alive(lock):
         spec = target.with_suffix(f".{os.getpid()}.{threading.get_ident()}.json")
-        spec.write_text(json.dumps(asdict(kernel)))
+        spec.write_text(kernel.to_json())
         log_file = target.with_suffix(".log")
         with open(log_file, "w") as log:
             # A new session: the build survives the requesting process, so its work is not lost.
-            command = [sys.executable, "-m", "actlang.compiler.kernel_cache", str(spec)]
+            command = [sys.executable, "-m", "actlang.kernel_cache", str(spec)]
             done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, check=False)
         spec.unlink(missing_ok=True)
         if done.returncode == 0:
@@ -278,26 +303,38 @@ class _Function(torch.nn.Module):
 
 
 def _examples(kernel: Kernel) -> tuple[tuple[torch.Tensor, ...], tuple[Any, ...]]:
-    """Example arguments and their dynamic sizes: x-like arguments (x's rank) share the dynamic
-    sizes of x; the channels and the parameters' shapes are static."""
+    """Example arguments and their dynamic sizes: x-like arguments share the dynamic sizes of x;
+    the channels and the other arguments' shapes are static."""
     from torch.export import Dim
 
-    rank = kernel.ranks[0]
     dtype = getattr(torch, kernel.dtype)
-    if rank == 3:
-        # Sizes 2 and 3 in the examples: export would specialise sizes 0 and 1.
+    if kernel.rank == 3:
+        # Sizes 3 and 5 in the examples: export would specialise sizes 0 and 1.
         shape, sizes = (3, kernel.channels, 5), {0: Dim("outer", min=1), 2: Dim("inner", min=1)}
     else:
         shape, sizes = (8,), {0: Dim("n", min=1)}
     examples, dynamic = [], []
-    for r in kernel.ranks:
-        if r == rank:
-            examples.append(torch.randn(shape, dtype=dtype, device=kernel.device))
-            dynamic.append(sizes)
-        else:
-            examples.append(torch.randn((kernel.channels,) * r, dtype=dtype, device=kernel.device))
-            dynamic.append(None)
+    for fixed in kernel.shapes:
+        examples.append(torch.randn(shape if fixed is None else fixed, dtype=dtype, device=kernel.device))
+        dynamic.append(sizes if fixed is None else None)
     return tuple(examples), tuple(dynamic)
+
+
+_origins: dict[str, str] = {}
+
+
+def _origin(entry: str) -> str:
+    """A hash of the source of the module that makes a kernel's function (read once)."""
+    module = entry.split(":")[0]
+    if module not in _origins:
+        spec = importlib.util.find_spec(module)
+        path = spec.origin if spec is not None else None
+        found = ""
+        if path and os.path.exists(path):
+            with open(path, "rb") as source:
+                found = hashlib.sha256(source.read()).hexdigest()[:16]
+        _origins[module] = found
+    return _origins[module]
 
 
 def _target(device: str) -> str:
@@ -309,10 +346,9 @@ def _target(device: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    """The background builder: ``python -m actlang.compiler.kernel_cache SPEC``. It holds the
+    """The background builder: ``python -m actlang.kernel_cache SPEC``. It holds the
     kernel's lock while it builds (a second builder of the same kernel exits at once)."""
-    fields = json.loads(Path(argv[0]).read_text())
-    kernel = Kernel(**{**fields, "ranks": tuple(fields["ranks"])})
+    kernel = Kernel.from_json(Path(argv[0]).read_text())
     lock = path_of(kernel).with_suffix(".lock")
     lock.parent.mkdir(parents=True, exist_ok=True)
     if not _take(lock):
