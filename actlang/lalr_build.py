@@ -46,7 +46,6 @@ def grammar_text() -> str:
     return resources.files("actlang.grammar").joinpath("actlang.lark").read_text(encoding="utf-8")
 
 
-@functools.lru_cache(maxsize=4)
 def fingerprint(grammar: str) -> str:
     """What the driver's tables must have been written for: the grammar text and the options."""
     import hashlib  # here: its OpenSSL binding takes milliseconds to load, and only parsing needs it

@@ -81,10 +81,8 @@ def test_the_fingerprints_cover_lark_s_version_and_the_options(monkeypatch: pyte
     assert fingerprint(text) == before  # the driver's tables do not depend on Lark's version
     assert lark_fingerprint(text) != before_lark  # another Lark: its serialized parser is not read
     monkeypatch.undo()
-    fingerprint.cache_clear()
     monkeypatch.setitem(OPTIONS, "maybe_placeholders", False)
     assert fingerprint(text) != before
-    fingerprint.cache_clear()
 
 
 def test_the_driver_refuses_tree_building_it_does_not_reproduce() -> None:
