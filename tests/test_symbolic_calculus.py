@@ -194,3 +194,26 @@ def test_derivative_of_random_expressions_agrees_with_finite_differences(e) -> N
     known = {k: v for k, v in values.items() if k in actlang.ast.params(derived)}
     ours = actlang.evaluate(derived, xs, known)
     assert np.allclose(ours[smooth], fine[smooth], rtol=1e-4, atol=1e-5), (str(e), str(derived))
+
+
+@pytest.mark.parametrize("name", [n for n in UNARY if n not in NO_SPELLING])
+def test_derivative_without_time_to_tidy_is_still_right(monkeypatch, name: str) -> None:
+    """On a loaded machine tidying can run out of time; the untidy chain-rule form that is
+    returned instead must still be spelt in actlang and agree with finite differences."""
+    from actlang.symbolic import calculus
+
+    given = calculus.run_with_limit
+
+    def no_time_to_tidy(function, limit):
+        if function.__name__ == "tidy":
+            raise calculus.TimeUp()
+        return given(function, limit)
+
+    monkeypatch.setattr(calculus, "run_with_limit", no_time_to_tidy)
+    expr = actlang.parse(f"{name}(x)")
+    derived = actlang.derivative(expr)
+    xs = np.array([-3.3, -1.7, -0.77, -0.23, 0.31, 0.87, 1.9, 4.1])
+    fd = _finite_difference(expr, xs)
+    ours = actlang.evaluate(derived, xs)
+    defined = np.isfinite(fd)
+    assert np.allclose(ours[defined], fd[defined], rtol=1e-5, atol=1e-7), derived

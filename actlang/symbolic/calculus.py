@@ -134,7 +134,17 @@ def derivative(expr: Expr | str, wrt: str = "x", *, budget: float = DEFAULT_SIMP
     except ActlangError:
         raise
     except Exception:  # no time (or sympy failed) tidying: the folded chain-rule form
-        return _limited(lambda: from_sympy(quick, inits, fold=False), max(deadline.remaining(), 0.05), expr, seconds)
+        return _limited(lambda: _untidy(quick, inits), max(deadline.remaining(), 0.05), expr, seconds)
+
+
+def _untidy(quick: sp.Expr, inits: dict[str, float]) -> Expr:
+    """The folded chain-rule form as actlang, when tidying ran out of time: raised as it is, or,
+    where it holds sympy functions that only recognition spells (``besseli(1, x)`` for
+    ``bessel_i1e``'s factor), after recognising primitives."""
+    try:
+        return from_sympy(quick, inits, fold=False)
+    except UnsupportedError:
+        return from_sympy(recognise(quick), inits, fold=False)
 
 
 def _chain_rule(expr: Expr, symbol: sp.Symbol) -> sp.Expr:
