@@ -33,11 +33,11 @@ from actlang.errors import (
 )
 from actlang.lalr import FALLBACK, Driver, driver
 from actlang.lalr_build import grammar_text, load
+from actlang.parse_errors import from_lark, span_of
 from actlang.registry import AMBIGUOUS, DIALECTS, all_names, composite, derived, lookup, primitives
 
 if TYPE_CHECKING:
     from lark import Lark, Token
-    from lark.exceptions import UnexpectedInput
 
 MAX_LENGTH = 10_000
 MAX_DEPTH = 200
@@ -70,10 +70,6 @@ def _learned_scalar(name: str, span: Span) -> Param:
         _note(SuspiciousNameWarning, f"'{name}' is read as a learned scalar (names are case-sensitive); "
                                      f"did you mean the primitive '{folded[0]}'?")
     return Param(name, 1.0, span)
-
-
-def span_of(token: Token) -> Span:
-    return Span(token.line, token.column, max(1, len(token)))
 
 
 def _checked(node: Expr, span: Span) -> Expr:
@@ -241,63 +237,6 @@ def _driver() -> Driver:
     return driver(grammar_text(), _ToAst())
 
 
-_TERMINALS = {
-    "NAME": "a name", "NUMBER": "a number", "LPAR": "'('", "RPAR": "')'", "LSQB": "'['",
-    "RSQB": "']'", "COMMA": "','", "EQUAL": "'='", "PLUS": "'+'", "MINUS": "'-'", "STAR": "'*'",
-    "SLASH": "'/'", "POW": "'^'", "TRUE": "true", "FALSE": "false", "_WHERE": "'where'",
-    "$END": "end of input",
-}
-_OPERATORS = {"PLUS", "MINUS", "STAR", "SLASH", "POW"}
-
-
-def _expected(terminals: set[str]) -> str:
-    """Lark's expected-terminal set in words: 'an expression', 'an operator', "')'", ..."""
-    terminals = set(terminals)
-    words = []
-    if {"NAME", "NUMBER", "LPAR"} <= terminals:
-        words.append("an expression")
-        terminals -= {"NAME", "NUMBER", "LPAR", "PLUS", "MINUS"}
-    if _OPERATORS <= terminals:
-        words.append("an operator")
-        terminals -= _OPERATORS
-    words += sorted(_TERMINALS.get(t, t) for t in terminals)
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
-
-
-def _describe(token: Token) -> str:
-    if token.type == "$END":
-        return "end of input"
-    if token.type == "NAME":
-        return f"name '{token.value}'"
-    if token.type == "NUMBER":
-        return f"number {token.value}"
-    return f"'{token.value}'"
-
-
-def _from_lark(error: UnexpectedInput, text: str) -> ParseError:
-    from lark.exceptions import UnexpectedCharacters, UnexpectedToken
-
-    if isinstance(error, UnexpectedCharacters):
-        span = Span(error.line, error.column, 1)
-        char = text[error.pos_in_stream] if error.pos_in_stream < len(text) else ""
-        return ParseError(f"unexpected character {char!r}", text, span)
-    if isinstance(error, UnexpectedToken):
-        token = error.token
-        if token.type == "$END":
-            span = _end_span(text)
-        else:
-            span = span_of(token)
-        # ``accepts`` replays the parser on each terminal: exact, unlike the LALR table's merged set.
-        expected = _expected(set(error.accepts or error.expected))
-        return ParseError(f"unexpected {_describe(token)}", text, span, hint=f"expected {expected}")
-    return ParseError("unexpected end of input", text, _end_span(text))
-
-
-def _end_span(text: str) -> Span:
-    lines = text.split("\n")
-    return Span(len(lines), len(lines[-1]) + 1, 1)
-
-
 def parse(
     text: str, *, dialect: str | None = None, max_length: int = MAX_LENGTH, max_depth: int = MAX_DEPTH
 ) -> Expr:
@@ -376,7 +315,7 @@ def _lark_parse(text: str) -> Expr:
     try:
         return _lark().parse(text)
     except UnexpectedInput as error:
-        raise _from_lark(error, text) from None
+        raise from_lark(error, text) from None
     except LarkError as error:  # pragma: no cover - defensive: Lark wraps callback failures
         cause = error.__context__
         if isinstance(cause, ActlangError):

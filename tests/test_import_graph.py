@@ -24,7 +24,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "language",
         (
             "actlang.ast", "actlang.registry", "actlang.definitions", "actlang.printer", "actlang.build",
-            "actlang.parser", "actlang.evaluate", "actlang.constant",
+            "actlang.parser", "actlang.parse_errors", "actlang.evaluate", "actlang.constant",
         ),
     ),
     ("symbolic", ("actlang.symbolic",)),
