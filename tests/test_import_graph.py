@@ -23,7 +23,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "language",
         (
-            "actlang.ast", "actlang.registry", "actlang.definitions", "actlang.printer", "actlang.build",
+            "actlang.ast", "actlang.hyper", "actlang.registry", "actlang.definitions", "actlang.printer", "actlang.build",
             "actlang.parser", "actlang.parse_errors", "actlang.evaluate", "actlang.constant",
         ),
     ),
