@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench docs docs-site clean
+.PHONY: demo test lint bench docs docs-site tables clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ bench: $(STAMP)
 
 docs: $(STAMP)
 	$(PY) -m actlang.docs
+
+# Lark's LALR tables for grammar/actlang.lark, written ahead of time (actlang/lalr_tables.py): run
+# after editing the grammar or upgrading Lark (tests/test_lalr_tables.py fails until then).
+tables: $(STAMP)
+	$(PY) -c 'from actlang.lalr_build import write_tables; write_tables()'
 
 # The documentation site (MkDocs Material, API reference by mkdocstrings) in site/; --strict: a
 # broken link or a missing API object is an error.

@@ -8,7 +8,6 @@ spans so errors point at the text.
 from __future__ import annotations
 
 import contextvars
-import difflib
 from collections.abc import Callable, Sequence
 
 from actlang.ast import CONSTANTS, Call, Constant, Expr, HyperValue, Input, Num, Param, substitute_input
@@ -42,6 +41,8 @@ def unknown_primitive(name: str, span: Span | None) -> ActlangError:
         return error
     names = all_names()
     folded = [n for n in names if n.lower() == name.lower()]  # ReLU -> relu: names are case-sensitive
+    import difflib  # here: only a misspelt name needs it, and it costs start-up time
+
     close = folded or (difflib.get_close_matches(name, names, n=1, cutoff=0.6) if len(name) <= 64 else [])
     hint = f"did you mean '{close[0]}'?" if close else "see `actlang list` for the primitives"
     shown = name if len(name) <= 64 else name[:60] + "..."  # the caret display shows the rest

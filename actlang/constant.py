@@ -7,7 +7,6 @@ into a :class:`~actlang.errors.ConstantExpressionError` (or a warning) with a di
 
 from __future__ import annotations
 
-import difflib
 import warnings
 
 from actlang.ast import Expr, Param, uses_input, walk
@@ -16,6 +15,8 @@ from actlang.errors import ConstantExpressionError, ConstantExpressionWarning
 
 def hint(expr: Expr) -> str:
     """What the author probably meant: a primitive for a misspelt bare name, else ``x``."""
+    import difflib  # here, not at the top: only a constant expression needs it (start-up time)
+
     from actlang.registry import all_names
 
     names = all_names()

@@ -2,8 +2,9 @@
 
 Lark's own loop is general (interactive parsing, error recovery, pluggable lexers); for short
 activation strings its per-token overhead dominates. This driver runs the *same* parse table and
-the *same* rule callbacks (the inline transformer in :mod:`actlang.parser`), with a scanner that
-tokenizes exactly as Lark's contextual lexer does on valid input:
+the *same* tree-building steps (Lark's child filters and one-child pass-through, applied to the
+inline transformer in :mod:`actlang.parser`), with a scanner that tokenizes exactly as Lark's
+contextual lexer does on valid input:
 
 - terminals are matched with the grammar's own patterns (read from Lark, not restated here);
 - a keyword (``where``, ``true``, ``false``) is lexed as its keyword terminal where the parser
@@ -13,38 +14,41 @@ It only ever *accepts*: on the first character or token it cannot handle it retu
 :data:`FALLBACK`, and the caller re-runs Lark, which produces the precise error (the rule callbacks
 are deterministic, so replaying them raises the same first error). The grammar stays the only
 place the syntax lives.
+
+The driver's tables are plain data, written ahead of time from Lark's analysis of the grammar
+(:mod:`actlang.lalr_build`, ``make tables``) into :mod:`actlang.lalr_tables`, and read while their
+fingerprint matches the grammar: valid text is parsed without importing Lark at all (its import
+and its grammar analysis were most of ``actlang parse``'s start-up time).
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from lark import Lark
-from lark.parse_tree_builder import ExpandSingleChild
-from lark.parsers.lalr_analysis import Shift
+from actlang.lalr_build import fingerprint
 
 FALLBACK: Any = object()  # "let Lark parse this one"
+Callback = Callable[[list[Any]], Any]
 
 
 class Driver:
-    """Parse text with ``lark``'s LALR table and callbacks; see the module docstring."""
+    """Parse text with tables from :func:`actlang.lalr_build.driver_tables` and the rule methods of
+    ``transformer``; see the module docstring."""
 
-    def __init__(self, lark: Lark) -> None:
-        table = lark.parser.parser.parser.parse_table  # type: ignore[attr-defined]
-        self.start = table.start_states["start"]
-        self.end = table.end_states["start"]
-        callbacks = lark.parser.parser.parser.callbacks  # type: ignore[attr-defined]
+    def __init__(self, tables: Mapping[str, Any], transformer: Any) -> None:
+        rules = [_rule(spec, transformer) for spec in tables["rules"]]
+        self.start, self.end = tables["start"], tables["end"]
         # Per state: terminal or rule name -> (shift?, next state | (size, callback, origin)).
         self.states: dict[Any, dict[str, tuple[bool, Any]]] = {
-            state: {
-                str(symbol): (True, arg) if action is Shift else (False, _rule(arg, callbacks))
-                for symbol, (action, arg) in actions.items()
-            }
-            for state, actions in table.states.items()
+            state: {symbol: (True, arg) if shift else (False, rules[arg]) for symbol, (shift, arg) in actions.items()}
+            for state, actions in tables["states"].items()
         }
-        self.scanner, self.keywords, self.ignored = _scanner(lark)
+        self.scanner = re.compile("|".join(f"(?P<{name}>{regexp})" for name, regexp in tables["scanner"]))
+        self.keywords: dict[str, str] = dict(tables["keywords"])
+        self.ignored = frozenset(tables["ignored"])
         # (state below, top state, lookahead) -> top state after a chain of pass-through reductions
         self.units: dict[tuple[Any, Any, str], Any] = {}
 
@@ -139,27 +143,69 @@ class SourceToken(str):
         return token
 
 
-def _rule(rule: Any, callbacks: dict) -> tuple[int, Callable[[list], Any] | None, str]:
-    callback = callbacks[rule]
-    if len(rule.expansion) == 1 and rule.options.expand1 and isinstance(callback, ExpandSingleChild):
-        callback = None  # Lark would call ExpandSingleChild, which returns the only child
-    return len(rule.expansion), callback, str(rule.origin.name)  # plain str: Token.__eq__ is slow
+class _Node:
+    """What Lark's ``Tree`` is to a rule without a transformer method: the lists Lark generates for
+    ``(...)*`` (``__args_star_2``), whose children the parent rule splices in."""
+
+    __slots__ = ("children", "data")
+
+    def __init__(self, data: str, children: list[Any]) -> None:
+        self.data, self.children = data, children
 
 
-def _scanner(lark: Lark) -> tuple[re.Pattern[str], dict[str, str], frozenset[str]]:
-    """One alternation of the grammar's terminals; keywords are NAMEs remapped by value.
+def _rule(spec: tuple, transformer: Any) -> tuple[int, Callback | None, str]:
+    """(size, callback, origin) of one rule, its callback built as Lark builds it: the transformer's
+    method (or a ``_Node``), behind the one-child pass-through of ``?rule``, behind the child filter
+    (drop anonymous tokens, splice ``_rule`` children, ``None`` for an absent ``[item]``)."""
+    origin, name, size, expand1, include, nones_after = spec
+    if size == 1 and expand1 and include is None:
+        return size, None, origin  # ``?rule: item``: the driver passes the child through
+    build = getattr(transformer, name, None)
+    if build is None:
+        # Only Lark's ``__x_star_n`` lists (spliced into the parent) and ``?rule``s whose filter leaves
+        # one child (``"(" expr ")"``, passed through) may lack a method; any other rule would hand
+        # Lark's Tree to the parent's method, which the transformer does not expect.
+        if not (name.startswith("_") or expand1):
+            raise ValueError(f"the transformer has no method for rule {name!r}")
+        build = functools.partial(_Node, name)
+    if expand1:
+        build = _expand_single(build)
+    if include is not None:
+        build = _filter(build, include, nones_after)
+    return size, build, origin
 
-    Alternatives are ordered as Lark's lexer orders them (priority, then longest literal first),
-    so ``**`` wins over ``*``; string terminals that are also valid names become keywords.
-    """
-    name_re = re.compile(next(t.pattern.to_regexp() for t in lark.terminals if t.name == "NAME"))
-    keywords: dict[str, str] = {}
-    pieces = []
-    terminals = sorted(lark.terminals, key=lambda t: (-t.priority, -t.pattern.max_width, -len(t.pattern.value)))
-    for terminal in terminals:
-        pattern = terminal.pattern
-        if pattern.type == "str" and name_re.fullmatch(pattern.value):
-            keywords[pattern.value] = terminal.name
-            continue
-        pieces.append(f"(?P<{terminal.name}>{pattern.to_regexp()})")
-    return re.compile("|".join(pieces)), keywords, frozenset(lark.ignore_tokens)
+
+def _expand_single(build: Callback) -> Callback:
+    def callback(children: list[Any]) -> Any:
+        return children[0] if len(children) == 1 else build(children)
+
+    return callback
+
+
+def _filter(build: Callback, include: tuple[tuple[int, bool, int], ...], nones_after: int) -> Callback:
+    def callback(children: list[Any]) -> Any:
+        kept: list[Any] = []
+        for index, splice, nones in include:
+            if nones:
+                kept += [None] * nones
+            if splice:
+                kept += children[index].children
+            else:
+                kept.append(children[index])
+        if nones_after:
+            kept += [None] * nones_after
+        return build(kept)
+
+    return callback
+
+
+def driver(grammar: str, transformer: Any) -> Driver:
+    """The driver for ``grammar``: from the written tables while they match it (no Lark import),
+    else from Lark's analysis of ``grammar`` now."""
+    from actlang import lalr_tables
+
+    if lalr_tables.FINGERPRINT == fingerprint(grammar):
+        return Driver(lalr_tables.DRIVER, transformer)
+    from actlang.lalr_build import driver_tables, load
+
+    return Driver(driver_tables(load(grammar, transformer)), transformer)

@@ -1,8 +1,13 @@
-"""Text to AST: a Lark LALR parser built once, with a Transformer method per grammar rule.
+"""Text to AST: a Lark LALR parser built once, with a transformer method per grammar rule.
 
 The transformer runs inside the LALR parser (no intermediate parse tree), which keeps parsing
 at tens of microseconds per short expression. Every failure — Lark's, a bad name, a bad
 hyperparameter, a bound — surfaces as an :class:`~actlang.errors.ActlangError` with a caret.
+
+Lark is imported only for text the driver does not plainly accept (for Lark's error report): the
+driver runs on tables written ahead of time (:mod:`actlang.lalr_build`), and the transformer is a
+plain class (Lark calls any object's methods by rule name), so ``import actlang`` and parsing valid
+text never load Lark, and nothing analyses the grammar at start-up.
 """
 
 from __future__ import annotations
@@ -11,11 +16,8 @@ import contextvars
 import functools
 import math
 import warnings
-from importlib import resources
-from pathlib import Path
-
-from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from actlang.ast import CONSTANTS, Call, Constant, Expr, Input, Num, Param, with_inits
 from actlang.build import DIALECT, Keyword, install_parser, make_call, not_pointwise, unknown_primitive
@@ -29,8 +31,13 @@ from actlang.errors import (
     SuspiciousNameWarning,
     UnknownNameError,
 )
-from actlang.lalr import FALLBACK, Driver
+from actlang.lalr import FALLBACK, Driver, driver
+from actlang.lalr_build import grammar_text, load
+from actlang.parse_errors import from_lark, span_of
 from actlang.registry import AMBIGUOUS, DIALECTS, all_names, composite, derived, lookup, primitives
+
+if TYPE_CHECKING:
+    from lark import Lark, Token
 
 MAX_LENGTH = 10_000
 MAX_DEPTH = 200
@@ -65,10 +72,6 @@ def _learned_scalar(name: str, span: Span) -> Param:
     return Param(name, 1.0, span)
 
 
-def span_of(token: Token) -> Span:
-    return Span(token.line, token.column, max(1, len(token)))
-
-
 def _checked(node: Expr, span: Span) -> Expr:
     # Depth is checked as the tree is built, so a 10,000-deep chain fails fast and no later
     # recursive pass ever sees a tree deeper than the bound.
@@ -89,8 +92,25 @@ def _operators() -> dict[tuple[str, int], str]:
     }
 
 
-@v_args(inline=True)
-class _ToAst(Transformer):
+def _inline(cls: type) -> type:
+    """Make each public method of ``cls`` take its rule's children as one list, the way Lark calls a
+    transformer's methods, and spread them into its parameters (Lark's ``v_args(inline=True)``)."""
+    for name, method in list(vars(cls).items()):
+        if not name.startswith("_") and callable(method):
+            setattr(cls, name, _spread(method))
+    return cls
+
+
+def _spread(method: Callable[..., Any]) -> Callable[[Any, list[Any]], Any]:
+    @functools.wraps(method)
+    def callback(self: Any, children: list[Any]) -> Any:
+        return method(self, *children)
+
+    return callback
+
+
+@_inline
+class _ToAst:
     """One method per grammar rule; each returns an AST node (or a piece of one)."""
 
     def start(self, expr: Expr, inits: list[tuple[Token, float]] | None = None) -> Expr:
@@ -205,82 +225,16 @@ def _apply_where(expr: Expr, inits: list[tuple[Token, float]]) -> Expr:
     return with_inits(expr, values)
 
 
-# The grammar lives in the repository's top-level ``grammar/`` folder, which the build maps to the
-# package ``actlang.grammar`` (pyproject.toml: ``package-dir``). A checkout or an editable install
-# reads the folder next to the package; a wheel install reads the packaged copy.
-_CHECKOUT_GRAMMAR = Path(__file__).resolve().parent.parent / "grammar" / "actlang.lark"
-
-
-def grammar_text() -> str:
-    """The Lark grammar of the language (``grammar/actlang.lark``)."""
-    if _CHECKOUT_GRAMMAR.is_file():
-        return _CHECKOUT_GRAMMAR.read_text(encoding="utf-8")
-    return resources.files("actlang.grammar").joinpath("actlang.lark").read_text(encoding="utf-8")
-
-
 @functools.cache
 def _lark() -> Lark:
-    return Lark(grammar_text(), parser="lalr", transformer=_ToAst(), maybe_placeholders=True)
+    """Lark's parser (imports Lark): for the text the driver does not plainly accept, and its errors."""
+    return load(grammar_text(), _ToAst())
 
 
 @functools.cache
 def _driver() -> Driver:
-    return Driver(_lark())
-
-
-_TERMINALS = {
-    "NAME": "a name", "NUMBER": "a number", "LPAR": "'('", "RPAR": "')'", "LSQB": "'['",
-    "RSQB": "']'", "COMMA": "','", "EQUAL": "'='", "PLUS": "'+'", "MINUS": "'-'", "STAR": "'*'",
-    "SLASH": "'/'", "POW": "'^'", "TRUE": "true", "FALSE": "false", "_WHERE": "'where'",
-    "$END": "end of input",
-}
-_OPERATORS = {"PLUS", "MINUS", "STAR", "SLASH", "POW"}
-
-
-def _expected(terminals: set[str]) -> str:
-    """Lark's expected-terminal set in words: 'an expression', 'an operator', "')'", ..."""
-    terminals = set(terminals)
-    words = []
-    if {"NAME", "NUMBER", "LPAR"} <= terminals:
-        words.append("an expression")
-        terminals -= {"NAME", "NUMBER", "LPAR", "PLUS", "MINUS"}
-    if _OPERATORS <= terminals:
-        words.append("an operator")
-        terminals -= _OPERATORS
-    words += sorted(_TERMINALS.get(t, t) for t in terminals)
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
-
-
-def _describe(token: Token) -> str:
-    if token.type == "$END":
-        return "end of input"
-    if token.type == "NAME":
-        return f"name '{token.value}'"
-    if token.type == "NUMBER":
-        return f"number {token.value}"
-    return f"'{token.value}'"
-
-
-def _from_lark(error: UnexpectedInput, text: str) -> ParseError:
-    if isinstance(error, UnexpectedCharacters):
-        span = Span(error.line, error.column, 1)
-        char = text[error.pos_in_stream] if error.pos_in_stream < len(text) else ""
-        return ParseError(f"unexpected character {char!r}", text, span)
-    if isinstance(error, UnexpectedToken):
-        token = error.token
-        if token.type == "$END":
-            span = _end_span(text)
-        else:
-            span = span_of(token)
-        # ``accepts`` replays the parser on each terminal: exact, unlike the LALR table's merged set.
-        expected = _expected(set(error.accepts or error.expected))
-        return ParseError(f"unexpected {_describe(token)}", text, span, hint=f"expected {expected}")
-    return ParseError("unexpected end of input", text, _end_span(text))
-
-
-def _end_span(text: str) -> Span:
-    lines = text.split("\n")
-    return Span(len(lines), len(lines[-1]) + 1, 1)
+    """The fast parser of valid text (no Lark import while the written tables match the grammar)."""
+    return driver(grammar_text(), _ToAst())
 
 
 def parse(
@@ -347,18 +301,26 @@ def _parse(text: str, max_length: int, max_depth: int) -> Expr:
     try:
         result = _driver().parse(text)
         # Anything the fast driver does not plainly accept is re-parsed by Lark for its error.
-        return _lark().parse(text) if result is FALLBACK else result
+        return _lark_parse(text) if result is FALLBACK else result
     except ActlangError as error:
         raise type(error)(error.message, text, error.span, error.hint) from None
+    finally:
+        _depth_limit.reset(token)
+
+
+def _lark_parse(text: str) -> Expr:
+    """Lark's own parse of ``text``, its errors in actlang's words (an ``ActlangError``)."""
+    from lark.exceptions import LarkError, UnexpectedInput
+
+    try:
+        return _lark().parse(text)
     except UnexpectedInput as error:
-        raise _from_lark(error, text) from None
+        raise from_lark(error, text) from None
     except LarkError as error:  # pragma: no cover - defensive: Lark wraps callback failures
         cause = error.__context__
         if isinstance(cause, ActlangError):
             raise type(cause)(cause.message, text, cause.span, cause.hint) from None
         raise ParseError(f"cannot parse: {error}", text) from None
-    finally:
-        _depth_limit.reset(token)
 
 
 def _position(text: str, offset: int) -> Span:

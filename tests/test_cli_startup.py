@@ -20,13 +20,14 @@ HEAVY = ("torch", "sympy", "numpy", "scipy", "matplotlib", "transformers", "pand
 SEARCH_COMMANDS = {"enumerate", "search"}
 
 
-def loaded_after(*argvs: list[str], code: str = "") -> set[str]:
-    """The heavy packages a fresh interpreter holds after ``code`` and ``actlang ARGV`` for each
-    argv (--help and --version end in SystemExit; the modules are listed all the same)."""
+def loaded_after(*argvs: list[str], code: str = "", watch: tuple[str, ...] = HEAVY) -> set[str]:
+    """The modules of ``watch`` (the heavy packages) that a fresh interpreter holds after ``code``
+    and ``actlang ARGV`` for each argv (--help and --version end in SystemExit; the modules are
+    listed all the same)."""
     program = "import sys, contextlib, io\n" + code + "\nfrom actlang.cli import main\n"
     for argv in argvs:
         program += f"with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit): main({argv!r})\n"
-    program += f"print('loaded:', *(m for m in {HEAVY!r} if m in sys.modules))"
+    program += f"print('loaded:', *(m for m in {watch!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120, check=True)
     marker, *names = out.stdout.split()
     assert marker == "loaded:", out.stdout + out.stderr  # the program ran to its end
@@ -54,6 +55,36 @@ def test_search_command_help_imports_neither_torch_nor_sympy() -> None:
 
 def test_the_check_sees_torch_when_a_command_needs_it() -> None:
     assert "torch" in loaded_after(["compile", "relu(x)"])
+
+
+# What the text commands need not import: Lark (valid text is parsed from the tables written ahead
+# of time; only an error imports Lark, for its report), importlib.resources (only an installed wheel
+# reads the grammar through it), difflib (only a misspelt name needs it), other commands' modules.
+LIGHT = ("lark", "importlib.resources", "difflib", "actlang.cli.enumerate_cmd", "csv")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--version"], ["list"], ["list", "--json", "relu"], ["parse", "relu(x)"],
+        ["parse", "--json", "gelu_new(x) + x * sigmoid(beta * x) where beta = 1.5"],
+    ],
+)
+def test_text_commands_import_no_lark_nor_other_commands(argv: list[str]) -> None:
+    assert loaded_after(argv, watch=LIGHT) == set()
+
+
+def test_check_and_help_import_only_what_they_use() -> None:
+    assert loaded_after(["check", "x * sigmoid(beta * x)", "gelu_new"], watch=LIGHT) == set()
+    # --help imports every command's module for its one-line help (the check sees imports when there are some)
+    assert loaded_after(["--help"], watch=LIGHT) == {"actlang.cli.enumerate_cmd", "csv"}
+
+
+def test_a_parse_error_imports_lark_but_does_not_analyse_the_grammar() -> None:
+    assert loaded_after(["parse", "relu(x"], watch=LIGHT) == {"lark"}
+    # Lark's parser comes from the tables written ahead of time: analysing the grammar would fail here.
+    refuse = "import lark.parsers.lalr_analysis as a\na.LALR_Analyzer.compute_lalr = None"
+    assert loaded_after(["parse", "relu(x"], ["check", "relu(x", "x +"], code=refuse) == set()
 
 
 def test_help_lists_every_command_with_its_modules_help_line(capsys) -> None:

@@ -18,15 +18,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Lowest first: a module may import modules of its own layer or of a lower one, never a higher one.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    (
-        "base",
-        ("actlang.errors", "actlang.exact", "actlang.lalr", "actlang.kernels", "actlang.kernel_cache", "actlang.cpab"),
-    ),
+    ("base", ("actlang.errors", "actlang.exact", "actlang.lalr", "actlang.lalr_build", "actlang.lalr_tables",
+              "actlang.lark_tables", "actlang.kernels", "actlang.kernel_cache", "actlang.cpab")),
     (
         "language",
         (
-            "actlang.ast", "actlang.registry", "actlang.definitions", "actlang.printer", "actlang.build",
-            "actlang.parser", "actlang.evaluate", "actlang.constant",
+            "actlang.ast", "actlang.hyper", "actlang.registry", "actlang.definitions", "actlang.printer", "actlang.build",
+            "actlang.parser", "actlang.parse_errors", "actlang.evaluate", "actlang.constant",
         ),
     ),
     ("symbolic", ("actlang.symbolic",)),

@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 
 import actlang
-from actlang.parser import _CHECKOUT_GRAMMAR, grammar_text
+from actlang.lalr_build import _CHECKOUT_GRAMMAR, grammar_text
 
 ROOT = Path(__file__).resolve().parent.parent
 SETUPTOOLS = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]

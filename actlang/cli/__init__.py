@@ -42,13 +42,13 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"actlang {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS:
-        module = importlib.import_module(f"actlang.cli.{name}_cmd")
-        if only is None:
+    if only is None:
+        for name in COMMANDS:
+            module = importlib.import_module(f"actlang.cli.{name}_cmd")
             overview = subparsers.add_parser(name, help=module.HELP, add_help=False)
             overview.add_argument("rest", nargs=argparse.REMAINDER)
-        elif name == only:
-            module.add_parser(subparsers)
+    elif only:  # ``""`` (a bare ``--version``) needs no command's module
+        importlib.import_module(f"actlang.cli.{only}_cmd").add_parser(subparsers)
     return parser
 
 
