@@ -23,8 +23,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "language",
         (
-            "actlang.ast", "actlang.hyper", "actlang.registry", "actlang.definitions", "actlang.printer", "actlang.build",
-            "actlang.parser", "actlang.parse_errors", "actlang.evaluate", "actlang.constant",
+            "actlang.ast", "actlang.hyper", "actlang.registry", "actlang.definitions", "actlang.printer",
+            "actlang.build", "actlang.parser", "actlang.parse_errors", "actlang.evaluate", "actlang.constant",
         ),
     ),
     ("symbolic", ("actlang.symbolic",)),
