@@ -77,9 +77,7 @@ class Kernel:
 
     def function(self) -> Any:
         """The pure function, made from the recipe."""
-        entry, args = self.recipe
-        module, name = entry.split(":")
-        return getattr(importlib.import_module(module), name)(*args)
+        return make(self.recipe)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -90,6 +88,13 @@ class Kernel:
         entry, args = fields["recipe"]
         shapes = tuple(None if s is None else tuple(s) for s in fields["shapes"])
         return Kernel(**{**fields, "recipe": (entry, tuple(args)), "shapes": shapes})
+
+
+def make(recipe: tuple[str, tuple[Any, ...]]) -> Any:
+    """The function a recipe ``("package.module:maker", args)`` makes: ``maker(*args)``."""
+    entry, args = recipe
+    module, name = entry.split(":")
+    return getattr(importlib.import_module(module), name)(*args)
 
 
 def describe(name: str, recipe: tuple[str, tuple[Any, ...]], args: tuple[torch.Tensor, ...], like: int) -> Kernel:

@@ -3,38 +3,33 @@
 :func:`available` says whether a device has a compiler for inductor (``fuse="auto"`` warns once
 per device kind and runs the unfused path where it has none; ``fuse=True`` is an error);
 :data:`MIN_NUMEL` is the size below which ``auto`` stays unfused; :func:`flat` is the layout
-kernels take. A :class:`Kernel` (DiTAC's lookup) is a pure torch function compiled in-process with
-``torch.compile(fullgraph=True, dynamic=True)`` the first time it runs for a dtype, device kind
-and argument ranks, with a log record (``actlang.compiler``, INFO) before and after; one that fails
-to compile runs as the same function in eager PyTorch, with one :class:`FusionWarning` (same
-values, only slower). Inductor keeps its builds on disk (``TORCHINDUCTOR_CACHE_DIR``): a later
-process skips the C++ build. (The compiler's expression kernels are AOTInductor files instead:
-:mod:`actlang.kernel_cache`.)
+kernels take. A :class:`Kernel` (DiTAC's lookup) is a pure torch function run as an AOTInductor kernel kept on
+disk by :mod:`actlang.kernel_cache`, as the compiler's expression kernels are: built once per
+machine (now, or in the background while the function runs in eager PyTorch), with a log record
+(``actlang.compiler``, INFO); one that fails to build runs as the same function in eager PyTorch,
+with one :class:`FusionWarning` (same values, only slower).
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 import math
 import os
 import shutil
 import time
-import types
 import warnings
-from collections.abc import Callable
 from typing import Any
 
 import torch
 
+from actlang import kernel_cache
 from actlang.errors import ActlangWarning, UnsupportedError
 
 log = logging.getLogger("actlang.compiler")
 
 MIN_NUMEL = 1 << 16  # below this, ``auto`` keeps the unfused path (a call's fixed cost does not pay)
-BACKEND: Any = "inductor"  # torch.compile's backend (tests run the same graphs with "eager")
+BACKEND = "aoti"  # "eager": tests run the kernels' functions uncompiled
 _warned: set[str] = set()
-_NAMES = itertools.count()
 
 
 class FusionWarning(ActlangWarning):
@@ -96,47 +91,71 @@ def flat(x: torch.Tensor, channel_dim: int | None) -> torch.Tensor:
     return x.reshape(math.prod(x.shape[:dim]), x.shape[dim], math.prod(x.shape[dim + 1 :])).detach()
 
 
-def _fresh(function: Callable[..., Any]) -> Callable[..., Any]:
-    """A copy of ``function`` with a code object of its own: dynamo caches compiled graphs per code
-    object, a few entries each, so every compiled variant of a kernel gets its own."""
-    code = function.__code__.replace(co_name=f"{function.__name__}_{next(_NAMES)}")
-    closure, defaults = function.__closure__, function.__defaults__
-    return types.FunctionType(code, function.__globals__, code.co_name, defaults, closure)
-
-
 class Kernel:
-    """``function`` (pure torch ops), compiled by inductor on first use per dtype, device kind and
-    argument ranks (each such variant a graph of its own: dynamo then never recompiles one past
-    its cache limit, only for new sizes, which ``dynamic=True`` makes symbolic).
+    """A pure torch function run as an AOTInductor kernel (:mod:`actlang.kernel_cache`): built once
+    per dtype, device kind and argument shapes on a machine, loaded from disk in milliseconds after
+    that, in this process or the next.
 
-    ``label`` names it in log records and warnings (``"the value kernel of x*sigmoid(x)"``).
+    ``recipe`` makes the function in any process (``("package.module:maker", args)``, ``args`` JSON
+    data), so a builder process can build it; ``like``: how many leading arguments are shaped like x
+    (dynamic sizes), the others having fixed shapes; ``single``: the function returns one tensor,
+    not a tuple. ``label`` names it in log records and warnings. A call with ``wait`` builds a
+    missing kernel now; without, it queues a background build and runs the function in eager
+    PyTorch meanwhile (same values), as it does where a build fails (one :class:`FusionWarning`).
     """
 
-    def __init__(self, function: Callable[..., Any], label: str) -> None:
-        self.function = function
-        self.label = label
-        self.compiled: dict[tuple, Callable[..., Any]] = {}  # (dtype, device kind, ranks, backend) -> kernel
+    def __init__(self, recipe: tuple[str, tuple[Any, ...]], name: str, label: str, like: int, single: bool) -> None:
+        self.recipe, self.name, self.label, self.like, self.single = recipe, name, label, like, single
+        self.function = kernel_cache.make(recipe)
+        self.runners: dict[tuple, Any] = {}  # (dtype, device kind, shapes) -> loaded kernel or the function
+        self.pending: set[tuple] = set()  # keys whose kernels are being built in the background
 
-    def __call__(self, *args: torch.Tensor) -> Any:
-        key = (args[0].dtype, args[0].device.type, tuple(a.dim() for a in args), BACKEND)
-        kernel = self.compiled.get(key)
+    def __call__(self, *args: torch.Tensor, wait: bool = True) -> Any:
+        key = (args[0].dtype, args[0].device.type, args[0].dim(), *(tuple(a.shape) for a in args[self.like :]))
+        runner = self.runners.get(key)
+        if runner is None:
+            runner = self._prepare(key, args, wait)
         with torch.no_grad():
-            if kernel is not None:
-                return kernel(*args)
+            if runner is None or callable(runner):
+                return (runner or self.function)(*args)
+            # Exported kernels assume contiguous arguments (autograd's g may be an expanded view).
+            out = runner.run([a.contiguous() for a in args])
+        return out[0] if self.single else tuple(out)
+
+    def _prepare(self, key: tuple, args: tuple[torch.Tensor, ...], wait: bool) -> Any:
+        """The kernel for ``key`` (stored), or None while it is built in the background."""
+        if BACKEND == "eager":  # tests: the same function, uncompiled
+            self.runners[key] = self.function
+            return self.function
+        kernel = kernel_cache.describe(self.name, self.recipe, args, self.like)
+        device_index = -1 if args[0].device.type == "cpu" else (args[0].device.index or 0)
+        runner = kernel_cache.load(kernel, device_index)
+        if runner is None and not wait:
+            failed = kernel_cache.failure(kernel)
+            if failed is None:
+                if key not in self.pending:
+                    self.pending.add(key)
+                    log.info("compiling %s (%s, %s) with TorchInductor in the background; unfused until it is "
+                             "ready", self.label, *key[:2])  # fmt: skip
+                kernel_cache.request(kernel)
+                return None
+            _warn(self.label, failed)
+            runner = self.function
+        elif runner is None:
             log.info("compiling %s (%s, %s) with TorchInductor", self.label, *key[:2])
             start = time.perf_counter()
-            kernel = torch.compile(_fresh(self.function), backend=key[3], fullgraph=True, dynamic=True)
-            try:
-                result = kernel(*args)
-            except Exception as error:  # any compiler failure: run the same code unfused
-                first = str(error).splitlines()[0] if str(error) else ""
-                warnings.warn(
-                    f"actlang: TorchInductor could not compile {self.label} ({type(error).__name__}: {first}); "
-                    "running it unfused",
-                    FusionWarning, stacklevel=3,
-                )  # fmt: skip
-                kernel = self.function
-                result = kernel(*args)
-            log.info("compiled %s in %.1f s", self.label, time.perf_counter() - start)
-            self.compiled[key] = kernel
-            return result
+            (error,) = kernel_cache.build_many([kernel])
+            runner = kernel_cache.load(kernel, device_index) if error is None else None
+            if runner is None:
+                _warn(self.label, error or "no file")
+                runner = self.function
+            else:
+                log.info("compiled %s in %.1f s", self.label, time.perf_counter() - start)
+        self.runners[key] = runner
+        return runner
+
+
+def _warn(label: str, error: str) -> None:
+    first = error.splitlines()[0] if error else ""
+    message = f"actlang: TorchInductor could not compile {label} ({first}); running it unfused"
+    warnings.warn(message, FusionWarning, stacklevel=4)

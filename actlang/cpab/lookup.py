@@ -25,7 +25,9 @@ their closed-form computation to θ, so no ``[N, dim θ]`` tensor is ever formed
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -165,6 +167,7 @@ def fuses(x: Tensor, fusion: str) -> bool:
 
 
 _KERNELS: dict[tuple, tuple[kernels.Kernel, kernels.Kernel, kernels.Kernel]] = {}
+_KINDS = ("forward", "backward", "backward_tables")
 
 
 def compiled(spec: tuple) -> tuple[kernels.Kernel, kernels.Kernel, kernels.Kernel]:
@@ -173,25 +176,36 @@ def compiled(spec: tuple) -> tuple[kernels.Kernel, kernels.Kernel, kernels.Kerne
     (1-D, or ``(outer, C, inner)``: the channels along dim 1)."""
     found = _KERNELS.get(spec)
     if found is None:
-        lo, hi, mode, slope, closed, masked = spec
+        lo, hi, mode = spec[:3]
         label = f"the {('cpab', 'ditac', 'ge_ditac', 'l_ditac', 'inf_ditac')[mode]}[a={lo:g}, b={hi:g}] lookup"
+        words = {"forward": "forward", "backward": "input-gradient", "backward_tables": "backward"}
+        recipes = {kind: ("actlang.cpab.lookup:kernel_function", (kind, *spec)) for kind in _KINDS}
+        found = tuple(  # type: ignore[assignment]
+            kernels.Kernel(recipes[kind], f"lookup_{kind}", f"{label} {words[kind]} kernel",
+                           like=1 if kind == "forward" else 2, single=kind == "forward")
+            for kind in _KINDS
+        )
+        _KERNELS[spec] = found
+    return found
+
+
+def kernel_function(
+    kind: str, lo: float, hi: float, mode: int, slope: float, closed: bool, masked: bool
+) -> Callable[..., Any]:
+    """The pure function of one lookup kernel (``kind``: ``forward``, ``backward`` or
+    ``backward_tables``), channels along dim 1: what a kernel builder process compiles."""
+    if kind == "forward":
 
         def forward(x: Tensor, c0: Tensor, c1: Tensor) -> Tensor:
             return lookup(x, c0, c1, lo, hi, mode, slope, closed, masked, 1)
 
-        def backward(g: Tensor, x: Tensor, c0: Tensor, c1: Tensor) -> tuple[Tensor, ...]:
-            return lookup_backward(g, x, c0, c1, lo, hi, mode, slope, closed, masked, 1, False)
+        return forward
+    tables = kind == "backward_tables"
 
-        def backward_tables(g: Tensor, x: Tensor, c0: Tensor, c1: Tensor) -> tuple[Tensor, ...]:
-            return lookup_backward(g, x, c0, c1, lo, hi, mode, slope, closed, masked, 1, True)
+    def backward(g: Tensor, x: Tensor, c0: Tensor, c1: Tensor) -> tuple[Tensor, ...]:
+        return lookup_backward(g, x, c0, c1, lo, hi, mode, slope, closed, masked, 1, tables)
 
-        found = (
-            kernels.Kernel(forward, f"{label} forward kernel"),
-            kernels.Kernel(backward, f"{label} input-gradient kernel"),
-            kernels.Kernel(backward_tables, f"{label} backward kernel"),
-        )
-        _KERNELS[spec] = found
-    return found
+    return backward
 
 
 class LookupFunction(torch.autograd.Function):
@@ -204,12 +218,12 @@ class LookupFunction(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, c0, c1, lo, hi, mode, slope, closed, masked, channel_dim, fused=False):  # type: ignore[override]
+    def forward(ctx, x, c0, c1, lo, hi, mode, slope, closed, masked, channel_dim, fused="off"):  # type: ignore[override]
         ctx.spec = (lo, hi, mode, slope, closed, masked, channel_dim)
         ctx.fused = fused
         ctx.save_for_backward(x, c0, c1)  # x as given: double backward differentiates through it
         kernel = compiled(ctx.spec[:6])[0]
-        run = kernel if fused else kernel.function
+        run = functools.partial(kernel, wait=fused == "on") if fused != "off" else kernel.function
         return run(kernels.flat(x, channel_dim if c0.dim() == 2 else None), c0, c1).reshape(x.shape)
 
     @staticmethod
@@ -220,7 +234,7 @@ class LookupFunction(torch.autograd.Function):
         channel_dim = ctx.spec[6] if c0.dim() == 2 else None
         tables = ctx.needs_input_grad[1] or ctx.needs_input_grad[2]
         kernel = compiled(ctx.spec[:6])[2 if tables else 1]
-        run = kernel if ctx.fused else kernel.function
+        run = functools.partial(kernel, wait=ctx.fused == "on") if ctx.fused != "off" else kernel.function
         found = run(kernels.flat(grad, channel_dim), kernels.flat(x, channel_dim), c0, c1)
         grad_x = found[0].reshape(x.shape) if ctx.needs_input_grad[0] else None
         grad_c0 = found[1] if tables and ctx.needs_input_grad[1] else None

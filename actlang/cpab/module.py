@@ -271,7 +271,7 @@ class CPABActivation(nn.Module):
     @torch.jit.unused
     def _fast(self, x: Tensor, closed: bool, masked: bool) -> Tensor:
         c0, c1 = self._cached_pieces(x)
-        fused = fuses(x, self.fusion)
+        fused = self.fusion if fuses(x, self.fusion) else "off"  # "auto": built in the background
         return LookupFunction.apply(
             x, c0, c1, self.lo, self.hi, self.mode, self.slope, closed, masked, self.channel_dim, fused
         )
