@@ -232,6 +232,8 @@ def test_inductor_kernels_match_unfused(monkeypatch, dtype) -> None:
     for shape in [(BIG,), (4, 3, 7), (2, 3, 5, 7)]:
         _compare(fused, unfused, torch.randn(shape, dtype=dtype) * 4, rtol=1e-5 if dtype == torch.float32 else 1e-12)
     assert set(seen) == {"value", "backward"}  # recompute: the cheaper strategy for it
+    runners = inductor.plan(fused.program).runners
+    assert all(hasattr(runners[name, dtype, "cpu"], "run") for name in seen)  # AOTInductor kernels, not eager
 
 
 @pytest.mark.skipif(inductor.cpp_compiler() is None, reason="no C++ compiler for inductor")

@@ -183,7 +183,7 @@ def test_derivative_compiles_like_user_text() -> None:
 def test_derivative_of_random_expressions_agrees_with_finite_differences(e) -> None:
     try:
         derived = actlang.derivative(e, budget=0.5)
-    except actlang.UnsupportedError:
+    except (actlang.UnsupportedError, actlang.LimitError):  # LimitError: the budget ran out (a loaded machine)
         assume(False)
     xs = np.array([-2.1, -0.7, 0.35, 1.3, 2.6])
     values = actlang.ast.params(e)

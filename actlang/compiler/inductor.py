@@ -71,6 +71,7 @@ class Plan:
     prices: dict[str, float]
     runners: dict[tuple, Any] = field(default_factory=dict)  # (name, dtype, device) -> kernel
     eager: dict[str, Any] = field(default_factory=dict)
+    eager_keys: set[tuple] = field(default_factory=set)  # runners that are the uncompiled functions (tests)
     function: Any = None
     recompute: Any = None
 
@@ -90,11 +91,15 @@ class Plan:
         missing = {}
         for name in names:
             key = (name, x.dtype, x.device.type)
+            if key in self.eager_keys and BACKEND != "eager":
+                del self.runners[key]
+                self.eager_keys.discard(key)
             if key in self.runners:
                 continue
             if BACKEND == "eager":  # tests: the same generated function, uncompiled
                 self._log_compiling(name, key)
                 self.runners[key] = self._eager(name)
+                self.eager_keys.add(key)  # not kept once BACKEND is "aoti" again
                 continue
             code = self.codes[name]
             args = (flat,) * code.inputs + tuple(values[: _param_count(name, values)])
