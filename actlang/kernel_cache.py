@@ -44,7 +44,8 @@ from typing import Any
 
 import torch
 
-FORMAT = 1  # bump when the files' contents or naming change
+FORMAT = 2  # bump when the files' contents or naming change (2: parallel loops)
+EXAMPLE_SIZE = 1 << 20  # values of x in the example a kernel is exported with
 _loaded: dict[str, Any] = {}  # key -> runner, for this process
 _queue = ThreadPoolExecutor(max_workers=1, thread_name_prefix="actlang-kernel-build")
 _requested: set[str] = set()
@@ -313,11 +314,14 @@ def _examples(kernel: Kernel) -> tuple[tuple[torch.Tensor, ...], tuple[Any, ...]
     from torch.export import Dim
 
     dtype = getattr(torch, kernel.dtype)
+    # Large examples (about a million values): inductor takes the example's sizes as hints when it
+    # decides whether a loop is worth running on several threads; with a small one it writes a
+    # serial loop, which then runs serially at every size.
     if kernel.rank == 3:
-        # Sizes 3 and 5 in the examples: export would specialise sizes 0 and 1.
-        shape, sizes = (3, kernel.channels, 5), {0: Dim("outer", min=1), 2: Dim("inner", min=1)}
+        inner = max(2, EXAMPLE_SIZE // (256 * max(kernel.channels, 1)))
+        shape, sizes = (256, kernel.channels, inner), {0: Dim("outer", min=1), 2: Dim("inner", min=1)}
     else:
-        shape, sizes = (8,), {0: Dim("n", min=1)}
+        shape, sizes = (EXAMPLE_SIZE,), {0: Dim("n", min=1)}
     examples, dynamic = [], []
     for fixed in kernel.shapes:
         examples.append(torch.randn(shape if fixed is None else fixed, dtype=dtype, device=kernel.device))
