@@ -81,13 +81,22 @@ def normal_cdf(x: Tensor) -> Tensor:
     """Φ(x) = erfc(−x/√2)/2: no cancellation in the lower tail, where (1 + erf(x/√2))/2 is
     1 − 1 = 0 below x ≈ −8.5 (float64) while Φ(−10) = 7.6e−24.
 
-    Below float64, erfc(|z|) comes from :func:`erfc_float32` (an exponential and a polynomial,
-    which TorchInductor vectorises; its own erfc is a scalar loop, 3.5× slower per value), and
-    erfc(z) = 2 − erfc(|z|) for z < 0.
+    In code that TorchInductor compiles (the lookup's kernels, a ``torch.compile``d model) and
+    below float64, erfc(|z|) comes from :func:`erfc_float32` instead (an exponential and a
+    polynomial, which inductor vectorises; its own erfc is a scalar loop, 3.5× slower per value),
+    with erfc(z) = 2 − erfc(|z|) for z < 0. Eager code keeps ATen's erfc: one vectorised kernel,
+    where the polynomial would be a dozen passes over the data.
     """
-    if x.dtype == torch.float64:
+    if torch.jit.is_scripting() or x.dtype == torch.float64:
         return torch.special.erfc(x * -0.7071067811865476).mul_(0.5)  # 1/√2 (a literal for TorchScript)
-    z = x.float() * -0.7071067811865476  # float16/bfloat16: computed in float32
+    return _compiled_normal_cdf(x)
+
+
+@torch.jit.unused
+def _compiled_normal_cdf(x: Tensor) -> Tensor:
+    z = x.float() * -0.7071067811865476  # float16/bfloat16: computed in float32 (their z loses the tail)
+    if not torch.compiler.is_compiling():
+        return torch.special.erfc(z).mul_(0.5).to(x.dtype)
     half = erfc_float32(torch.abs(z)) * 0.5
     return torch.where(z >= 0, half, 1.0 - half).to(x.dtype)
 
