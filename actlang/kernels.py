@@ -101,20 +101,25 @@ class Kernel:
     (dynamic sizes), the others having fixed shapes; ``single``: the function returns one tensor,
     not a tuple. ``label`` names it in log records and warnings. A call with ``wait`` builds a
     missing kernel now; without, it queues a background build and runs the function in eager
-    PyTorch meanwhile (same values), as it does where a build fails (one :class:`FusionWarning`).
+    PyTorch meanwhile (same values), as it does where a build failed (one :class:`FusionWarning`).
     """
 
     def __init__(self, recipe: tuple[str, tuple[Any, ...]], name: str, label: str, like: int, single: bool) -> None:
         self.recipe, self.name, self.label, self.like, self.single = recipe, name, label, like, single
         self.function = kernel_cache.make(recipe)
-        self.runners: dict[tuple, Any] = {}  # (dtype, device kind, shapes) -> loaded kernel or the function
+        self.runners: dict[tuple, Any] = {}  # key -> loaded kernel (or the function, where a build failed)
         self.pending: set[tuple] = set()  # keys whose kernels are being built in the background
+        self.failed: set[tuple] = set()  # keys whose background build failed (warned once)
+        self.logged: set[tuple] = set()  # keys already logged while tests run the functions uncompiled
+
+    def key(self, args: tuple[torch.Tensor, ...]) -> tuple:
+        """(dtype, device kind, x's rank, the fixed shapes): what one kernel file serves."""
+        return (args[0].dtype, args[0].device.type, args[0].dim(), *(tuple(a.shape) for a in args[self.like :]))
 
     def __call__(self, *args: torch.Tensor, wait: bool = True) -> Any:
-        key = (args[0].dtype, args[0].device.type, args[0].dim(), *(tuple(a.shape) for a in args[self.like :]))
-        runner = self.runners.get(key)
-        if runner is None:
-            runner = self._prepare(key, args, wait)
+        runner = self.runners.get(self.key(args))
+        if runner is None and prepare([(self, args)], wait):
+            runner = self.runners.get(self.key(args))
         with torch.no_grad():
             if runner is None or callable(runner):
                 return (runner or self.function)(*args)
@@ -122,39 +127,78 @@ class Kernel:
             out = runner.run([a.contiguous() for a in args])
         return out[0] if self.single else tuple(out)
 
-    def _prepare(self, key: tuple, args: tuple[torch.Tensor, ...], wait: bool) -> Any:
-        """The kernel for ``key`` (stored), or None while it is built in the background."""
-        if BACKEND == "eager":  # tests: the same function, uncompiled (not kept: a later call may compile)
-            return self.function
-        kernel = kernel_cache.describe(self.name, self.recipe, args, self.like)
-        device_index = -1 if args[0].device.type == "cpu" else (args[0].device.index or 0)
-        runner = kernel_cache.load(kernel, device_index)
-        if runner is None and not wait:
-            failed = kernel_cache.failure(kernel)
-            if failed is None:
-                if key not in self.pending:
-                    self.pending.add(key)
-                    log.info("compiling %s (%s, %s) with TorchInductor in the background; unfused until it is "
-                             "ready", self.label, *key[:2])  # fmt: skip
-                kernel_cache.request(kernel)
-                return None
-            _warn(self.label, failed)
-            runner = self.function
-        elif runner is None:
-            log.info("compiling %s (%s, %s) with TorchInductor", self.label, *key[:2])
-            start = time.perf_counter()
-            (error,) = kernel_cache.build_many([kernel])
-            runner = kernel_cache.load(kernel, device_index) if error is None else None
-            if runner is None:
-                _warn(self.label, error or "no file")
-                runner = self.function
-            else:
-                log.info("compiled %s in %.1f s", self.label, time.perf_counter() - start)
-        self.runners[key] = runner
-        return runner
+    def log_compiling(self, key: tuple, how: str = "") -> None:
+        log.info("compiling %s (%s, %s) with TorchInductor%s", self.label, key[0], key[1], how)
+
+
+def prepare(calls: list[tuple[Kernel, tuple[torch.Tensor, ...]]], wait: bool) -> bool:
+    """Whether every kernel can run on its arguments now. Missing kernels are loaded from disk, or
+    built: now, side by side (``wait``, logged), or in the background, and then False (the caller
+    runs unfused meanwhile); False also where a background build failed (warned once)."""
+    missing = []
+    for kernel, args in calls:
+        key = kernel.key(args)
+        if key in kernel.runners:
+            continue
+        if BACKEND == "eager":  # tests: the functions uncompiled (nothing kept: a later call may compile)
+            if key not in kernel.logged:
+                kernel.logged.add(key)
+                kernel.log_compiling(key)
+            continue
+        if key in kernel.failed:
+            return False
+        spec = kernel_cache.describe(kernel.name, kernel.recipe, args, kernel.like)
+        runner = kernel_cache.load(spec, device_index(args[0]))
+        if runner is not None:
+            kernel.runners[key] = runner
+        elif wait:
+            missing.append((kernel, key, spec))
+        else:
+            _build_later(kernel, key, spec)
+            return False
+    if missing:
+        _build_now(missing, device_index(calls[0][1][0]))
+    return True
+
+
+def device_index(x: torch.Tensor) -> int:
+    """The AOTInductor runtime's device index: -1 on the CPU."""
+    if x.device.type == "cpu":
+        return -1
+    return x.device.index if x.device.index is not None else torch.cuda.current_device()
+
+
+def _build_now(missing: list[tuple[Kernel, tuple, Any]], index: int) -> None:
+    """Build kernels side by side and wait (``fuse=True``). One that fails to build runs as its
+    function in eager PyTorch from then on (one :class:`FusionWarning`): same values, slower."""
+    for kernel, key, _ in missing:
+        kernel.log_compiling(key)
+    start = time.perf_counter()
+    errors = kernel_cache.build_many([spec for _, _, spec in missing])
+    took = time.perf_counter() - start
+    for (kernel, key, spec), error in zip(missing, errors, strict=True):
+        runner = kernel_cache.load(spec, index) if error is None else None
+        if runner is None:
+            _warn(kernel.label, error or "no file")
+            runner = kernel.function
+        else:
+            log.info("compiled %s in %.1f s", kernel.label, took)
+        kernel.runners[key] = runner
+
+
+def _build_later(kernel: Kernel, key: tuple, spec: Any) -> None:
+    """Request a background build of ``spec`` (logged once), or warn once where one failed."""
+    failed = kernel_cache.failure(spec)
+    if failed is not None:
+        kernel.failed.add(key)
+        _warn(kernel.label, failed)
+    elif key not in kernel.pending:
+        kernel.pending.add(key)
+        kernel.log_compiling(key, " in the background; unfused until it is ready")
+        kernel_cache.request(spec)
 
 
 def _warn(label: str, error: str) -> None:
     first = error.splitlines()[0] if error else ""
     message = f"actlang: TorchInductor could not compile {label} ({first}); running it unfused"
-    warnings.warn(message, FusionWarning, stacklevel=4)
+    warnings.warn(message, FusionWarning, stacklevel=5)

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::actlang.errors.AmbiguousNameWar
 
 @pytest.fixture
 def eager_backend(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(inductor, "BACKEND", "eager")
+    monkeypatch.setattr(kernels, "BACKEND", "eager")
 
 
 def _pair(text: str, **options) -> tuple[torch.nn.Module, torch.nn.Module]:

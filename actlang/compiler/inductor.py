@@ -2,7 +2,7 @@
 
 ``actlang.compile(e, fuse="auto")`` (the default) compiles the generated pure functions of
 :mod:`actlang.compiler.inductor_code` ahead of time with AOTInductor (C++/OpenMP on the CPU,
-Triton on CUDA; :mod:`actlang.compiler.kernel_cache` keeps the files on disk) and runs them inside
+Triton on CUDA; :mod:`actlang.kernel_cache` keeps the files on disk) and runs them inside
 an autograd function that keeps the memory-efficient saved tensors (1× the input; 2× with one
 learned scalar):
 
@@ -29,9 +29,6 @@ being compiled and how long it took.
 
 from __future__ import annotations
 
-import logging
-import time
-import warnings
 import weakref
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,9 +43,6 @@ __all__ = [
     "MIN_NUMEL", "FusionWarning", "Plan", "backend_available", "cpp_compiler", "forward", "has_triton", "mode", "plan",
 ]
 
-log = logging.getLogger("actlang.compiler")
-
-BACKEND = "aoti"  # "eager": tests run the generated functions uncompiled
 MODES = {"auto": "auto", True: "on", False: "off"}
 
 
@@ -69,9 +63,7 @@ class Plan:
     train: bool  # auto: fused training beats the unfused path
     infer: bool  # auto: the fused value beats the plain code
     prices: dict[str, float]
-    runners: dict[tuple, Any] = field(default_factory=dict)  # (name, dtype, device) -> kernel
-    eager: dict[str, Any] = field(default_factory=dict)
-    eager_keys: set[tuple] = field(default_factory=set)  # runners that are the uncompiled functions (tests)
+    kernel_objects: dict[str, kernels.Kernel] = field(default_factory=dict)
     function: Any = None
     recompute: Any = None
 
@@ -84,89 +76,34 @@ class Plan:
             return ("value", "backward")
         return ("forward", "saved_backward") if self.program.params else ("forward",)
 
-    def ready(self, names: tuple[str, ...], x: torch.Tensor, values: list[torch.Tensor], wait: bool) -> bool:
-        """Whether kernels ``names`` can run on tensors like x now. Missing ones are built: now,
-        side by side (``wait``, logged), or in the background while the caller runs unfused."""
-        flat = self.flatten(x)
-        missing = {}
-        for name in names:
-            key = (name, x.dtype, x.device.type)
-            if key in self.eager_keys and BACKEND != "eager":
-                del self.runners[key]
-                self.eager_keys.discard(key)
-            if key in self.runners:
-                continue
-            if BACKEND == "eager":  # tests: the same generated function, uncompiled
-                self._log_compiling(name, key)
-                self.runners[key] = self._eager(name)
-                self.eager_keys.add(key)  # not kept once BACKEND is "aoti" again
-                continue
+    def kernel(self, name: str) -> kernels.Kernel:
+        """Kernel ``name`` (made on first use): a builder process makes it from the generated text."""
+        if name not in self.kernel_objects:
             code = self.codes[name]
-            args = (flat,) * code.inputs + tuple(values[: _param_count(name, values)])
             recipe = ("actlang.compiler.loading:generated_function", (code.text, name))
-            kernel = kernel_cache.describe(name, recipe, args, code.inputs)
-            runner = kernel_cache.load(kernel, _device_index(x))
-            if runner is not None:
-                self.runners[key] = runner
-            elif not wait:
-                self._build_later(name, key, kernel)
-                return False
-            else:
-                missing[key] = kernel
-        if missing:
-            self._build_now(missing, _device_index(x))
-        return True
+            label = f"the {name} kernel of {self.program.text}"
+            self.kernel_objects[name] = kernels.Kernel(recipe, name, label, like=code.inputs, single=name == "value")
+        return self.kernel_objects[name]
+
+    def ready(self, names: tuple[str, ...], x: torch.Tensor, values: list[torch.Tensor], wait: bool) -> bool:
+        """Whether kernels ``names`` can all run on tensors like x now (:func:`actlang.kernels.prepare`:
+        missing ones built now, side by side, with ``wait``; else in the background)."""
+        flat = self.flatten(x)
+        calls = [
+            (self.kernel(name), (flat,) * self.codes[name].inputs + tuple(values[: _param_count(name, values)]))
+            for name in names
+        ]
+        return kernels.prepare(calls, wait)
 
     def call(self, name: str, *args: torch.Tensor) -> Any:
         """Run kernel ``name`` (made :meth:`ready` before): f's kernel returns a tensor, the
         others a tuple."""
-        runner = self.runners[name, args[0].dtype, args[0].device.type]
-        with torch.no_grad():
-            if callable(runner):
-                return runner(*args)
-            # Exported kernels assume contiguous arguments (autograd's g may be an expanded view).
-            out = runner.run([a.contiguous() for a in args])
-        return out[0] if name == "value" else tuple(out)
+        return self.kernel(name)(*args)
 
-    def _eager(self, name: str) -> Any:
-        if name not in self.eager:
-            from actlang.compiler.loading import load_source
-
-            self.eager[name] = load_source(self.codes[name].text, {})[name]
-        return self.eager[name]
-
-    def _log_compiling(self, name: str, key: tuple, how: str = "") -> None:
-        what = (name, self.program.text, *key[1:3], how)
-        log.info("compiling the %s kernel of %s (%s, %s) with TorchInductor%s", *what)
-
-    def _build_now(self, missing: dict[tuple, Any], device_index: int) -> None:
-        """Build kernels here and wait (``fuse=True``). One that fails to compile runs as the same
-        generated function in eager PyTorch (one :class:`FusionWarning`): same values, slower."""
-        for key in missing:
-            self._log_compiling(key[0], key)
-        start = time.perf_counter()
-        errors = kernel_cache.build_many(list(missing.values()))
-        took = time.perf_counter() - start
-        for (key, kernel), error in zip(missing.items(), errors, strict=True):
-            runner = kernel_cache.load(kernel, device_index) if error is None else None
-            if runner is None:
-                _warn_failed(key[0], self.program.text, (error or "no file").splitlines()[0])
-                runner = self._eager(key[0])
-            else:
-                log.info("compiled the %s kernel of %s in %.1f s", key[0], self.program.text, took)
-            self.runners[key] = runner
-
-    def _build_later(self, name: str, key: tuple, kernel: Any) -> None:
-        failed = kernel_cache.failure(kernel)
-        if failed is not None:
-            if (kernel.key, "failed") not in self.runners:
-                self.runners[kernel.key, "failed"] = True
-                _warn_failed(name, self.program.text, failed.splitlines()[0] if failed else "")
-            return
-        if (kernel.key, "requested") not in self.runners:
-            self.runners[kernel.key, "requested"] = True
-            self._log_compiling(name, key, " in the background; unfused until it is ready")
-            kernel_cache.request(kernel)
+    @property
+    def runners(self) -> dict[tuple, Any]:
+        """The kernels loaded so far, by (name, dtype, device kind)."""
+        return {(name, *key[:2]): r for name, k in self.kernel_objects.items() for key, r in k.runners.items()}
 
     def flatten(self, x: torch.Tensor) -> torch.Tensor:
         """x as the kernels take it (:func:`actlang.kernels.flat`)."""
@@ -176,22 +113,6 @@ class Plan:
 def _param_count(name: str, values: list[torch.Tensor]) -> int:
     """How many parameter arguments kernel ``name`` takes (saved_backward: the one scalar)."""
     return 1 if name == "saved_backward" else len(values)
-
-
-def _device_index(x: torch.Tensor) -> int:
-    """The AOTInductor runtime's device index: -1 on the CPU."""
-    if x.device.type == "cpu":
-        return -1
-    return x.device.index if x.device.index is not None else torch.cuda.current_device()
-
-
-def _first_line(error: BaseException) -> str:
-    return str(error).splitlines()[0] if str(error) else ""
-
-
-def _warn_failed(name: str, text: str, why: str) -> None:
-    message = f"actlang: TorchInductor could not compile the {name} kernel of {text} ({why}); running it unfused"
-    warnings.warn(message, FusionWarning, stacklevel=4)
 
 
 def plan(program: Any) -> Plan | None:
