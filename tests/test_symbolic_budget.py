@@ -116,10 +116,11 @@ def test_heavy_inputs_finish_within_the_budget(text: str) -> None:
         except actlang.LimitError:  # the chain rule alone did not fit: said so, in time
             assert name == "derivative"
         elapsed, cpu = time.perf_counter() - start, time.process_time() - start_cpu
-        # The work done is bounded by the budget (CPU time: a loaded machine stretches wall time,
-        # not work); the wall-clock bound is looser, for a shared machine, and still catches a hang.
-        assert cpu < budget + 1.0, (name, cpu)
-        assert elapsed < budget + 6.0, (name, elapsed)
+        # The work done is bounded by the budget. CPU time is the tighter measure (a loaded machine
+        # stretches wall time, not work), but on a shared VM it is stretched too (a 1 s budget once
+        # measured 2.04 CPU s in CI), so both bounds leave room; a hang runs for minutes.
+        assert cpu < budget + 3.0, (name, cpu)
+        assert elapsed < budget + 8.0, (name, elapsed)
 
 
 def test_a_derivative_that_runs_out_of_tidying_time_is_the_chain_rule(monkeypatch) -> None:
