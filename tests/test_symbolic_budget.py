@@ -54,7 +54,7 @@ def test_extreme_hyperparameters_cover_scale_parameters() -> None:
 def test_derivative_with_extreme_hyperparameters_matches_autograd(text: str) -> None:
     start = time.perf_counter()
     derived = actlang.derivative(text)
-    assert time.perf_counter() - start < actlang.symbolic.calculus.DEFAULT_SIMPLIFY_BUDGET
+    assert time.perf_counter() - start < actlang.symbolic.calculus.DEFAULT_SIMPLIFY_BUDGET + 1.0  # + a late interrupt
     module = actlang.compile(text, memory_efficient=False).double().eval()  # rrelu: its mean slope
     xs = torch.tensor(POINTS, dtype=torch.float64, requires_grad=True)
     module(xs).sum().backward()
@@ -69,7 +69,7 @@ def test_derivative_with_extreme_hyperparameters_matches_autograd(text: str) -> 
 def test_softplus_derivative_is_a_sigmoid_for_any_beta(beta: float) -> None:
     start = time.perf_counter()
     derived = actlang.derivative(f"softplus[beta={beta!r}](x)")
-    assert time.perf_counter() - start < 2.0
+    assert time.perf_counter() - start < actlang.symbolic.calculus.DEFAULT_SIMPLIFY_BUDGET + 1.0
     assert actlang.format(derived).startswith("sigmoid(")
     assert np.allclose(actlang.evaluate(derived, POINTS), expit(beta * POINTS), rtol=1e-12, atol=0)
 
