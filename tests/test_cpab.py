@@ -18,7 +18,8 @@ from scipy.integrate import solve_ivp  # noqa: E402
 from torch.func import functional_call  # noqa: E402
 
 from actlang.cpab import reference, tessellation  # noqa: E402
-from actlang.cpab.lookup import LookupFunction, lookup, pieces  # noqa: E402
+from actlang.cpab.lookup import lookup, pieces  # noqa: E402
+from actlang.cpab.lookup_autograd import LookupFunction  # noqa: E402
 from actlang.cpab.module import CPAB  # noqa: E402
 
 SHAPES = [(2, True), (5, True), (10, True), (3, False), (8, False)]

@@ -1,4 +1,4 @@
-"""DiTAC's lookup as TorchInductor kernels (``actlang.cpab.lookup.LookupFunction`` with ``fused``).
+"""DiTAC's lookup as TorchInductor kernels (``actlang.cpab.lookup_autograd.LookupFunction`` with ``fused``).
 
 Most tests run the kernels' functions through ``torch.compile(backend="eager")`` (dynamo traces
 the same code, including the atomic-add formulation of the tables' gradients, without inductor's
@@ -17,6 +17,7 @@ import torch
 import actlang
 from actlang import kernels
 from actlang.cpab import lookup as lk
+from actlang.cpab import lookup_autograd
 from actlang.cpab.module import CPAB, DiTAC, GEDiTAC, InfDiTAC, LDiTAC
 from actlang.errors import ActlangError
 
@@ -214,7 +215,7 @@ def test_inductor_kernels_match_the_unfused_path(inductor_pair, dtype) -> None:
     fused, plain = inductor_pair[dtype]
     spec = (-3.0, 3.0, 1, 0.0, False, False)
     compare(fused, plain, inputs((kernels.MIN_NUMEL,), dtype), rtol=1e-5 if dtype == torch.float32 else 1e-10)
-    forward, _, backward = lk.compiled(spec)
+    forward, _, backward = lookup_autograd.compiled(spec)
     for kernel in (forward, backward):
         found = [f for key, f in kernel.runners.items() if key[0] == dtype]
         assert found and all(hasattr(f, "run") for f in found)  # AOTInductor kernels, not the eager fallback

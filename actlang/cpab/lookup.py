@@ -12,28 +12,22 @@ of input x is simply ``k = clamp(⌊(x − a)·s⌋ + 1, 0, n + 1)``: no masks. 
 is not affine (``ge_ditac``'s GELU below 0, ``l_ditac`` with 0 ∉ [a, b]) select it with one
 ``torch.where``.
 
-:func:`lookup` is the forward and :func:`lookup_backward` its gradients, both in plain torch ops:
+:func:`lookup` is the forward and :func:`input_gradient` its gradients, both in plain torch ops:
 ``∂out/∂x`` uses the piece's slope ``c1``, and the gradient w.r.t. the tables is the per-input
-weight ``w = g·∂out/∂x̃`` (and ``w·x`` for ``c1``) summed into the ``n + 2`` pieces per channel.
-:class:`LookupFunction` runs them as two TorchInductor kernels (:class:`actlang.kernels.Kernel`):
-one pass over x forward (index, two gathers, the interpolation and the outer function), one pass
-over (g, x) backward (the input gradient, with the table sums as atomic adds into the small
-tables). It saves only x and the tables. Autograd carries the tables' gradients back through
-their closed-form computation to θ, so no ``[N, dim θ]`` tensor is ever formed. Below
-``MIN_NUMEL`` inputs, or without a compiler, the same two functions run in eager torch.
+weight ``w = g·∂out/∂x̃`` (and ``w·x`` for ``c1``) summed into the ``n + 2`` pieces per channel
+(:func:`sum_by_piece`). :func:`kernel_function` makes the kernels' functions, which
+:mod:`actlang.cpab.lookup_autograd` runs under autograd. Autograd carries the tables' gradients
+back through their closed-form computation to θ, so no ``[N, dim θ]`` tensor is ever formed.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import Tensor
-
-from actlang import kernels
 
 # Variant codes. TorchScript cannot read module-level ints, so the functions below compare
 # against the literals: 1 ditac (× Φ), 2 ge_ditac, 3 l_ditac, 4 inf_ditac (extrapolates), 0 cpab.
@@ -65,9 +59,10 @@ def piece_index(x: Tensor, lo: float, hi: float, n: int, closed: bool, channels:
     last interval, as it must when T(b) ≠ b; otherwise b reads the identity above it, same value)."""
     scale = n / (hi - lo)
     # NaN inputs read piece 0 (and stay NaN); ±inf read the outer pieces. Once clamped to
-    # [0, n + 1], the conversion's truncation is floor: no separate floor pass.
-    u = torch.clamp(x * scale + (1.0 - lo * scale), 0.0, float(n + 1)).nan_to_num(0.0)
-    k = u.to(torch.int32)
+    # [0, n + 1], the conversion's truncation is floor: no separate floor pass. A comparison
+    # sends NaN to 0 (inductor vectorises it; its isnan, in nan_to_num, is a scalar loop).
+    u = x * scale + (1.0 - lo * scale)
+    k = torch.where(u >= 0.0, torch.clamp_max(u, float(n + 1)), 0.0).to(torch.int32)
     if closed:
         k = k - (x == hi).to(torch.int32)
     if channels > 0:
@@ -140,12 +135,13 @@ def lookup(
     return warped
 
 
-def lookup_backward(
+def input_gradient(
     grad: Tensor, x: Tensor, c0: Tensor, c1: Tensor, lo: float, hi: float, mode: int, slope: float,
-    closed: bool, masked: bool, channel_dim: int, tables: bool,
-) -> tuple[Tensor, ...]:
-    """The gradients of :func:`lookup` for the output gradient ``grad``: ``(∂x,)``, and with
-    ``tables`` also ``(∂c0, ∂c1)`` (the sums of ``w = grad·∂out/∂x̃`` and of ``w·x`` per piece).
+    closed: bool, masked: bool, channel_dim: int,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """``(∂x, w, k)`` for the output gradient ``grad``: the input gradient, each input's weight
+    ``w = grad·∂out/∂x̃`` in the tables' gradients (``∂c0 = Σ w``, ``∂c1 = Σ w·x`` per piece) and its
+    piece ``k`` (from :func:`piece_index`).
 
     ditac: ``out = x̃·Φ(x)``, so ``∂out/∂x = c1·Φ(x) + x̃·φ(x)`` and ``∂out/∂x̃ = Φ(x)``; where the
     outer function takes over (``ge_ditac`` below a, masked ``l_ditac`` outside [a, b]) the
@@ -172,6 +168,18 @@ def lookup_backward(
     else:
         grad_x = grad * rise
         weight = grad
+    return grad_x, weight, k
+
+
+def lookup_backward(
+    grad: Tensor, x: Tensor, c0: Tensor, c1: Tensor, lo: float, hi: float, mode: int, slope: float,
+    closed: bool, masked: bool, channel_dim: int, tables: bool,
+) -> tuple[Tensor, ...]:
+    """The gradients of :func:`lookup` for the output gradient ``grad``: ``(∂x,)``, and with
+    ``tables`` also ``(∂c0, ∂c1)``, summed inside the traced code: the form for graphs
+    ``torch.compile`` captures, where inductor turns the sums into atomic adds in the same loop.
+    """
+    grad_x, weight, k = input_gradient(grad, x, c0, c1, lo, hi, mode, slope, closed, masked, channel_dim)
     if not tables:
         return (grad_x,)
     index = k.reshape(-1).to(torch.int64)
@@ -181,128 +189,60 @@ def lookup_backward(
         # TorchInductor lowers index_put with accumulate to atomic adds inside the same loop
         # (scatter_add would leave the loop for ATen's serial scatter_reduce).
         found = [z.index_put_((index,), v, accumulate=True) for z, v in zip(zeros, sums, strict=True)]
-    else:  # eager: ATen's scatter_add, several times faster than index_put with accumulate
+    else:
         found = [z.scatter_add_(0, index, v) for z, v in zip(zeros, sums, strict=True)]
     return grad_x, found[0].view(c0.shape), found[1].view(c1.shape)
 
 
-def fuses(x: Tensor, fusion: str) -> bool:
-    """Whether :class:`LookupFunction` runs its inductor kernels for ``x`` with the ``fuse`` mode
-    ``fusion``: never for ``"off"``; always for ``"on"`` (an error without a compiler); for
-    ``"auto"`` from :data:`actlang.kernels.MIN_NUMEL` inputs on, where a compiler exists (else
-    one :class:`actlang.kernels.FusionWarning`)."""
-    if fusion == "off" or (fusion == "auto" and x.numel() < kernels.MIN_NUMEL):
-        return False
-    return kernels.available(x.device, fusion)
+def lookup_weights(
+    grad: Tensor, x: Tensor, c0: Tensor, c1: Tensor, lo: float, hi: float, mode: int, slope: float,
+    closed: bool, masked: bool, channel_dim: int,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """``(∂x, [w, w·x], k)`` (see :func:`input_gradient`), k as int64: what the backward kernel
+    writes, leaving the per-piece sums to :func:`sum_by_piece` (a parallel reduction, where the
+    same sums inside a loop would be one atomic add per input and table)."""
+    grad_x, weight, k = input_gradient(grad, x, c0, c1, lo, hi, mode, slope, closed, masked, channel_dim)
+    return grad_x, torch.stack([weight, weight * x]), k.to(torch.int64)
 
 
-_KERNELS: dict[tuple, tuple[kernels.Kernel, kernels.Kernel, kernels.Kernel]] = {}
-_KINDS = ("forward", "backward", "backward_tables")
+def sum_by_piece(weights: Tensor, index: Tensor, bins: int) -> Tensor:
+    """``[2, bins]``: ``weights`` ``[2, N]`` summed by ``index`` ``[N]`` (int64, in ``[0, bins)``).
 
-
-def compiled(spec: tuple) -> tuple[kernels.Kernel, kernels.Kernel, kernels.Kernel]:
-    """The forward kernel and the backward kernels (without and with the tables' gradients) of
-    ``spec = (lo, hi, mode, slope, closed, masked)``; they take x as :func:`kernels.flat` gives it
-    (1-D, or ``(outer, C, inner)``: the channels along dim 1)."""
-    found = _KERNELS.get(spec)
-    if found is None:
-        lo, hi, mode = spec[:3]
-        label = f"the {('cpab', 'ditac', 'ge_ditac', 'l_ditac', 'inf_ditac')[mode]}[a={lo:g}, b={hi:g}] lookup"
-        words = {"forward": "forward", "backward": "input-gradient", "backward_tables": "backward"}
-        recipes = {kind: ("actlang.cpab.lookup:kernel_function", (kind, *spec)) for kind in _KINDS}
-        found = tuple(  # type: ignore[assignment]
-            kernels.Kernel(recipes[kind], f"lookup_{kind}", f"{label} {words[kind]} kernel",
-                           like=1 if kind == "forward" else 2, single=kind == "forward")
-            for kind in _KINDS
-        )
-        _KERNELS[spec] = found
-    return found
+    The inputs are cut into rows that ATen's scatter-add reduces in parallel, each into its own
+    partial table (no atomics, no two threads writing one bin), and the partial tables are summed:
+    ``rows`` is four per thread, fewer where the partial tables would outgrow a quarter of the data.
+    """
+    total = index.numel()
+    rows = max(1, min(4 * torch.get_num_threads(), total // (4 * bins)))
+    width = total // rows
+    main = rows * width
+    partial = weights.new_zeros(2, rows, bins)
+    shaped = index[:main].view(1, rows, width).expand(2, rows, width)
+    sums = partial.scatter_add_(2, shaped, weights[:, :main].reshape(2, rows, width)).sum(1)
+    if main < total:  # fewer than ``rows`` inputs left over
+        sums.scatter_add_(1, index[main:].expand(2, total - main), weights[:, main:])
+    return sums
 
 
 def kernel_function(
     kind: str, lo: float, hi: float, mode: int, slope: float, closed: bool, masked: bool
 ) -> Callable[..., Any]:
     """The pure function of one lookup kernel (``kind``: ``forward``, ``backward`` or
-    ``backward_tables``), channels along dim 1: what a kernel builder process compiles."""
+    ``backward_weights``), channels along dim 1: what a kernel builder process compiles."""
     if kind == "forward":
 
         def forward(x: Tensor, c0: Tensor, c1: Tensor) -> Tensor:
             return lookup(x, c0, c1, lo, hi, mode, slope, closed, masked, 1)
 
         return forward
-    tables = kind == "backward_tables"
+    if kind == "backward":
 
-    def backward(g: Tensor, x: Tensor, c0: Tensor, c1: Tensor) -> tuple[Tensor, ...]:
-        return lookup_backward(g, x, c0, c1, lo, hi, mode, slope, closed, masked, 1, tables)
+        def backward(g: Tensor, x: Tensor, c0: Tensor, c1: Tensor) -> tuple[Tensor, ...]:
+            return lookup_backward(g, x, c0, c1, lo, hi, mode, slope, closed, masked, 1, False)
 
-    return backward
+        return backward
 
+    def backward_weights(g: Tensor, x: Tensor, c0: Tensor, c1: Tensor) -> tuple[Tensor, ...]:
+        return lookup_weights(g, x, c0, c1, lo, hi, mode, slope, closed, masked, 1)
 
-class LookupFunction(torch.autograd.Function):
-    """:func:`lookup` with :func:`lookup_backward` as its backward; ``fused``: through the inductor
-    kernels of :func:`compiled` (else the same functions in eager torch).
-
-    Saves only x and the small tables; backward finds the pieces again (a saved index would be one
-    more full-size tensor). A backward that must itself be differentiable (double backward) runs
-    autograd through :func:`lookup`.
-    """
-
-    @staticmethod
-    def forward(ctx, x, c0, c1, lo, hi, mode, slope, closed, masked, channel_dim, fused="off"):  # type: ignore[override]
-        ctx.spec = (lo, hi, mode, slope, closed, masked, channel_dim)
-        ctx.fused = fused
-        ctx.save_for_backward(x, c0, c1)  # x as given: double backward differentiates through it
-        kernel = compiled(ctx.spec[:6])[0]
-        run = functools.partial(kernel, wait=fused == "on") if fused != "off" else kernel.function
-        return run(kernels.flat(x, channel_dim if c0.dim() == 2 else None), c0, c1).reshape(x.shape)
-
-    @staticmethod
-    def backward(ctx, grad):  # type: ignore[override]
-        x, c0, c1 = ctx.saved_tensors
-        if torch.is_grad_enabled():  # create_graph: differentiate the plain ops, graph kept
-            return _differentiable_backward(ctx, x, c0, c1, grad)
-        channel_dim = ctx.spec[6] if c0.dim() == 2 else None
-        tables = ctx.needs_input_grad[1] or ctx.needs_input_grad[2]
-        kernel = compiled(ctx.spec[:6])[2 if tables else 1]
-        run = functools.partial(kernel, wait=ctx.fused == "on") if ctx.fused != "off" else kernel.function
-        found = run(kernels.flat(grad, channel_dim), kernels.flat(x, channel_dim), c0, c1)
-        grad_x = found[0].reshape(x.shape) if ctx.needs_input_grad[0] else None
-        grad_c0 = found[1] if tables and ctx.needs_input_grad[1] else None
-        grad_c1 = found[2] if tables and ctx.needs_input_grad[2] else None
-        return grad_x, grad_c0, grad_c1, None, None, None, None, None, None, None, None
-
-
-class CapturedLookup(torch.autograd.Function):
-    """:func:`lookup` with :func:`lookup_backward` as its backward, for graphs torch.compile
-    captures: dynamo traces both into the graph, and inductor fuses each into one loop (autograd's
-    own backward of the gathers would be ATen's serial scatter, outside any loop)."""
-
-    @staticmethod
-    def forward(ctx, x, c0, c1, lo, hi, mode, slope, closed, masked, channel_dim):  # type: ignore[override]
-        ctx.spec = (lo, hi, mode, slope, closed, masked, channel_dim)
-        ctx.save_for_backward(x, c0, c1)
-        return lookup(x, c0, c1, lo, hi, mode, slope, closed, masked, channel_dim)
-
-    @staticmethod
-    def backward(ctx, grad):  # type: ignore[override]
-        x, c0, c1 = ctx.saved_tensors
-        tables = ctx.needs_input_grad[1] or ctx.needs_input_grad[2]
-        found = lookup_backward(grad, x, c0, c1, *ctx.spec, tables)
-        grad_c0, grad_c1 = found[1:] if tables else (None, None)
-        return found[0], grad_c0, grad_c1, None, None, None, None, None, None, None
-
-
-def _differentiable_backward(ctx: Any, x: Tensor, c0: Tensor, c1: Tensor, grad: Tensor) -> tuple:
-    """The gradients as differentiable functions of x, the tables and ``grad`` (for double
-    backward): autograd through :func:`lookup`, whose values equal the kernels'."""
-    lo, hi, mode, slope, closed, masked, channel_dim = ctx.spec
-    needs = ctx.needs_input_grad[:3]
-    with torch.enable_grad():
-        given = zip((x, c0, c1), needs, strict=True)
-        inputs = [t if t.requires_grad else t.detach().requires_grad_(need) for t, need in given]
-        out = lookup(inputs[0], inputs[1], inputs[2], lo, hi, mode, slope, closed, masked, channel_dim)
-        wanted = [t for t, need in zip(inputs, needs, strict=True) if need]
-        found = iter(torch.autograd.grad(out, wanted, grad, create_graph=True, allow_unused=True))
-    grads = [next(found) if need else None for need in needs]
-    grads = [torch.zeros_like(t) if n and g is None else g for t, g, n in zip(inputs, grads, needs, strict=True)]
-    return (*grads, None, None, None, None, None, None, None, None)
+    return backward_weights

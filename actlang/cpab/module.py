@@ -24,17 +24,8 @@ from torch import Tensor, nn
 from actlang.cpab import integrate as closed
 from actlang.cpab import tessellation
 from actlang.cpab.lookup import CPAB as MODE_CPAB
-from actlang.cpab.lookup import (
-    DITAC,
-    GE_DITAC,
-    INF_DITAC,
-    L_DITAC,
-    CapturedLookup,
-    LookupFunction,
-    fuses,
-    lookup,
-    pieces,
-)
+from actlang.cpab.lookup import DITAC, GE_DITAC, INF_DITAC, L_DITAC, lookup, pieces
+from actlang.cpab.lookup_autograd import CapturedLookup, LookupFunction, fuses
 from actlang.cpab.nodes import NodeFlow
 from actlang.cpab.table import TablePieces, compiled_pieces
 from actlang.errors import HyperparameterError

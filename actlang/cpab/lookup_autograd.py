@@ -1,0 +1,128 @@
+"""DiTAC's lookup under autograd: :class:`LookupFunction` runs the math of
+:mod:`actlang.cpab.lookup` as TorchInductor kernels (:class:`actlang.kernels.Kernel`), one pass over
+x forward and one over (g, x) backward; :class:`CapturedLookup` hands the same functions to an outer
+``torch.compile``.
+
+The backward kernel writes the input gradient and each input's weights in the tables' gradients;
+:func:`actlang.cpab.lookup.sum_by_piece` sums those per piece with per-row partial tables, in
+parallel and without atomic adds (one atomic add per input and table took 2–4× longer than the
+whole kernel on CPU).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from actlang import kernels
+from actlang.cpab import lookup
+
+
+def fuses(x: Tensor, fusion: str) -> bool:
+    """Whether :class:`LookupFunction` runs its inductor kernels for ``x`` with the ``fuse`` mode
+    ``fusion``: never for ``"off"``; always for ``"on"`` (an error without a compiler); for
+    ``"auto"`` from :data:`actlang.kernels.MIN_NUMEL` inputs on, where a compiler exists (else
+    one :class:`actlang.kernels.FusionWarning`)."""
+    if fusion == "off" or (fusion == "auto" and x.numel() < kernels.MIN_NUMEL):
+        return False
+    return kernels.available(x.device, fusion)
+
+
+_KERNELS: dict[tuple, tuple[kernels.Kernel, kernels.Kernel, kernels.Kernel]] = {}
+_KINDS = ("forward", "backward", "backward_weights")
+
+
+def compiled(spec: tuple) -> tuple[kernels.Kernel, kernels.Kernel, kernels.Kernel]:
+    """The forward kernel and the backward kernels (without and with the tables' weights) of
+    ``spec = (lo, hi, mode, slope, closed, masked)``; they take x as :func:`kernels.flat` gives it
+    (1-D, or ``(outer, C, inner)``: the channels along dim 1)."""
+    found = _KERNELS.get(spec)
+    if found is None:
+        lo, hi, mode = spec[:3]
+        label = f"the {('cpab', 'ditac', 'ge_ditac', 'l_ditac', 'inf_ditac')[mode]}[a={lo:g}, b={hi:g}] lookup"
+        words = {"forward": "forward", "backward": "input-gradient", "backward_weights": "backward"}
+        recipes = {kind: ("actlang.cpab.lookup:kernel_function", (kind, *spec)) for kind in _KINDS}
+        found = tuple(  # type: ignore[assignment]
+            kernels.Kernel(recipes[kind], f"lookup_{kind}", f"{label} {words[kind]} kernel",
+                           like=1 if kind == "forward" else 2, single=kind == "forward")
+            for kind in _KINDS
+        )
+        _KERNELS[spec] = found
+    return found
+
+
+class LookupFunction(torch.autograd.Function):
+    """:func:`lookup` with :func:`lookup.lookup_weights` and :func:`lookup.sum_by_piece` as its
+    backward; ``fused``: through the inductor kernels of :func:`compiled` (else the same functions
+    in eager torch).
+
+    Saves only x and the small tables; backward finds the pieces again (a saved index would be one
+    more full-size tensor). A backward that must itself be differentiable (double backward) runs
+    autograd through :func:`lookup`.
+    """
+
+    @staticmethod
+    def forward(ctx, x, c0, c1, lo, hi, mode, slope, closed, masked, channel_dim, fused="off"):  # type: ignore[override]
+        ctx.spec = (lo, hi, mode, slope, closed, masked, channel_dim)
+        ctx.fused = fused
+        ctx.save_for_backward(x, c0, c1)  # x as given: double backward differentiates through it
+        kernel = compiled(ctx.spec[:6])[0]
+        run = functools.partial(kernel, wait=fused == "on") if fused != "off" else kernel.function
+        return run(kernels.flat(x, channel_dim if c0.dim() == 2 else None), c0, c1).reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[override]
+        x, c0, c1 = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph: differentiate the plain ops, graph kept
+            return _differentiable_backward(ctx, x, c0, c1, grad)
+        channel_dim = ctx.spec[6] if c0.dim() == 2 else None
+        tables = ctx.needs_input_grad[1] or ctx.needs_input_grad[2]
+        kernel = compiled(ctx.spec[:6])[2 if tables else 1]
+        run = functools.partial(kernel, wait=ctx.fused == "on") if ctx.fused != "off" else kernel.function
+        found = run(kernels.flat(grad, channel_dim), kernels.flat(x, channel_dim), c0, c1)
+        grad_x = found[0].reshape(x.shape) if ctx.needs_input_grad[0] else None
+        if not tables:
+            return grad_x, None, None, None, None, None, None, None, None, None, None
+        sums = lookup.sum_by_piece(found[1].reshape(2, -1), found[2].reshape(-1), c0.numel())
+        grad_c0 = sums[0].view(c0.shape) if ctx.needs_input_grad[1] else None
+        grad_c1 = sums[1].view(c1.shape) if ctx.needs_input_grad[2] else None
+        return grad_x, grad_c0, grad_c1, None, None, None, None, None, None, None, None
+
+
+class CapturedLookup(torch.autograd.Function):
+    """:func:`lookup` with :func:`lookup_backward` as its backward, for graphs torch.compile
+    captures: dynamo traces both into the graph, and inductor fuses each into one loop (autograd's
+    own backward of the gathers would be ATen's serial scatter, outside any loop)."""
+
+    @staticmethod
+    def forward(ctx, x, c0, c1, lo, hi, mode, slope, closed, masked, channel_dim):  # type: ignore[override]
+        ctx.spec = (lo, hi, mode, slope, closed, masked, channel_dim)
+        ctx.save_for_backward(x, c0, c1)
+        return lookup.lookup(x, c0, c1, lo, hi, mode, slope, closed, masked, channel_dim)
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[override]
+        x, c0, c1 = ctx.saved_tensors
+        tables = ctx.needs_input_grad[1] or ctx.needs_input_grad[2]
+        found = lookup.lookup_backward(grad, x, c0, c1, *ctx.spec, tables)
+        grad_c0, grad_c1 = found[1:] if tables else (None, None)
+        return found[0], grad_c0, grad_c1, None, None, None, None, None, None, None
+
+
+def _differentiable_backward(ctx: Any, x: Tensor, c0: Tensor, c1: Tensor, grad: Tensor) -> tuple:
+    """The gradients as differentiable functions of x, the tables and ``grad`` (for double
+    backward): autograd through :func:`lookup`, whose values equal the kernels'."""
+    lo, hi, mode, slope, closed, masked, channel_dim = ctx.spec
+    needs = ctx.needs_input_grad[:3]
+    with torch.enable_grad():
+        given = zip((x, c0, c1), needs, strict=True)
+        inputs = [t if t.requires_grad else t.detach().requires_grad_(need) for t, need in given]
+        out = lookup.lookup(inputs[0], inputs[1], inputs[2], lo, hi, mode, slope, closed, masked, channel_dim)
+        wanted = [t for t, need in zip(inputs, needs, strict=True) if need]
+        found = iter(torch.autograd.grad(out, wanted, grad, create_graph=True, allow_unused=True))
+    grads = [next(found) if need else None for need in needs]
+    grads = [torch.zeros_like(t) if n and g is None else g for t, g, n in zip(inputs, grads, needs, strict=True)]
+    return (*grads, None, None, None, None, None, None, None, None)
