@@ -395,6 +395,26 @@ def test_node_flow_matches_autograd_through_the_closed_form(zero_boundary, scale
     assert torch.autograd.gradcheck(lambda t: NodeFlow.apply(*field(t), nodes[:, ::8], 1.0, zero_boundary), (theta,))
 
 
+def test_node_flow_steps_carry_only_the_lanes_still_moving():
+    """Lanes whose time is spent leave the later steps, whose partials cover exactly the rest."""
+    from actlang.cpab import integrate as closed
+    from actlang.cpab.nodes import flow_with_partials
+
+    cells = 8
+    basis = tessellation.basis(cells, True)
+    theta = np.random.default_rng(12).normal(0, 3.0, (2, basis.shape[1]))
+    pairs = (theta @ basis.T).reshape(2, cells, 2)
+    nodes = np.broadcast_to(np.linspace(0.0, 1.0, 257), (2, 257))
+    psi, _, steps = flow_with_partials(nodes, pairs[..., 0], pairs[..., 1], 1.0, True)
+    sizes = [len(step[0]) for step in steps]
+    assert len(steps) >= 3 and sizes[0] == 2 * 257 and sizes[-1] < sizes[0] and sizes == sorted(sizes, reverse=True)
+    for lanes, cell, *partials in steps:
+        assert np.all(cell // cells == lanes // 257)  # each lane reads its own row's cells
+        assert all(len(p) == len(lanes) for p in partials)
+    want, _ = closed.integrate(torch.from_numpy(nodes.copy()), *torch.from_numpy(pairs).unbind(-1), 1.0, True)
+    np.testing.assert_allclose(psi, want.numpy(), rtol=1e-13, atol=1e-13)
+
+
 def test_ditac_under_torch_compile_matches_eager_on_large_inputs():
     from actlang.cpab.module import DiTAC
 
