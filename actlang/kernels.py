@@ -145,8 +145,8 @@ def prepare(calls: list[tuple[Kernel, tuple[torch.Tensor, ...]]], wait: bool) ->
                 kernel.logged.add(key)
                 kernel.log_compiling(key)
             continue
-        if key in kernel.failed:
-            return False
+        if key in kernel.failed and not wait:
+            return False  # fuse=True (wait) tries again: the user asked for the kernel
         spec = kernel_cache.describe(kernel.name, kernel.recipe, args, kernel.like)
         runner = kernel_cache.load(spec, device_index(args[0]))
         if runner is not None:

@@ -88,9 +88,11 @@ def test_a_dead_builders_lock_is_taken_over(tmp_path) -> None:
     assert not kernel_cache._take(lock)  # held by a live process (this one)
 
 
-def test_a_failed_build_warns_once_and_stays_unfused(monkeypatch, tmp_path) -> None:
+def _fail_value_kernel(text: str, monkeypatch, tmp_path) -> torch.nn.Module:
+    """``text`` compiled with ``auto`` in a cache where its value kernel's build failed (a
+    marker file); a background build request fails the test."""
     monkeypatch.setenv("ACTLANG_CACHE_DIR", str(tmp_path))
-    module = actlang.compile(PLAIN)
+    module = actlang.compile(text)
     found = inductor.plan(module.program)
     flat = found.flatten(torch.randn(BIG))
     recipe = ("actlang.compiler.loading:generated_function", (found.codes["value"].text, "value"))
@@ -99,13 +101,36 @@ def test_a_failed_build_warns_once_and_stays_unfused(monkeypatch, tmp_path) -> N
     marker.parent.mkdir(parents=True)
     marker.write_text("CppCompileError: simulated")
     monkeypatch.setattr(kernel_cache, "request", lambda k: pytest.fail("a failed kernel was rebuilt"))
+    return module
+
+
+# Compiled programs are shared by every module of one expression (in-memory kernel state
+# included), so the tests that make builds fail use expressions of their own.
+def test_a_failed_build_warns_once_and_stays_unfused(monkeypatch, tmp_path) -> None:
+    text = "softsign(x) * x + x"
+    module = _fail_value_kernel(text, monkeypatch, tmp_path)
     x = torch.randn(BIG)
     with torch.no_grad(), pytest.warns(inductor.FusionWarning, match="simulated"):
         y = module(x)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("error", inductor.FusionWarning)
         module(x)
-    torch.testing.assert_close(y, actlang.compile(PLAIN, fuse=False)(x))
+    torch.testing.assert_close(y, actlang.compile(text, fuse=False)(x))
+
+
+def test_fuse_true_tries_again_where_a_background_build_failed(monkeypatch, tmp_path) -> None:
+    """After ``auto``'s background build failed, ``fuse=True`` on the same expression builds the
+    kernel now (the user asked for it) instead of silently running unfused."""
+    text = "softsign(x) * x + 2 * x"
+    x = torch.randn(BIG)
+    with torch.no_grad(), pytest.warns(inductor.FusionWarning, match="simulated"):
+        _fail_value_kernel(text, monkeypatch, tmp_path)(x)
+    builds = []
+    monkeypatch.setattr(kernel_cache, "build_many", lambda specs: builds.append(specs) or ["CppCompileError: again"])
+    with torch.no_grad(), pytest.warns(inductor.FusionWarning, match="again"):
+        y = actlang.compile(text, fuse=True)(x)
+    assert [[spec.name for spec in specs] for specs in builds] == [["value"]]
+    torch.testing.assert_close(y, actlang.compile(text, fuse=False)(x))
 
 
 SECOND_PROCESS = """
