@@ -12,6 +12,7 @@ with one :class:`FusionWarning` (same values, only slower).
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -38,10 +39,16 @@ class FusionWarning(ActlangWarning):
 
 def cpp_compiler() -> str | None:
     """The C++ compiler inductor would use on the CPU (``$CXX``, else g++/clang++/c++), or None."""
-    chosen = os.environ.get("CXX")
+    return _find_compiler(os.environ.get("CXX"), os.environ.get("PATH", os.defpath))
+
+
+@functools.lru_cache(maxsize=8)
+def _find_compiler(chosen: str | None, path: str) -> str | None:
+    """:func:`cpp_compiler` for one ``$CXX`` and ``$PATH``: a search of PATH took half of a small
+    fused call's time (every call asks whether a compiler exists)."""
     if chosen:
-        return shutil.which(chosen)
-    return shutil.which("g++") or shutil.which("clang++") or shutil.which("c++")
+        return shutil.which(chosen, path=path)
+    return shutil.which("g++", path=path) or shutil.which("clang++", path=path) or shutil.which("c++", path=path)
 
 
 def has_triton() -> bool:
@@ -111,6 +118,7 @@ class Kernel:
         self.pending: set[tuple] = set()  # keys whose kernels are being built in the background
         self.failed: set[tuple] = set()  # keys whose background build failed (warned once)
         self.logged: set[tuple] = set()  # keys already logged while tests run the functions uncompiled
+        self.absent: set[tuple] = set()  # keys :meth:`built` found neither loaded nor on disk
 
     def key(self, args: tuple[torch.Tensor, ...]) -> tuple:
         """(dtype, device kind, x's rank, the fixed shapes): what one kernel file serves."""
@@ -126,6 +134,18 @@ class Kernel:
             # Exported kernels assume contiguous arguments (autograd's g may be an expanded view).
             out = runner.run([a.contiguous() for a in args])
         return out[0] if self.single else tuple(out)
+
+    def built(self, args: tuple[torch.Tensor, ...]) -> bool:
+        """Whether the kernel for ``args`` is loaded or on disk (loaded now), without building it."""
+        key = self.key(args)
+        if key not in self.runners and key not in self.absent and BACKEND != "eager":
+            spec = kernel_cache.describe(self.name, self.recipe, args, self.like)
+            runner = kernel_cache.load(spec, device_index(args[0]))
+            if runner is None:
+                self.absent.add(key)  # looked once: a build in this process fills ``runners``
+            else:
+                self.runners[key] = runner
+        return key in self.runners and not callable(self.runners[key])
 
     def log_compiling(self, key: tuple, how: str = "") -> None:
         log.info("compiling %s (%s, %s) with TorchInductor%s", self.label, key[0], key[1], how)

@@ -124,9 +124,45 @@ def test_gradcheck_and_double_backward_through_the_kernels(eager_backend) -> Non
 def test_auto_runs_small_inputs_without_kernels(eager_backend) -> None:
     module = build(DiTAC, {"a": -3.0, "b": 3.0}, fusion="auto")
     run(module, torch.randn(kernels.MIN_NUMEL - 1, dtype=torch.float64), 1.0)
-    assert eager_backend == []
+    assert eager_backend == []  # the eager backend builds nothing, so nothing is built yet
     run(module, torch.randn(kernels.MIN_NUMEL, dtype=torch.float64), 1.0)
     assert len(eager_backend) == 2  # forward and backward
+
+
+def test_auto_runs_mid_sized_inputs_through_kernels_built_already(monkeypatch) -> None:
+    """From lookup_autograd.MIN_NUMEL inputs on ``auto`` uses a kernel that is built, but only
+    kernels.MIN_NUMEL inputs and more ask for a build."""
+    monkeypatch.setattr(kernels, "prepare", lambda calls, wait: pytest.fail("a build was requested"))
+    module = build(DiTAC, {"a": -3.0, "b": 3.0}, fusion="auto")
+    forward = lookup_autograd.compiled((-3.0, 3.0, 1, 0.0, False, False))[0]
+    asked = []
+    monkeypatch.setattr(type(forward), "built", lambda self, args: asked.append(args[0].numel()) or False)
+    x = torch.randn(lookup_autograd.MIN_NUMEL - 1, dtype=torch.float64)
+    with torch.no_grad():
+        module(x)
+        module(torch.randn(lookup_autograd.MIN_NUMEL, dtype=torch.float64))
+    assert asked == [lookup_autograd.MIN_NUMEL]
+    monkeypatch.setattr(type(forward), "built", lambda self, args: True)
+    ran = []
+    run_plain = lambda self, *a, wait=True: ran.append(self.name) or self.function(*a)
+    monkeypatch.setattr(type(forward), "__call__", run_plain)
+    with torch.no_grad():
+        y = module(torch.randn(lookup_autograd.MIN_NUMEL, dtype=torch.float64))
+    assert ran == ["lookup_forward"] and y.shape == (lookup_autograd.MIN_NUMEL,)
+
+
+def test_inference_runs_the_forward_kernel_without_an_autograd_node(eager_backend) -> None:
+    """no_grad (and inputs needing no gradient) call the forward kernel directly: same values as
+    the training path, no graph."""
+    module = build(DiTAC, {"a": -3.0, "b": 3.0}, fusion="on")
+    x = torch.randn(4, 300, dtype=torch.float64)
+    trained = module(x)
+    assert trained.grad_fn is not None  # θ wants a gradient
+    with torch.no_grad():
+        inferred = module(x)
+    assert inferred.grad_fn is None
+    torch.testing.assert_close(inferred, trained.detach(), rtol=0, atol=0)
+    assert [s for s in eager_backend if "forward kernel" in s] == [eager_backend[0]] * 2
 
 
 def test_fuse_option_reaches_the_ditac_site(eager_backend) -> None:
