@@ -166,6 +166,7 @@ PLAIN_KEYS = {
     "compiler/program.py:program": "a tree (exact equality: signs of zero compare), a bool, an int",
     "compiler/buffers.py:_accepts_out": "a path and an int",
     "exact.py:keyed": "the exact key itself (exact_cache)",
+    "kernels.py:_find_compiler": "two strings ($CXX and $PATH)",
 }
 
 
