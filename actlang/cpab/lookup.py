@@ -176,22 +176,23 @@ def lookup_backward(
     closed: bool, masked: bool, channel_dim: int, tables: bool,
 ) -> tuple[Tensor, ...]:
     """The gradients of :func:`lookup` for the output gradient ``grad``: ``(∂x,)``, and with
-    ``tables`` also ``(∂c0, ∂c1)``, summed inside the traced code: the form for graphs
-    ``torch.compile`` captures, where inductor turns the sums into atomic adds in the same loop.
+    ``tables`` also ``(∂c0, ∂c1)``: the form for graphs ``torch.compile`` captures, where
+    inductor fuses the weights into one loop and leaves :func:`sum_by_piece`'s scatter-add to
+    ATen (the same sums as ``index_put`` with accumulate, which inductor makes one atomic add per
+    input and table in the loop: 3× slower on CPU).
     """
     grad_x, weight, k = input_gradient(grad, x, c0, c1, lo, hi, mode, slope, closed, masked, channel_dim)
     if not tables:
         return (grad_x,)
     index = k.reshape(-1).to(torch.int64)
-    sums = [weight.reshape(-1), (weight * x).reshape(-1)]
-    zeros = [torch.zeros_like(c0).reshape(-1), torch.zeros_like(c1).reshape(-1)]
-    if torch.compiler.is_compiling():
-        # TorchInductor lowers index_put with accumulate to atomic adds inside the same loop
-        # (scatter_add would leave the loop for ATen's serial scatter_reduce).
-        found = [z.index_put_((index,), v, accumulate=True) for z, v in zip(zeros, sums, strict=True)]
-    else:
-        found = [z.scatter_add_(0, index, v) for z, v in zip(zeros, sums, strict=True)]
-    return grad_x, found[0].view(c0.shape), found[1].view(c1.shape)
+    sums = sum_by_piece(torch.stack([weight, weight * x]).reshape(2, -1), index, c0.numel(), TRACED_THREADS)
+    return grad_x, sums[0].view(c0.shape), sums[1].view(c1.shape)
+
+
+# The thread count sum_by_piece plans for in traced graphs, which cannot ask torch for it (dynamo
+# breaks the graph at torch.get_num_threads); more rows than threads cost little (a few
+# thousand-entry tables more to add).
+TRACED_THREADS = 8
 
 
 def lookup_weights(
@@ -205,15 +206,16 @@ def lookup_weights(
     return grad_x, torch.stack([weight, weight * x]), k.to(torch.int64)
 
 
-def sum_by_piece(weights: Tensor, index: Tensor, bins: int) -> Tensor:
+def sum_by_piece(weights: Tensor, index: Tensor, bins: int, threads: int | None = None) -> Tensor:
     """``[2, bins]``: ``weights`` ``[2, N]`` summed by ``index`` ``[N]`` (int64, in ``[0, bins)``).
 
     The inputs are cut into rows that ATen's scatter-add reduces in parallel, each into its own
-    partial table (no atomics, no two threads writing one bin), and the partial tables are summed:
-    ``rows`` is four per thread, fewer where the partial tables would outgrow a quarter of the data.
+    partial table (no atomics, no two threads writing one bin; the same sums bit for bit from run
+    to run), and the partial tables are summed: four rows per thread (``threads``, default
+    torch's), fewer where the partial tables would outgrow a quarter of the data.
     """
     total = index.numel()
-    rows = max(1, min(4 * torch.get_num_threads(), total // (4 * bins)))
+    rows = max(1, min(4 * (threads or torch.get_num_threads()), total // (4 * bins)))
     width = total // rows
     main = rows * width
     partial = weights.new_zeros(2, rows, bins)
