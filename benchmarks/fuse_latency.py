@@ -74,8 +74,11 @@ def row(expression: str, label: str, found: dict) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("expressions", nargs="*", default=EXPRESSIONS)
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        epilog="An expression that starts with '-' goes after '--': fuse_latency.py -- '-x*sigmoid(x)'",
+    )
+    parser.add_argument("expressions", nargs="*", default=EXPRESSIONS, help="actlang expressions (default: two)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     header = ["expression", "process", "import torch + actlang (s)", "first step (s)", "second step (ms)"]
