@@ -240,6 +240,17 @@ def main() -> None:
             other.wait()
 
 
+def _selected(texts: list[str], wanted: list[str]) -> list[str]:
+    """The benchmark expressions named in ``wanted`` (a learned one with or without its ``where``
+    clause); an unknown name is an error that lists the known ones."""
+    chosen = [t for t in texts if t in wanted or t.split(" where ")[0] in wanted]
+    known = set(texts) | {t.split(" where ")[0] for t in texts}
+    unknown = [w for w in wanted if w not in known]
+    if unknown:
+        raise SystemExit(f"--only: unknown expression(s) {unknown}; known: {[t.split(' where ')[0] for t in texts]}")
+    return chosen
+
+
 def run(args: argparse.Namespace) -> None:
     warnings.filterwarnings("ignore")
     torch.set_num_threads(args.threads)
@@ -250,7 +261,7 @@ def run(args: argparse.Namespace) -> None:
     if args.quick:
         texts, args.repeats = texts[:1] + texts[-1:], 3
     if args.only:
-        texts = [t for t in texts if t in args.only]
+        texts = _selected(texts, args.only)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.size} float32 values, "
           f"median of {args.repeats}{', one other busy process' if args.contention else ''}\n")  # fmt: skip
     print("| expression | variant | fwd ms | fwd+bwd ms | fwd+bwd / eager | fwd+bwd / eager+tc | "
