@@ -139,13 +139,19 @@ class Kernel:
         """Whether the kernel for ``args`` is loaded or on disk (loaded now), without building it."""
         key = self.key(args)
         if key not in self.runners and key not in self.absent and BACKEND != "eager":
-            spec = kernel_cache.describe(self.name, self.recipe, args, self.like)
-            runner = kernel_cache.load(spec, device_index(args[0]))
-            if runner is None:
+            self.from_disk(key, args)
+            if key not in self.runners:
                 self.absent.add(key)  # looked once: a build in this process fills ``runners``
-            else:
-                self.runners[key] = runner
         return key in self.runners and not callable(self.runners[key])
+
+    def from_disk(self, key: tuple, args: tuple[torch.Tensor, ...]) -> kernel_cache.Kernel:
+        """Load the kernel file for ``args`` into ``runners[key]`` if it exists; returns its
+        description (what a build of it needs)."""
+        spec = kernel_cache.describe(self.name, self.recipe, args, self.like)
+        runner = kernel_cache.load(spec, device_index(args[0]))
+        if runner is not None:
+            self.runners[key] = runner
+        return spec
 
     def log_compiling(self, key: tuple, how: str = "") -> None:
         log.info("compiling %s (%s, %s) with TorchInductor%s", self.label, key[0], key[1], how)
@@ -167,11 +173,10 @@ def prepare(calls: list[tuple[Kernel, tuple[torch.Tensor, ...]]], wait: bool) ->
             continue
         if key in kernel.failed and not wait:
             return False  # fuse=True (wait) tries again: the user asked for the kernel
-        spec = kernel_cache.describe(kernel.name, kernel.recipe, args, kernel.like)
-        runner = kernel_cache.load(spec, device_index(args[0]))
-        if runner is not None:
-            kernel.runners[key] = runner
-        elif wait:
+        spec = kernel.from_disk(key, args)
+        if key in kernel.runners:
+            continue
+        if wait:
             missing.append((kernel, key, spec))
         else:
             _build_later(kernel, key, spec)

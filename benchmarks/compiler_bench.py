@@ -243,12 +243,11 @@ def main() -> None:
 def _selected(texts: list[str], wanted: list[str]) -> list[str]:
     """The benchmark expressions named in ``wanted`` (a learned one with or without its ``where``
     clause); an unknown name is an error that lists the known ones."""
-    chosen = [t for t in texts if t in wanted or t.split(" where ")[0] in wanted]
-    known = set(texts) | {t.split(" where ")[0] for t in texts}
-    unknown = [w for w in wanted if w not in known]
+    short = {t: t.split(" where ")[0] for t in texts}
+    unknown = [w for w in wanted if w not in short and w not in short.values()]
     if unknown:
-        raise SystemExit(f"--only: unknown expression(s) {unknown}; known: {[t.split(' where ')[0] for t in texts]}")
-    return chosen
+        raise SystemExit(f"--only: unknown expression(s) {unknown}; known: {list(short.values())}")
+    return [t for t in texts if t in wanted or short[t] in wanted]
 
 
 def run(args: argparse.Namespace) -> None:

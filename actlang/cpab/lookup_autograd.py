@@ -40,7 +40,7 @@ def fuses(x: Tensor, fusion: str, c0: Tensor, c1: Tensor, spec: tuple) -> bool:
     if not kernels.available(x.device, fusion):
         return False
     if fusion == "auto" and x.numel() < kernels.MIN_NUMEL:
-        return compiled(spec[:6])[0].built((kernels.flat(x, spec[6] if c0.dim() == 2 else None), c0, c1))
+        return compiled(spec[:6])[0].built((_flat(x, c0, spec[6]), c0, c1))
     return True
 
 
@@ -48,9 +48,20 @@ def run_forward(x: Tensor, c0: Tensor, c1: Tensor, spec: tuple, fused: str) -> T
     """:func:`lookup.lookup` of ``x`` (``spec = (lo, hi, mode, slope, closed, masked,
     channel_dim)``) through the forward kernel (``fused`` ``"on"``/``"auto"``) or its function
     in eager torch (``"off"``); without autograd: :class:`LookupFunction` and inference both call it."""
-    kernel = compiled(spec[:6])[0]
-    run = functools.partial(kernel, wait=fused == "on") if fused != "off" else kernel.function
-    return run(kernels.flat(x, spec[6] if c0.dim() == 2 else None), c0, c1).reshape(x.shape)
+    run = _runner(compiled(spec[:6])[0], fused)
+    return run(_flat(x, c0, spec[6]), c0, c1).reshape(x.shape)
+
+
+def _runner(kernel: kernels.Kernel, fused: str) -> Any:
+    """How to call ``kernel`` in the mode ``fused``: compiled, waiting for a build (``"on"``) or
+    not (``"auto"``), or its function in eager torch (``"off"``)."""
+    return functools.partial(kernel, wait=fused == "on") if fused != "off" else kernel.function
+
+
+def _flat(x: Tensor, c0: Tensor, channel_dim: int) -> Tensor:
+    """x as the kernels take it: channels along ``channel_dim`` where the tables have one row
+    per channel (:func:`actlang.kernels.flat`)."""
+    return kernels.flat(x, channel_dim if c0.dim() == 2 else None)
 
 
 _KERNELS: dict[tuple, tuple[kernels.Kernel, kernels.Kernel, kernels.Kernel]] = {}
@@ -98,11 +109,9 @@ class LookupFunction(torch.autograd.Function):
         x, c0, c1 = ctx.saved_tensors
         if torch.is_grad_enabled():  # create_graph: differentiate the plain ops, graph kept
             return _differentiable_backward(ctx, x, c0, c1, grad)
-        channel_dim = ctx.spec[6] if c0.dim() == 2 else None
         tables = ctx.needs_input_grad[1] or ctx.needs_input_grad[2]
-        kernel = compiled(ctx.spec[:6])[2 if tables else 1]
-        run = functools.partial(kernel, wait=ctx.fused == "on") if ctx.fused != "off" else kernel.function
-        found = run(kernels.flat(grad, channel_dim), kernels.flat(x, channel_dim), c0, c1)
+        run = _runner(compiled(ctx.spec[:6])[2 if tables else 1], ctx.fused)
+        found = run(_flat(grad, c0, ctx.spec[6]), _flat(x, c0, ctx.spec[6]), c0, c1)
         grad_x = found[0].reshape(x.shape) if ctx.needs_input_grad[0] else None
         if not tables:
             return grad_x, None, None, None, None, None, None, None, None, None, None
