@@ -59,6 +59,8 @@ class Kernel:
     ``maker(*args)`` returns it (``args`` JSON data). ``shapes``: each argument's shape, None for
     those shaped like x (dynamic sizes; x is 1-D, or ``(outer, channels, inner)`` when ``rank`` is
     3). ``origin``: a hash of the maker's module source, so that edited code cannot match.
+    ``arg_dtypes``: each argument's dtype where one differs from x's (DiTAC's packed int64 tables);
+    empty where all are x's.
     """
 
     name: str
@@ -69,11 +71,14 @@ class Kernel:
     channels: int
     shapes: tuple[tuple[int, ...] | None, ...]
     origin: str = ""
+    arg_dtypes: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
-        """Hash of everything the compiled file depends on."""
-        identity = {**asdict(self), "torch": torch.__version__, "format": FORMAT, "target": _target(self.device)}
+        """Hash of everything the compiled file depends on (``arg_dtypes`` only where given, so
+        that the files of kernels without them keep their names)."""
+        fields = {name: value for name, value in asdict(self).items() if name != "arg_dtypes" or value}
+        identity = {**fields, "torch": torch.__version__, "format": FORMAT, "target": _target(self.device)}
         return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:32]
 
     def function(self) -> Any:
@@ -88,7 +93,8 @@ class Kernel:
         fields = json.loads(text)
         entry, args = fields["recipe"]
         shapes = tuple(None if s is None else tuple(s) for s in fields["shapes"])
-        return Kernel(**{**fields, "recipe": (entry, tuple(args)), "shapes": shapes})
+        extra = {"arg_dtypes": tuple(fields.get("arg_dtypes", ()))}
+        return Kernel(**{**fields, "recipe": (entry, tuple(args)), "shapes": shapes, **extra})
 
 
 def make(recipe: tuple[str, tuple[Any, ...]]) -> Any:
@@ -105,7 +111,9 @@ def describe(name: str, recipe: tuple[str, tuple[Any, ...]], args: tuple[torch.T
     shapes = tuple(None if i < like else tuple(a.shape) for i, a in enumerate(args))
     dtype = str(x.dtype).removeprefix("torch.")
     channels = x.shape[1] if x.dim() == 3 else 0
-    return Kernel(name, recipe, dtype, x.device.type, x.dim(), channels, shapes, _origin(recipe[0]))
+    dtypes = tuple(str(a.dtype).removeprefix("torch.") for a in args)
+    given = dtypes if any(d != dtype for d in dtypes) else ()
+    return Kernel(name, recipe, dtype, x.device.type, x.dim(), channels, shapes, _origin(recipe[0]), given)
 
 
 def cache_dir() -> Path:
@@ -327,8 +335,13 @@ def _examples(kernel: Kernel) -> tuple[tuple[torch.Tensor, ...], tuple[Any, ...]
     else:
         shape, sizes = (EXAMPLE_SIZE,), {0: Dim("n", min=1)}
     examples, dynamic = [], []
-    for fixed in kernel.shapes:
-        examples.append(torch.randn(shape if fixed is None else fixed, dtype=dtype, device=kernel.device))
+    dtypes = [getattr(torch, d) for d in kernel.arg_dtypes] or [dtype] * len(kernel.shapes)
+    for fixed, kind in zip(kernel.shapes, dtypes, strict=True):
+        size = shape if fixed is None else fixed
+        if kind.is_floating_point:
+            examples.append(torch.randn(size, dtype=kind, device=kernel.device))
+        else:
+            examples.append(torch.randint(-(1 << 30), 1 << 30, size, dtype=kind, device=kernel.device))
         dynamic.append(sizes if fixed is None else None)
     return tuple(examples), tuple(dynamic)
 

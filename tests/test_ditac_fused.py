@@ -340,3 +340,34 @@ def test_torch_compile_with_dynamic_shapes_matches_eager(channels) -> None:
         want = torch.autograd.grad(module(x).pow(2).sum(), [x, module.ditac_0.theta])
         for a, b in zip(got, want, strict=True):
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+
+
+SPECIAL = [0.0, -0.0, 1.0, -1.5, 1e-45, -1e-45, 3.4e38, float("inf"), float("-inf"), float("nan")]
+
+
+@pytest.mark.parametrize("shape", [(len(SPECIAL),), (2, len(SPECIAL))])
+def test_packed_tables_give_back_both_values_bit_for_bit(shape) -> None:
+    """float32 tables packed into int64 (one gather per input) unpack to the same bits, signed
+    zeros, subnormals and NaN included; other dtypes are stacked."""
+    first = torch.tensor(SPECIAL, dtype=torch.float32).expand(shape)
+    second = first.flip(-1) * -1
+    packed = lk.pack(first, second)
+    assert packed.dtype == torch.int64 and packed.shape == first.shape
+    index = torch.arange(first.numel(), dtype=torch.int32).flip(0).reshape(shape)
+    for got, want in zip(lk.pieces_at(packed, index), (first, second), strict=True):
+        assert torch.equal(got.view(torch.int32), lk.gather(want, index).view(torch.int32))
+    doubled = lk.pack(first.double(), second.double())
+    assert doubled.shape == (2, *shape) and torch.equal(doubled[1].view(torch.int64), second.double().view(torch.int64))
+
+
+def test_packed_weights_sum_as_the_stacked_ones() -> None:
+    """``sum_by_piece`` of packed float32 pairs (one complex64 add per input) equals the sums of
+    the stacked pairs exactly, on a left-over tail too."""
+    gen = torch.Generator().manual_seed(5)
+    bins, size = 37, 4 * 37 * 8 + 5
+    weights = torch.randn(2, size, generator=gen)
+    index = torch.randint(0, bins, (size,), generator=gen)
+    stacked = lk.sum_by_piece(weights, index, bins, threads=2)
+    packed = lk.sum_by_piece(lk.pack(weights[0], weights[1]), index, bins, threads=2)
+    assert torch.equal(packed, stacked)
+    assert torch.allclose(stacked[1], torch.zeros(bins).index_add_(0, index, weights[1]), atol=1e-5)

@@ -38,7 +38,8 @@ def _kernel(text: str = "def value(x):\n    return x * 2\n", **changes) -> kerne
 @pytest.mark.parametrize(
     "change",
     [{"text": "def value(x):\n    return x * 3\n"}, {"dtype": "float64"}, {"shapes": (None, ())},
-     {"channels": 4, "rank": 3}, {"name": "forward"}, {"origin": "edited"}, {"device": "meta"}],
+     {"channels": 4, "rank": 3}, {"name": "forward"}, {"origin": "edited"}, {"device": "meta"},
+     {"arg_dtypes": ("float32", "int64")}],
 )  # fmt: skip
 def test_the_key_covers_what_the_code_depends_on(change) -> None:
     assert _kernel(**change).key != _kernel().key
@@ -46,9 +47,23 @@ def test_the_key_covers_what_the_code_depends_on(change) -> None:
 
 
 def test_a_kernel_travels_as_json() -> None:
-    kernel = _kernel(shapes=(None, (3,), ()), rank=3, channels=3)
-    assert kernel_cache.Kernel.from_json(kernel.to_json()) == kernel
-    assert kernel.function()(torch.ones(2)).tolist() == [2.0, 2.0]
+    for kernel in (_kernel(shapes=(None, (3,), ()), rank=3, channels=3), _kernel(arg_dtypes=("float32",))):
+        assert kernel_cache.Kernel.from_json(kernel.to_json()) == kernel
+    assert _kernel().function()(torch.ones(2)).tolist() == [2.0, 2.0]
+
+
+def test_arguments_of_other_dtypes_are_described_and_given_as_examples() -> None:
+    """A kernel whose arguments are all of x's dtype has no ``arg_dtypes`` (its file name is what
+    it was before the field existed); DiTAC's packed int64 tables are named, and exported with
+    int64 examples."""
+    x = torch.ones(4)
+    same = kernel_cache.describe("value", _kernel().recipe, (x, torch.ones(3)), 1)
+    assert same.arg_dtypes == ()
+    assert "arg_dtypes" not in same.to_json() or '"arg_dtypes": []' in same.to_json()
+    mixed = kernel_cache.describe("value", _kernel().recipe, (x, torch.ones(3, dtype=torch.int64)), 1)
+    assert mixed.arg_dtypes == ("float32", "int64") and mixed.key != same.key
+    examples, _ = kernel_cache._examples(mixed)
+    assert [e.dtype for e in examples] == [torch.float32, torch.int64]
 
 
 def test_the_key_covers_torch_and_the_format(monkeypatch) -> None:

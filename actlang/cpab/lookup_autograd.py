@@ -40,16 +40,18 @@ def fuses(x: Tensor, fusion: str, c0: Tensor, c1: Tensor, spec: tuple) -> bool:
     if not kernels.available(x.device, fusion):
         return False
     if fusion == "auto" and x.numel() < kernels.MIN_NUMEL:
-        return compiled(spec[:6])[0].built((_flat(x, c0, spec[6]), c0, c1))
+        tables = lookup.pack(c0, c1)
+        return compiled(spec[:6])[0].built((_flat(x, tables, spec[6]), tables))
     return True
 
 
-def run_forward(x: Tensor, c0: Tensor, c1: Tensor, spec: tuple, fused: str) -> Tensor:
-    """:func:`lookup.lookup` of ``x`` (``spec = (lo, hi, mode, slope, closed, masked,
-    channel_dim)``) through the forward kernel (``fused`` ``"on"``/``"auto"``) or its function
-    in eager torch (``"off"``); without autograd: :class:`LookupFunction` and inference both call it."""
+def run_forward(x: Tensor, tables: Tensor, spec: tuple, fused: str) -> Tensor:
+    """:func:`lookup.lookup` of ``x`` (``tables``: ``lookup.pack(c0, c1)``; ``spec = (lo, hi, mode,
+    slope, closed, masked, channel_dim)``) through the forward kernel (``fused`` ``"on"``/``"auto"``)
+    or its function in eager torch (``"off"``); without autograd: :class:`LookupFunction` and
+    inference both call it."""
     run = _runner(compiled(spec[:6])[0], fused)
-    return run(_flat(x, c0, spec[6]), c0, c1).reshape(x.shape)
+    return run(_flat(x, tables, spec[6]), tables).reshape(x.shape)
 
 
 def _runner(kernel: kernels.Kernel, fused: str) -> Any:
@@ -58,10 +60,11 @@ def _runner(kernel: kernels.Kernel, fused: str) -> Any:
     return functools.partial(kernel, wait=fused == "on") if fused != "off" else kernel.function
 
 
-def _flat(x: Tensor, c0: Tensor, channel_dim: int) -> Tensor:
-    """x as the kernels take it: channels along ``channel_dim`` where the tables have one row
-    per channel (:func:`actlang.kernels.flat`)."""
-    return kernels.flat(x, channel_dim if c0.dim() == 2 else None)
+def _flat(x: Tensor, tables: Tensor, channel_dim: int) -> Tensor:
+    """x as the kernels take it: channels along ``channel_dim`` where the tables (``c0``, or
+    :func:`lookup.pack`'s) have one row per channel (:func:`actlang.kernels.flat`)."""
+    per_channel = tables.dim() == (2 if tables.dtype == torch.int64 else 3)  # packed, or stacked [2, ...]
+    return kernels.flat(x, channel_dim if per_channel else None)
 
 
 _KERNELS: dict[tuple, tuple[kernels.Kernel, kernels.Kernel, kernels.Kernel]] = {}
@@ -88,8 +91,8 @@ def compiled(spec: tuple) -> tuple[kernels.Kernel, kernels.Kernel, kernels.Kerne
 
 
 class LookupFunction(torch.autograd.Function):
-    """:func:`lookup` with :func:`lookup.lookup_weights` and :func:`lookup.sum_by_piece` as its
-    backward; ``fused``: through the inductor kernels of :func:`compiled` (else the same functions
+    """:func:`lookup` with :func:`lookup.kernel_function`'s backward and :func:`lookup.sum_by_piece`
+    as its backward; ``fused``: through the inductor kernels of :func:`compiled` (else the same functions
     in eager torch).
 
     Saves only x and the small tables; backward finds the pieces again (a saved index would be one
@@ -102,7 +105,8 @@ class LookupFunction(torch.autograd.Function):
         ctx.spec = (lo, hi, mode, slope, closed, masked, channel_dim)
         ctx.fused = fused
         ctx.save_for_backward(x, c0, c1)  # x as given: double backward differentiates through it
-        return run_forward(x, c0, c1, ctx.spec, fused)
+        ctx.tables = lookup.pack(c0, c1)
+        return run_forward(x, ctx.tables, ctx.spec, fused)
 
     @staticmethod
     def backward(ctx, grad):  # type: ignore[override]
@@ -111,13 +115,13 @@ class LookupFunction(torch.autograd.Function):
             return _differentiable_backward(ctx, x, c0, c1, grad)
         tables = ctx.needs_input_grad[1] or ctx.needs_input_grad[2]
         run = _runner(compiled(ctx.spec[:6])[2 if tables else 1], ctx.fused)
-        found = run(_flat(grad, c0, ctx.spec[6]), _flat(x, c0, ctx.spec[6]), c0, c1)
+        found = run(_flat(grad, ctx.tables, ctx.spec[6]), _flat(x, ctx.tables, ctx.spec[6]), ctx.tables)
         grad_x = found[0].reshape(x.shape) if ctx.needs_input_grad[0] else None
         if not tables:
             return grad_x, None, None, None, None, None, None, None, None, None, None
-        sums = lookup.sum_by_piece(found[1].reshape(2, -1), found[2].reshape(-1), c0.numel())
-        grad_c0 = sums[0].view(c0.shape) if ctx.needs_input_grad[1] else None
-        grad_c1 = sums[1].view(c1.shape) if ctx.needs_input_grad[2] else None
+        sums = lookup.sum_by_piece(found[1], found[2], c0.numel())
+        grad_c0 = sums[0].reshape(c0.shape) if ctx.needs_input_grad[1] else None
+        grad_c1 = sums[1].reshape(c1.shape) if ctx.needs_input_grad[2] else None
         return grad_x, grad_c0, grad_c1, None, None, None, None, None, None, None, None
 
 

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from actlang.cpab import integrate as closed
 from actlang.cpab import tessellation
 from actlang.cpab.lookup import CPAB as MODE_CPAB
-from actlang.cpab.lookup import DITAC, GE_DITAC, INF_DITAC, L_DITAC, lookup, pieces
+from actlang.cpab.lookup import DITAC, GE_DITAC, INF_DITAC, L_DITAC, lookup, pack, pieces
 from actlang.cpab.lookup_autograd import CapturedLookup, LookupFunction, fuses, run_forward
 from actlang.cpab.nodes import NodeFlow
 from actlang.cpab.table import TablePieces, compiled_pieces
@@ -265,7 +265,7 @@ class CPABActivation(nn.Module):
         spec = (self.lo, self.hi, self.mode, self.slope, closed, masked, self.channel_dim)
         fused = self.fusion if fuses(x, self.fusion, c0, c1, spec) else "off"  # "auto": built in the background
         if not (torch.is_grad_enabled() and (x.requires_grad or c0.requires_grad)):
-            return run_forward(x, c0, c1, spec, fused)  # inference: no autograd node to build
+            return run_forward(x, pack(c0, c1), spec, fused)  # inference: no autograd node to build
         return LookupFunction.apply(x, c0, c1, *spec, fused)
 
     @torch.jit.unused
