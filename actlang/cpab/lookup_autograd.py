@@ -28,19 +28,18 @@ from actlang.cpab import lookup
 MIN_NUMEL = 1 << 10
 
 
-def fuses(x: Tensor, fusion: str, c0: Tensor, c1: Tensor, spec: tuple) -> bool:
-    """Whether :class:`LookupFunction` runs its inductor kernels for ``x`` (tables ``c0``, ``c1``,
-    ``spec = (lo, hi, mode, slope, closed, masked, channel_dim)``) with the ``fuse`` mode
-    ``fusion``: never for ``"off"``; always for ``"on"`` (an error without a compiler); for
-    ``"auto"``, where a compiler exists (else one :class:`actlang.kernels.FusionWarning`), from
-    :data:`actlang.kernels.MIN_NUMEL` inputs on, and from :data:`MIN_NUMEL` inputs on where the
-    forward kernel is built already."""
+def fuses(x: Tensor, fusion: str, tables: Tensor, spec: tuple) -> bool:
+    """Whether :class:`LookupFunction` runs its inductor kernels for ``x`` (``tables``:
+    ``lookup.pack(c0, c1)``; ``spec = (lo, hi, mode, slope, closed, masked, channel_dim)``) with the
+    ``fuse`` mode ``fusion``: never for ``"off"``; always for ``"on"`` (an error without a
+    compiler); for ``"auto"``, where a compiler exists (else one
+    :class:`actlang.kernels.FusionWarning`), from :data:`actlang.kernels.MIN_NUMEL` inputs on, and
+    from :data:`MIN_NUMEL` inputs on where the forward kernel is built already."""
     if fusion == "off" or (fusion == "auto" and x.numel() < MIN_NUMEL):
         return False
     if not kernels.available(x.device, fusion):
         return False
     if fusion == "auto" and x.numel() < kernels.MIN_NUMEL:
-        tables = lookup.pack(c0, c1)
         return compiled(spec[:6])[0].built((_flat(x, tables, spec[6]), tables))
     return True
 
@@ -101,28 +100,27 @@ class LookupFunction(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, c0, c1, lo, hi, mode, slope, closed, masked, channel_dim, fused="off"):  # type: ignore[override]
+    def forward(ctx, x, c0, c1, tables, lo, hi, mode, slope, closed, masked, channel_dim, fused="off"):  # type: ignore[override]
         ctx.spec = (lo, hi, mode, slope, closed, masked, channel_dim)
         ctx.fused = fused
-        ctx.save_for_backward(x, c0, c1)  # x as given: double backward differentiates through it
-        ctx.tables = lookup.pack(c0, c1)
-        return run_forward(x, ctx.tables, ctx.spec, fused)
+        ctx.save_for_backward(x, c0, c1, tables)  # x as given: double backward differentiates through it
+        return run_forward(x, tables, ctx.spec, fused)
 
     @staticmethod
     def backward(ctx, grad):  # type: ignore[override]
-        x, c0, c1 = ctx.saved_tensors
+        x, c0, c1, tables = ctx.saved_tensors
         if torch.is_grad_enabled():  # create_graph: differentiate the plain ops, graph kept
-            return _differentiable_backward(ctx, x, c0, c1, grad)
-        tables = ctx.needs_input_grad[1] or ctx.needs_input_grad[2]
-        run = _runner(compiled(ctx.spec[:6])[2 if tables else 1], ctx.fused)
-        found = run(_flat(grad, ctx.tables, ctx.spec[6]), _flat(x, ctx.tables, ctx.spec[6]), ctx.tables)
+            return (*_differentiable_backward(ctx, x, c0, c1, grad)[:3], *[None] * 9)
+        sums_wanted = ctx.needs_input_grad[1] or ctx.needs_input_grad[2]
+        run = _runner(compiled(ctx.spec[:6])[2 if sums_wanted else 1], ctx.fused)
+        found = run(_flat(grad, tables, ctx.spec[6]), _flat(x, tables, ctx.spec[6]), tables)
         grad_x = found[0].reshape(x.shape) if ctx.needs_input_grad[0] else None
-        if not tables:
-            return grad_x, None, None, None, None, None, None, None, None, None, None
+        if not sums_wanted:
+            return grad_x, *[None] * 11
         sums = lookup.sum_by_piece(found[1], found[2], c0.numel())
         grad_c0 = sums[0].reshape(c0.shape) if ctx.needs_input_grad[1] else None
         grad_c1 = sums[1].reshape(c1.shape) if ctx.needs_input_grad[2] else None
-        return grad_x, grad_c0, grad_c1, None, None, None, None, None, None, None, None
+        return grad_x, grad_c0, grad_c1, *[None] * 9
 
 
 class CapturedLookup(torch.autograd.Function):

@@ -261,26 +261,30 @@ class CPABActivation(nn.Module):
 
     @torch.jit.unused
     def _fast(self, x: Tensor, closed: bool, masked: bool) -> Tensor:
-        c0, c1 = self._cached_pieces(x)
+        c0, c1, tables = self._cached_pieces(x)
         spec = (self.lo, self.hi, self.mode, self.slope, closed, masked, self.channel_dim)
-        fused = self.fusion if fuses(x, self.fusion, c0, c1, spec) else "off"  # "auto": built in the background
+        fused = self.fusion if fuses(x, self.fusion, tables, spec) else "off"  # "auto": built in the background
         if not (torch.is_grad_enabled() and (x.requires_grad or c0.requires_grad)):
-            return run_forward(x, pack(c0, c1), spec, fused)  # inference: no autograd node to build
-        return LookupFunction.apply(x, c0, c1, *spec, fused)
+            return run_forward(x, tables, spec, fused)  # inference: no autograd node to build
+        return LookupFunction.apply(x, c0, c1, tables, *spec, fused)
 
     @torch.jit.unused
-    def _cached_pieces(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """Pieces, reused while θ is unchanged and no gradient w.r.t. θ is wanted (inference).
+    def _cached_pieces(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """``(c0, c1, pack(c0, c1))``, reused while θ is unchanged and no gradient w.r.t. θ is
+        wanted (inference): at batch 1 a model's activations are small, and the table, even
+        packed (four small ops), is a good part of a call.
 
         θ's version counter moves on every in-place update (optimizer steps, load_state_dict).
         """
         if (torch.is_grad_enabled() and self.theta.requires_grad) or torch.compiler.is_compiling():
-            return self._pieces(x.dtype)
+            c0, c1 = self._pieces(x.dtype)
+            return c0, c1, pack(c0.detach(), c1.detach())
         key = (self.theta._version, self.theta.data_ptr(), x.dtype, x.device)
         cached = self.__dict__.get("_pieces_cache")
         if cached is None or cached[0] != key:
             with torch.no_grad():
-                cached = (key, self._pieces(x.dtype))
+                c0, c1 = self._pieces(x.dtype)
+                cached = (key, (c0, c1, pack(c0, c1)))
             self.__dict__["_pieces_cache"] = cached
         return cached[1]
 
