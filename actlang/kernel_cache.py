@@ -13,15 +13,9 @@ depends on: the function's text, dtype, layout, device kind and capability (AVX2
 CPU, the compute capability on CUDA), torch's version and this module's format number. A stale
 file therefore cannot match. Writes go to a temporary name and are renamed into place, so a
 killed build leaves nothing half-written behind. Beside them, under ``plans/``, each fusable
-program's generated kernels and the cost model's verdicts (JSON, keyed by the program's source and
-a hash of actlang's own code), so that a later process needs no symbolic work to use them.
-
-Kernels are built by builder processes (``python -m actlang.kernel_cache``), which keep
-running if the requesting process exits, so the next process finds the file: :func:`build_many`
-runs them side by side and waits; :func:`request` queues one in the background (one at a time
-per process) and returns at once. A lock file (the builder's pid) keeps concurrent processes from building the same
-kernel twice; a dead builder's lock is taken over. A build that fails leaves a ``.failed`` file
-with the error, which :func:`failure` reports.
+program's plan (:mod:`actlang.kernel_plans`). Builder processes (:mod:`actlang.kernel_builder`) run
+:func:`build`; a build that fails leaves a ``.failed`` file with the error, which :func:`failure`
+reports.
 """
 
 from __future__ import annotations
@@ -31,13 +25,9 @@ import importlib
 import importlib.util
 import json
 import os
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -47,8 +37,6 @@ import torch
 FORMAT = 3  # bump when the files' contents or naming change (2: parallel loops; 3: no index asserts)
 EXAMPLE_SIZE = 1 << 20  # values of x in the example a kernel is exported with
 _loaded: dict[str, Any] = {}  # key -> runner, for this process
-_queue = ThreadPoolExecutor(max_workers=1, thread_name_prefix="actlang-kernel-build")
-_requested: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -193,122 +181,6 @@ def _remove_stale_partials(target: Path) -> None:
             pass
 
 
-def load_plan(identity: str) -> dict[str, Any] | None:
-    """What :func:`store_plan` stored for ``identity`` (a program's generated source) by this
-    version of actlang's code, or None."""
-    try:
-        return json.loads(_plan_path(identity).read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def store_plan(identity: str, plan: dict[str, Any]) -> None:
-    """Keep ``plan`` (JSON data) for ``identity``; silently nothing where the cache is not writable."""
-    path = _plan_path(identity)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, partial = tempfile.mkstemp(prefix=".plan-", suffix=".json", dir=path.parent)
-        with os.fdopen(handle, "w") as out:
-            json.dump(plan, out)
-        os.replace(partial, path)
-    except OSError:
-        return
-
-
-def _plan_path(identity: str) -> Path:
-    key = hashlib.sha256(f"{FORMAT}\n{_code_version()}\n{identity}".encode()).hexdigest()[:32]
-    return cache_dir().parent / "plans" / f"{key}.json"
-
-
-_code_hash: list[str] = []
-
-
-def _code_version() -> str:
-    """A hash of actlang's own source files: a plan made by other code (an edited derivative
-    rule, a new cost model) cannot match."""
-    if not _code_hash:
-        root = Path(__file__).resolve().parent
-        digest = hashlib.sha256()
-        for path in sorted(root.rglob("*.py")):
-            digest.update(path.relative_to(root).as_posix().encode())
-            digest.update(path.read_bytes())
-        _code_hash.append(digest.hexdigest())
-    return _code_hash[0]
-
-
-def request(kernel: Kernel) -> None:
-    """Build ``kernel`` in a background process unless its file exists, a build is under way
-    (here or in another live process) or it failed before. Returns at once."""
-    key = kernel.key
-    if key in _requested or path_of(kernel).exists() or failure(kernel) is not None:
-        return
-    _requested.add(key)
-    _queue.submit(_run_builder, kernel)
-
-
-def wait(timeout: float | None = None) -> None:
-    """Wait until this process's background builds have ended (before timing a module, say)."""
-    _queue.submit(lambda: None).result(timeout=timeout)
-
-
-def build_many(kernels: list[Kernel]) -> list[str | None]:
-    """Build ``kernels`` now, in builder processes side by side (up to one per CPU), and wait:
-    each kernel's error, or None once its file is there."""
-    workers = max(1, min(len(kernels), os.cpu_count() or 1))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="actlang-kernel-build") as pool:
-        return list(pool.map(_run_builder, kernels))
-
-
-def _run_builder(kernel: Kernel) -> str | None:
-    """Run a builder process for ``kernel`` and wait for it; or, where another live process
-    holds the kernel's lock, wait for that one. The error, or None once the file is there."""
-    target = path_of(kernel)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    lock = target.with_suffix(".lock")
-    if not _alive(lock):
-        spec = target.with_suffix(f".{os.getpid()}.{threading.get_ident()}.json")
-        spec.write_text(kernel.to_json())
-        log_file = target.with_suffix(".log")
-        with open(log_file, "w") as log:
-            # A new session: the build survives the requesting process, so its work is not lost.
-            command = [sys.executable, "-m", "actlang.kernel_cache", str(spec)]
-            done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, check=False)
-        spec.unlink(missing_ok=True)
-        if done.returncode == 0:
-            log_file.unlink(missing_ok=True)
-    while _alive(lock) and not target.exists():
-        time.sleep(0.1)  # another process is building it
-    if target.exists():
-        return None
-    return failure(kernel) or f"the kernel's builder process ended without it (log: {target.with_suffix('.log')})"
-
-
-def _take(lock: Path) -> bool:
-    """Create ``lock`` holding our pid; False while another live process holds it."""
-    for _ in range(2):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            if _alive(lock):
-                return False
-            lock.unlink(missing_ok=True)  # its builder died (kill -9): take over
-            continue
-        with os.fdopen(fd, "w") as out:
-            out.write(str(os.getpid()))
-        return True
-    return False
-
-
-def _alive(lock: Path) -> bool:
-    try:
-        os.kill(int(lock.read_text() or "0"), 0)
-    except (ValueError, ProcessLookupError, FileNotFoundError):
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class _Function(torch.nn.Module):
     """A generated function as the module torch.export takes."""
 
@@ -369,26 +241,3 @@ def _target(device: str) -> str:
         major, minor = torch.cuda.get_device_capability()
         return f"sm_{major}{minor}"
     return torch.backends.cpu.get_cpu_capability()
-
-
-def main(argv: list[str]) -> int:
-    """The background builder: ``python -m actlang.kernel_cache SPEC``. It holds the
-    kernel's lock while it builds (a second builder of the same kernel exits at once)."""
-    kernel = Kernel.from_json(Path(argv[0]).read_text())
-    lock = path_of(kernel).with_suffix(".lock")
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    if not _take(lock):
-        return 0
-    try:
-        if not path_of(kernel).exists():
-            build(kernel)
-    except Exception as error:  # recorded for the requesting processes, which fall back
-        path_of(kernel).with_suffix(".failed").write_text(f"{type(error).__name__}: {error}")
-        return 1
-    finally:
-        lock.unlink(missing_ok=True)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

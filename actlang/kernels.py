@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from actlang import kernel_cache
+from actlang import kernel_builder, kernel_cache
 from actlang.errors import ActlangWarning, UnsupportedError
 
 log = logging.getLogger("actlang.compiler")
@@ -199,7 +199,7 @@ def _build_now(missing: list[tuple[Kernel, tuple, Any]], index: int) -> None:
     for kernel, key, _ in missing:
         kernel.log_compiling(key)
     start = time.perf_counter()
-    errors = kernel_cache.build_many([spec for _, _, spec in missing])
+    errors = kernel_builder.build_many([spec for _, _, spec in missing])
     took = time.perf_counter() - start
     for (kernel, key, spec), error in zip(missing, errors, strict=True):
         runner = kernel_cache.load(spec, index) if error is None else None
@@ -220,7 +220,7 @@ def _build_later(kernel: Kernel, key: tuple, spec: Any) -> None:
     elif key not in kernel.pending:
         kernel.pending.add(key)
         kernel.log_compiling(key, " in the background; unfused until it is ready")
-        kernel_cache.request(spec)
+        kernel_builder.request(spec)
 
 
 def _warn(label: str, error: str) -> None:

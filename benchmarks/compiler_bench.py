@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 
 import actlang
-from actlang import kernel_cache, parser
+from actlang import kernel_builder, parser
 from actlang.compiler import chain, program
 from actlang.compiler import fused as fused_module
 
@@ -143,7 +143,7 @@ def measure(text: str, size: int, repeats: int) -> dict[str, dict[str, float]]:
         for fn in fns.values():
             forward(fn)
             train(fn)
-        kernel_cache.wait()  # the default module's kernels, built in the background
+        kernel_builder.wait()  # the default module's kernels, built in the background
     fwd: dict[str, list[float]] = {k: [] for k in fns}
     both: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(repeats):  # interleaved, so that noise from other processes hits every variant alike

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's 
 from compiler_bench import busy
 
 import actlang
-from actlang import kernel_cache
+from actlang import kernel_builder
 
 TEXT = "ditac[a=-3,b=3,cells=16](x)"
 
@@ -104,10 +104,10 @@ def run(args: argparse.Namespace) -> None:
         fwd_bwd(function, x, grad)
         fwd_bwd(function, x, grad)
         if name == "ditac (inductor kernels)":
-            kernel_cache.wait()  # fuse="auto" builds its kernels in the background
+            kernel_builder.wait()  # fuse="auto" builds its kernels in the background
             with torch.no_grad():
                 function(x)  # the forward kernel is a separate file
-            kernel_cache.wait()
+            kernel_builder.wait()
             fwd_bwd(function, x, grad)
         print(f"# warm-up {name}: {time.perf_counter() - start:.1f} s", flush=True)
 

@@ -34,7 +34,7 @@ start = time.perf_counter()
 import torch
 torch.set_num_threads(int(sys.argv[2]))
 import actlang
-from actlang import kernel_cache
+from actlang import kernel_builder, kernel_cache
 from actlang.compiler import inductor
 imported = time.perf_counter()
 module = actlang.compile(sys.argv[1], fuse={"on": True, "auto": "auto"}[sys.argv[3]], dialect="aquasurf")
@@ -50,7 +50,7 @@ def fused():
 result = {"import": imported - start, "first": first - begin, "second": second - first, "fused": fused()}
 if sys.argv[4] == "wait":
     while len(fused()) < len(plan.kernels(True)):
-        kernel_cache.wait()
+        kernel_builder.wait()
         module(x).sum().backward()
     result["fused after"] = time.perf_counter() - begin
     result["fused"] = fused()

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 import actlang
-from actlang import kernel_cache
+from actlang import kernel_builder
 from actlang.models import ACTIVATION_TYPES
 
 MODELS = ("mobilenetv3_small_100", "convnext_atto")
@@ -104,7 +104,7 @@ def measure(name: str, size: int, repeats: int) -> dict[str, dict[str, float]]:
         for run in runs.values():
             for fn in run.values():
                 fn()
-        kernel_cache.wait()  # kernels that fuse="auto" builds in the background
+        kernel_builder.wait()  # kernels that fuse="auto" builds in the background
     times = {variant: {case: [] for case in run} for variant, run in runs.items()}
     for _ in range(repeats):
         for case in next(iter(runs.values())):

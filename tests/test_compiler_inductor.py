@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import actlang
-from actlang import kernel_cache, kernels
+from actlang import kernel_builder, kernels
 from actlang.compiler import inductor
 from actlang.errors import ActlangError, UnsupportedError
 
@@ -267,7 +267,7 @@ def test_a_kernel_that_fails_to_compile_runs_unfused(monkeypatch, tmp_path) -> N
         return ["CppCompileError: C++ compile error: simulated" for _ in kernels]
 
     monkeypatch.setenv("ACTLANG_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(kernel_cache, "build_many", broken)
+    monkeypatch.setattr(kernel_builder, "build_many", broken)
     fused, unfused = _pair("softsign(x) * x - x")
     with pytest.warns(inductor.FusionWarning, match="could not compile"):
         _compare(fused, unfused, torch.randn(3, 4, dtype=torch.float64), rtol=1e-12)

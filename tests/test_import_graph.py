@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # Lowest first: a module may import modules of its own layer or of a lower one, never a higher one.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("base", ("actlang.errors", "actlang.exact", "actlang.lalr", "actlang.lalr_build", "actlang.lalr_tables",
-              "actlang.lark_tables", "actlang.kernels", "actlang.kernel_cache", "actlang.cpab")),
+              "actlang.lark_tables", "actlang.kernels", "actlang.kernel_cache", "actlang.kernel_builder",
+              "actlang.kernel_plans", "actlang.cpab")),
     (
         "language",
         (

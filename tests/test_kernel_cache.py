@@ -20,7 +20,7 @@ import pytest
 import torch
 
 import actlang
-from actlang import kernel_cache
+from actlang import kernel_builder, kernel_cache
 from actlang.compiler import inductor
 
 PLAIN = "softsign(x) * x - x"
@@ -98,9 +98,9 @@ def test_a_dead_builders_lock_is_taken_over(tmp_path) -> None:
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     lock.write_text(str(dead.pid))
-    assert kernel_cache._take(lock)
+    assert kernel_builder._take(lock)
     assert lock.read_text() == str(os.getpid())
-    assert not kernel_cache._take(lock)  # held by a live process (this one)
+    assert not kernel_builder._take(lock)  # held by a live process (this one)
 
 
 def _fail_value_kernel(text: str, monkeypatch, tmp_path) -> torch.nn.Module:
@@ -115,7 +115,7 @@ def _fail_value_kernel(text: str, monkeypatch, tmp_path) -> torch.nn.Module:
     marker = kernel_cache.path_of(kernel).with_suffix(".failed")
     marker.parent.mkdir(parents=True)
     marker.write_text("CppCompileError: simulated")
-    monkeypatch.setattr(kernel_cache, "request", lambda k: pytest.fail("a failed kernel was rebuilt"))
+    monkeypatch.setattr(kernel_builder, "request", lambda k: pytest.fail("a failed kernel was rebuilt"))
     return module
 
 
@@ -141,7 +141,7 @@ def test_fuse_true_tries_again_where_a_background_build_failed(monkeypatch, tmp_
     with torch.no_grad(), pytest.warns(inductor.FusionWarning, match="simulated"):
         _fail_value_kernel(text, monkeypatch, tmp_path)(x)
     builds = []
-    monkeypatch.setattr(kernel_cache, "build_many", lambda specs: builds.append(specs) or ["CppCompileError: again"])
+    monkeypatch.setattr(kernel_builder, "build_many", lambda specs: builds.append(specs) or ["CppCompileError: again"])
     with torch.no_grad(), pytest.warns(inductor.FusionWarning, match="again"):
         y = actlang.compile(text, fuse=True)(x)
     assert [[spec.name for spec in specs] for specs in builds] == [["value"]]
@@ -184,7 +184,7 @@ def test_auto_builds_in_the_background_and_survives_a_killed_builder(monkeypatch
     """``auto`` runs unfused while a background process builds the kernel; a builder killed with
     SIGKILL leaves no file behind and a later request builds it; then the module runs fused."""
     monkeypatch.setenv("ACTLANG_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(kernel_cache, "_requested", set())
+    monkeypatch.setattr(kernel_builder, "_requested", set())
     text = "softsign(x) * x + 0.25 * x"  # a kernel no other test builds
     module = actlang.compile(text)
     found = inductor.plan(module.program)
@@ -195,14 +195,14 @@ def test_auto_builds_in_the_background_and_survives_a_killed_builder(monkeypatch
     assert not any(hasattr(r, "run") for r in found.runners.values())  # unfused meanwhile
     lock = _wait_for(lambda: next(iter(tmp_path.glob("kernels/*.lock")), None), 60)
     os.kill(int(_wait_for(lambda: lock.read_text() or None, 10)), signal.SIGKILL)
-    kernel_cache.wait(timeout=60)  # the builder has ended
+    kernel_builder.wait(timeout=60)  # the builder has ended
     assert not list(tmp_path.glob("kernels/value-*.pt2"))
     for kernel in found.kernel_objects.values():  # ask again, as a later process would
         kernel.pending.clear()
-    kernel_cache._requested.clear()
+    kernel_builder._requested.clear()
     with torch.no_grad():
         module(x)
-    kernel_cache.wait(timeout=600)
+    kernel_builder.wait(timeout=600)
     with torch.no_grad():
         second = module(x)
     assert [k[0] for k, r in found.runners.items() if hasattr(r, "run")] == ["value"]
@@ -229,6 +229,6 @@ def test_the_builder_reports_a_failure(tmp_path, monkeypatch) -> None:
     kernel = _kernel("def value(x):\n    return undefined_name(x)\n")
     spec = tmp_path / "spec.json"
     spec.write_text(kernel.to_json())
-    assert kernel_cache.main([str(spec)]) == 1
+    assert kernel_builder.main([str(spec)]) == 1
     assert "NameError" in (kernel_cache.failure(kernel) or "")
     assert not kernel_cache.path_of(kernel).with_suffix(".lock").exists()

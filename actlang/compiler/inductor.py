@@ -35,7 +35,7 @@ from typing import Any
 
 import torch
 
-from actlang import kernel_cache, kernels
+from actlang import kernel_plans, kernels
 from actlang.compiler import chain, inductor_code, inductor_cost
 from actlang.kernels import MIN_NUMEL, FusionWarning, backend_available, cpp_compiler, has_triton
 
@@ -127,12 +127,12 @@ def plan(program: Any) -> Plan | None:
 def _plan(program: Any) -> Plan | None:
     """The plan: from disk when an earlier process made it (no sympy then: what keeps a second
     process's first call short), else made here and stored."""
-    stored = kernel_cache.load_plan(program.source)
+    stored = kernel_plans.load_plan(program.source)
     if stored is None:
         stored = _decide(program)
         if stored is None:
             return None
-        kernel_cache.store_plan(program.source, stored)
+        kernel_plans.store_plan(program.source, stored)
     codes = {
         name: inductor_code.Code(name, text, tuple(lines), inputs, outputs)
         for name, (text, lines, inputs, outputs) in stored["codes"].items()
