@@ -7,7 +7,8 @@ load from other processes hits all of them alike; the figures are medians, and r
 ``F.gelu`` eager on the same tensor. The closed form (seconds per call) runs three times after the
 rounds. ``--contention`` keeps one other busy process running; ``--model`` also times
 ``torch.compile`` of a small MLP with DiTAC layers (compile time, then steps against eager).
-The load average (as ``uptime``) is printed with the figures: this machine is shared.
+The load average (as ``uptime``) is printed with the figures: this machine is shared; so is each
+case's median count of minor page faults per call.
 
     python benchmarks/ditac_bench.py [--size 1000000] [--rounds 15] [--threads N] [--contention]
         [--no-compile] [--no-exact] [--model]
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import sys
 import time
@@ -49,6 +51,12 @@ def forward_only(function: Callable[[torch.Tensor], torch.Tensor], x: torch.Tens
     with torch.no_grad():
         function(x)
     return time.perf_counter() - start
+
+
+def minor_faults() -> int:
+    """This process's minor page faults so far: fresh memory the kernel maps (and zeroes) on first
+    touch, which on some machines costs more than the computation (see docs/performance.md)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def load() -> str:
@@ -113,10 +121,13 @@ def run(args: argparse.Namespace) -> None:
 
     before = load()
     timings: dict[str, list[float]] = {name: [] for name in cases}
+    faults: dict[str, list[int]] = {name: [] for name in cases}
     inference: dict[str, list[float]] = {name: [] for name in ("F.gelu eager", "ditac (inductor kernels)")}
     for _ in range(args.rounds):
         for name, function in cases.items():
+            start = minor_faults()
             timings[name].append(fwd_bwd(function, x, grad))
+            faults[name].append(minor_faults() - start)
             x.grad = None
         for name in inference:
             inference[name].append(forward_only(cases[name], x, grad))
@@ -131,11 +142,12 @@ def run(args: argparse.Namespace) -> None:
     print(f"\n{TEXT} vs F.gelu, {args.size:,} float32 inputs, {torch.get_num_threads()} threads, "
           f"torch {torch.__version__}, median of {args.rounds} interleaved rounds{busy_note}")
     print(f"before the rounds: {before}; after: {after}\n")
-    print("| case | forward+backward (ms) | × F.gelu eager |")
-    print("|---|---:|---:|")
+    print("| case | forward+backward (ms) | × F.gelu eager | minor page faults per call |")
+    print("|---|---:|---:|---:|")
     for name, values in timings.items():
         median = statistics.median(values)
-        print(f"| {name} | {median * 1e3:.2f} | {median / base:.1f} |")
+        fault_count = f"{statistics.median(faults[name]):.0f}" if name in faults else ""
+        print(f"| {name} | {median * 1e3:.2f} | {median / base:.1f} | {fault_count} |")
     gelu_fwd = statistics.median(inference["F.gelu eager"])
     ditac_fwd = statistics.median(inference["ditac (inductor kernels)"])
     print(f"\nforward only (no_grad): F.gelu {gelu_fwd * 1e3:.2f} ms, ditac {ditac_fwd * 1e3:.2f} ms "
