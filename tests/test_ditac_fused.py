@@ -129,26 +129,25 @@ def test_auto_runs_small_inputs_without_kernels(eager_backend) -> None:
     assert len(eager_backend) == 2  # forward and backward
 
 
-def test_auto_runs_mid_sized_inputs_through_kernels_built_already(monkeypatch) -> None:
-    """From lookup_autograd.MIN_NUMEL inputs on ``auto`` uses a kernel that is built, but only
-    kernels.MIN_NUMEL inputs and more ask for a build."""
+@pytest.mark.parametrize("size", [1, 8, 1000, kernels.MIN_NUMEL - 1])
+def test_auto_runs_small_inputs_through_kernels_built_already(monkeypatch, size) -> None:
+    """Below kernels.MIN_NUMEL inputs ``auto`` uses a kernel that is built already, at any size,
+    but asks for no build."""
     monkeypatch.setattr(kernels, "prepare", lambda calls, wait: pytest.fail("a build was requested"))
     module = build(DiTAC, {"a": -3.0, "b": 3.0}, fusion="auto")
     forward = lookup_autograd.compiled((-3.0, 3.0, 1, 0.0, False, False))[0]
     asked = []
     monkeypatch.setattr(type(forward), "built", lambda self, args: asked.append(args[0].numel()) or False)
-    x = torch.randn(lookup_autograd.MIN_NUMEL - 1, dtype=torch.float64)
     with torch.no_grad():
-        module(x)
-        module(torch.randn(lookup_autograd.MIN_NUMEL, dtype=torch.float64))
-    assert asked == [lookup_autograd.MIN_NUMEL]
+        module(torch.randn(size, dtype=torch.float64))
+    assert asked == [size]
     monkeypatch.setattr(type(forward), "built", lambda self, args: True)
     ran = []
     run_plain = lambda self, *a, wait=True: ran.append(self.name) or self.function(*a)
     monkeypatch.setattr(type(forward), "__call__", run_plain)
     with torch.no_grad():
-        y = module(torch.randn(lookup_autograd.MIN_NUMEL, dtype=torch.float64))
-    assert ran == ["lookup_forward"] and y.shape == (lookup_autograd.MIN_NUMEL,)
+        y = module(torch.randn(size, dtype=torch.float64))
+    assert ran == ["lookup_forward"] and y.shape == (size,)
 
 
 def test_inference_runs_the_forward_kernel_without_an_autograd_node(eager_backend) -> None:
