@@ -190,6 +190,19 @@ def test_missing_compiler_warns_once_and_falls_back(monkeypatch) -> None:
         run(module, x, 1.0)
 
 
+def test_small_inputs_without_a_compiler_run_unfused_without_a_warning(monkeypatch) -> None:
+    """Below kernels.MIN_NUMEL inputs ``auto`` only uses a kernel built already: without a compiler
+    it neither warns nor looks for one on disk."""
+    monkeypatch.setattr(kernels, "cpp_compiler", lambda: None)
+    monkeypatch.setattr(kernels, "_warned", set())
+    monkeypatch.setattr(kernels.Kernel, "built", lambda *a: pytest.fail("looked for a kernel without a compiler"))
+    module = build(DiTAC, {"a": -3.0, "b": 3.0}, fusion="auto")
+    plain = build(DiTAC, {"a": -3.0, "b": 3.0}, fusion="off")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", kernels.FusionWarning)
+        compare(module, plain, inputs((kernels.MIN_NUMEL - 1,), torch.float64), rtol=1e-12)
+
+
 def test_torch_compile_sees_the_table_as_one_op() -> None:
     """Dynamo's graph holds the custom op, not the closed-form flow (thousands of nodes), and the
     compiled module's values and gradients are the eager ones."""

@@ -36,11 +36,9 @@ def fuses(x: Tensor, fusion: str, tables: Tensor, spec: tuple) -> bool:
     for smaller inputs where the forward kernel is built already."""
     if fusion == "off":
         return False
-    if not kernels.available(x.device, fusion):
-        return False
-    if fusion == "auto" and x.numel() < kernels.MIN_NUMEL:
-        return compiled(spec[:6])[0].built((_flat(x, tables, spec[6]), tables))
-    return True
+    if fusion == "auto" and x.numel() < kernels.MIN_NUMEL:  # a built kernel only: no build, no warning
+        return kernels.backend_available(x.device) and compiled(spec[:6])[0].built((_flat(x, tables, spec[6]), tables))
+    return kernels.available(x.device, fusion)
 
 
 def run_forward(x: Tensor, tables: Tensor, spec: tuple, fused: str) -> Tensor:
