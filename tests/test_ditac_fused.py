@@ -108,6 +108,26 @@ def test_kernels_match_the_closed_form_in_float32(eager_backend, factory, hp) ->
     assert eager_backend
 
 
+@pytest.mark.parametrize(("shape", "channels"), [((1000,), None), ((10, 3, 33), 3), ((2, 3, 200), 3)])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_a_backward_in_blocks_equals_one_in_one_piece(eager_backend, monkeypatch, shape, channels, dtype) -> None:
+    """Past lookup_autograd.BLOCK values the backward runs block by block along the kernels' dim 0
+    (rows of channels × inner, whole ones; here blocks of 64, 3 or 1 rows and a short last one):
+    the same input gradient, and the same tables' sums up to their order."""
+    module = build(DiTAC, {"a": -3.0, "b": 3.0}, channels, dtype=dtype)
+    x = inputs(shape, dtype)
+    x = torch.where(torch.isfinite(x), x, torch.zeros_like(x))
+    weights = torch.from_numpy(np.random.default_rng(6).normal(size=shape)).to(dtype)
+    whole = run(module, x, weights)
+    monkeypatch.setattr(lookup_autograd, "BLOCK", 64 if channels is None else 100)
+    calls = len(eager_backend)
+    blocked = run(module, x, weights)
+    assert len(eager_backend) - calls > 2  # the forward kernel, then more than one backward block
+    tolerance = 1e-12 if dtype == torch.float64 else 1e-5
+    assert torch.equal(blocked[0], whole[0]) and torch.equal(blocked[1], whole[1])
+    torch.testing.assert_close(blocked[2], whole[2], rtol=tolerance, atol=tolerance)
+
+
 def test_gradcheck_and_double_backward_through_the_kernels(eager_backend) -> None:
     module = build(DiTAC, {"a": -3.0, "b": 3.0}, channels=2)
     x = torch.from_numpy(np.random.default_rng(2).uniform(-3.5, 3.5, (3, 2, 4))).requires_grad_()
