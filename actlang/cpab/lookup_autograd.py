@@ -87,9 +87,9 @@ def compiled(spec: tuple) -> tuple[kernels.Kernel, kernels.Kernel, kernels.Kerne
 
 
 class LookupFunction(torch.autograd.Function):
-    """:func:`lookup` with :func:`lookup.kernel_function`'s backward and :func:`lookup.sum_by_piece`
-    as its backward; ``fused``: through the inductor kernels of :func:`compiled` (else the same functions
-    in eager torch).
+    """:func:`lookup` whose backward is the backward kernel of :func:`lookup.kernel_function` and
+    :func:`lookup.sum_by_piece`; ``fused``: through the inductor kernels of :func:`compiled` (else the
+    same functions in eager torch). ``tables``: ``lookup.pack(c0, c1)``, what the kernels take.
 
     Saves only x and the small tables; backward finds the pieces again (a saved index would be one
     more full-size tensor). A backward that must itself be differentiable (double backward) runs
