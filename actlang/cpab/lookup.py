@@ -12,7 +12,9 @@ of input x is simply ``k = clamp(⌊(x − a)·s⌋ + 1, 0, n + 1)``: no masks. 
 is not affine (``ge_ditac``'s GELU below 0, ``l_ditac`` with 0 ∉ [a, b]) select it with one
 ``torch.where``.
 
-:func:`lookup` is the forward and :func:`input_gradient` its gradients, both in plain torch ops:
+:func:`lookup` is the forward in plain torch ops (TorchScript, export, function transforms and
+double backward differentiate it); :func:`packed_lookup` is the same from the tables as
+:func:`pack` makes them (one gather per input), and :func:`piece_gradient` its gradients:
 ``∂out/∂x`` uses the piece's slope ``c1``, and the gradient w.r.t. the tables is the per-input
 weight ``w = g·∂out/∂x̃`` (and ``w·x`` for ``c1``) summed into the ``n + 2`` pieces per channel
 (:func:`sum_by_piece`). :func:`kernel_function` makes the kernels' functions, which
@@ -140,24 +142,12 @@ def outer(x: Tensor, warped: Tensor, lo: float, hi: float, mode: int, slope: flo
     return warped
 
 
-def input_gradient(
-    grad: Tensor, x: Tensor, c0: Tensor, c1: Tensor, lo: float, hi: float, mode: int, slope: float,
-    closed: bool, masked: bool, channel_dim: int,
-) -> tuple[Tensor, Tensor, Tensor]:
-    """``(∂x, w, k)`` for the output gradient ``grad``: the input gradient, each input's weight
-    ``w = grad·∂out/∂x̃`` in the tables' gradients (``∂c0 = Σ w``, ``∂c1 = Σ w·x`` per piece) and its
-    piece ``k`` (from :func:`piece_index`)."""
-    n = c0.shape[-1] - 2
-    channels = c0.shape[0] if c0.dim() == 2 else 0
-    k = piece_index(x, lo, hi, n, closed, channels, channel_dim)
-    grad_x, weight = piece_gradient(grad, x, gather(c0, k), gather(c1, k), lo, hi, mode, slope, masked)
-    return grad_x, weight, k
-
-
 def piece_gradient(
     grad: Tensor, x: Tensor, base: Tensor, rise: Tensor, lo: float, hi: float, mode: int, slope: float, masked: bool
 ) -> tuple[Tensor, Tensor]:
-    """``(∂x, w)`` given each input's piece ``base = c0[k]``, ``rise = c1[k]`` (see :func:`input_gradient`).
+    """``(∂x, w)`` for the output gradient ``grad``, given each input's piece ``base = c0[k]``,
+    ``rise = c1[k]``: the input gradient and each input's weight ``w = grad·∂out/∂x̃`` in the tables'
+    gradients (``∂c0 = Σ w``, ``∂c1 = Σ w·x`` per piece).
 
     ditac: ``out = x̃·Φ(x)``, so ``∂out/∂x = c1·Φ(x) + x̃·φ(x)`` and ``∂out/∂x̃ = Φ(x)``; where the
     outer function takes over (``ge_ditac`` below a, masked ``l_ditac`` outside [a, b]) the
@@ -183,12 +173,13 @@ def lookup_backward(
     closed: bool, masked: bool, channel_dim: int, tables: bool,
 ) -> tuple[Tensor, ...]:
     """The gradients of :func:`lookup` for the output gradient ``grad``: ``(∂x,)``, and with
-    ``tables`` also ``(∂c0, ∂c1)``: the form for graphs ``torch.compile`` captures, where
-    inductor fuses the weights into one loop and leaves :func:`sum_by_piece`'s scatter-add to
-    ATen (the same sums as ``index_put`` with accumulate, which inductor makes one atomic add per
-    input and table in the loop: 3× slower on CPU).
+    ``tables`` also ``(∂c0, ∂c1)``: the form for graphs ``torch.compile`` captures (the tables
+    packed as the kernels take them), where inductor fuses the weights into one loop and leaves
+    :func:`sum_by_piece`'s scatter-add to ATen (the same sums as ``index_put`` with accumulate,
+    which inductor makes one atomic add per input and table in the loop: 3× slower on CPU).
     """
-    grad_x, weight, k = input_gradient(grad, x, c0, c1, lo, hi, mode, slope, closed, masked, channel_dim)
+    k, base, rise = locate(x, pack(c0, c1), lo, hi, closed, channel_dim)
+    grad_x, weight = piece_gradient(grad, x, base, rise, lo, hi, mode, slope, masked)
     if not tables:
         return (grad_x,)
     index = k.reshape(-1).to(torch.int64)
@@ -223,6 +214,25 @@ def pieces_at(tables: Tensor, k: Tensor) -> tuple[Tensor, Tensor]:
         return gather(tables[0], k), gather(tables[1], k)
     both = gather(tables, k)
     return both.to(torch.int32).view(torch.float32), (both >> 32).to(torch.int32).view(torch.float32)
+
+
+def locate(x: Tensor, tables: Tensor, lo: float, hi: float, closed: bool, channel_dim: int) -> tuple[Tensor, ...]:
+    """``(k, c0[k], c1[k])``: each input's piece (:func:`piece_index`) and its two values, from
+    tables :func:`pack` made (``[n + 2]`` or ``[C, n + 2]``, packed or stacked)."""
+    rows = tables if tables.dtype == torch.int64 else tables[0]
+    channels = rows.shape[0] if rows.dim() == 2 else 0
+    k = piece_index(x, lo, hi, rows.shape[-1] - 2, closed, channels, channel_dim)
+    return (k, *pieces_at(tables, k))
+
+
+def packed_lookup(
+    x: Tensor, tables: Tensor, lo: float, hi: float, mode: int, slope: float, closed: bool, masked: bool,
+    channel_dim: int,
+) -> Tensor:
+    """:func:`lookup` from tables :func:`pack` made (the kernels' and torch.compile's form; export
+    and TorchScript keep :func:`lookup`, whose graph has no bit casts)."""
+    _, base, rise = locate(x, tables, lo, hi, closed, channel_dim)
+    return outer(x, base + rise * x, lo, hi, mode, slope, masked)
 
 
 def sum_by_piece(weights: Tensor, index: Tensor, bins: int, threads: int | None = None) -> Tensor:
@@ -264,18 +274,11 @@ def kernel_function(
     per-piece sums are left to :func:`sum_by_piece`, a parallel reduction, where the same sums
     inside a loop would be one atomic add per input and table)."""
 
-    def located(x: Tensor, tables: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        rows = tables if tables.dtype == torch.int64 else tables[0]
-        channels = rows.shape[0] if rows.dim() == 2 else 0
-        k = piece_index(x, lo, hi, rows.shape[-1] - 2, closed, channels, 1)
-        return (k, *pieces_at(tables, k))
-
     def forward(x: Tensor, tables: Tensor) -> Tensor:
-        _, base, rise = located(x, tables)
-        return outer(x, base + rise * x, lo, hi, mode, slope, masked)
+        return packed_lookup(x, tables, lo, hi, mode, slope, closed, masked, 1)
 
     def backward(g: Tensor, x: Tensor, tables: Tensor) -> tuple[Tensor, ...]:
-        k, base, rise = located(x, tables)
+        k, base, rise = locate(x, tables, lo, hi, closed, 1)
         grad_x, weight = piece_gradient(g, x, base, rise, lo, hi, mode, slope, masked)
         if kind == "backward":
             return (grad_x,)

@@ -147,15 +147,16 @@ def _blocked_backward(run: Any, grad: Tensor, x: Tensor, tables: Tensor, bins: i
 
 
 class CapturedLookup(torch.autograd.Function):
-    """:func:`lookup` with :func:`lookup_backward` as its backward, for graphs torch.compile
-    captures: dynamo traces both into the graph, and inductor fuses each into one loop (autograd's
+    """:func:`lookup` (as :func:`lookup.packed_lookup`, one gather per input) with
+    :func:`lookup.lookup_backward` as its backward, for graphs torch.compile captures: dynamo
+    traces both into the graph, and inductor fuses each into one loop (autograd's
     own backward of the gathers would be ATen's serial scatter, outside any loop)."""
 
     @staticmethod
     def forward(ctx, x, c0, c1, lo, hi, mode, slope, closed, masked, channel_dim):  # type: ignore[override]
         ctx.spec = (lo, hi, mode, slope, closed, masked, channel_dim)
         ctx.save_for_backward(x, c0, c1)
-        return lookup.lookup(x, c0, c1, lo, hi, mode, slope, closed, masked, channel_dim)
+        return lookup.packed_lookup(x, lookup.pack(c0, c1), lo, hi, mode, slope, closed, masked, channel_dim)
 
     @staticmethod
     def backward(ctx, grad):  # type: ignore[override]
