@@ -183,6 +183,7 @@ def lookup_backward(
     if not tables:
         return (grad_x,)
     index = k.reshape(-1).to(torch.int64)
+    # Stacked, not packed: inductor warns that it has no code for complex operators.
     sums = sum_by_piece(torch.stack([weight, weight * x]).reshape(2, -1), index, c0.numel(), TRACED_THREADS)
     return grad_x, sums[0].view(c0.shape), sums[1].view(c1.shape)
 
