@@ -128,6 +128,16 @@ def test_a_backward_in_blocks_equals_one_in_one_piece(eager_backend, monkeypatch
     torch.testing.assert_close(blocked[2], whole[2], rtol=tolerance, atol=tolerance)
 
 
+@pytest.mark.parametrize(("shape", "channels"), [((0,), None), ((3, 0, 2), None), ((0, 3, 4), 3), ((2, 3, 0), 3)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_empty_inputs_train_through_the_kernels(eager_backend, shape, channels, dtype) -> None:
+    """No values: an empty output, an empty input gradient and a zero θ gradient."""
+    module = build(DiTAC, {"a": -3.0, "b": 3.0}, channels, dtype=dtype)
+    y, grad_x, grad_theta = run(module, torch.empty(shape, dtype=dtype), 1.0)
+    assert y.shape == shape and grad_x.shape == shape
+    assert torch.equal(grad_theta, torch.zeros_like(grad_theta))
+
+
 def test_gradcheck_and_double_backward_through_the_kernels(eager_backend) -> None:
     module = build(DiTAC, {"a": -3.0, "b": 3.0}, channels=2)
     x = torch.from_numpy(np.random.default_rng(2).uniform(-3.5, 3.5, (3, 2, 4))).requires_grad_()

@@ -12,6 +12,7 @@ whole kernel on CPU).
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any
 
 import torch
@@ -132,7 +133,7 @@ BLOCK = 1 << 20
 def _blocked_backward(run: Any, grad: Tensor, x: Tensor, tables: Tensor, bins: int) -> tuple[Tensor, Tensor]:
     """``(∂x, [∂c0, ∂c1] flat)`` from the backward kernel ``run`` (``grad``, ``x`` as :func:`_flat`
     gives them), in blocks of about :data:`BLOCK` values along dim 0 on the CPU."""
-    step = max(1, BLOCK // max(1, x[0].numel())) if x.dim() else 1
+    step = max(1, BLOCK // max(1, math.prod(x.shape[1:])))  # whole rows of (channels, inner)
     if x.device.type != "cpu" or x.numel() <= BLOCK or step >= x.shape[0]:
         found = run(grad, x, tables)
         return found[0], lookup.sum_by_piece(found[1], found[2], bins)
