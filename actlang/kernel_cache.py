@@ -222,17 +222,25 @@ _origins: dict[str, str] = {}
 
 
 def _origin(entry: str) -> str:
-    """A hash of the source of the module that makes a kernel's function (read once)."""
+    """A hash of the source of the module that makes a kernel's function, and of the modules it
+    lists in ``KERNEL_DEPENDENCIES`` (the code its function calls elsewhere), read once."""
     module = entry.split(":")[0]
     if module not in _origins:
-        spec = importlib.util.find_spec(module)
-        path = spec.origin if spec is not None else None
-        found = ""
-        if path and os.path.exists(path):
-            with open(path, "rb") as source:
-                found = hashlib.sha256(source.read()).hexdigest()[:16]
+        found = _source_hash(module)
+        dependencies = getattr(importlib.import_module(module), "KERNEL_DEPENDENCIES", ())
+        if dependencies:  # without any, the hash stays the module's alone (the files keep their names)
+            found = hashlib.sha256("".join([found, *map(_source_hash, dependencies)]).encode()).hexdigest()[:16]
         _origins[module] = found
     return _origins[module]
+
+
+def _source_hash(module: str) -> str:
+    spec = importlib.util.find_spec(module)
+    path = spec.origin if spec is not None else None
+    if not path or not os.path.exists(path):
+        return ""
+    with open(path, "rb") as source:
+        return hashlib.sha256(source.read()).hexdigest()[:16]
 
 
 def _target(device: str) -> str:

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("base", ("actlang.errors", "actlang.exact", "actlang.lalr", "actlang.lalr_build", "actlang.lalr_tables",
               "actlang.lark_tables", "actlang.kernels", "actlang.kernel_cache", "actlang.kernel_builder",
-              "actlang.kernel_plans", "actlang.cpab")),
+              "actlang.kernel_plans", "actlang.inductor_math", "actlang.cpab")),
     (
         "language",
         (

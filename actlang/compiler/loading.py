@@ -13,6 +13,8 @@ import math
 from typing import Any
 
 _counter = itertools.count()
+# What generated kernel functions call besides torch (kernel files are named by these sources too).
+KERNEL_DEPENDENCIES = ("actlang.definitions.torch_kernels", "actlang.inductor_math")
 
 
 def load_source(source: str, namespace: dict[str, Any]) -> dict[str, Any]:

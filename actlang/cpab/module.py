@@ -18,11 +18,13 @@ from torch import Tensor
 from actlang.cpab import integrate as closed
 from actlang.cpab.capture import capturing, compiling_only
 from actlang.cpab.field import CPABField
+from actlang.cpab.flow_kernel import mode as flow_mode
 from actlang.cpab.lookup import CPAB as MODE_CPAB
 from actlang.cpab.lookup import DITAC, GE_DITAC, INF_DITAC, L_DITAC, lookup, pack, pieces
 from actlang.cpab.lookup_autograd import CapturedLookup, LookupFunction, fuses, run_forward
 from actlang.cpab.nodes import NodeFlow
 from actlang.cpab.table import TablePieces, compiled_pieces
+from actlang.kernels import MIN_NUMEL
 
 
 class CPABActivation(CPABField):
@@ -79,7 +81,8 @@ class CPABActivation(CPABField):
         if compiling_only():
             spec = (self.lo, self.hi, self.grid, self.mode, self.slope, self.zero_boundary)
             keep = torch.is_grad_enabled() and self.theta.requires_grad  # the backward will want the partials
-            c0, c1, _ = compiled_pieces(self.theta, self.basis, *spec, dtype, keep)
+            flow = flow_mode(self.fusion, MIN_NUMEL)  # the model is being compiled: worth a kernel
+            c0, c1, _ = compiled_pieces(self.theta, self.basis, *spec, dtype, keep, flow)
             return (c0, c1) if self.channels else (c0[0], c1[0])
         return self._torch_pieces(self.theta, dtype)
 
@@ -96,11 +99,12 @@ class CPABActivation(CPABField):
         finally:
             self.__dict__.pop("_frozen_pieces", None)
 
-    def _pieces(self, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
-        """The affine pieces of the lookup path, from the exact table (differentiable in θ)."""
+    def _pieces(self, dtype: torch.dtype, flow: str = "off") -> tuple[Tensor, Tensor]:
+        """The affine pieces of the lookup path, from the exact table (differentiable in θ);
+        ``flow``: the flow kernel's mode (:func:`~actlang.cpab.flow_kernel.mode`)."""
         if torch.jit.is_scripting() or capturing():
             return self._torch_pieces(self.theta, dtype)
-        return self._numpy_pieces(dtype)
+        return self._numpy_pieces(dtype, flow)
 
     def _torch_pieces(self, theta: Tensor, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
         c0, c1 = pieces(self.table(torch.float64, theta), self.lo, self.hi, self.mode, self.slope)
@@ -112,11 +116,11 @@ class CPABActivation(CPABField):
         return tuple(c.reshape(-1, c.shape[-1]) for c in self._torch_pieces(theta, dtype))  # type: ignore[return-value]
 
     @torch.jit.unused
-    def _numpy_pieces(self, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+    def _numpy_pieces(self, dtype: torch.dtype, flow: str = "off") -> tuple[Tensor, Tensor]:
         """The same pieces from :class:`~actlang.cpab.table.TablePieces` (numpy inside)."""
         basis = self.basis.detach().to("cpu", torch.float64).numpy()
         spec = (basis, self.lo, self.hi, self.grid, self.mode, self.slope, self.zero_boundary)
-        c0, c1 = TablePieces.apply(self.theta, spec, dtype, lambda theta: self._torch_rows(theta, dtype))
+        c0, c1 = TablePieces.apply(self.theta, spec, dtype, lambda theta: self._torch_rows(theta, dtype), flow)
         return (c0, c1) if self.channels else (c0[0], c1[0])
 
     @torch.jit.unused
@@ -136,14 +140,15 @@ class CPABActivation(CPABField):
 
         θ's version counter moves on every in-place update (optimizer steps, load_state_dict).
         """
+        flow = flow_mode(self.fusion, x.numel())
         if (torch.is_grad_enabled() and self.theta.requires_grad) or torch.compiler.is_compiling():
-            c0, c1 = self._pieces(x.dtype)
+            c0, c1 = self._pieces(x.dtype, flow)
             return c0, c1, pack(c0.detach(), c1.detach())
         key = (self.theta._version, self.theta.data_ptr(), x.dtype, x.device)
         cached = self.__dict__.get("_pieces_cache")
         if cached is None or cached[0] != key:
             with torch.no_grad():
-                c0, c1 = self._pieces(x.dtype)
+                c0, c1 = self._pieces(x.dtype, flow)
                 cached = (key, (c0, c1, pack(c0, c1)))
             self.__dict__["_pieces_cache"] = cached
         return cached[1]

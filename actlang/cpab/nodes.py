@@ -27,42 +27,47 @@ per step and parameter. Tests compare values and gradients with autograd through
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import math
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 from torch import Tensor
 
-
-def expm1_ratio(z: np.ndarray) -> np.ndarray:
-    """``E(z) = expm1(z)/z``, ``E(0) = 1`` (series below |z| = 1e-5, as in ``integrate``)."""
-    small = np.abs(z) < 1e-5
-    safe = np.where(small, 1.0, z)
-    return np.where(small, 1.0 + z * (0.5 + z / 6.0), np.expm1(safe) / safe)
+from actlang import inductor_math
 
 
-def log1p_ratio(r: np.ndarray) -> np.ndarray:
+def expm1_ratio(z: Any, xp: Any = np) -> Any:
+    """``E(z) = expm1(z)/z``, ``E(0) = 1`` (series below |z| = 1e-5, as in ``integrate``).
+    ``xp``: the array module, numpy or torch (the flow kernel's function)."""
+    small = xp.abs(z) < 1e-5
+    safe = xp.where(small, 1.0, z)
+    expm1 = np.expm1 if xp is np else inductor_math.expm1  # inductor's own expm1 is exp − 1
+    return xp.where(small, 1.0 + z * (0.5 + z / 6.0), expm1(safe) / safe)
+
+
+def log1p_ratio(r: Any, xp: Any = np) -> Any:
     """``log1p(r)/r``, 1 at ``r = 0`` (series below |r| = 1e-5, as in ``integrate``)."""
-    small = np.abs(r) < 1e-5
-    safe = np.where(small, 1.0, r)
-    return np.where(small, 1.0 - r * (0.5 - r / 3.0), np.log1p(safe) / safe)
+    small = xp.abs(r) < 1e-5
+    safe = xp.where(small, 1.0, r)
+    return xp.where(small, 1.0 - r * (0.5 - r / 3.0), xp.log1p(safe) / safe)
 
 
-def expm1_ratio_slope(z: np.ndarray) -> np.ndarray:
+def expm1_ratio_slope(z: Any, xp: Any = np) -> Any:
     """``E′(z) = ((z − 1)·e^z + 1)/z²`` with ``E′(0) = 1/2``: a series below |z| = 0.01, where the
     closed form cancels (the series' next term is below 3e-16 there)."""
-    small = np.abs(z) < 1e-2
-    safe = np.where(small, 1.0, z)
+    small = xp.abs(z) < 1e-2
+    safe = xp.where(small, 1.0, z)
     series = 0.5 + z * (1.0 / 3.0 + z * (1.0 / 8.0 + z * (1.0 / 30.0 + z * (1.0 / 144.0 + z / 840.0))))
-    return np.where(small, series, ((safe - 1.0) * np.exp(safe) + 1.0) / (safe * safe))
+    return xp.where(small, series, ((safe - 1.0) * xp.exp(safe) + 1.0) / (safe * safe))
 
 
-def crossing_weight(r: np.ndarray) -> np.ndarray:
+def crossing_weight(r: Any, xp: Any = np) -> Any:
     """``h(r) = (log1p(r) − r/(1 + r))/r²`` for r > −1, ``h(0) = 1/2`` (series below 1e-3)."""
-    small = np.abs(r) < 1e-3
-    safe = np.where(small, 1.0, r)
+    small = xp.abs(r) < 1e-3
+    safe = xp.where(small, 1.0, r)
     series = 0.5 - r * (2.0 / 3.0 - r * (0.75 - r * 0.8))
-    return np.where(small, series, (np.log1p(safe) - safe / (1.0 + safe)) / (safe * safe))
+    return xp.where(small, series, (xp.log1p(safe) - safe / (1.0 + safe)) / (safe * safe))
 
 
 def flow_with_partials(u: np.ndarray, slopes: np.ndarray, intercepts: np.ndarray, t: float, bounded: bool):
@@ -90,14 +95,14 @@ def flow_with_partials(u: np.ndarray, slopes: np.ndarray, intercepts: np.ndarray
                     break
                 lanes, base, x, c, left = lanes[moving], base[moving], x[moving], c[moving], left[moving]
             cell = base + c
-            step = _step(x, c, left, field_a[cell], field_b[cell], nc, bounded)
-            stops = ~step.cross
-            end_speed[lanes[stops]] = step.speed[stops]
-            steps.append((lanes, cell, *step.partials))
-            x = np.where(step.cross, step.edge, step.psi)
+            moved = step(x, c, left, field_a[cell], field_b[cell], nc, bounded)
+            stops = ~moved.cross
+            end_speed[lanes[stops]] = moved.speed[stops]
+            steps.append((lanes, cell, *moved.partials))
+            x = np.where(moved.cross, moved.edge, moved.psi)
             found[lanes] = x
-            left = np.where(step.cross, left - step.hit_time, 0.0)
-            c = np.where(step.cross, c + np.where(step.rightward, 1, -1), c)
+            left = np.where(moved.cross, left - moved.hit_time, 0.0)
+            c = np.where(moved.cross, c + np.where(moved.rightward, 1, -1), c)
     return found.reshape(u.shape), end_speed.reshape(u.shape), steps
 
 
@@ -114,43 +119,46 @@ class Step(NamedTuple):
     partials: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
-def _step(x: np.ndarray, c: np.ndarray, left: np.ndarray, a: np.ndarray, b: np.ndarray, nc: int, bounded: bool) -> Step:
+def step(x: Any, c: Any, left: Any, a: Any, b: Any, nc: int, bounded: bool, xp: Any = np) -> Step:
     """From x in cell c (field ``a·x + b``) with time ``left > 0``: to the edge in the direction of
-    motion if it is reached in time, else the flow for the whole time left, clamped to the cell."""
+    motion if it is reached in time, else the flow for the whole time left, clamped to the cell.
+    ``xp``: numpy (``c`` int64), or torch (``c`` float64 with integer values: the flow kernel's
+    function, :mod:`actlang.cpab.flow_kernel`)."""
     h = 1.0 / nc
     v = a * x + b
     rightward = v > 0
     low = c * h
     high = low + h
-    edge = np.where(rightward, high, low)
-    at_end = np.where(rightward, c == nc - 1, c == 0)
+    edge = xp.where(rightward, high, low)
+    at_end = xp.where(rightward, c == nc - 1, c == 0)
     v_edge = a * edge + b
     moving = v != 0
-    v_safe = np.where(moving, v, 1.0)
-    reachable = moving & ~at_end & (v_edge * np.sign(v) > 0)
+    v_safe = xp.where(moving, v, 1.0)
+    reachable = moving & ~at_end & (v_edge * xp.sign(v) > 0)
     distance = edge - x
-    r = np.where(reachable, a * distance / v_safe, 0.0)
-    hit_time = distance / v_safe * log1p_ratio(r)
+    r = xp.where(reachable, a * distance / v_safe, 0.0)
+    hit_time = distance / v_safe * log1p_ratio(r, xp)
     cross = reachable & (hit_time < left)
-    tau = np.where(cross, 0.0, left)  # the lanes that stop in this cell now
-    growth = expm1_ratio(a * tau)
+    tau = xp.where(cross, 0.0, left)  # the lanes that stop in this cell now
+    growth = expm1_ratio(a * tau, xp)
     psi = x + v * tau * growth
     if not bounded:
-        low = np.where(c == 0, -np.inf, low)
-        high = np.where(c == nc - 1, np.inf, high)
-    psi = np.minimum(np.maximum(psi, np.minimum(low, x)), np.maximum(high, x))
-    flow_b = np.where(cross, 0.0, tau * growth)
-    flow_a = np.where(cross, 0.0, x * flow_b + v * tau * tau * expm1_ratio_slope(a * tau))
-    cross_b = np.where(cross, -distance / (v_safe * np.where(cross, v_edge, 1.0)), 0.0)
-    cross_a = np.where(cross, x * cross_b - (distance / v_safe) ** 2 * crossing_weight(r), 0.0)
-    return Step(psi, cross, edge, hit_time, rightward, v * np.exp(a * tau), (flow_a, flow_b, cross_a, cross_b))
+        low = xp.where(c == 0, -math.inf, low)
+        high = xp.where(c == nc - 1, math.inf, high)
+    psi = xp.minimum(xp.maximum(psi, xp.minimum(low, x)), xp.maximum(high, x))
+    flow_b = xp.where(cross, 0.0, tau * growth)
+    flow_a = xp.where(cross, 0.0, x * flow_b + v * tau * tau * expm1_ratio_slope(a * tau, xp))
+    cross_b = xp.where(cross, -distance / (v_safe * xp.where(cross, v_edge, 1.0)), 0.0)
+    cross_a = xp.where(cross, x * cross_b - (distance / v_safe) ** 2 * crossing_weight(r, xp), 0.0)
+    return Step(psi, cross, edge, hit_time, rightward, v * xp.exp(a * tau), (flow_a, flow_b, cross_a, cross_b))
 
 
 def field_gradient(
     steps: list, end_speed: np.ndarray, weight: np.ndarray, shape: tuple
 ) -> tuple[np.ndarray, np.ndarray]:
     """``Σ weight·dψ/da_c`` and ``Σ weight·dψ/db_c`` (each ``shape`` = ``[K, nc]``) from the
-    partials :func:`flow_with_partials` kept: one ``bincount`` per step and parameter."""
+    partials :func:`flow_with_partials` (or the flow kernel's loop) kept: one ``bincount`` per step
+    and parameter; a step's ``lanes`` None stands for all of them."""
     size = shape[0] * shape[1]
     grad_a, grad_b = np.zeros(size), np.zeros(size)
     # A field of float64's size (a prior scale near its max) overflows here: the gradient is then
@@ -159,8 +167,9 @@ def field_gradient(
         weight = weight.reshape(-1)
         carry = weight * end_speed.reshape(-1)  # dT/dτ = v(T) carries every crossing time's derivative
         for lanes, cell, flow_a, flow_b, cross_a, cross_b in steps:
-            grad_a += np.bincount(cell, weight[lanes] * flow_a - carry[lanes] * cross_a, size)
-            grad_b += np.bincount(cell, weight[lanes] * flow_b - carry[lanes] * cross_b, size)
+            at, carried = (weight, carry) if lanes is None else (weight[lanes], carry[lanes])  # None: every lane
+            grad_a += np.bincount(cell, at * flow_a - carried * cross_a, size)
+            grad_b += np.bincount(cell, at * flow_b - carried * cross_b, size)
     return grad_a.reshape(shape), grad_b.reshape(shape)
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from actlang.cpab.flow_kernel import flow_with_kernel
 from actlang.cpab.nodes import field_gradient, flow_with_partials
 
 
@@ -54,14 +55,17 @@ def pieces_transpose(grad_c0: np.ndarray, grad_c1: np.ndarray, lo: float, hi: fl
     return grad
 
 
-def table_forward(theta: np.ndarray, spec: tuple):
+def table_forward(theta: np.ndarray, spec: tuple, flow: str = "off"):
     """``(c0, c1, steps, end_speed, shape)`` of θ rows ``[K, dim θ]`` (numpy): the pieces and what
-    their backward needs (the flow's per-step partials)."""
+    their backward needs (the flow's per-step partials). ``flow``: whether the flow runs as the
+    step kernel (:mod:`actlang.cpab.flow_kernel`'s modes) or in numpy."""
     basis, lo, hi, grid, mode, slope, bounded = spec
     rows = theta.reshape(-1, basis.shape[1])
     pairs = (rows @ basis.T).reshape(rows.shape[0], -1, 2)
     nodes = np.broadcast_to(np.linspace(0.0, 1.0, grid + 1), (rows.shape[0], grid + 1))
-    psi, end_speed, steps = flow_with_partials(nodes, pairs[..., 0], pairs[..., 1], 1.0, bounded)
+    slopes, intercepts = np.ascontiguousarray(pairs[..., 0]), np.ascontiguousarray(pairs[..., 1])
+    found = flow_with_kernel(nodes, slopes, intercepts, 1.0, bounded, flow)
+    psi, end_speed, steps = found or flow_with_partials(nodes, slopes, intercepts, 1.0, bounded)
     c0, c1 = pieces_numpy((hi - lo) * (psi - nodes), lo, hi, mode, slope)
     return c0, c1, steps, end_speed, pairs.shape[:2]
 
@@ -80,12 +84,15 @@ class TablePieces(torch.autograd.Function):
     """``(c0, c1)`` in ``dtype`` from θ (``[dim θ]`` or ``[C, dim θ]``).
 
     ``spec``: ``(basis [2·nc, dim θ] float64, lo, hi, grid, mode, slope, zero_boundary)``;
-    ``torch_path(θ) -> (c0, c1)``: the same in differentiable torch ops, for double backward.
+    ``torch_path(θ) -> (c0, c1)``: the same in differentiable torch ops, for double backward;
+    ``flow``: the flow kernel's mode (:mod:`actlang.cpab.flow_kernel`).
     """
 
     @staticmethod
-    def forward(ctx, theta: Tensor, spec: tuple, dtype: torch.dtype, torch_path: Callable) -> tuple[Tensor, Tensor]:  # type: ignore[override]
-        c0, c1, steps, end_speed, shape = table_forward(theta.detach().to("cpu", torch.float64).numpy(), spec)
+    def forward(  # type: ignore[override]
+        ctx, theta: Tensor, spec: tuple, dtype: torch.dtype, torch_path: Callable, flow: str = "off"
+    ) -> tuple[Tensor, Tensor]:
+        c0, c1, steps, end_speed, shape = table_forward(theta.detach().to("cpu", torch.float64).numpy(), spec, flow)
         ctx.save_for_backward(theta)
         ctx.kept = (spec, steps, end_speed, shape, torch_path)
         return tuple(torch.from_numpy(c).to(theta.device, dtype) for c in (c0, c1))
@@ -98,10 +105,10 @@ class TablePieces(torch.autograd.Function):
             with torch.enable_grad():
                 leaf = theta if theta.requires_grad else theta.detach().requires_grad_()
                 (grad,) = torch.autograd.grad(torch_path(leaf), leaf, (grad_c0, grad_c1), create_graph=True)
-            return grad, None, None, None
+            return grad, None, None, None, None
         g0, g1 = (g.detach().to("cpu", torch.float64).numpy() for g in (grad_c0, grad_c1))
         grad_rows = table_backward(g0, g1, spec, steps, end_speed, shape)
-        return torch.from_numpy(grad_rows.reshape(theta.shape)).to(theta.device, theta.dtype), None, None, None
+        return torch.from_numpy(grad_rows.reshape(theta.shape)).to(theta.device, theta.dtype), None, None, None, None
 
 
 # --- one opaque op for torch.compile ----------------------------------------------------------
@@ -135,20 +142,20 @@ def _keep(found: tuple) -> int:
 @torch.library.custom_op("actlang::cpab_pieces", mutates_args=())
 def compiled_pieces(
     theta: Tensor, basis: Tensor, lo: float, hi: float, grid: int, mode: int, slope: float, bounded: bool,
-    dtype: torch.dtype, keep: bool,
+    dtype: torch.dtype, keep: bool, flow: str = "off",
 ) -> tuple[Tensor, Tensor, Tensor]:
     """``(c0, c1, handle)``: the pieces, each ``[K, grid + 2]`` in ``dtype``, of θ rows (``[dim θ]``
     or ``[K, dim θ]``), and (``keep``: a gradient will be wanted) the int64 handle under which the
-    backward finds the flow's partials (0: none kept)."""
+    backward finds the flow's partials (0: none kept); ``flow``: the flow kernel's mode."""
     spec = _spec(basis, lo, hi, grid, mode, slope, bounded)
-    c0, c1, steps, end_speed, shape = table_forward(theta.detach().to("cpu", torch.float64).numpy(), spec)
+    c0, c1, steps, end_speed, shape = table_forward(theta.detach().to("cpu", torch.float64).numpy(), spec, flow)
     handle = _keep((steps, end_speed, shape)) if keep else 0
     c0, c1 = (torch.from_numpy(c).to(theta.device, dtype) for c in (c0, c1))
     return c0, c1, torch.tensor(handle, dtype=torch.int64)
 
 
 @compiled_pieces.register_fake
-def _(theta, basis, lo, hi, grid, mode, slope, bounded, dtype, keep):
+def _(theta, basis, lo, hi, grid, mode, slope, bounded, dtype, keep, flow="off"):
     rows = theta.shape[0] if theta.dim() == 2 else 1
     pieces = [theta.new_empty((rows, grid + 2), dtype=dtype) for _ in range(2)]
     return pieces[0], pieces[1], torch.empty((), dtype=torch.int64)
@@ -183,7 +190,7 @@ def _setup(ctx, inputs, output) -> None:
 def _backward(ctx, grad_c0: Tensor, grad_c1: Tensor, _: Tensor) -> tuple:
     theta, basis, handle = ctx.saved_tensors
     grad = compiled_pieces_backward(grad_c0, grad_c1, handle, theta, basis, *ctx.spec)
-    return grad, None, None, None, None, None, None, None, None, None
+    return grad, None, None, None, None, None, None, None, None, None, None
 
 
 compiled_pieces.register_autograd(_backward, setup_context=_setup)

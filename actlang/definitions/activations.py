@@ -49,7 +49,7 @@ act(
     vjp="torch.ops.aten.leaky_relu_backward({g}, {0}, {slope}, False)",
 )
 act(
-    "elu", "x for x > 0, α(eˣ − 1) below", "F.elu({0}, {alpha})",
+    "elu", "x for x > 0, α(eˣ − 1) below", "kernels.elu({0}, {alpha})",
     # elu(±0) = ±0 for every α, as torch (α·expm1(−0) would be +0 for α ≤ −0)
     numpy=lambda x, alpha: np.where(x >= 0, x, alpha * np.expm1(np.where(x > 0, 0.0, x))),
     sympy=lambda sp, x, alpha: sp.Piecewise((x, x > 0), (alpha * (sp.exp(x) - 1), True)),
@@ -59,12 +59,12 @@ act(
 act(
     "celu", "max(0, x) + min(0, α(e^{x/α} − 1))",
     # F.celu's backward is NaN for x < 0 once α < ~1e-100; this form's gradient e^{x/α} is not.
-    "torch.where({0} > 0, {0}, {alpha} * torch.expm1(torch.clamp({0}, max=0.0) / {alpha}))",
+    "torch.where({0} > 0, {0}, {alpha} * kernels.expm1(torch.clamp({0}, max=0.0) / {alpha}))",
     numpy=lambda x, alpha: np.where(x > 0, x, alpha * np.expm1(np.where(x > 0, 0.0, x) / alpha)),  # celu(−0) = −0
     sympy=lambda sp, x, alpha: sp.Piecewise((x, x > 0), (alpha * (sp.exp(x / alpha) - 1), True)),
     hyper=(Hyper("alpha", "float", 1.0, low=0, open_low=True),),
 )
-act("selu", f"{SELU_SCALE:.6f}·elu[α={SELU_ALPHA:.6f}](x), the self-normalising constants", "F.selu({0})",
+act("selu", f"{SELU_SCALE:.6f}·elu[α={SELU_ALPHA:.6f}](x), the self-normalising constants", "kernels.selu({0})",
     definition=f"{SELU_SCALE!r} * elu[alpha={SELU_ALPHA!r}](x)", aquasurf="selu",
     vjp=f"torch.ops.aten.elu_backward({{g}}, {SELU_ALPHA!r}, {SELU_SCALE!r}, 1.0, False, {{0}})")
 act(
@@ -114,7 +114,7 @@ act(
 act(
     "elish", "x·σ(x) for x > 0, (eˣ − 1)·σ(x) below (ELiSH)",
     # expm1 sees min(x, 0) so the branch torch.where discards never overflows into a NaN gradient.
-    "torch.sigmoid({0}) * torch.where({0} > 0, {0}, torch.expm1(torch.clamp({0}, max=0.0)))",
+    "torch.sigmoid({0}) * torch.where({0} > 0, {0}, kernels.expm1(torch.clamp({0}, max=0.0)))",
     source="Basirat & Roth 2018 (ELiSH), as AQuaSurF used it",
     definition="sigmoid(x) * select(x, x, expm1(x))", aquasurf="elish",
 )

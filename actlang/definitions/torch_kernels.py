@@ -11,6 +11,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+# eˣ − 1, ELU and SELU in forms that TorchInductor keeps accurate near 0 where it compiles them.
+from actlang.inductor_math import elu, expm1, selu
+
+__all__ = ["elu", "expm1", "i1e", "rrelu", "selu", "tanhshrink"]
+
 
 def tanhshrink(x: Tensor) -> Tensor:
     """``x − tanh(x)``, accurate near 0: its Taylor series ``x³/3 − 2x⁵/15 + 17x⁷/315 − ...`` below

@@ -1,0 +1,122 @@
+"""The CPAB flow at the table's nodes as a TorchInductor kernel per step (actlang.cpab.flow_kernel).
+
+Most tests run the step's function uncompiled (``kernels.BACKEND = "eager"``: the same torch code
+that the kernel builder exports); ``test_built_kernel_*`` build the real kernel once per machine
+(about 15 s the first time; the file is reused after that).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from actlang import kernels
+from actlang.cpab import flow_kernel, integrate, nodes, table, tessellation
+from actlang.cpab.module import DiTAC
+
+needs_cxx = pytest.mark.skipif(kernels.cpp_compiler() is None, reason="no C++ compiler for inductor")
+
+
+def field(cells: int, rows: int, scale: float, bounded: bool, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Slopes and intercepts ``[rows, cells]`` of a random continuous CPA field."""
+    basis = tessellation.basis(cells, bounded)
+    theta = np.random.default_rng(seed).normal(0, scale, (rows, basis.shape[1]))
+    pairs = (theta @ basis.T).reshape(rows, cells, 2)
+    return np.ascontiguousarray(pairs[..., 0]), np.ascontiguousarray(pairs[..., 1])
+
+
+CASES = [(16, 1, 1.0, True), (16, 3, 3.0, False), (8, 2, 10.0, True), (4, 2, 0.0, False), (6, 4, 0.3, True)]
+
+
+@pytest.mark.parametrize(("cells", "rows", "scale", "bounded"), CASES)
+def test_kernel_steps_match_numpy(monkeypatch, cells, rows, scale, bounded) -> None:
+    """ψ, the end speeds and the field gradient as numpy's flow gives them (the same steps)."""
+    monkeypatch.setattr(kernels, "BACKEND", "eager")
+    slopes, intercepts = field(cells, rows, scale, bounded, seed=cells + rows)
+    u = np.broadcast_to(np.linspace(0.0, 1.0, 129), (rows, 129))
+    psi, speed, steps = nodes.flow_with_partials(u, slopes, intercepts, 1.0, bounded)
+    got_psi, got_speed, got_steps = flow_kernel.flow_with_kernel(u, slopes, intercepts, 1.0, bounded, "on")
+    assert len(got_steps) == len(steps)
+    np.testing.assert_allclose(got_psi, psi, rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(got_speed, speed, rtol=1e-13, atol=1e-13 * max(1.0, np.abs(speed).max()))
+    weight = np.random.default_rng(1).normal(size=u.shape)
+    for got, want in zip(nodes.field_gradient(got_steps, got_speed, weight, slopes.shape),
+                         nodes.field_gradient(steps, speed, weight, slopes.shape), strict=True):  # fmt: skip
+        np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-11 * max(1.0, np.abs(want).max()))
+
+
+def test_lanes_that_stop_leave_the_arrays_once_most_have_stopped(monkeypatch) -> None:
+    """Steps run on every lane until fewer than half still move; then on the moving ones only."""
+    monkeypatch.setattr(kernels, "BACKEND", "eager")
+    slopes, intercepts = field(8, 2, 3.0, True, seed=12)
+    u = np.broadcast_to(np.linspace(0.0, 1.0, 257), (2, 257))
+    _, _, steps = flow_kernel.flow_with_kernel(u, slopes, intercepts, 1.0, True, "on")
+    sizes = [len(cell) for _, cell, *_ in steps]
+    assert len(steps) >= 3 and sizes[0] == 2 * 257 and sizes[-1] < sizes[0]
+    assert steps[0][0] is None  # every lane
+    lanes, cell = steps[-1][0], steps[-1][1]
+    assert np.all(cell // 8 == lanes // 257)  # each lane still reads its own row's cells
+
+
+def test_flow_matches_the_closed_form(monkeypatch) -> None:
+    monkeypatch.setattr(kernels, "BACKEND", "eager")
+    slopes, intercepts = field(8, 3, 2.0, False, seed=4)
+    u = np.broadcast_to(np.linspace(0.0, 1.0, 65), (3, 65))
+    psi, _, _ = flow_kernel.flow_with_kernel(u, slopes, intercepts, 1.0, False, "on")
+    want, _ = integrate.integrate(torch.from_numpy(u.copy()), torch.from_numpy(slopes), torch.from_numpy(intercepts),
+                                  1.0, False)  # fmt: skip
+    np.testing.assert_allclose(psi, want.numpy(), rtol=1e-13, atol=1e-13)
+
+
+def test_modes(monkeypatch) -> None:
+    """off: numpy; built: the kernel only if built (no build asked); auto: a background build."""
+    slopes, intercepts = field(16, 1, 1.0, True, seed=2)
+    u = np.linspace(0.0, 1.0, 33)[None]
+    requests = []
+    monkeypatch.setattr(kernels.Kernel, "built", lambda self, args: False)
+    monkeypatch.setattr(kernels, "prepare", lambda calls, wait: requests.append(wait) or False)
+    assert flow_kernel.flow_with_kernel(u, slopes, intercepts, 1.0, True, "off") is None
+    assert flow_kernel.flow_with_kernel(u, slopes, intercepts, 1.0, True, "built") is None
+    assert requests == []
+    assert flow_kernel.flow_with_kernel(u, slopes, intercepts, 1.0, True, "auto") is None
+    assert requests == [False]
+    assert [flow_kernel.mode("auto", n) for n in (1, kernels.MIN_NUMEL)] == ["built", "auto"]
+    assert [flow_kernel.mode(f, 1) for f in ("on", "off")] == ["on", "off"]
+
+
+@pytest.mark.parametrize("channels", [None, 3])
+def test_training_through_the_flow_kernel_matches_numpy(monkeypatch, channels) -> None:
+    """A DiTAC step with fuse=True (the step kernel's function) against fuse=False (numpy, eager
+    lookup): the same values and gradients."""
+    monkeypatch.setattr(kernels, "BACKEND", "eager")
+    results = []
+    for fusion in ("on", "off"):
+        module = DiTAC({"a": -3.0, "b": 3.0, "cells": 6, "grid": 64}, channels, 1).double()
+        with torch.no_grad():
+            module.theta.copy_(torch.from_numpy(np.random.default_rng(3).normal(0, 0.8, module.theta.shape)))
+        module.fusion = fusion
+        x = torch.linspace(-4, 4, 60, dtype=torch.float64).reshape(4, 3, 5).requires_grad_()
+        y = module(x)
+        grads = torch.autograd.grad((y * torch.cos(x)).sum(), (x, module.theta))
+        results.append((y.detach(), *grads))
+    for got, want in zip(*results, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-11, atol=1e-11)
+
+
+@needs_cxx
+def test_built_kernel_matches_numpy_tables() -> None:
+    """The compiled step (inductor's vectorised code) gives numpy's table to rounding. Its expm1
+    is inductor_math's: inductor's own is exp(x) − 1, which made the tables of a 256-channel
+    module differ by 3e-11 relative."""
+    basis = tessellation.basis(16, True)
+    theta = np.random.default_rng(0).normal(0, 0.5, (64, basis.shape[1]))
+    spec = (basis, -3.0, 3.0, 2048, 1, 0.0, True)
+    compiled = table.table_forward(theta, spec, "on")
+    plain = table.table_forward(theta, spec, "off")
+    for got, want in zip(compiled[:2], plain[:2], strict=True):
+        np.testing.assert_allclose(got, want, rtol=0, atol=2e-12 * np.abs(want).max())
+    weights = np.random.default_rng(1).normal(size=(2, *plain[0].shape))
+    got = table.table_backward(*weights, spec, *compiled[2:])
+    want = table.table_backward(*weights, spec, *plain[2:])
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10 * np.abs(want).max())
