@@ -80,6 +80,11 @@ def test_modes(monkeypatch) -> None:
     assert flow_kernel.flow_with_kernel(u, slopes, intercepts, 1.0, True, "built") is None
     assert requests == []
     assert flow_kernel.flow_with_kernel(u, slopes, intercepts, 1.0, True, "auto") is None
+    assert requests == []  # fewer than MIN_LANES lanes: numpy, no build
+    many = np.broadcast_to(np.linspace(0.0, 1.0, flow_kernel.MIN_LANES), (1, flow_kernel.MIN_LANES))
+    assert flow_kernel.flow_with_kernel(many, slopes, intercepts, 1.0, True, "built") is None
+    assert requests == []
+    assert flow_kernel.flow_with_kernel(many, slopes, intercepts, 1.0, True, "auto") is None
     assert requests == [False]
     assert [flow_kernel.mode("auto", n) for n in (1, kernels.MIN_NUMEL)] == ["built", "auto"]
     assert [flow_kernel.mode(f, 1) for f in ("on", "off")] == ["on", "off"]
@@ -120,3 +125,20 @@ def test_built_kernel_matches_numpy_tables() -> None:
     got = table.table_backward(*weights, spec, *compiled[2:])
     want = table.table_backward(*weights, spec, *plain[2:])
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10 * np.abs(want).max())
+
+
+def test_auto_runs_the_flow_kernel_for_many_channels(monkeypatch) -> None:
+    """fuse="auto" at MIN_NUMEL inputs: a per-channel table of MIN_LANES lanes or more goes through
+    the step kernel (here its function, uncompiled), a shared θ's 2,049 lanes stay in numpy."""
+    monkeypatch.setattr(kernels, "BACKEND", "eager")
+    ran = []
+    original = kernels.Kernel.__call__
+    spy = lambda self, *args, **options: ran.append(self.name) or original(self, *args, **options)
+    monkeypatch.setattr(kernels.Kernel, "__call__", spy)
+    for channels, expected in ((8, True), (None, False)):
+        ran.clear()
+        module = DiTAC({"a": -3.0, "b": 3.0, "cells": 16}, channels, 1)
+        module.fusion = "auto"
+        x = torch.randn(kernels.MIN_NUMEL // 8, 8, requires_grad=True)
+        module(x).sum().backward()
+        assert ("cpab_flow_step" in ran) == expected and "lookup_forward" in ran

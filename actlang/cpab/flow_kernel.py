@@ -16,7 +16,9 @@ function's form (numpy arrays, the steps' partials for
 
 ``flow`` modes (from the module's ``fuse`` option and input size): ``"off"``, numpy;
 ``"built"``, the kernel where it is built already, else numpy; ``"auto"``, the same, and a
-missing kernel is built in the background; ``"on"``, built now if missing (fuse=True).
+missing kernel is built in the background; ``"on"``, built now if missing (fuse=True). Below
+:data:`MIN_LANES` lanes (a shared θ, a few channels) ``"built"`` and ``"auto"`` run numpy, which
+is as fast there.
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ from actlang import kernels
 from actlang.cpab.nodes import step
 
 MODES = ("off", "built", "auto", "on")
+# Below this many lanes (8 channels of the default 2,049 nodes) ``auto`` keeps numpy: a shared θ's
+# 2,049 lanes took 0.60 ms per table either way, 4 channels 1.23 against 1.16 ms, while 16 channels
+# took 5.2 against 2.7 ms (2-core x86 VM); fewer lanes do not pay for a background build.
+MIN_LANES = 16_384
 # The step's math lives there: an edit to either must not match a kernel file built before it.
 KERNEL_DEPENDENCIES = ("actlang.cpab.nodes", "actlang.inductor_math")
 
@@ -91,6 +97,8 @@ def usable(flow: str, nc: int, bounded: bool, lanes: Tensor) -> bool:
         return False
     found = kernel(nc, bounded)
     args = (lanes,) * 6
+    if flow != "on" and lanes.numel() < MIN_LANES:
+        return False
     if flow == "built":
         return found.built(args)
     return found.built(args) or kernels.prepare([(found, args)], wait=flow == "on")
