@@ -9,6 +9,8 @@ below instead; eager code and TorchScript keep ATen's kernel, which is accurate 
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -32,16 +34,22 @@ def _expm1(x: Tensor) -> Tensor:
 
 def expm1_series(x: Tensor) -> Tensor:
     """``eˣ − 1`` in plain operations that inductor keeps accurate: the Taylor series
-    ``x·(1 + x/2·(1 + x/3·(…)))`` for |x| < 0.5, to x¹⁶/16! in float64 (the next term is below
-    1e-21 relative) and x⁸/8! otherwise (below 6e-10), and ``exp(x) − 1`` above. The series sees x
-    clamped to ±0.5, so its discarded branch is finite and gives ``torch.where`` no NaN gradient.
-    Signed zeros, ±inf and NaN come out as ``torch.expm1`` gives them."""
-    terms = 16 if x.dtype == torch.float64 else 8
-    small = torch.clamp(x, -SERIES_CUTOFF, SERIES_CUTOFF)
-    nested = 1.0 + small * (1.0 / terms)
-    for k in range(terms - 1, 1, -1):
-        nested = 1.0 + small * nested * (1.0 / k)
-    return torch.where(x.abs() < SERIES_CUTOFF, small * nested, torch.exp(x) - 1.0)
+    ``x·(1 + x/2! + x²/3! + …)`` for |x| < 0.5, to x¹⁶/16! in float64 (the next term is below
+    1e-21 relative) and x⁸/8! otherwise (below 6e-10), and ``exp(x) − 1`` above. The series sees 0
+    in place of larger x, so its discarded branch is finite and gives ``torch.where`` no NaN
+    gradient. Signed zeros, ±inf and NaN come out as ``torch.expm1`` gives them."""
+    coefficients = _SERIES64 if x.dtype == torch.float64 else _SERIES32
+    near = x.abs() < SERIES_CUTOFF
+    small = torch.where(near, x, 0.0)
+    ratio = coefficients[-1] * small + coefficients[-2]  # (eˣ − 1)/x by Horner's rule
+    for coefficient in reversed(coefficients[:-2]):
+        ratio = ratio * small + coefficient
+    return torch.where(near, small * ratio, torch.exp(x) - 1.0)
+
+
+# 1/(k + 1)! for k = 0, 1, …: the coefficients of (eˣ − 1)/x.
+_SERIES64 = [1.0 / math.factorial(k + 1) for k in range(16)]
+_SERIES32 = _SERIES64[:8]
 
 
 def elu(x: Tensor, alpha: float) -> Tensor:
