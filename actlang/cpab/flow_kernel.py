@@ -3,7 +3,7 @@
 :func:`~actlang.cpab.nodes.flow_with_partials` runs each step of the flow as some seventy numpy
 operations over the lanes still moving: cheap per call, but every operation is a pass over
 memory, and with one θ per channel the lanes are ``C·(grid + 1)`` (half a million at 256
-channels: 99 ms per table on a 2-core x86 VM). Here the same step,
+channels: 99–106 ms per table on a 2-core x86 VM, 38 ms as kernels). Here the same step,
 :func:`~actlang.cpab.nodes.step` (one definition, written over an array module), is one
 AOTInductor kernel (:class:`actlang.kernels.Kernel`, built once per machine, ``nc`` and
 boundary): one pass per step reads each lane's state and writes its next state and partials.
