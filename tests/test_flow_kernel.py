@@ -142,3 +142,25 @@ def test_auto_runs_the_flow_kernel_for_many_channels(monkeypatch) -> None:
         x = torch.randn(kernels.MIN_NUMEL // 8, 8, requires_grad=True)
         module(x).sum().backward()
         assert ("cpab_flow_step" in ran) == expected and "lookup_forward" in ran
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf"), 1e300, -1e300])
+def test_hostile_fields_give_what_numpy_gives(monkeypatch, bad) -> None:
+    """A θ entry of NaN, ±inf or ±1e300 in one channel: the same NaN pattern in the tables and θ's
+    gradient as numpy's flow, the same values elsewhere."""
+    monkeypatch.setattr(kernels, "BACKEND", "eager")
+    basis = tessellation.basis(16, True)
+    theta = np.random.default_rng(0).normal(0, 0.5, (4, basis.shape[1]))
+    theta[1, 2] = bad
+    spec = (basis, -3.0, 3.0, 256, 1, 0.0, True)
+    results = []
+    for flow in ("on", "off"):
+        c0, c1, *kept = table.table_forward(theta, spec, flow)
+        weights = np.random.default_rng(1).normal(size=(2, *c0.shape))
+        results.append((c0, c1, table.table_backward(*weights, spec, *kept)))
+    for got, want in zip(*results, strict=True):
+        assert np.array_equal(np.isnan(got), np.isnan(want))
+        finite = np.isfinite(want)
+        assert np.array_equal(finite, np.isfinite(got))
+        scale = max(1.0, np.abs(want[finite]).max(initial=0.0))
+        np.testing.assert_allclose(got[finite], want[finite], rtol=1e-10, atol=1e-10 * scale)
