@@ -128,11 +128,14 @@ def flow_with_kernel(
             break
         if 2 * count < moving.numel():  # gather the lanes still moving
             _write_back(found, end_speed, lanes, state)
+            # index_select on 1-D tensors: 2-3x faster than tensor[index] (and than index_select
+            # along dim 1 of a [2, n] table) at half a million lanes.
             keep = moving.nonzero().squeeze(1)
-            lanes = keep if lanes is None else lanes[keep]
-            state, base = [s[keep] for s in state], base[keep]
+            lanes = keep if lanes is None else lanes.index_select(0, keep)
+            state, base = [s.index_select(0, keep) for s in state], base.index_select(0, keep)
         cell = base + state[1].to(torch.int64)
-        x, c, left, speed, *partials = run(*state[:3], field_a[cell], field_b[cell], state[3])
+        a, b = field_a.index_select(0, cell), field_b.index_select(0, cell)  # the field in each lane's cell
+        x, c, left, speed, *partials = run(*state[:3], a, b, state[3])
         state = [x, c, left, speed]
         steps.append((None if lanes is None else lanes.numpy(), cell.numpy(), *(p.numpy() for p in partials)))
     _write_back(found, end_speed, lanes, state)
@@ -145,5 +148,5 @@ def _write_back(found: Tensor, end_speed: Tensor, lanes: Tensor | None, state: l
         found.copy_(state[0])
         end_speed.copy_(state[3])
     else:
-        found[lanes] = state[0]
-        end_speed[lanes] = state[3]
+        found.index_copy_(0, lanes, state[0])
+        end_speed.index_copy_(0, lanes, state[3])
