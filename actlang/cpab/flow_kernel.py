@@ -33,7 +33,6 @@ from torch import Tensor
 from actlang import kernels
 from actlang.cpab.nodes import step
 
-MODES = ("off", "built", "auto", "on")
 # Below this many lanes (8 channels of the default 2,049 nodes) ``auto`` keeps numpy: a shared θ's
 # 2,049 lanes took 0.60 ms per table either way, 4 channels 1.23 against 1.16 ms, while 16 channels
 # took 5.2 against 2.7 ms (2-core x86 VM); fewer lanes do not pay for a background build.
@@ -109,6 +108,8 @@ def flow_with_kernel(
 ) -> tuple[np.ndarray, np.ndarray, list] | None:
     """:func:`~actlang.cpab.nodes.flow_with_partials`'s ``(ψ, v(ψ), steps)`` through the step
     kernel, or None where the mode ``flow`` does not run it (the caller runs numpy)."""
+    if flow == "off":
+        return None
     nc = slopes.shape[-1]
     found = torch.tensor(u, dtype=torch.float64).reshape(-1)
     if not usable(flow, nc, bounded, found):
