@@ -164,3 +164,26 @@ def test_hostile_fields_give_what_numpy_gives(monkeypatch, bad) -> None:
         assert np.array_equal(finite, np.isfinite(got))
         scale = max(1.0, np.abs(want[finite]).max(initial=0.0))
         np.testing.assert_allclose(got[finite], want[finite], rtol=1e-10, atol=1e-10 * scale)
+
+
+def test_torch_compile_runs_the_flow_kernel_in_its_custom_op(monkeypatch) -> None:
+    """Under torch.compile the table is one custom op (``actlang::cpab_pieces``) whose ``flow``
+    argument selects the step kernel: same values and θ gradient as numpy's flow in eager."""
+    monkeypatch.setattr(kernels, "BACKEND", "eager")
+    ran = []
+    original = kernels.Kernel.__call__
+    spy = lambda self, *args, **options: ran.append(self.name) or original(self, *args, **options)
+    monkeypatch.setattr(kernels.Kernel, "__call__", spy)
+    module = DiTAC({"a": -3.0, "b": 3.0, "cells": 16}, 8, 1).double()
+    with torch.no_grad():
+        module.theta.copy_(torch.from_numpy(np.random.default_rng(5).normal(0, 0.5, module.theta.shape)))
+    x = torch.linspace(-4, 4, 8 * 8, dtype=torch.float64).reshape(8, 8)
+    results = []
+    for fusion, function in (("auto", torch.compile(module, backend="aot_eager", fullgraph=True)), ("off", module)):
+        module.fusion = fusion
+        y = function(x)
+        (grad,) = torch.autograd.grad((y * torch.cos(x)).sum(), module.theta)
+        results.append((y.detach(), grad))
+    assert "cpab_flow_step" in ran  # 8 channels of 2,049 nodes: MIN_LANES lanes and more
+    for got, want in zip(*results, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
