@@ -10,9 +10,10 @@ derives derivatives from them.
 from __future__ import annotations
 
 from actlang.definitions.lazy import np, special
-from actlang.inductor_math import SELU_ALPHA, SELU_SCALE  # F.selu's constants, defined once
 from actlang.registry import Hyper, Learned, Primitive, define
 
+SELU_SCALE = 1.0507009873554804934193349852946
+SELU_ALPHA = 1.6732632423543772848170429916717
 _TORCH = "PyTorch torch.nn.functional"
 
 
