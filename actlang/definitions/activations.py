@@ -12,6 +12,8 @@ from __future__ import annotations
 from actlang.definitions.lazy import np, special
 from actlang.registry import Hyper, Learned, Primitive, define
 
+# F.selu's constants. actlang.inductor_math repeats them for the compiled SELU: importing it here
+# would import torch into the command line's text commands.
 SELU_SCALE = 1.0507009873554804934193349852946
 SELU_ALPHA = 1.6732632423543772848170429916717
 _TORCH = "PyTorch torch.nn.functional"
