@@ -93,3 +93,14 @@ def test_fused_kernels_match_the_unfused_path_near_zero(text) -> None:
         tol = 8 * torch.finfo(dtype).eps
         torch.testing.assert_close(y, want, rtol=tol, atol=torch.finfo(dtype).tiny)
         torch.testing.assert_close(grad, want_grad, rtol=tol, atol=torch.finfo(dtype).tiny)
+
+
+def test_selu_constants_are_the_registrys() -> None:
+    """The compiled SELU's constants (repeated so that the registry imports no torch) agree with
+    the registry's and with F.selu's."""
+    from actlang.definitions import activations
+
+    assert (inductor_math.SELU_ALPHA, inductor_math.SELU_SCALE) == (activations.SELU_ALPHA, activations.SELU_SCALE)
+    x = torch.tensor([-1.5, -0.25, 0.0, 2.0], dtype=torch.float64)
+    expected = activations.SELU_SCALE * torch.where(x > 0, x, activations.SELU_ALPHA * torch.expm1(x))
+    torch.testing.assert_close(F.selu(x), expected, rtol=1e-15, atol=0)
