@@ -104,3 +104,30 @@ def test_selu_constants_are_the_registrys() -> None:
     x = torch.tensor([-1.5, -0.25, 0.0, 2.0], dtype=torch.float64)
     expected = activations.SELU_SCALE * torch.where(x > 0, x, activations.SELU_ALPHA * torch.expm1(x))
     torch.testing.assert_close(F.selu(x), expected, rtol=1e-15, atol=0)
+
+
+def test_exported_files_keep_expm1_accurate_without_actlang(tmp_path) -> None:
+    """Files of expressions with expm1, ELU, SELU, CELU and ELiSH (TorchScript: ATen's kernels;
+    torch.export and ONNX: the series form) run in a process without actlang, values near 0
+    included, and the exported file's input gradient too."""
+    from tests.export_cases import load_elsewhere
+    from tests.test_compiler_export import onnx_available
+
+    text = "elu[alpha=0.7](x) + selu(x) + celu(x) + expm1(x) + elish(x)"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        module = actlang.compile(text)
+        formats = ["torchscript", "exported"] + (["onnx"] if onnx_available() else [])
+        files = {f: actlang.export(module, tmp_path / f"act.{f}", format=f, shape=(4, 6)) for f in formats}
+    near = torch.tensor([-1e-8, 1e-7, -3e-5, 2e-4, -0.3, 0.49, -0.51, 3.0, -20.0])
+    x = torch.cat([near, torch.randn(39, generator=torch.Generator().manual_seed(0))]).reshape(6, 8)
+    torch.save(x, tmp_path / "x.pt")
+    jobs = [{"file": str(path), "format": f, "x": str(tmp_path / "x.pt")} for f, path in files.items()]
+    leaf = x.clone().requires_grad_()
+    want = module(leaf)
+    want.backward(torch.ones_like(want))
+    for job, got in zip(jobs, load_elsewhere(jobs, tmp_path), strict=True):
+        assert "error" not in got, got.get("error")
+        torch.testing.assert_close(got["y"], want.detach(), rtol=2e-6, atol=1e-12, msg=job["format"])
+        if job["format"] == "exported":
+            torch.testing.assert_close(got["x"], leaf.grad, rtol=2e-6, atol=1e-12)
