@@ -133,6 +133,17 @@ class Kernel:
                 return (runner or self.function)(*args)
         # Exported kernels assume contiguous arguments (autograd's g may be an expanded view); they
         # record no graph, so no grad-mode switch (a fifth of a small call).
+        return self.run_loaded(runner, *args)
+
+    def loaded(self, args: tuple[torch.Tensor, ...]) -> Any:
+        """The kernel loaded for ``args`` (call it with :meth:`run_loaded`), or None: not loaded in
+        this process yet, or running as its eager function (tests, a failed build)."""
+        runner = self.runners.get(self.key(args))
+        return None if runner is None or callable(runner) else runner
+
+    def run_loaded(self, runner: Any, *args: torch.Tensor) -> Any:
+        """``runner`` (from :meth:`loaded`) on ``args``: a call without :meth:`__call__`'s lookups,
+        for callers that checked the arguments' key once (a module's repeated inference calls)."""
         out = runner.run([a.contiguous() for a in args])
         return out[0] if self.single else tuple(out)
 

@@ -8,6 +8,7 @@ few seconds each the first time; inductor caches them on disk), shared through o
 
 from __future__ import annotations
 
+import copy
 import warnings
 
 import numpy as np
@@ -18,6 +19,7 @@ import actlang
 from actlang import kernels
 from actlang.cpab import lookup as lk
 from actlang.cpab import lookup_autograd
+from actlang.cpab import module as cpab_module
 from actlang.cpab.module import CPAB, DiTAC, GEDiTAC, InfDiTAC, LDiTAC
 from actlang.errors import ActlangError
 
@@ -195,6 +197,73 @@ def test_inference_runs_the_forward_kernel_without_an_autograd_node(eager_backen
     assert len(forwards) == 2 and forwards[0] == forwards[1]
 
 
+class LoadedStub:
+    """Stands for a loaded AOTInductor kernel (``run`` on a list of tensors, not callable): runs
+    the kernel's eager function and counts its calls."""
+
+    def __init__(self, function) -> None:
+        self.function, self.calls = function, 0
+
+    def run(self, args):
+        self.calls += 1
+        out = self.function(*args)
+        return [out] if isinstance(out, torch.Tensor) else list(out)
+
+
+@pytest.mark.parametrize("channels", [None, 3])
+def test_inference_goes_straight_to_a_loaded_forward_kernel(eager_backend, monkeypatch, channels) -> None:
+    """Once the forward kernel is loaded, inference calls skip the checks that found it, until θ,
+    the input's rank or the fuse option changes; values stay the unfused path's, and the module
+    stays copyable."""
+    module = build(DiTAC, {"a": -3.0, "b": 3.0}, channels=channels, fusion="auto")
+    plain = build(DiTAC, {"a": -3.0, "b": 3.0}, channels=channels, fusion="off")
+    x = inputs((4, 3, 50), torch.float64)
+    with torch.no_grad():
+        module(x)  # the tables are cached; no kernel is loaded (tests run the functions)
+    assert "_loaded_forward" not in module.__dict__
+    spec = (-3.0, 3.0, 1, 0.0, False, False)
+    forward = lookup_autograd.compiled(spec)[0]
+    tables = module._cached_pieces(x)[2]
+    stub = LoadedStub(forward.function)
+    monkeypatch.setitem(forward.runners, forward.key((lookup_autograd._flat(x, tables, 1), tables)), stub)
+    checks = []
+    original = cpab_module.fuses
+    # The checks that ``auto`` runs (the unfused module's "off" runs them too, and is not counted).
+    monkeypatch.setattr(cpab_module, "fuses", lambda *args: checks.extend(args[1:2]) or original(*args))
+
+    def infer(module, x):
+        with torch.no_grad():
+            return module(x)
+
+    first = infer(module, x)  # found through the checks, then remembered
+    assert (checks.count("auto"), stub.calls) == (1, 1) and "_loaded_forward" in module.__dict__
+    second = infer(module, x)
+    assert (checks.count("auto"), stub.calls) == (1, 2)
+    assert torch.equal(torch.nan_to_num(second), torch.nan_to_num(first))
+    want = infer(plain, x)
+    torch.testing.assert_close(second, want, rtol=1e-12, atol=1e-12, equal_nan=True)
+    checks.clear()
+    with torch.no_grad():  # an optimizer step: new tables, the checks again
+        for m in (module, plain):
+            m.theta.add_(0.25)
+    moved = infer(module, x)
+    assert (checks.count("auto"), stub.calls) == (1, 3)
+    torch.testing.assert_close(moved, infer(plain, x), rtol=1e-12, atol=1e-12, equal_nan=True)
+    assert not torch.allclose(torch.nan_to_num(moved), torch.nan_to_num(first))
+    wider = x.reshape(4, 3, 5, 10)  # another rank: checked once more
+    torch.testing.assert_close(infer(module, wider), moved.reshape(wider.shape), rtol=0, atol=0, equal_nan=True)
+    assert (checks.count("auto"), stub.calls) == (2, 4)
+    checks.clear()
+    module.fusion = "off"  # the option changed: checked, then the eager function, not the kernel
+    torch.testing.assert_close(infer(module, x), moved, rtol=1e-12, atol=1e-12, equal_nan=True)
+    assert (checks, stub.calls) == (["off"], 4)
+    module.fusion = "auto"
+    copied = copy.deepcopy(module)
+    torch.testing.assert_close(infer(copied, x), moved, rtol=0, atol=0, equal_nan=True)
+    trained = module(x.nan_to_num())  # training still builds the autograd node
+    assert trained.grad_fn is not None
+
+
 def test_fuse_option_reaches_the_ditac_site(eager_backend) -> None:
     x = torch.randn(50, requires_grad=True)
     actlang.compile("ditac(x)", fuse=False)(x).sum().backward()
@@ -300,6 +369,17 @@ def test_inductor_kernels_match_the_unfused_path(inductor_pair, dtype) -> None:
     for kernel in (forward, backward):
         found = [f for key, f in kernel.runners.items() if key[0] == dtype]
         assert found and all(hasattr(f, "run") for f in found)  # AOTInductor kernels, not the eager fallback
+
+
+@needs_cxx
+def test_inductor_inference_calls_go_straight_to_the_loaded_kernel(inductor_pair) -> None:
+    fused, plain = inductor_pair[torch.float32]
+    x = inputs((kernels.MIN_NUMEL,), torch.float32, seed=5)
+    with torch.no_grad():
+        first, second, want = fused(x), fused(x), plain(x)
+    assert "_loaded_forward" in fused.__dict__
+    assert torch.equal(torch.nan_to_num(first), torch.nan_to_num(second))
+    torch.testing.assert_close(second, want, rtol=1e-5, atol=1e-5, equal_nan=True)
 
 
 @needs_cxx

@@ -51,6 +51,22 @@ def run_forward(x: Tensor, tables: Tensor, spec: tuple, fused: str) -> Tensor:
     return run(_flat(x, tables, spec[6]), tables).reshape(x.shape)
 
 
+def forward_key(x: Tensor, tables: Tensor, spec: tuple) -> tuple | None:
+    """The key under which the forward kernel for ``x`` is loaded (for :func:`run_loaded_forward`),
+    or None where it is not loaded in this process (not built yet, or running as its function)."""
+    kernel = compiled(spec[:6])[0]
+    args = (_flat(x, tables, spec[6]), tables)
+    return kernel.key(args) if kernel.loaded(args) is not None else None
+
+
+def run_loaded_forward(x: Tensor, tables: Tensor, spec: tuple, key: tuple) -> Tensor:
+    """:func:`run_forward` through the forward kernel loaded under ``key`` (:func:`forward_key`),
+    without the checks that found it: a module's repeated inference calls, where those checks
+    cost more than the kernel on small inputs (a MobileNet at batch 1)."""
+    kernel = compiled(spec[:6])[0]
+    return kernel.run_loaded(kernel.runners[key], _flat(x, tables, spec[6]), tables).reshape(x.shape)
+
+
 def _runner(kernel: kernels.Kernel, fused: str) -> Any:
     """How to call ``kernel`` in the mode ``fused``: compiled, waiting for a build (``"on"``) or
     not (``"auto"``), or its function in eager torch (``"off"``)."""

@@ -21,7 +21,14 @@ from actlang.cpab.field import CPABField
 from actlang.cpab.flow_kernel import mode as flow_mode
 from actlang.cpab.lookup import CPAB as MODE_CPAB
 from actlang.cpab.lookup import DITAC, GE_DITAC, INF_DITAC, L_DITAC, lookup, pack, pieces
-from actlang.cpab.lookup_autograd import CapturedLookup, LookupFunction, fuses, run_forward
+from actlang.cpab.lookup_autograd import (
+    CapturedLookup,
+    LookupFunction,
+    forward_key,
+    fuses,
+    run_forward,
+    run_loaded_forward,
+)
 from actlang.cpab.nodes import NodeFlow
 from actlang.cpab.table import TablePieces, compiled_pieces
 from actlang.kernels import MIN_NUMEL
@@ -127,10 +134,25 @@ class CPABActivation(CPABField):
     def _fast(self, x: Tensor, closed: bool, masked: bool) -> Tensor:
         c0, c1, tables = self._cached_pieces(x)
         spec = (self.lo, self.hi, self.mode, self.slope, closed, masked, self.channel_dim)
+        if torch.is_grad_enabled() and (x.requires_grad or c0.requires_grad):
+            fused = self.fusion if fuses(x, self.fusion, tables, spec) else "off"  # "auto": built in the background
+            return LookupFunction.apply(x, c0, c1, tables, *spec, fused)
+        return self._inference(x, tables, spec)  # no autograd node to build
+
+    @torch.jit.unused
+    def _inference(self, x: Tensor, tables: Tensor, spec: tuple) -> Tensor:
+        """The lookup without autograd. Once the forward kernel is loaded for these tables and x's
+        rank, later calls go straight to it: at batch 1 the checks that find it took as long as
+        the kernel itself (24 against 7 µs on 4,096 values)."""
+        known = self.__dict__.get("_loaded_forward")  # (tables, (rank, fusion), kernel key)
+        if known is not None and known[0] is tables and known[1] == (x.dim(), self.fusion):
+            return run_loaded_forward(x, tables, spec, known[2])
         fused = self.fusion if fuses(x, self.fusion, tables, spec) else "off"  # "auto": built in the background
-        if not (torch.is_grad_enabled() and (x.requires_grad or c0.requires_grad)):
-            return run_forward(x, tables, spec, fused)  # inference: no autograd node to build
-        return LookupFunction.apply(x, c0, c1, tables, *spec, fused)
+        out = run_forward(x, tables, spec, fused)
+        key = forward_key(x, tables, spec) if fused != "off" else None
+        if key is not None:  # the key, not the kernel: a module must stay copyable (deepcopy)
+            self.__dict__["_loaded_forward"] = (tables, (x.dim(), self.fusion), key)
+        return out
 
     @torch.jit.unused
     def _cached_pieces(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
