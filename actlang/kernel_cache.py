@@ -163,12 +163,21 @@ def build(kernel: Kernel) -> Path:
             # Indices in these functions are in range by construction (DiTAC's piece index is
             # clamped to its table), so inductor's per-element bounds check only costs time
             # (4–10 % of the lookup kernels).
-            with torch._inductor.config.patch(assert_indirect_indexing=False):
+            options = {"assert_indirect_indexing": False, "cpp.enable_floating_point_contract_flag": _contract(kernel)}
+            with torch._inductor.config.patch(options):
                 torch._inductor.aoti_compile_and_package(exported, package_path=partial)
         os.replace(partial, target)
     finally:
         Path(partial).unlink(missing_ok=True)
     return target
+
+
+def _contract(kernel: Kernel) -> str:
+    """gcc's ``-ffp-contract`` for the kernel's CPU code: its maker module's
+    ``FLOATING_POINT_CONTRACT`` (part of the source its file name hashes), else ``"off"``, inductor's
+    default: contraction changes rounding, which only a module that checked its math may accept."""
+    module = importlib.import_module(kernel.recipe[0].split(":")[0])
+    return str(getattr(module, "FLOATING_POINT_CONTRACT", "off"))
 
 
 def _remove_stale_partials(target: Path) -> None:

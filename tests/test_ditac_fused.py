@@ -383,6 +383,27 @@ def test_inductor_inference_calls_go_straight_to_the_loaded_kernel(inductor_pair
 
 
 @needs_cxx
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_inductor_kernels_find_the_eager_pieces_on_every_boundary(inductor_pair, dtype) -> None:
+    """The kernels are built with FMA contraction: on every node of the table, and one ulp to
+    each side, the backward kernel's pieces are the eager ``piece_index``'s, and the forward
+    kernel's values the eager function's up to rounding."""
+    fused, plain = inductor_pair[dtype]
+    nodes = torch.linspace(-3.0, 3.0, fused.grid + 1, dtype=torch.float64).to(dtype)
+    up, down = (torch.nextafter(nodes, torch.tensor(v, dtype=dtype)) for v in (float("inf"), float("-inf")))
+    x = torch.cat([nodes, up, down, torch.tensor([float("nan"), float("inf"), float("-inf")], dtype=dtype)])
+    with torch.no_grad():
+        tables = fused._cached_pieces(x)[2]
+        forward, _, backward = lookup_autograd.compiled((-3.0, 3.0, 1, 0.0, False, False))
+        pieces = backward(torch.ones_like(x), x, tables)[2]  # built now if missing
+        values = forward(x, tables)
+        assert backward.loaded((x, x, tables)) is not None and forward.loaded((x, tables)) is not None
+        assert torch.equal(pieces, lk.piece_index(x, -3.0, 3.0, fused.grid, False, 0, 0).long())
+        tolerance = 1e-6 if dtype == torch.float32 else 1e-13
+        torch.testing.assert_close(values, plain(x), rtol=tolerance, atol=tolerance, equal_nan=True)
+
+
+@needs_cxx
 def test_inductor_gradcheck_in_float64(inductor_pair) -> None:
     module, _ = inductor_pair[torch.float64]
     x = torch.from_numpy(np.random.default_rng(4).uniform(-3.5, 3.5, 24)).requires_grad_()

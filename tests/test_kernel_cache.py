@@ -66,6 +66,18 @@ def test_arguments_of_other_dtypes_are_described_and_given_as_examples() -> None
     assert [e.dtype for e in examples] == [torch.float32, torch.int64]
 
 
+def test_fma_contraction_only_where_the_maker_module_asks_for_it(monkeypatch) -> None:
+    """Generated expression kernels keep inductor's default (no contraction: it changes rounding);
+    DiTAC's lookup asks for ``fast``, and its constant is in the source its files' names hash."""
+    from actlang.cpab import lookup
+
+    assert kernel_cache._contract(_kernel()) == "off"
+    ditac = _kernel(recipe=("actlang.cpab.lookup:kernel_function", ("forward", -3.0, 3.0, 1, 0.0, False, False)))
+    assert kernel_cache._contract(ditac) == "fast" == lookup.FLOATING_POINT_CONTRACT
+    monkeypatch.setattr(lookup, "FLOATING_POINT_CONTRACT", "on")
+    assert kernel_cache._contract(ditac) == "on"
+
+
 def test_the_key_covers_torch_and_the_format(monkeypatch) -> None:
     before = _kernel().key
     monkeypatch.setattr(torch, "__version__", "0.0.0")
