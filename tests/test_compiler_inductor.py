@@ -96,6 +96,48 @@ def test_kernels_match_unfused_per_channel(eager_backend, monkeypatch, channel_d
     assert "backward" in seen
 
 
+def _layouts(dtype: torch.dtype) -> list[torch.Tensor]:
+    """Dense inputs that are not row-major: channels-last, a transposed matrix, a permuted view."""
+    return [
+        torch.randn(2, 3, 4, 5, dtype=dtype).to(memory_format=torch.channels_last) * 3,
+        torch.randn(6, 3, dtype=dtype).t() * 3,
+        torch.randn(5, 3, 4, dtype=dtype).permute(2, 1, 0) * 3,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "channels", "strategy"),
+    [(PLAIN, None, "recompute"), (PLAIN, None, "derivatives"), (LEARNED, None, "recompute"),
+     (LEARNED, None, "derivatives"), (TWO, 3, "recompute")],
+)  # fmt: skip
+def test_kernels_keep_the_inputs_layout(eager_backend, monkeypatch, text, strategy, channels) -> None:
+    """Channels-last and other permuted inputs are read where they lie (no copy) and the result
+    has their strides; values and gradients are the unfused path's, also for a gradient of
+    another layout than x's."""
+    options = {"channels": channels, "channel_dim": 1} if channels else {}
+    fused, unfused = _pair(text, **options)
+    found = inductor.plan(fused.program)
+    monkeypatch.setattr(found, "strategy", strategy)
+    monkeypatch.setattr(found, "function", inductor._function(found))
+    seen = _calls(monkeypatch)
+    for x in _layouts(torch.float64):
+        if channels and x.shape[1] != channels:
+            continue
+        order = kernels.memory_order(x)
+        assert order is not None and kernels.flat(x, None, order).data_ptr() == x.data_ptr()
+        _compare(fused, unfused, x, rtol=1e-12)
+        with torch.no_grad():
+            y = fused(x)
+        assert y.stride() == x.stride()
+        torch.testing.assert_close(y, unfused(x), rtol=1e-12, atol=1e-12)
+        a, b = (x.detach().clone().requires_grad_() for _ in range(2))
+        g = torch.randn(x.shape, dtype=x.dtype)  # row-major, unlike x
+        fused(a).backward(g)
+        unfused(b).backward(g)
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-12, atol=1e-12)
+    assert seen.count("value" if strategy == "recompute" else "forward") >= 2
+
+
 @pytest.mark.parametrize("strategy", ["recompute", "derivatives"])
 @pytest.mark.parametrize("text", [PLAIN, LEARNED])
 def test_both_strategies(eager_backend, monkeypatch, text, strategy) -> None:

@@ -197,6 +197,42 @@ def test_inference_runs_the_forward_kernel_without_an_autograd_node(eager_backen
     assert len(forwards) == 2 and forwards[0] == forwards[1]
 
 
+@pytest.mark.parametrize("channels", [None, 3])
+@pytest.mark.parametrize("inference", [False, True])
+def test_kernels_keep_the_inputs_layout(eager_backend, channels, inference) -> None:
+    """Channels-last and permuted inputs are read where they lie and the result keeps their
+    strides; values, the input gradient (also for a row-major gradient) and θ's gradient are those
+    of the same input made row-major."""
+    module = build(DiTAC, {"a": -3.0, "b": 3.0}, channels=channels)
+    inputs_ = [
+        torch.randn(2, 3, 4, 5, dtype=torch.float64).to(memory_format=torch.channels_last) * 3,
+        torch.randn(5, 3, 4, dtype=torch.float64).permute(2, 1, 0) * 3,
+    ]
+    for x in inputs_:
+        if inference:
+            with torch.no_grad():
+                y, want = module(x), module(x.contiguous())
+            assert y.stride() == x.stride()
+            torch.testing.assert_close(y, want, rtol=0, atol=0)
+            continue
+        g = torch.randn(x.shape, dtype=x.dtype)  # row-major, unlike x
+        got = run_with(module, x, g)
+        want = run_with(module, x.contiguous(), g)
+        assert got[0].stride() == x.stride()
+        for a, b in zip(got, want, strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    assert any("forward kernel" in s for s in eager_backend)
+
+
+def run_with(module, x, g):
+    """Values, input gradient and θ gradient of ``module(x)`` for the output gradient ``g``."""
+    module.theta.grad = None
+    leaf = x.detach().clone().requires_grad_()
+    y = module(leaf)
+    y.backward(g)
+    return y.detach(), leaf.grad, module.theta.grad.clone()
+
+
 class LoadedStub:
     """Stands for a loaded AOTInductor kernel (``run`` on a list of tensors, not callable): runs
     the kernel's eager function and counts its calls."""
@@ -225,7 +261,7 @@ def test_inference_goes_straight_to_a_loaded_forward_kernel(eager_backend, monke
     forward = lookup_autograd.compiled(spec)[0]
     tables = module._cached_pieces(x)[2]
     stub = LoadedStub(forward.function)
-    monkeypatch.setitem(forward.runners, forward.key((lookup_autograd._flat(x, tables, 1), tables)), stub)
+    monkeypatch.setitem(forward.runners, forward.key((lookup_autograd._flat(x, tables, 1, None), tables)), stub)
     checks = []
     original = cpab_module.fuses
     # The checks that ``auto`` runs (the unfused module's "off" runs them too, and is not counted).

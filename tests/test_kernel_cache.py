@@ -121,7 +121,7 @@ def _fail_value_kernel(text: str, monkeypatch, tmp_path) -> torch.nn.Module:
     monkeypatch.setenv("ACTLANG_CACHE_DIR", str(tmp_path))
     module = actlang.compile(text)
     found = inductor.plan(module.program)
-    flat = found.flatten(torch.randn(BIG))
+    flat = found.flatten(torch.randn(BIG), None)
     recipe = ("actlang.compiler.loading:generated_function", (found.codes["value"].text, "value"))
     kernel = kernel_cache.describe("value", recipe, (flat,), 1)
     marker = kernel_cache.path_of(kernel).with_suffix(".failed")

@@ -88,7 +88,7 @@ class Plan:
     def ready(self, names: tuple[str, ...], x: torch.Tensor, values: list[torch.Tensor], wait: bool) -> bool:
         """Whether kernels ``names`` can all run on tensors like x now (:func:`actlang.kernels.prepare`:
         missing ones built now, side by side, with ``wait``; else in the background)."""
-        flat = self.flatten(x)
+        flat = self.flatten(x, kernels.memory_order(x))
         calls = [
             (self.kernel(name), (flat,) * self.codes[name].inputs + tuple(values[: _param_count(name, values)]))
             for name in names
@@ -105,9 +105,9 @@ class Plan:
         """The kernels loaded so far, by (name, dtype, device kind)."""
         return {(name, *key[:2]): r for name, k in self.kernel_objects.items() for key, r in k.runners.items()}
 
-    def flatten(self, x: torch.Tensor) -> torch.Tensor:
-        """x as the kernels take it (:func:`actlang.kernels.flat`)."""
-        return kernels.flat(x, self.program.channel_dim if self.program.per_channel else None)
+    def flatten(self, x: torch.Tensor, order: tuple[int, ...] | None) -> torch.Tensor:
+        """x as the kernels take it, dimensions in ``order`` (:func:`actlang.kernels.flat`)."""
+        return kernels.flat(x, self.program.channel_dim if self.program.per_channel else None, order)
 
 
 def _param_count(name: str, values: list[torch.Tensor]) -> int:
@@ -212,7 +212,8 @@ def forward(program: Any, fusion: str, x: torch.Tensor, values: list[torch.Tenso
         return None
     if training:
         return found.function.apply(x, *values)
-    return found.call("value", found.flatten(x), *values).reshape(x.shape)
+    order = kernels.memory_order(x)  # the result laid out as x (channels-last stays so)
+    return kernels.unflat(found.call("value", found.flatten(x, order), *values), x.shape, order)
 
 
 def _function(built: Plan) -> type:
@@ -226,15 +227,15 @@ def _function(built: Plan) -> type:
     class InductorFused(torch.autograd.Function):
         @staticmethod
         def forward(ctx: Any, x: torch.Tensor, *params: torch.Tensor) -> torch.Tensor:
-            ctx.shape = x.shape
+            ctx.shape, ctx.order = x.shape, kernels.memory_order(x)  # g read, ∂x written in x's layout
             if saves_x:
-                y = built.call("value", built.flatten(x), *params)
+                y = built.call("value", built.flatten(x, ctx.order), *params)
                 ctx.save_for_backward(x, *params)
-            else:
-                y, *parts = built.call("forward", built.flatten(x), *params)
+            else:  # the partials are saved as the kernel wrote them, in x's memory order
+                y, *parts = built.call("forward", built.flatten(x, ctx.order), *params)
                 ctx.save_for_backward(*parts, *params)
                 ctx.x_ref = weakref.ref(x)
-            return y.reshape(x.shape)
+            return kernels.unflat(y, x.shape, ctx.order)
 
         @staticmethod
         def backward(ctx: Any, g: torch.Tensor) -> tuple:
@@ -242,15 +243,15 @@ def _function(built: Plan) -> type:
                 return _regrad(ctx, g, _recompute(built), count, saves_x)
             saved = ctx.saved_tensors
             params = saved[len(saved) - count :]
-            flat = built.flatten(g)
+            flat = built.flatten(g, ctx.order)
             if saves_x:
-                grads = built.call("backward", flat, built.flatten(saved[0]), *params)
+                grads = built.call("backward", flat, built.flatten(saved[0], ctx.order), *params)
             elif count:
                 grads = built.call("saved_backward", flat, saved[0], saved[1], params[0])
             else:
                 grads = (flat * saved[0],)
             needs = ctx.needs_input_grad
-            out = [grads[0].reshape(ctx.shape) if needs[0] else None]
+            out = [kernels.unflat(grads[0], ctx.shape, ctx.order) if needs[0] else None]
             for grad, p, need in zip(grads[1:], params, needs[1:], strict=True):
                 out.append(grad.reshape(p.shape) if need else None)
             return tuple(out)

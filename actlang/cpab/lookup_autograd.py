@@ -38,7 +38,8 @@ def fuses(x: Tensor, fusion: str, tables: Tensor, spec: tuple) -> bool:
     if fusion == "off":
         return False
     if fusion == "auto" and x.numel() < kernels.MIN_NUMEL:  # a built kernel only: no build, no warning
-        return kernels.backend_available(x.device) and compiled(spec[:6])[0].built((_flat(x, tables, spec[6]), tables))
+        flat = _flat(x, tables, spec[6], kernels.memory_order(x))
+        return kernels.backend_available(x.device) and compiled(spec[:6])[0].built((flat, tables))
     return kernels.available(x.device, fusion)
 
 
@@ -48,14 +49,15 @@ def run_forward(x: Tensor, tables: Tensor, spec: tuple, fused: str) -> Tensor:
     or its function in eager torch (``"off"``); without autograd: :class:`LookupFunction` and
     inference both call it."""
     run = _runner(compiled(spec[:6])[0], fused)
-    return run(_flat(x, tables, spec[6]), tables).reshape(x.shape)
+    order = kernels.memory_order(x)  # the result laid out as x (channels-last stays so)
+    return kernels.unflat(run(_flat(x, tables, spec[6], order), tables), x.shape, order)
 
 
 def forward_key(x: Tensor, tables: Tensor, spec: tuple) -> tuple | None:
     """The key under which the forward kernel for ``x`` is loaded (for :func:`run_loaded_forward`),
     or None where it is not loaded in this process (not built yet, or running as its function)."""
     kernel = compiled(spec[:6])[0]
-    args = (_flat(x, tables, spec[6]), tables)
+    args = (_flat(x, tables, spec[6], kernels.memory_order(x)), tables)
     return kernel.key(args) if kernel.loaded(args) is not None else None
 
 
@@ -63,8 +65,9 @@ def run_loaded_forward(x: Tensor, tables: Tensor, spec: tuple, key: tuple) -> Te
     """:func:`run_forward` through the forward kernel loaded under ``key`` (:func:`forward_key`),
     without the checks that found it: a module's repeated inference calls, where those checks
     cost more than the kernel on small inputs (a MobileNet at batch 1)."""
-    kernel = compiled(spec[:6])[0]
-    return kernel.run_loaded(kernel.runners[key], _flat(x, tables, spec[6]), tables).reshape(x.shape)
+    kernel, order = compiled(spec[:6])[0], kernels.memory_order(x)
+    y = kernel.run_loaded(kernel.runners[key], _flat(x, tables, spec[6], order), tables)
+    return kernels.unflat(y, x.shape, order)
 
 
 def _runner(kernel: kernels.Kernel, fused: str) -> Any:
@@ -73,11 +76,12 @@ def _runner(kernel: kernels.Kernel, fused: str) -> Any:
     return functools.partial(kernel, wait=fused == "on") if fused != "off" else kernel.function
 
 
-def _flat(x: Tensor, tables: Tensor, channel_dim: int) -> Tensor:
+def _flat(x: Tensor, tables: Tensor, channel_dim: int, order: tuple[int, ...] | None) -> Tensor:
     """x as the kernels take it: channels along ``channel_dim`` where the tables (``c0``, or
-    :func:`lookup.pack`'s) have one row per channel (:func:`actlang.kernels.flat`)."""
+    :func:`lookup.pack`'s) have one row per channel, dimensions in ``order``
+    (:func:`actlang.kernels.flat`)."""
     per_channel = tables.dim() == (2 if tables.dtype == torch.int64 else 3)  # packed, or stacked [2, ...]
-    return kernels.flat(x, channel_dim if per_channel else None)
+    return kernels.flat(x, channel_dim if per_channel else None, order)
 
 
 _KERNELS: dict[tuple, tuple[kernels.Kernel, kernels.Kernel, kernels.Kernel]] = {}
@@ -117,6 +121,7 @@ class LookupFunction(torch.autograd.Function):
     def forward(ctx, x, c0, c1, tables, lo, hi, mode, slope, closed, masked, channel_dim, fused="off"):  # type: ignore[override]
         ctx.spec = (lo, hi, mode, slope, closed, masked, channel_dim)
         ctx.fused = fused
+        ctx.order = kernels.memory_order(x)  # g is read, and ∂x written, in x's layout
         ctx.save_for_backward(x, c0, c1, tables)  # x as given: double backward differentiates through it
         return run_forward(x, tables, ctx.spec, fused)
 
@@ -127,12 +132,12 @@ class LookupFunction(torch.autograd.Function):
             return (*_differentiable_backward(ctx, x, c0, c1, grad)[:3], *[None] * 9)
         sums_wanted = ctx.needs_input_grad[1] or ctx.needs_input_grad[2]
         run = _runner(compiled(ctx.spec[:6])[2 if sums_wanted else 1], ctx.fused)
-        flat_grad, flat_x = _flat(grad, tables, ctx.spec[6]), _flat(x, tables, ctx.spec[6])
+        flat_grad, flat_x = (_flat(t, tables, ctx.spec[6], ctx.order) for t in (grad, x))
         if not sums_wanted:
-            grad_x = run(flat_grad, flat_x, tables)[0].reshape(x.shape) if ctx.needs_input_grad[0] else None
-            return grad_x, *[None] * 11
+            grad_x = run(flat_grad, flat_x, tables)[0] if ctx.needs_input_grad[0] else None
+            return (None if grad_x is None else kernels.unflat(grad_x, x.shape, ctx.order)), *[None] * 11
         found, sums = _blocked_backward(run, flat_grad, flat_x, tables, c0.numel())
-        grad_x = found.reshape(x.shape) if ctx.needs_input_grad[0] else None
+        grad_x = kernels.unflat(found, x.shape, ctx.order) if ctx.needs_input_grad[0] else None
         grad_c0 = sums[0].reshape(c0.shape) if ctx.needs_input_grad[1] else None
         grad_c1 = sums[1].reshape(c1.shape) if ctx.needs_input_grad[2] else None
         return grad_x, grad_c0, grad_c1, *[None] * 9
