@@ -33,9 +33,9 @@ import torch
 from torch import Tensor
 
 # The kernels of :func:`kernel_function` are built with gcc's ``-ffp-contract=fast``
-# (:func:`actlang.kernel_cache.build` reads this): multiplies and adds fused into FMAs took the
-# forward kernel from 1.24–1.36 to 0.89–1.12 ms per million inputs (2-core x86 VM). Values move by
-# rounding only; the piece of each input does not (see :func:`piece_index`).
+# (:func:`actlang.kernel_cache.build` reads this): multiplies and adds fused into FMAs made the
+# forward kernel 10–14 % and the backward 7–13 % faster (benchmarks/lookup_contraction.py, 2-core VM). Values move
+# by rounding only; the piece of each input does not (see :func:`piece_index`).
 FLOATING_POINT_CONTRACT = "fast"
 
 # Variant codes. TorchScript cannot read module-level ints, so the functions below compare
