@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -124,6 +125,13 @@ def busy() -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", "while True: pass"])
 
 
+def shuffled(names: list[str], rounds: int, seed: int = 0) -> list[list[str]]:
+    """``rounds`` orders of ``names``, each shuffled (seeded): with one fixed order, whichever case
+    ran second of a pair measured faster on this VM, by as much as the differences measured."""
+    rng = random.Random(seed)
+    return [rng.sample(names, len(names)) for _ in range(rounds)]
+
+
 def measure(text: str, size: int, repeats: int) -> dict[str, dict[str, float]]:
     torch.manual_seed(0)
     x = torch.randn(size)
@@ -146,8 +154,9 @@ def measure(text: str, size: int, repeats: int) -> dict[str, dict[str, float]]:
         kernel_builder.wait()  # the default module's kernels, built in the background
     fwd: dict[str, list[float]] = {k: [] for k in fns}
     both: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(repeats):  # interleaved, so that noise from other processes hits every variant alike
-        for name, fn in fns.items():
+    for order in shuffled(list(fns), repeats):  # interleaved: other processes' noise hits every variant alike
+        for name in order:
+            fn = fns[name]
             fwd[name].append(timed(lambda fn=fn: forward(fn)))
             both[name].append(timed(lambda fn=fn: train(fn)))
     result = {}

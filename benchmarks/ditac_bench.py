@@ -31,7 +31,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's actlang, before compiler_bench's
 
-from compiler_bench import busy
+from compiler_bench import busy, shuffled
 
 import actlang
 from actlang import kernel_builder
@@ -123,13 +123,16 @@ def run(args: argparse.Namespace) -> None:
     timings: dict[str, list[float]] = {name: [] for name in cases}
     faults: dict[str, list[int]] = {name: [] for name in cases}
     inference: dict[str, list[float]] = {name: [] for name in ("F.gelu eager", "ditac (inductor kernels)")}
-    for _ in range(args.rounds):
-        for name, function in cases.items():
+    # Each round in its own order (compiler_bench.shuffled), the inference pair too.
+    rounds = zip(shuffled(list(cases), args.rounds), shuffled(list(inference), args.rounds, 1), strict=True)
+    for order, inference_order in rounds:
+        for name in order:
+            function = cases[name]
             start = minor_faults()
             timings[name].append(fwd_bwd(function, x, grad))
             faults[name].append(minor_faults() - start)
             x.grad = None
-        for name in inference:
+        for name in inference_order:
             inference[name].append(forward_only(cases[name], x, grad))
     after = load()
 
