@@ -221,6 +221,27 @@ def test_sympy_sees_opaque_functions_that_still_compare():
     assert actlang.equivalent("ditac(x) + x", "x + ditac(x)").verdict == "proved"
 
 
+@pytest.mark.parametrize("text", ["ditac(x)", "ditac[cells=8](x)"])
+def test_a_frozen_layer_trains_after_an_evaluation_in_inference_mode(text):
+    """Pieces cached under torch.inference_mode are inference tensors: a later training call with
+    θ frozen (the input wanting a gradient) makes them again instead of failing in autograd."""
+    module, fresh = compiled(text), compiled(text)
+    for m in (module, fresh):
+        m.ditac_0.theta.requires_grad_(False)
+    x = torch.linspace(-4, 4, 101, dtype=torch.float64)
+    with torch.inference_mode():
+        evaluated = module(x)
+    grads = []
+    for m in (module, fresh):
+        leaf = x.clone().requires_grad_()
+        (m(leaf) * torch.cos(x)).sum().backward()
+        grads.append(leaf.grad)
+    torch.testing.assert_close(grads[0], grads[1], rtol=0, atol=0)
+    assert torch.all(grads[0] != 0)
+    with torch.inference_mode():  # and back: the normal pieces serve inference mode as they are
+        torch.testing.assert_close(module(x), evaluated, rtol=0, atol=0)
+
+
 def test_inference_reuses_the_table_until_theta_changes():
     module = compiled("ditac(x)")
     warp = module.ditac_0

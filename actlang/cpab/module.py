@@ -161,6 +161,8 @@ class CPABActivation(CPABField):
         packed (four small ops), is a good part of a call.
 
         θ's version counter moves on every in-place update (optimizer steps, load_state_dict).
+        Pieces made under ``torch.inference_mode`` are inference tensors, which autograd may not
+        save: outside that mode they are made again (a frozen θ trained after an evaluation).
         """
         flow = flow_mode(self.fusion, x.numel())
         if (torch.is_grad_enabled() and self.theta.requires_grad) or torch.compiler.is_compiling():
@@ -168,7 +170,8 @@ class CPABActivation(CPABField):
             return c0, c1, pack(c0.detach(), c1.detach())
         key = (self.theta._version, self.theta.data_ptr(), x.dtype, x.device)
         cached = self.__dict__.get("_pieces_cache")
-        if cached is None or cached[0] != key:
+        stale = cached is not None and cached[1][2].is_inference() and not torch.is_inference_mode_enabled()
+        if cached is None or cached[0] != key or stale:
             with torch.no_grad():
                 c0, c1 = self._pieces(x.dtype, flow)
                 cached = (key, (c0, c1, pack(c0, c1)))
