@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import statistics
 import sys
 import time
@@ -79,11 +78,11 @@ def main() -> None:
 
 
 def timed(cases: dict[str, Callable[[], object]], samples: int, inner: int) -> dict[str, list[float]]:
-    """Seconds per call of each case, one entry per sample; the order is shuffled every sample."""
-    order, rng = list(cases), random.Random(0)
+    """Seconds per call of each case, one entry per sample, each sample in its own order."""
+    from compiler_bench import shuffled  # here: builder processes import this module for its maker
+
     times: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(samples):
-        rng.shuffle(order)
+    for order in shuffled(list(cases), samples):
         for name in order:
             start = time.perf_counter()
             for _ in range(inner):
