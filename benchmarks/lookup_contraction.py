@@ -26,6 +26,7 @@ sys.path.insert(0, str(HERE.parent))  # this checkout's actlang
 from actlang.cpab.lookup import kernel_function  # noqa: E402, F401  (the maker this module re-exports)
 
 FLOATING_POINT_CONTRACT = "off"  # read by actlang.kernel_cache.build for kernels this module makes
+KERNEL_DEPENDENCIES = ("actlang.cpab.lookup", "actlang.cpab.normal")  # the code its kernels run
 SPEC = (-3.0, 3.0, 1, 0.0, False, False)  # ditac[a=-3, b=3]
 
 

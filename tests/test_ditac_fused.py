@@ -9,6 +9,7 @@ few seconds each the first time; inductor caches them on disk), shared through o
 from __future__ import annotations
 
 import copy
+import math
 import warnings
 
 import numpy as np
@@ -18,7 +19,7 @@ import torch
 import actlang
 from actlang import kernels
 from actlang.cpab import lookup as lk
-from actlang.cpab import lookup_autograd
+from actlang.cpab import lookup_autograd, normal
 from actlang.cpab import module as cpab_module
 from actlang.cpab.module import CPAB, DiTAC, GEDiTAC, InfDiTAC, LDiTAC
 from actlang.errors import ActlangError
@@ -504,6 +505,46 @@ def test_normal_cdf_below_float64_is_as_accurate_as_erfc(dtype, bound, smallest)
     assert ends[0] == 0 and ends[1] == 1 and ends[2].isnan()
     eager = lk.normal_cdf(x)  # eager code: ATen's erfc, the same values within the bound
     assert ((eager.double() - exact).abs() / exact)[normal].max() <= bound
+
+
+@pytest.mark.parametrize(("dtype", "bound"), [(torch.float32, 3e-5), (torch.float64, 1e-13), (torch.bfloat16, 8e-3)])
+def test_normal_cdf_and_density_share_one_exponential_and_stay_accurate(dtype, bound) -> None:
+    """(Φ, φ) in the traced form (one exponential for both below float64) against float64's erfc
+    and exp, relative, wherever each is a normal number of the dtype; and equal to Φ alone."""
+    x = torch.linspace(-13.0, 13.0, 50_001).to(dtype)
+    wide = x.double()
+    exact_cdf = torch.special.erfc(wide * -(0.5**0.5)) * 0.5
+    exact_density = torch.exp(wide * wide * -0.5) / math.sqrt(2 * math.pi)
+    cdf, density = torch.compile(normal.normal_cdf_and_density, backend="eager", fullgraph=True)(x)
+    smallest = torch.finfo(dtype).tiny
+    for got, exact in ((cdf, exact_cdf), (density, exact_density)):
+        assert got.dtype == dtype
+        normal_values = exact > smallest
+        assert ((got.double() - exact).abs() / exact)[normal_values].max() <= bound
+    alone = torch.compile(normal.normal_cdf, backend="eager", fullgraph=True)(x)
+    assert torch.equal(alone, cdf)
+    exponentials = []
+
+    def count(graph_module, _):
+        exponentials.append(sum(node.target is torch.exp for node in graph_module.graph.nodes))
+        return graph_module
+
+    torch.compile(normal.normal_cdf_and_density, backend=count, fullgraph=True)(x)
+    assert exponentials == [1]  # below float64 φ reuses erfc's exponential; float64: ATen's erfc, one exp for φ
+    eager_cdf, eager_density = normal.normal_cdf_and_density(x)  # ATen's erfc and exp
+    assert torch.equal(eager_cdf, normal.normal_cdf(x))
+    assert ((eager_density.double() - exact_density).abs() / exact_density)[exact_density > smallest].max() <= bound
+
+
+def test_erfc_float32_is_accurate_for_given_arguments() -> None:
+    """The polynomial form alone, float32 arguments taken as exact: 4e-7 relative below 1, then
+    the rounding of z² through the exponential (about 5e-8·z²)."""
+    z = torch.linspace(0.0, 9.2, 100_001)
+    exact = torch.special.erfc(z.double())
+    got = torch.compile(normal.erfc_float32, backend="eager", fullgraph=True)(z).double()
+    relative = (got - exact).abs() / exact
+    assert relative[z < 1].max() <= 4e-7
+    assert (relative <= 4e-7 + 6e-8 * z.double() ** 2).all()
 
 
 @pytest.mark.parametrize("channels", [None, 3])

@@ -24,7 +24,6 @@ back through their closed-form computation to θ, so no ``[N, dim θ]`` tensor i
 
 from __future__ import annotations
 
-import math
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -32,16 +31,19 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from actlang.cpab.normal import normal_cdf, normal_cdf_and_density
+
 # The kernels of :func:`kernel_function` are built with gcc's ``-ffp-contract=fast``
 # (:func:`actlang.kernel_cache.build` reads this): multiplies and adds fused into FMAs made the
 # forward kernel 10–14 % and the backward 7–13 % faster (benchmarks/lookup_contraction.py, 2-core VM). Values move
 # by rounding only; the piece of each input does not (see :func:`piece_index`).
 FLOATING_POINT_CONTRACT = "fast"
+# Φ and φ live there: an edit to them must not match a kernel file built before it.
+KERNEL_DEPENDENCIES = ("actlang.cpab.normal",)
 
 # Variant codes. TorchScript cannot read module-level ints, so the functions below compare
 # against the literals: 1 ditac (× Φ), 2 ge_ditac, 3 l_ditac, 4 inf_ditac (extrapolates), 0 cpab.
 CPAB, DITAC, GE_DITAC, L_DITAC, INF_DITAC = 0, 1, 2, 3, 4
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
 def pieces(displacement: Tensor, lo: float, hi: float, mode: int, slope: float) -> tuple[Tensor, Tensor]:
@@ -82,42 +84,6 @@ def piece_index(x: Tensor, lo: float, hi: float, n: int, closed: bool, channels:
         shape[channel_dim] = channels
         k = k + (torch.arange(channels, dtype=torch.int32, device=x.device) * (n + 2)).view(shape)
     return k
-
-
-def normal_cdf(x: Tensor) -> Tensor:
-    """Φ(x) = erfc(−x/√2)/2: no cancellation in the lower tail, where (1 + erf(x/√2))/2 is
-    1 − 1 = 0 below x ≈ −8.5 (float64) while Φ(−10) = 7.6e−24.
-
-    In code that TorchInductor compiles (the lookup's kernels, a ``torch.compile``d model) and
-    below float64, erfc(|z|) comes from :func:`erfc_float32` instead (an exponential and a
-    polynomial, which inductor vectorises; its own erfc is a scalar loop, 3.5× slower per value),
-    with erfc(z) = 2 − erfc(|z|) for z < 0. Eager code keeps ATen's erfc: one vectorised kernel,
-    where the polynomial would be a dozen passes over the data.
-    """
-    if torch.jit.is_scripting() or x.dtype == torch.float64:
-        return torch.special.erfc(x * -0.7071067811865476).mul_(0.5)  # 1/√2 (a literal for TorchScript)
-    return _compiled_normal_cdf(x)
-
-
-@torch.jit.unused
-def _compiled_normal_cdf(x: Tensor) -> Tensor:
-    z = x.float() * -0.7071067811865476  # float16/bfloat16: computed in float32 (their z loses the tail)
-    if not torch.compiler.is_compiling():
-        return torch.special.erfc(z).mul_(0.5).to(x.dtype)
-    half = erfc_float32(torch.abs(z)) * 0.5
-    return torch.where(z >= 0, half, 1.0 - half).to(x.dtype)
-
-
-def erfc_float32(z: Tensor) -> Tensor:
-    """erfc(z) for z ≥ 0 within a relative 1.2e-7 (about one float32 ulp): with t = 1/(1 + z/2),
-    erfc(z) ≈ t·exp(−z² + P(t)), P the degree-9 polynomial of Numerical Recipes' ``erfcc``
-    (Chebyshev fit). Underflows to 0 past z ≈ 9.2, as float32's erfc does."""
-    t = 1.0 / (1.0 + 0.5 * z)
-    poly = torch.full_like(z, 0.17087277)
-    for c in (-0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.18628806, 0.09678418, 0.37409196, 1.00002368,
-              -1.26551223):  # fmt: skip
-        poly = poly * t + c
-    return t * torch.exp(poly - z * z)
 
 
 def gather(table: Tensor, k: Tensor) -> Tensor:
@@ -163,13 +129,13 @@ def piece_gradient(
     derivative is the outer one's and the tables get nothing.
     """
     if mode == 1:
-        cdf = normal_cdf(x)
-        density = torch.exp(x * x * -0.5) * _INV_SQRT_2PI
+        cdf, density = normal_cdf_and_density(x)
         return grad * (rise * cdf + (base + rise * x) * density), grad * cdf
     if mode == 2 or (mode == 3 and masked):
         if mode == 2:
             off = x < lo
-            outer_slope = normal_cdf(x) + x * torch.exp(x * x * -0.5) * _INV_SQRT_2PI
+            cdf, density = normal_cdf_and_density(x)
+            outer_slope = cdf + x * density
         else:
             off = (x < lo) | (x > hi)
             outer_slope = torch.where(x >= 0, torch.ones_like(x), torch.full_like(x, slope))
