@@ -159,7 +159,8 @@ def test_auto_runs_small_inputs_without_kernels(eager_backend) -> None:
     run(module, torch.randn(kernels.MIN_NUMEL - 1, dtype=torch.float64), 1.0)
     assert eager_backend == []  # the eager backend builds nothing, so nothing is built yet
     run(module, torch.randn(kernels.MIN_NUMEL, dtype=torch.float64), 1.0)
-    assert len(eager_backend) == 2  # forward and backward (the table's 65 lanes stay in numpy)
+    assert len(eager_backend) == 3  # the table's flow (several steps per call), forward and backward
+    assert "flow's steps" in eager_backend[0]
 
 
 @pytest.mark.parametrize("size", [1, 8, 1000, kernels.MIN_NUMEL - 1])
@@ -173,7 +174,7 @@ def test_auto_runs_small_inputs_through_kernels_built_already(monkeypatch, size)
     monkeypatch.setattr(type(forward), "built", lambda self, args: asked.append((self.name, args[0].numel())) or False)
     with torch.no_grad():
         module(torch.randn(size, dtype=torch.float64))
-    assert asked == [("lookup_forward", size)]  # the table's flow: 65 lanes, fewer than flow_kernel.MIN_LANES
+    assert asked == [("cpab_flow_steps", 65), ("lookup_forward", size)]  # the table's flow (65 lanes), the lookup
     monkeypatch.setattr(type(forward), "built", lambda self, args: True)
     ran = []
     run_plain = lambda self, *a, wait=True: ran.append(self.name) or self.function(*a)
@@ -307,7 +308,7 @@ def test_fuse_option_reaches_the_ditac_site(eager_backend) -> None:
     assert eager_backend == []
     actlang.compile("ditac(x)", fuse=True)(x).sum().backward()
     assert len([s for s in eager_backend if "lookup" in s]) == 2
-    assert any("flow step" in s for s in eager_backend)
+    assert any("flow's steps" in s for s in eager_backend)  # fuse=True: the shared θ's table too
 
 
 def test_missing_compiler_warns_once_and_falls_back(monkeypatch) -> None:

@@ -29,15 +29,20 @@ def field(cells: int, rows: int, scale: float, bounded: bool, seed: int) -> tupl
 CASES = [(16, 1, 1.0, True), (16, 3, 3.0, False), (8, 2, 10.0, True), (4, 2, 0.0, False), (6, 4, 0.3, True)]
 
 
+@pytest.mark.parametrize("per_step", [False, True], ids=["steps-per-call", "step-per-call"])
 @pytest.mark.parametrize(("cells", "rows", "scale", "bounded"), CASES)
-def test_kernel_steps_match_numpy(monkeypatch, cells, rows, scale, bounded) -> None:
-    """ψ, the end speeds and the field gradient as numpy's flow gives them (the same steps)."""
+def test_kernel_steps_match_numpy(monkeypatch, cells, rows, scale, bounded, per_step) -> None:
+    """ψ, the end speeds and the field gradient as numpy's flow gives them (the same steps): the
+    kernel of several steps per call (below MIN_LANES lanes) and the step kernel (from it on)."""
     monkeypatch.setattr(kernels, "BACKEND", "eager")
+    if per_step:
+        monkeypatch.setattr(flow_kernel, "MIN_LANES", 1)
     slopes, intercepts = field(cells, rows, scale, bounded, seed=cells + rows)
     u = np.broadcast_to(np.linspace(0.0, 1.0, 129), (rows, 129))
     psi, speed, steps = nodes.flow_with_partials(u, slopes, intercepts, 1.0, bounded)
     got_psi, got_speed, got_steps = flow_kernel.flow_with_kernel(u, slopes, intercepts, 1.0, bounded, "on")
-    assert len(got_steps) == len(steps)
+    per_call = 1 if per_step else flow_kernel.STEPS_PER_CALL
+    assert len(got_steps) == -(-len(steps) // per_call) * per_call  # calls until every lane has stopped
     np.testing.assert_allclose(got_psi, psi, rtol=1e-14, atol=1e-15)
     np.testing.assert_allclose(got_speed, speed, rtol=1e-13, atol=1e-13 * max(1.0, np.abs(speed).max()))
     weight = np.random.default_rng(1).normal(size=u.shape)
@@ -49,6 +54,7 @@ def test_kernel_steps_match_numpy(monkeypatch, cells, rows, scale, bounded) -> N
 def test_lanes_that_stop_leave_the_arrays_once_most_have_stopped(monkeypatch) -> None:
     """Steps run on every lane until fewer than half still move; then on the moving ones only."""
     monkeypatch.setattr(kernels, "BACKEND", "eager")
+    monkeypatch.setattr(flow_kernel, "MIN_LANES", 2 * 257)  # the step kernel from 514 lanes on
     slopes, intercepts = field(8, 2, 3.0, True, seed=12)
     u = np.broadcast_to(np.linspace(0.0, 1.0, 257), (2, 257))
     _, _, steps = flow_kernel.flow_with_kernel(u, slopes, intercepts, 1.0, True, "on")
@@ -69,23 +75,25 @@ def test_flow_matches_the_closed_form(monkeypatch) -> None:
     np.testing.assert_allclose(psi, want.numpy(), rtol=1e-13, atol=1e-13)
 
 
-def test_modes(monkeypatch) -> None:
-    """off: numpy; built: the kernel only if built (no build asked); auto: a background build."""
+@pytest.mark.parametrize(("lanes", "name"), [(33, "cpab_flow_steps"), (flow_kernel.MIN_LANES, "cpab_flow_step")])
+def test_modes(monkeypatch, lanes, name) -> None:
+    """off: numpy; built: the kernel only if built (no build asked); auto: a background build of
+    the kernel of several steps below MIN_LANES lanes, of the step kernel from it on."""
     slopes, intercepts = field(16, 1, 1.0, True, seed=2)
-    u = np.linspace(0.0, 1.0, 33)[None]
-    requests = []
+    u = np.linspace(0.0, 1.0, lanes)[None]
+    requests, ran = [], []
     monkeypatch.setattr(kernels.Kernel, "built", lambda self, args: False)
-    monkeypatch.setattr(kernels, "prepare", lambda calls, wait: requests.append(wait) or False)
+    monkeypatch.setattr(kernels, "prepare", lambda calls, wait: requests.append((calls[0][0].name, wait)) or False)
     assert flow_kernel.flow_with_kernel(u, slopes, intercepts, 1.0, True, "off") is None
     assert flow_kernel.flow_with_kernel(u, slopes, intercepts, 1.0, True, "built") is None
     assert requests == []
     assert flow_kernel.flow_with_kernel(u, slopes, intercepts, 1.0, True, "auto") is None
-    assert requests == []  # fewer than MIN_LANES lanes: numpy, no build
-    many = np.broadcast_to(np.linspace(0.0, 1.0, flow_kernel.MIN_LANES), (1, flow_kernel.MIN_LANES))
-    assert flow_kernel.flow_with_kernel(many, slopes, intercepts, 1.0, True, "built") is None
-    assert requests == []
-    assert flow_kernel.flow_with_kernel(many, slopes, intercepts, 1.0, True, "auto") is None
-    assert requests == [False]
+    assert requests == [(name, False)]
+    monkeypatch.setattr(kernels.Kernel, "built", lambda self, args: ran.append(self.name) or True)
+    run_function = lambda self, *args, **_: ran.append("call") or self.function(*args)
+    monkeypatch.setattr(kernels.Kernel, "__call__", run_function)
+    assert flow_kernel.flow_with_kernel(u, slopes, intercepts, 1.0, True, "built") is not None
+    assert ran[0] == name and "call" in ran
     assert [flow_kernel.mode("auto", n) for n in (1, kernels.MIN_NUMEL)] == ["built", "auto"]
     assert [flow_kernel.mode(f, 1) for f in ("on", "off")] == ["on", "off"]
 
@@ -127,21 +135,41 @@ def test_built_kernel_matches_numpy_tables() -> None:
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10 * np.abs(want).max())
 
 
+@needs_cxx
+@pytest.mark.parametrize(("scale", "bounded"), [(0.5, True), (3.0, False)])
+def test_built_steps_kernel_matches_numpy_tables(scale, bounded) -> None:
+    """The compiled kernel of several steps (a shared θ's 2,049 lanes; a large θ takes several
+    calls) gives numpy's tables and θ gradient to rounding."""
+    basis = tessellation.basis(16, bounded)
+    theta = np.random.default_rng(7).normal(0, scale, (1, basis.shape[1]))
+    spec = (basis, -3.0, 3.0, 2048, 1, 0.0, bounded)
+    compiled = table.table_forward(theta, spec, "on")
+    plain = table.table_forward(theta, spec, "off")
+    assert len(compiled[2]) % flow_kernel.STEPS_PER_CALL == 0 and compiled[2][0][0] is None  # the kernel ran
+    for got, want in zip(compiled[:2], plain[:2], strict=True):
+        np.testing.assert_allclose(got, want, rtol=0, atol=2e-12 * np.abs(want).max())
+    weights = np.random.default_rng(1).normal(size=(2, *plain[0].shape))
+    got = table.table_backward(*weights, spec, *compiled[2:])
+    want = table.table_backward(*weights, spec, *plain[2:])
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10 * np.abs(want).max())
+
+
 def test_auto_runs_the_flow_kernel_for_many_channels(monkeypatch) -> None:
     """fuse="auto" at MIN_NUMEL inputs: a per-channel table of MIN_LANES lanes or more goes through
-    the step kernel (here its function, uncompiled), a shared θ's 2,049 lanes stay in numpy."""
+    the step kernel (here its function, uncompiled), a shared θ's 2,049 lanes through the kernel
+    of several steps per call."""
     monkeypatch.setattr(kernels, "BACKEND", "eager")
     ran = []
     original = kernels.Kernel.__call__
     spy = lambda self, *args, **options: ran.append(self.name) or original(self, *args, **options)
     monkeypatch.setattr(kernels.Kernel, "__call__", spy)
-    for channels, expected in ((8, True), (None, False)):
+    for channels, expected in ((8, "cpab_flow_step"), (None, "cpab_flow_steps")):
         ran.clear()
         module = DiTAC({"a": -3.0, "b": 3.0, "cells": 16}, channels, 1)
         module.fusion = "auto"
         x = torch.randn(kernels.MIN_NUMEL // 8, 8, requires_grad=True)
         module(x).sum().backward()
-        assert ("cpab_flow_step" in ran) == expected and "lookup_forward" in ran
+        assert {"cpab_flow_step", "cpab_flow_steps"} & set(ran) == {expected} and "lookup_forward" in ran
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf"), 1e300, -1e300])

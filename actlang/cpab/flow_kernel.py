@@ -14,11 +14,14 @@ partials) until fewer than half are still moving; then the moving ones are gathe
 function's form (numpy arrays, the steps' partials for
 :func:`~actlang.cpab.nodes.field_gradient`), so the tables' backward is unchanged.
 
+Below :data:`MIN_LANES` lanes (a shared θ, a few channels) the lanes are few and the steps
+short, so torch's small operations between per-step calls cost what the kernel saves. There one
+kernel runs :data:`STEPS_PER_CALL` steps of every lane, each lane reading its cell's field
+itself, and is called again while any lane moves (one call for a prior-like θ).
+
 ``flow`` modes (from the module's ``fuse`` option and input size): ``"off"``, numpy;
 ``"built"``, the kernel where it is built already, else numpy; ``"auto"``, the same, and a
-missing kernel is built in the background; ``"on"``, built now if missing (fuse=True). Below
-:data:`MIN_LANES` lanes (a shared θ, a few channels) ``"built"`` and ``"auto"`` run numpy, which
-is as fast there.
+missing kernel is built in the background; ``"on"``, built now if missing (fuse=True).
 """
 
 from __future__ import annotations
@@ -37,6 +40,11 @@ from actlang.cpab.nodes import step
 # 2,049 lanes took 0.60 ms per table either way, 4 channels 1.23 against 1.16 ms, while 16 channels
 # took 5.2 against 2.7 ms (2-core x86 VM); fewer lanes do not pay for a background build.
 MIN_LANES = 16_384
+# Below MIN_LANES the flow runs as calls of one kernel of this many steps over every lane (a
+# prior-like θ's lanes stop within three): 2,049 lanes took 0.13 against numpy's 0.48 ms for the
+# same three steps (2-core x86 VM). Per-step calls cost more than they saved there: each gathers
+# the moving lanes and their cells' field with torch's small operations.
+STEPS_PER_CALL = 3
 # The step's math lives there: an edit to either must not match a kernel file built before it.
 KERNEL_DEPENDENCIES = ("actlang.cpab.nodes", "actlang.inductor_math")
 
@@ -74,7 +82,28 @@ def step_function(nc: int, bounded: bool) -> Callable[..., tuple[Tensor, ...]]:
     return one_step
 
 
-_KERNELS: dict[tuple[int, bool], kernels.Kernel] = {}
+def steps_function(nc: int, bounded: bool, count: int) -> Callable[..., tuple[Tensor, ...]]:
+    """``count`` steps of every lane in one function, each lane reading its cell's field itself:
+    ``(x, c, left, speed, row, field_a, field_b) -> (x, c, left, speed, then per step: the flat cell
+    index (int64) and the four partials)``; ``row`` (float64, integer values) is each lane's row of
+    cells in ``field_a``/``field_b`` (``[rows·nc]``)."""
+    one_step = step_function(nc, bounded)
+
+    def steps(x: Tensor, c: Tensor, left: Tensor, speed: Tensor, row: Tensor, field_a: Tensor,
+              field_b: Tensor) -> tuple[Tensor, ...]:  # fmt: skip
+        kept: list[Tensor] = []
+        for _ in range(count):
+            cell = (row * nc + c).to(torch.int64)
+            x, c, left, speed, *partials = one_step(
+                x, c, left, field_a.index_select(0, cell), field_b.index_select(0, cell), speed
+            )
+            kept += [cell, *partials]
+        return (x, c, left, speed, *kept)
+
+    return steps
+
+
+_KERNELS: dict[tuple, kernels.Kernel] = {}
 
 
 def kernel(nc: int, bounded: bool) -> kernels.Kernel:
@@ -87,39 +116,54 @@ def kernel(nc: int, bounded: bool) -> kernels.Kernel:
     return found
 
 
-def usable(flow: str, nc: int, bounded: bool, lanes: Tensor) -> bool:
-    """Whether the kernel runs for the mode ``flow`` (see the module's docstring); ``lanes``: an
-    example argument (float64, one value per lane)."""
-    if flow == "off" or not kernels.backend_available(lanes.device):
+def steps_kernel(nc: int, bounded: bool) -> kernels.Kernel:
+    """The kernel of :data:`STEPS_PER_CALL` steps for ``nc`` cells (made on first use); one file per
+    number of rows (the field's shape is fixed)."""
+    found = _KERNELS.get((nc, bounded, STEPS_PER_CALL))
+    if found is None:
+        recipe = ("actlang.cpab.flow_kernel:steps_function", (nc, bounded, STEPS_PER_CALL))
+        label = f"the CPAB flow's steps ({nc} cells)"
+        found = kernels.Kernel(recipe, "cpab_flow_steps", label, like=5, single=False)
+        _KERNELS[(nc, bounded, STEPS_PER_CALL)] = found
+    return found
+
+
+def usable(flow: str, chosen: kernels.Kernel, args: tuple[Tensor, ...]) -> bool:
+    """Whether the kernel ``chosen`` runs on ``args`` for the mode ``flow`` (see the module's
+    docstring)."""
+    if flow == "off" or not kernels.backend_available(args[0].device):
         if flow == "on":
-            kernels.available(lanes.device, "on")  # raises: fuse=True without a compiler
-        return False
-    found = kernel(nc, bounded)
-    args = (lanes,) * 6
-    if flow != "on" and lanes.numel() < MIN_LANES:
+            kernels.available(args[0].device, "on")  # raises: fuse=True without a compiler
         return False
     if flow == "built":
-        return found.built(args)
-    return found.built(args) or kernels.prepare([(found, args)], wait=flow == "on")
+        return chosen.built(args)
+    return chosen.built(args) or kernels.prepare([(chosen, args)], wait=flow == "on")
 
 
 def flow_with_kernel(
     u: np.ndarray, slopes: np.ndarray, intercepts: np.ndarray, t: float, bounded: bool, flow: str
 ) -> tuple[np.ndarray, np.ndarray, list] | None:
-    """:func:`~actlang.cpab.nodes.flow_with_partials`'s ``(ψ, v(ψ), steps)`` through the step
-    kernel, or None where the mode ``flow`` does not run it (the caller runs numpy)."""
+    """:func:`~actlang.cpab.nodes.flow_with_partials`'s ``(ψ, v(ψ), steps)`` through a kernel, or
+    None where the mode ``flow`` does not run it (the caller runs numpy): from :data:`MIN_LANES`
+    lanes on the step kernel, below it the kernel of several steps."""
     if flow == "off":
         return None
     nc = slopes.shape[-1]
     found = torch.tensor(u, dtype=torch.float64).reshape(-1)
-    if not usable(flow, nc, bounded, found):
-        return None
-    run = kernel(nc, bounded)
     field_a, field_b = torch.from_numpy(slopes.reshape(-1)), torch.from_numpy(intercepts.reshape(-1))
-    end_speed = torch.zeros_like(found)
+    few = found.numel() < MIN_LANES
+    chosen = steps_kernel(nc, bounded) if few else kernel(nc, bounded)
+    args = (found,) * 5 + (field_a, field_b) if few else (found,) * 6
+    if not usable(flow, chosen, args):
+        return None
     state = [found.clone(), torch.clamp(torch.floor(found * nc), 0, nc - 1), torch.full_like(found, float(t))]
     state.append(torch.zeros_like(found))  # x, c, left, speed
-    base = torch.div(torch.arange(found.numel()), u.shape[-1], rounding_mode="floor") * nc
+    row = torch.div(torch.arange(found.numel()), u.shape[-1], rounding_mode="floor")
+    if few:
+        state, steps = _calls(chosen, state, row.to(torch.float64), field_a, field_b, nc)
+        return state[0].numpy().reshape(u.shape), state[3].numpy().reshape(u.shape), steps
+    end_speed = torch.zeros_like(found)
+    base = row * nc
     lanes: Tensor | None = None  # None: every lane
     steps: list[tuple[Any, ...]] = []
     for _ in range(nc):
@@ -136,11 +180,29 @@ def flow_with_kernel(
             state, base = [s.index_select(0, keep) for s in state], base.index_select(0, keep)
         cell = base + state[1].to(torch.int64)
         a, b = field_a.index_select(0, cell), field_b.index_select(0, cell)  # the field in each lane's cell
-        x, c, left, speed, *partials = run(*state[:3], a, b, state[3])
+        x, c, left, speed, *partials = chosen(*state[:3], a, b, state[3])
         state = [x, c, left, speed]
         steps.append((None if lanes is None else lanes.numpy(), cell.numpy(), *(p.numpy() for p in partials)))
     _write_back(found, end_speed, lanes, state)
     return found.numpy().reshape(u.shape), end_speed.numpy().reshape(u.shape), steps
+
+
+def _calls(
+    chosen: kernels.Kernel, state: list[Tensor], row: Tensor, field_a: Tensor, field_b: Tensor, nc: int
+) -> tuple[list[Tensor], list]:
+    """The flow as calls of the kernel of several steps, on every lane (a lane that has stopped
+    stays where it is, with zero partials), until no lane moves: ``(state, steps)``. A lane
+    crosses at most ``nc − 1`` edges, so ``nc`` steps finish every lane, as in numpy's loop."""
+    steps: list[tuple[Any, ...]] = []
+    for _ in range(-(-nc // STEPS_PER_CALL)):
+        x, c, left, speed, *kept = chosen(*state, row, field_a, field_b)
+        state = [x, c, left, speed]
+        for first in range(0, len(kept), 5):
+            cell, *partials = kept[first : first + 5]
+            steps.append((None, cell.numpy(), *(p.numpy() for p in partials)))
+        if not bool((left > 0).any()):
+            break
+    return state, steps
 
 
 def _write_back(found: Tensor, end_speed: Tensor, lanes: Tensor | None, state: list[Tensor]) -> None:
