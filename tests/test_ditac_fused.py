@@ -312,6 +312,34 @@ def test_fuse_option_reaches_the_ditac_site(eager_backend) -> None:
     assert any("flow's steps" in s for s in eager_backend)  # fuse=True: the shared θ's table too
 
 
+@pytest.mark.parametrize(("channels", "train_theta", "flow_name"), [
+    (None, True, "cpab_flow_steps"), (3, True, "cpab_flow_steps"), (None, False, None),
+])  # fmt: skip
+def test_fuse_true_builds_its_kernels_together(monkeypatch, channels, train_theta, flow_name) -> None:
+    """fuse=True asks for the kernels a call runs in one wait (side by side), once: the lookup's
+    forward and backward, and in training the table flow's; inference wants the forward only."""
+    monkeypatch.setattr(flow_kernel, "_KERNELS", {})
+    monkeypatch.setattr(lookup_autograd, "_KERNELS", {})
+    asked = []
+    monkeypatch.setattr(kernels, "backend_available", lambda device: True)
+    monkeypatch.setattr(kernels, "available", lambda device, fusion: True)
+    record = lambda calls, wait: asked.append(([kernel.name for kernel, _ in calls], wait)) or True
+    monkeypatch.setattr(kernels, "prepare", record)
+    monkeypatch.setattr(kernels.Kernel, "__call__", lambda self, *args, wait=True: self.function(*args))
+    monkeypatch.setattr(kernels.Kernel, "built", lambda self, args: True)
+    module = build(DiTAC, {"a": -3.0, "b": 3.0}, channels=channels, fusion="on")
+    module.theta.requires_grad_(train_theta)
+    x = torch.randn(4, 3, 5, dtype=torch.float64, requires_grad=True)
+    for _ in range(2):
+        module(x).sum().backward()
+    backward = "lookup_backward_weights" if train_theta else "lookup_backward"
+    first = ["lookup_forward", backward] + ([flow_name] if flow_name else [])
+    assert asked == [(first, True)]  # the second call asks for nothing
+    with torch.no_grad():
+        module(x)
+    assert asked[1:] == [(["lookup_forward"], True)]
+
+
 def test_missing_compiler_warns_once_and_falls_back(monkeypatch) -> None:
     monkeypatch.setattr(kernels, "cpp_compiler", lambda: None)
     monkeypatch.setattr(kernels, "_warned", set())

@@ -128,6 +128,15 @@ def steps_kernel(nc: int, bounded: bool) -> kernels.Kernel:
     return found
 
 
+def choice(lanes: Tensor, field_a: Tensor, field_b: Tensor, nc: int, bounded: bool) -> tuple[kernels.Kernel, tuple]:
+    """The kernel for a flow over ``lanes`` (float64, one value per lane) in the field ``field_a``,
+    ``field_b`` (``[rows·nc]``), and example arguments it is keyed by: the kernel of several steps
+    below :data:`MIN_LANES` lanes, the step kernel from it on."""
+    if lanes.numel() < MIN_LANES:
+        return steps_kernel(nc, bounded), (lanes,) * 5 + (field_a, field_b)
+    return kernel(nc, bounded), (lanes,) * 6
+
+
 def usable(flow: str, chosen: kernels.Kernel, args: tuple[Tensor, ...]) -> bool:
     """Whether the kernel ``chosen`` runs on ``args`` for the mode ``flow`` (see the module's
     docstring)."""
@@ -152,8 +161,7 @@ def flow_with_kernel(
     found = torch.tensor(u, dtype=torch.float64).reshape(-1)
     field_a, field_b = torch.from_numpy(slopes.reshape(-1)), torch.from_numpy(intercepts.reshape(-1))
     few = found.numel() < MIN_LANES
-    chosen = steps_kernel(nc, bounded) if few else kernel(nc, bounded)
-    args = (found,) * 5 + (field_a, field_b) if few else (found,) * 6
+    chosen, args = choice(found, field_a, field_b, nc, bounded)
     if not usable(flow, chosen, args):
         return None
     state = [found.clone(), torch.clamp(torch.floor(found * nc), 0, nc - 1), torch.full_like(found, float(t))]

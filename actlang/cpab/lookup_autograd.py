@@ -70,6 +70,18 @@ def run_loaded_forward(x: Tensor, tables: Tensor, spec: tuple, key: tuple) -> Te
     return kernels.unflat(y, x.shape, order)
 
 
+def kernel_calls(x: Tensor, tables: Tensor, spec: tuple, backward: bool, weights: bool) -> list[tuple]:
+    """The kernels a call on ``x`` runs, each with arguments of the shapes it is keyed by (to build
+    them together): the forward, and with ``backward`` the backward kernel, with the tables'
+    weights where ``weights``."""
+    flat = _flat(x, tables, spec[6], kernels.memory_order(x))
+    forward, plain, with_weights = compiled(spec[:6])
+    calls: list[tuple] = [(forward, (flat, tables))]
+    if backward:
+        calls.append((with_weights if weights else plain, (flat, flat, tables)))
+    return calls
+
+
 def _runner(kernel: kernels.Kernel, fused: str) -> Any:
     """How to call ``kernel`` in the mode ``fused``: compiled, waiting for a build (``"on"``) or
     not (``"auto"``), or its function in eager torch (``"off"``)."""

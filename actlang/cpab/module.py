@@ -15,9 +15,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from actlang import kernels
 from actlang.cpab import integrate as closed
 from actlang.cpab.capture import capturing, compiling_only
 from actlang.cpab.field import CPABField
+from actlang.cpab.flow_kernel import choice as flow_choice
 from actlang.cpab.flow_kernel import mode as flow_mode
 from actlang.cpab.lookup import CPAB as MODE_CPAB
 from actlang.cpab.lookup import DITAC, GE_DITAC, INF_DITAC, L_DITAC, lookup, pack, pieces
@@ -26,6 +28,7 @@ from actlang.cpab.lookup_autograd import (
     LookupFunction,
     forward_key,
     fuses,
+    kernel_calls,
     run_forward,
     run_loaded_forward,
 )
@@ -132,12 +135,34 @@ class CPABActivation(CPABField):
 
     @torch.jit.unused
     def _fast(self, x: Tensor, closed: bool, masked: bool) -> Tensor:
-        c0, c1, tables = self._cached_pieces(x)
         spec = (self.lo, self.hi, self.mode, self.slope, closed, masked, self.channel_dim)
+        if self.fusion == "on":
+            self._build_together(x, spec)
+        c0, c1, tables = self._cached_pieces(x)
         if torch.is_grad_enabled() and (x.requires_grad or c0.requires_grad):
             fused = self.fusion if fuses(x, self.fusion, tables, spec) else "off"  # "auto": built in the background
             return LookupFunction.apply(x, c0, c1, tables, *spec, fused)
         return self._inference(x, tables, spec)  # no autograd node to build
+
+    @torch.jit.unused
+    def _build_together(self, x: Tensor, spec: tuple) -> None:
+        """``fuse=True``: the kernels this call will want — the lookup's, and in training the table
+        flow's — built side by side and waited for once, not one after another as each is first
+        called (a cold first training step: 53 s in turn on a 2-core VM)."""
+        training = torch.is_grad_enabled() and self.theta.requires_grad
+        wanted = (x.dim(), x.dtype, x.device, training, torch.is_grad_enabled() and x.requires_grad)
+        if self.__dict__.get("_built_for") == wanted or not kernels.backend_available(x.device):
+            return  # built already, or no compiler: the calls below raise fuse=True's error
+        rows = (self.channels,) if self.channels else ()
+        empty = x.new_zeros((*rows, self.grid + 2))
+        calls = kernel_calls(x, pack(empty, empty), spec, training or wanted[4], training)
+        if training:
+            count = self.channels or 1
+            lanes = torch.zeros(count * (self.grid + 1), dtype=torch.float64)
+            field = torch.zeros(count * self.cells, dtype=torch.float64)
+            calls.append(flow_choice(lanes, field, field, self.cells, self.zero_boundary))
+        kernels.prepare(calls, wait=True)
+        self.__dict__["_built_for"] = wanted
 
     @torch.jit.unused
     def _inference(self, x: Tensor, tables: Tensor, spec: tuple) -> Tensor:
