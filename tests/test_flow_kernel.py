@@ -215,3 +215,23 @@ def test_torch_compile_runs_the_flow_kernel_in_its_custom_op(monkeypatch) -> Non
     assert "cpab_flow_step" in ran  # 8 channels of 2,049 nodes: MIN_LANES lanes and more
     for got, want in zip(*results, strict=True):
         torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("flow", ["off", "on"])
+@pytest.mark.parametrize("bad", [1e300, -1e300, float("inf")])
+def test_overflowing_fields_warn_nothing(monkeypatch, flow, bad) -> None:
+    """θ near float64's max (unbounded field): ψ overflows, the pieces and θ's gradient are
+    inf/NaN as the math gives them, and no numpy warning escapes the table's forward or backward."""
+    monkeypatch.setattr(kernels, "BACKEND", "eager")
+    basis = tessellation.basis(16, False)
+    theta = np.random.default_rng(0).normal(0, 0.5, (1, basis.shape[1]))
+    theta[0, 2] = bad
+    spec = (basis, -3.0, 3.0, 256, 1, 0.0, False)
+    found = []
+    for way in (flow, "off"):
+        c0, c1, *kept = table.table_forward(theta, spec, way)
+        found.append((c0, table.table_backward(np.ones_like(c0), np.ones_like(c1), spec, *kept)))
+    for got, want in zip(*found, strict=True):  # the same inf/NaN pattern as numpy's flow
+        assert np.array_equal(np.isfinite(got), np.isfinite(want)) and np.array_equal(np.isnan(got), np.isnan(want))
+    assert (bad < 0) == np.isfinite(found[0][0]).all()  # ψ overflows, except toward a fixed point

@@ -66,7 +66,10 @@ def table_forward(theta: np.ndarray, spec: tuple, flow: str = "off"):
     slopes, intercepts = np.ascontiguousarray(pairs[..., 0]), np.ascontiguousarray(pairs[..., 1])
     found = flow_with_kernel(nodes, slopes, intercepts, 1.0, bounded, flow)
     psi, end_speed, steps = found or flow_with_partials(nodes, slopes, intercepts, 1.0, bounded)
-    c0, c1 = pieces_numpy((hi - lo) * (psi - nodes), lo, hi, mode, slope)
+    # A field of float64's size (θ near its max) sends ψ to ±inf: the pieces are then inf/NaN, as
+    # the math gives, without numpy's warning escaping a forward pass.
+    with np.errstate(over="ignore", invalid="ignore"):
+        c0, c1 = pieces_numpy((hi - lo) * (psi - nodes), lo, hi, mode, slope)
     return c0, c1, steps, end_speed, pairs.shape[:2]
 
 
@@ -75,7 +78,8 @@ def table_backward(grad_c0: np.ndarray, grad_c1: np.ndarray, spec: tuple, steps,
     stage: the pieces, the flow at the nodes, the basis)."""
     basis, lo, hi, _, mode, _, _ = spec
     g0, g1 = grad_c0.reshape(shape[0], -1), grad_c1.reshape(shape[0], -1)
-    weight = (hi - lo) * pieces_transpose(g0, g1, lo, hi, mode)  # ∂/∂ψ at the nodes
+    with np.errstate(over="ignore", invalid="ignore"):  # inf/NaN pieces' gradients, as in the forward
+        weight = (hi - lo) * pieces_transpose(g0, g1, lo, hi, mode)  # ∂/∂ψ at the nodes
     grad_a, grad_b = field_gradient(steps, end_speed, weight, shape)
     return np.stack([grad_a, grad_b], -1).reshape(shape[0], -1) @ basis
 
