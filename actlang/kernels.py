@@ -215,12 +215,12 @@ def prepare(calls: list[tuple[Kernel, tuple[torch.Tensor, ...]]], wait: bool) ->
         if key in kernel.runners:
             continue
         if wait:
-            missing.append((kernel, key, spec))
+            missing.append((kernel, key, spec, device_index(args[0])))
         else:
             _build_later(kernel, key, spec)
             return False
     if missing:
-        _build_now(missing, device_index(calls[0][1][0]))
+        _build_now(missing)
     return True
 
 
@@ -231,15 +231,16 @@ def device_index(x: torch.Tensor) -> int:
     return x.device.index if x.device.index is not None else torch.cuda.current_device()
 
 
-def _build_now(missing: list[tuple[Kernel, tuple, Any]], index: int) -> None:
-    """Build kernels side by side and wait (``fuse=True``). One that fails to build runs as its
-    function in eager PyTorch from then on (one :class:`FusionWarning`): same values, slower."""
-    for kernel, key, _ in missing:
+def _build_now(missing: list[tuple[Kernel, tuple, Any, int]]) -> None:
+    """Build kernels side by side and wait (``fuse=True``), each loaded for its own device (a
+    DiTAC table's flow runs on the CPU whatever the input's device). One that fails to build runs
+    as its function in eager PyTorch from then on (one :class:`FusionWarning`): same values, slower."""
+    for kernel, key, _, _ in missing:
         kernel.log_compiling(key)
     start = time.perf_counter()
-    errors = kernel_builder.build_many([spec for _, _, spec in missing])
+    errors = kernel_builder.build_many([spec for _, _, spec, _ in missing])
     took = time.perf_counter() - start
-    for (kernel, key, spec), error in zip(missing, errors, strict=True):
+    for (kernel, key, spec, index), error in zip(missing, errors, strict=True):
         runner = kernel_cache.load(spec, index) if error is None else None
         if runner is None:
             _warn(kernel.label, error or "no file")
