@@ -244,3 +244,20 @@ def test_the_builder_reports_a_failure(tmp_path, monkeypatch) -> None:
     assert kernel_builder.main([str(spec)]) == 1
     assert "NameError" in (kernel_cache.failure(kernel) or "")
     assert not kernel_cache.path_of(kernel).with_suffix(".lock").exists()
+
+
+def test_kernels_built_together_load_each_for_its_own_device(monkeypatch, tmp_path) -> None:
+    """``prepare`` with kernels for two devices (DiTAC on CUDA: its lookup on the GPU, its table's
+    flow on the CPU) builds them in one wait and loads each with its own device index."""
+    from actlang import kernels
+
+    monkeypatch.setenv("ACTLANG_CACHE_DIR", str(tmp_path))
+    made = [kernels.Kernel(("actlang.cpab.flow_kernel:step_function", (4, True)), f"k{i}", f"kernel {i}", 6, False)
+            for i in range(2)]  # fmt: skip
+    first, second = torch.zeros(8, dtype=torch.float64), torch.ones(8, dtype=torch.float64)
+    monkeypatch.setattr(kernels, "device_index", lambda x: 0 if x is first else -1)  # "cuda:0" and the CPU
+    built, loaded = [], []
+    monkeypatch.setattr(kernel_builder, "build_many", lambda specs: built.append(len(specs)) or [None] * len(specs))
+    monkeypatch.setattr(kernel_cache, "load", lambda spec, index: (loaded.append(index) or object()) if built else None)
+    assert kernels.prepare([(made[0], (first,) * 6), (made[1], (second,) * 6)], wait=True)
+    assert built == [2] and loaded == [0, -1]  # one build of both; then each loaded for its device
