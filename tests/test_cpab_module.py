@@ -281,3 +281,44 @@ def test_every_variant_per_channel_matches_the_reference(variant, channel_dim, e
     for c in range(3):
         expected = reference_fn(x.select(channel_dim, c).numpy(), thetas[c], **hp)
         np.testing.assert_allclose(y.select(channel_dim, c), expected, atol=tolerance, rtol=tolerance)
+
+
+LOW_PRECISION = ["cpab[a=-2, b=3, cells=8](x)", "ditac[cells=8](x)", "ge_ditac[cells=8](x)",
+                 "l_ditac[a=-1, slope=0.1, cells=8](x)", "inf_ditac[cells=8](x)"]
+
+
+@pytest.mark.parametrize("text", LOW_PRECISION)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32])
+def test_lower_precision_modules_keep_the_exact_constants(text, dtype):
+    """``.to(dtype)`` casts θ but keeps the basis and the prior's precision float64 (on the new
+    device); the module then matches a float64 module of the same rounded θ to the dtype's
+    precision, values and input gradients, wherever both find the same piece (with a basis
+    rounded to bfloat16 the table's slopes moved by a tenth)."""
+    from actlang.cpab import lookup
+
+    module = compiled(text, theta_for(text, 8, scale=1.0), fuse=False).to(dtype)
+    (warp,) = [m for m in module.modules() if isinstance(m, CPABActivation)]
+    assert warp.theta.dtype == dtype and warp.basis.dtype == warp.precision.dtype == torch.float64
+    wide = compiled(text, warp.theta.detach().double().numpy(), fuse=False)
+    x = torch.linspace(-8, 8, 4001).to(dtype).requires_grad_()
+    (grad,) = torch.autograd.grad((y := module(x)).sum(), x)
+    x64 = x.detach().double().requires_grad_()
+    (grad64,) = torch.autograd.grad((y64 := wide(x64)).sum(), x64)
+    index = [lookup.piece_index(v.detach(), warp.lo, warp.hi, warp.grid, False, 0, 0) for v in (x, x64)]
+    same = index[0] == index[1]  # across a piece boundary the slope jumps: rounding picks a side
+    assert same.float().mean() > 0.99
+    eps = torch.finfo(dtype).eps
+    assert (y.double() - y64).abs().max() <= 16 * eps * max(1.0, y64.abs().max().item())
+    assert (grad.double() - grad64)[same].abs().max() <= 32 * eps * max(1.0, grad64.abs().max().item())
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_inputs_find_their_pieces_in_float32(dtype):
+    """(x − a)·s near 2,000 has a spacing of 8 in bfloat16 and 1 in float16: the pieces of such
+    inputs are found as for the same values in float32."""
+    from actlang.cpab import lookup
+
+    x = torch.linspace(-4, 4, 20001).to(dtype)
+    for closed in (False, True):
+        got = lookup.piece_index(x, -3.0, 3.0, 2048, closed, 0, 0)
+        assert torch.equal(got, lookup.piece_index(x.float(), -3.0, 3.0, 2048, closed, 0, 0))

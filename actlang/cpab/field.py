@@ -67,6 +67,17 @@ class CPABField(nn.Module):
                 )
         self.theta = nn.Parameter(theta)
 
+    def _apply(self, fn: Any, recurse: bool = True) -> CPABField:
+        """``.to``, ``.half()``, ``.cuda()`` and the like move the basis and the prior's precision
+        but keep them float64: they are exact constants of the tessellation, and a basis rounded
+        to bfloat16 (8 bits) moved the table's slopes by a tenth (the field is computed in float64
+        from θ and the basis, whatever θ's dtype)."""
+        constants = {name: self._buffers[name] for name in ("basis", "precision")}
+        super()._apply(fn, recurse)
+        for name, value in constants.items():
+            self._buffers[name] = value.to(self._buffers[name].device)
+        return self
+
     def extra_repr(self) -> str:
         kind = "exact" if self.exact else f"grid={self.grid}"
         per = f", channels={self.channels}" if self.channels else ""

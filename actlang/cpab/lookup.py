@@ -75,6 +75,8 @@ def piece_index(x: Tensor, lo: float, hi: float, n: int, closed: bool, channels:
     # (x − a)·s, and the 1 added after the conversion: no product feeds a sum, so the kernels'
     # FMA contraction (FLOATING_POINT_CONTRACT) cannot round an input on a piece boundary
     # differently from the eager functions (with x·s + (1 − a·s) it could).
+    if x.dtype == torch.float16 or x.dtype == torch.bfloat16:
+        x = x.float()  # (x − a)·s near 2,000 has a spacing of 8 in bfloat16 (1 in float16): pieces apart
     u = (x - lo) * scale
     k = torch.where(u >= 0.0, torch.clamp_max(u, float(n)), -1.0).to(torch.int32) + 1
     if closed:  # b reads the last interval, whatever the rounding of (b − a)·s
