@@ -160,8 +160,28 @@ def test_auto_runs_small_inputs_without_kernels(eager_backend, monkeypatch) -> N
     run(module, torch.randn(kernels.MIN_NUMEL - 1, dtype=torch.float64), 1.0)
     assert eager_backend == []  # the eager backend builds nothing, so nothing is built yet
     run(module, torch.randn(kernels.MIN_NUMEL, dtype=torch.float64), 1.0)
-    assert len(eager_backend) == 3  # the table's flow (several steps per call), forward and backward
-    assert "flow's steps" in eager_backend[0]
+    assert len(eager_backend) == 2 and all("lookup" in s for s in eager_backend)  # forward and backward
+
+
+def test_auto_asks_for_the_flow_kernel_once_the_lookup_kernels_are_built(monkeypatch) -> None:
+    """Background builds run one at a time: under ``auto`` the lookup's kernels (20× the eager
+    functions) are asked for first, the table flow's kernel only once they are built."""
+    monkeypatch.setattr(flow_kernel, "_KERNELS", {})
+    monkeypatch.setattr(lookup_autograd, "_KERNELS", {})
+    monkeypatch.setattr(kernels, "backend_available", lambda device: True)
+    monkeypatch.setattr(kernels, "available", lambda device, fusion: True)
+    built: set[str] = set()
+    asked: list[str] = []
+    monkeypatch.setattr(kernels.Kernel, "built", lambda self, args: self.name in built)
+    monkeypatch.setattr(kernels, "prepare", lambda calls, wait: asked.append(calls[0][0].name) or False)
+    module = build(DiTAC, {"a": -3.0, "b": 3.0}, fusion="auto")
+    x = torch.randn(kernels.MIN_NUMEL, dtype=torch.float64)
+    run(module, x, 1.0)
+    assert asked == ["lookup_forward", "lookup_backward_weights"]  # no flow kernel asked for yet
+    built.update(["lookup_forward", "lookup_backward_weights"])
+    asked.clear()
+    run(module, x, 1.0)
+    assert asked[0] == "cpab_flow_steps"  # the table comes first in a call
 
 
 @pytest.mark.parametrize("size", [1, 8, 1000, kernels.MIN_NUMEL - 1])
