@@ -153,9 +153,7 @@ class CPABActivation(CPABField):
         wanted = (x.dim(), x.dtype, x.device, training, torch.is_grad_enabled() and x.requires_grad)
         if self.__dict__.get("_built_for") == wanted or not kernels.backend_available(x.device):
             return  # built already, or no compiler: the calls below raise fuse=True's error
-        rows = (self.channels,) if self.channels else ()
-        empty = x.new_zeros((*rows, self.grid + 2))
-        calls = kernel_calls(x, pack(empty, empty), spec, training or wanted[4], training)
+        calls = kernel_calls(x, self._example_tables(x), spec, training or wanted[4], training)
         if training:
             count = self.channels or 1
             lanes = torch.zeros(count * (self.grid + 1), dtype=torch.float64)
@@ -163,6 +161,14 @@ class CPABActivation(CPABField):
             calls.append(flow_choice(lanes, field, field, self.cells, self.zero_boundary))
         kernels.prepare(calls, wait=True)
         self.__dict__["_built_for"] = wanted
+
+    @torch.jit.unused
+    def _example_tables(self, x: Tensor) -> Tensor:
+        """Packed tables of the shape and dtype this module's lookup takes for ``x`` (zeros): what
+        its kernels are keyed by, before the real ones are computed."""
+        rows = (self.channels,) if self.channels else ()
+        empty = x.new_zeros((*rows, self.grid + 2))
+        return pack(empty, empty)
 
     @torch.jit.unused
     def _inference(self, x: Tensor, tables: Tensor, spec: tuple) -> Tensor:
@@ -191,9 +197,7 @@ class CPABActivation(CPABField):
         ready = (x.dim(), x.dtype, x.device)
         if self.__dict__.get("_lookup_ready") == ready:
             return flow
-        rows = (self.channels,) if self.channels else ()
-        empty = x.new_zeros((*rows, self.grid + 2))
-        if not all(kernel.built(args) for kernel, args in kernel_calls(x, pack(empty, empty), spec, True, True)):
+        if not all(kernel.built(args) for kernel, args in kernel_calls(x, self._example_tables(x), spec, True, True)):
             return "built"  # a flow kernel built already still runs; none is asked for yet
         self.__dict__["_lookup_ready"] = ready
         return flow
