@@ -156,6 +156,7 @@ def test_gradcheck_and_double_backward_through_the_kernels(eager_backend) -> Non
 
 def test_auto_runs_small_inputs_without_kernels(eager_backend, monkeypatch) -> None:
     monkeypatch.setattr(flow_kernel, "_KERNELS", {})  # none loaded by earlier tests (a built one would run)
+    monkeypatch.setattr(lookup_autograd, "_KERNELS", {})
     module = build(DiTAC, {"a": -3.0, "b": 3.0}, fusion="auto")
     run(module, torch.randn(kernels.MIN_NUMEL - 1, dtype=torch.float64), 1.0)
     assert eager_backend == []  # the eager backend builds nothing, so nothing is built yet

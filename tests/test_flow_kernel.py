@@ -157,12 +157,14 @@ def test_built_steps_kernel_matches_numpy_tables(scale, bounded) -> None:
 def test_auto_runs_the_flow_kernel_for_many_channels(monkeypatch) -> None:
     """fuse="auto" at MIN_NUMEL inputs: a per-channel table of MIN_LANES lanes or more goes through
     the step kernel (here its function, uncompiled), a shared θ's 2,049 lanes through the kernel
-    of several steps per call."""
+    of several steps per call. The lookup's kernels count as built: until they are, ``auto`` asks
+    for no flow kernel (test_ditac_fused)."""
     monkeypatch.setattr(kernels, "BACKEND", "eager")
     ran = []
-    original = kernels.Kernel.__call__
+    original, built = kernels.Kernel.__call__, kernels.Kernel.built
     spy = lambda self, *args, **options: ran.append(self.name) or original(self, *args, **options)
     monkeypatch.setattr(kernels.Kernel, "__call__", spy)
+    monkeypatch.setattr(kernels.Kernel, "built", lambda self, args: self.name.startswith("lookup") or built(self, args))
     for channels, expected in ((8, "cpab_flow_step"), (None, "cpab_flow_steps")):
         ran.clear()
         module = DiTAC({"a": -3.0, "b": 3.0, "cells": 16}, channels, 1)
