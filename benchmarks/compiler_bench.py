@@ -132,6 +132,26 @@ def shuffled(names: list[str], rounds: int, seed: int = 0) -> list[list[str]]:
     return [rng.sample(names, len(names)) for _ in range(rounds)]
 
 
+def per_call_times(cases: dict[str, Callable[[], object]], samples: int, inner: int) -> dict[str, list[float]]:
+    """Seconds per call of each case, one entry per sample: ``inner`` calls per case, each sample
+    in its own order (:func:`shuffled`)."""
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for order in shuffled(list(cases), samples):
+        for name in order:
+            start = time.perf_counter()
+            for _ in range(inner):
+                cases[name]()
+            times[name].append((time.perf_counter() - start) / inner)
+    return times
+
+
+def print_times(times: dict[str, list[float]]) -> None:
+    """:func:`per_call_times`'s result as a markdown table: median and minimum per case, in ms."""
+    print("\n| case | median ms | min ms |\n|---|---:|---:|")
+    for name, values in times.items():
+        print(f"| {name} | {statistics.median(values) * 1e3:.3f} | {min(values) * 1e3:.3f} |")
+
+
 def measure(text: str, size: int, repeats: int) -> dict[str, dict[str, float]]:
     torch.manual_seed(0)
     x = torch.randn(size)

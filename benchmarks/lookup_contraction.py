@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -69,27 +67,13 @@ def main() -> None:
         cases[f"forward, {name}"] = lambda f=forward: f(x, tables)
         cases[f"backward, {name}"] = lambda b=backward: b(g, x, tables)
     difference = (cases["forward, contraction"]() - cases["forward, none"]()).abs().max().item()
-    times = timed(cases, args.samples, args.inner)
+    from compiler_bench import per_call_times, print_times  # here: builder processes import this module for its maker
+
+    times = per_call_times(cases, args.samples, args.inner)
     print(f"1,000,000 float32 values, {args.threads} threads, torch {torch.__version__}, "
           f"{args.samples} samples of {args.inner} calls, load average {os.getloadavg()[0]:.2f}")  # fmt: skip
-    print("\n| case | median ms | min ms |\n|---|---:|---:|")
-    for name, values in times.items():
-        print(f"| {name} | {statistics.median(values) * 1e3:.3f} | {min(values) * 1e3:.3f} |")
+    print_times(times)
     print(f"\nlargest forward difference: {difference:.3g}")
-
-
-def timed(cases: dict[str, Callable[[], object]], samples: int, inner: int) -> dict[str, list[float]]:
-    """Seconds per call of each case, one entry per sample, each sample in its own order."""
-    from compiler_bench import shuffled  # here: builder processes import this module for its maker
-
-    times: dict[str, list[float]] = {name: [] for name in cases}
-    for order in shuffled(list(cases), samples):
-        for name in order:
-            start = time.perf_counter()
-            for _ in range(inner):
-                cases[name]()
-            times[name].append((time.perf_counter() - start) / inner)
-    return times
 
 
 if __name__ == "__main__":

@@ -13,9 +13,8 @@ each case in a random order; medians and minima over ``--samples``.
 from __future__ import annotations
 
 import argparse
-import statistics
+import functools
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -23,7 +22,7 @@ import torch._inductor.config as inductor_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's actlang
 
-from compiler_bench import shuffled
+from compiler_bench import per_call_times, print_times
 
 from actlang.cpab import lookup, normal
 
@@ -80,22 +79,14 @@ def main() -> None:
     runs = {}
     for form, parts in (("current", normal.normal_cdf_and_density), ("earlier", earlier_parts)):
         for name, function in cases(parts).items():
-            runs[f"{name}, {form}"] = (torch.compile(function, dynamic=False), inputs[name])
-    for function, arguments in runs.values():
-        function(*arguments)
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    for order in shuffled(list(runs), args.samples):
-        for name in order:
-            function, arguments = runs[name]
-            start = time.perf_counter()
-            for _ in range(args.inner):
-                function(*arguments)
-            times[name].append((time.perf_counter() - start) / args.inner * 1e3)
+            compiled = torch.compile(function, dynamic=False)
+            runs[f"{name}, {form}"] = functools.partial(compiled, *inputs[name])
+    for run in runs.values():
+        run()  # compiled before the timing
+    times = per_call_times(runs, args.samples, args.inner)
     print(f"1M float32, {args.threads} threads, torch {torch.__version__}, "
           f"{args.samples} samples of {args.inner} calls")
-    print("| case | median ms | min ms |\n|---|---:|---:|")
-    for name, values in times.items():
-        print(f"| {name} | {statistics.median(values):.3f} | {min(values):.3f} |")
+    print_times(times)
 
 
 if __name__ == "__main__":
