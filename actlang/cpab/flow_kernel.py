@@ -21,7 +21,8 @@ itself, and is called again while any lane moves (one call for a prior-like θ).
 
 ``flow`` modes (from the module's ``fuse`` option and input size): ``"off"``, numpy;
 ``"built"``, the kernel where it is built already, else numpy; ``"auto"``, the same, and a
-missing kernel is built in the background; ``"on"``, built now if missing (fuse=True).
+missing kernel is built in the background (a module's mode under ``fuse=True`` too: see
+:func:`mode`); ``"on"``, built now if missing (benchmarks and tests that want the kernel).
 """
 
 from __future__ import annotations
@@ -53,10 +54,12 @@ def mode(fusion: str, numel: int) -> str:
     """The flow kernel's mode for a module's ``fusion`` (``"auto"``/``"on"``/``"off"``) and an input
     of ``numel`` values: as the lookup kernels, ``auto`` asks for a build only from
     :data:`actlang.kernels.MIN_NUMEL` inputs on (unit tests and toy models never start a compiler)
-    and otherwise runs a kernel built already."""
-    if fusion == "auto":
-        return "auto" if numel >= kernels.MIN_NUMEL else "built"
-    return fusion
+    and otherwise runs a kernel built already. ``fuse=True`` does not wait for it: numpy's flow
+    gives the same tables, so the kernel is built in the background (the largest of DiTAC's
+    kernels: waiting for it took a cold first training step from about 20 to 34 s, 2-core VM)."""
+    if fusion == "off":
+        return "off"
+    return "auto" if fusion == "on" or numel >= kernels.MIN_NUMEL else "built"
 
 
 def step_function(nc: int, bounded: bool) -> Callable[..., tuple[Tensor, ...]]:
@@ -142,7 +145,7 @@ def usable(flow: str, chosen: kernels.Kernel, args: tuple[Tensor, ...]) -> bool:
     docstring)."""
     if flow == "off" or not kernels.backend_available(args[0].device):
         if flow == "on":
-            kernels.available(args[0].device, "on")  # raises: fuse=True without a compiler
+            kernels.available(args[0].device, "on")  # raises: no compiler to build with
         return False
     if flow == "built":
         return chosen.built(args)

@@ -19,7 +19,6 @@ from actlang import kernels
 from actlang.cpab import integrate as closed
 from actlang.cpab.capture import capturing, compiling_only
 from actlang.cpab.field import CPABField
-from actlang.cpab.flow_kernel import choice as flow_choice
 from actlang.cpab.flow_kernel import mode as flow_mode
 from actlang.cpab.lookup import CPAB as MODE_CPAB
 from actlang.cpab.lookup import DITAC, GE_DITAC, INF_DITAC, L_DITAC, lookup, pack, pieces
@@ -146,20 +145,15 @@ class CPABActivation(CPABField):
 
     @torch.jit.unused
     def _build_together(self, x: Tensor, spec: tuple) -> None:
-        """``fuse=True``: the kernels this call will want — the lookup's, and in training the table
-        flow's — built side by side and waited for once, not one after another as each is first
-        called (a cold first training step: 53 s in turn on a 2-core VM)."""
+        """``fuse=True``: the lookup kernels this call will run (the forward, and the backward with
+        or without the tables' weights) built side by side and waited for once, not one after
+        another as each is first called. The table flow's kernel is not waited for
+        (:func:`~actlang.cpab.flow_kernel.mode`): it builds in the background once these are built."""
         training = torch.is_grad_enabled() and self.theta.requires_grad
         wanted = (x.dim(), x.dtype, x.device, training, torch.is_grad_enabled() and x.requires_grad)
         if self.__dict__.get("_built_for") == wanted or not kernels.backend_available(x.device):
             return  # built already, or no compiler: the calls below raise fuse=True's error
-        calls = kernel_calls(x, self._example_tables(x), spec, training or wanted[4], training)
-        if training:
-            count = self.channels or 1
-            lanes = torch.zeros(count * (self.grid + 1), dtype=torch.float64)
-            field = torch.zeros(count * self.cells, dtype=torch.float64)
-            calls.append(flow_choice(lanes, field, field, self.cells, self.zero_boundary))
-        kernels.prepare(calls, wait=True)
+        kernels.prepare(kernel_calls(x, self._example_tables(x), spec, training or wanted[4], training), wait=True)
         self.__dict__["_built_for"] = wanted
 
     @torch.jit.unused
@@ -187,8 +181,9 @@ class CPABActivation(CPABField):
 
     @torch.jit.unused
     def _flow(self, x: Tensor, spec: tuple) -> str:
-        """The table flow's mode for a call on ``x``. Under ``auto`` a missing flow kernel is
-        asked for only once the lookup's kernels are built: background builds run one at a time,
+        """The table flow's mode for a call on ``x``. Under ``auto`` (and ``fuse=True``, which does
+        not wait for it) a missing flow kernel is built in the background, asked for only once the
+        lookup's kernels are built: background builds run one at a time,
         and the lookup's are what the call is slow without (its eager functions cost about 20×
         the kernels; the flow in numpy, a fraction of a millisecond more per step)."""
         flow = flow_mode(self.fusion, x.numel())
