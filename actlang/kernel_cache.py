@@ -34,7 +34,7 @@ from typing import Any
 
 import torch
 
-FORMAT = 3  # bump when the files' contents or naming change (2: parallel loops; 3: no index asserts)
+FORMAT = 4  # bump when the files' contents or naming change (2: parallel loops; 3: no index asserts; 4: run-time threads)
 EXAMPLE_SIZE = 1 << 20  # values of x in the example a kernel is exported with
 _loaded: dict[str, Any] = {}  # key -> runner, for this process
 
@@ -162,8 +162,16 @@ def build(kernel: Kernel) -> Path:
             warnings.simplefilter("ignore", FutureWarning)
             # Indices in these functions are in range by construction (DiTAC's piece index is
             # clamped to its table), so inductor's per-element bounds check only costs time
-            # (4–10 % of the lookup kernels).
-            options = {"assert_indirect_indexing": False, "cpp.enable_floating_point_contract_flag": _contract(kernel)}
+            # (4–10 % of the lookup kernels). One file serves every process on the machine, so
+            # its thread count is the caller's at run time (torch.set_num_threads), not the
+            # builder's: inductor otherwise fixes it at build time, either as every loop's team
+            # size or as the size of its reductions' per-thread arrays, which a caller with more
+            # threads than the builder overran (a crash).
+            options = {
+                "assert_indirect_indexing": False,
+                "cpp.enable_floating_point_contract_flag": _contract(kernel),
+                "cpp.dynamic_threads": True,
+            }
             with torch._inductor.config.patch(options):
                 torch._inductor.aoti_compile_and_package(exported, package_path=partial)
         os.replace(partial, target)

@@ -191,6 +191,42 @@ def test_a_second_process_loads_the_kernels_without_inductor() -> None:
     assert done.stdout.split("\n")[-2] == f"{sorted(names)} False False", done.stdout + done.stderr
 
 
+MORE_THREADS = """
+import os, sys, torch, actlang
+from actlang.compiler import inductor
+torch.set_num_threads(int(sys.argv[3]))
+module = actlang.compile(sys.argv[1])  # fuse="auto": the kernel files built by the test
+reference = actlang.compile(sys.argv[1], fuse=False)
+x = torch.randn(int(sys.argv[2]), requires_grad=True)
+grad = torch.randn_like(x)
+module(x).backward(grad)
+fused = sorted(k[0] for k, r in inductor.plan(module.program).runners.items() if hasattr(r, "run"))
+xr = x.detach().clone().requires_grad_()
+reference(xr).backward(grad)
+torch.testing.assert_close(x.grad, xr.grad)
+for got, want in zip(module.parameters(), reference.parameters(), strict=True):
+    torch.testing.assert_close(got.grad, want.grad, rtol=1e-4, atol=1e-3)
+print(fused, torch.get_num_threads())
+"""
+
+
+@needs_compiler
+@pytest.mark.parametrize("threads", [1, (os.cpu_count() or 1) + 3])
+def test_a_kernel_file_runs_with_any_thread_count(threads) -> None:
+    """One kernel file serves every process on the machine: a caller with fewer or more threads
+    than the builder had runs it, a learned scalar's gradient (a reduction with per-thread partial
+    sums) included. Inductor fixed the count at build time unless told otherwise: with more
+    threads the reduction's per-thread arrays overflowed, and the process crashed."""
+    text = "x * sigmoid(beta * x)"
+    module = actlang.compile(text, fuse=True)
+    module(torch.randn(BIG, requires_grad=True)).sum().backward()
+    names = inductor.plan(module.program).kernels(True)
+    done = subprocess.run([sys.executable, "-c", MORE_THREADS, text, str(BIG), str(threads)], capture_output=True,
+                          text=True, cwd=Path(actlang.__file__).parent.parent)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.split("\n")[-2] == f"{sorted(names)} {threads}", done.stdout + done.stderr
+
+
 @needs_compiler
 def test_auto_builds_in_the_background_and_survives_a_killed_builder(monkeypatch, tmp_path, caplog) -> None:
     """``auto`` runs unfused while a background process builds the kernel; a builder killed with
