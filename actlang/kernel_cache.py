@@ -9,8 +9,9 @@ lets a second process start fused in well under a second.
 
 Files live in ``$ACTLANG_CACHE_DIR`` (default ``$XDG_CACHE_HOME/actlang`` or
 ``~/.cache/actlang``), under ``kernels/``, named by a hash of everything the compiled code
-depends on: the function's text, dtype, layout, device kind and capability (AVX2/AVX-512 on the
-CPU, the compute capability on CUDA), torch's version and this module's format number. A stale
+depends on: the function's text, dtype, layout, device kind and capability (the vector ISA and
+the feature flags of the CPU, the compute capability on CUDA), torch's version and this module's
+format number. A stale
 file therefore cannot match. Writes go to a temporary name and are renamed into place, so a
 killed build leaves nothing half-written behind. Beside them, under ``plans/``, each fusable
 program's plan (:mod:`actlang.kernel_plans`). Builder processes (:mod:`actlang.kernel_builder`) run
@@ -20,11 +21,13 @@ reports.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import importlib.util
 import json
 import os
+import platform
 import tempfile
 import time
 import warnings
@@ -34,7 +37,8 @@ from typing import Any
 
 import torch
 
-FORMAT = 4  # bump when the files' contents or naming change (2: parallel loops; 3: no index asserts; 4: run-time threads)
+# Bump when the files' contents or naming change (2: parallel loops; 3: no index asserts; 4: run-time threads).
+FORMAT = 4
 EXAMPLE_SIZE = 1 << 20  # values of x in the example a kernel is exported with
 _loaded: dict[str, Any] = {}  # key -> runner, for this process
 
@@ -261,8 +265,27 @@ def _source_hash(module: str) -> str:
 
 
 def _target(device: str) -> str:
-    """What the compiled code is specialised to: the CPU's vector ISA, or the GPU's capability."""
+    """What the compiled code is specialised to: the GPU's capability, or the CPU's vector ISA and
+    features (:func:`_cpu_features`)."""
     if device == "cuda":
         major, minor = torch.cuda.get_device_capability()
         return f"sm_{major}{minor}"
-    return torch.backends.cpu.get_cpu_capability()
+    return f"{torch.backends.cpu.get_cpu_capability()}-{_cpu_features()}"
+
+
+@functools.cache
+def _cpu_features() -> str:
+    """A hash of this CPU's feature flags (Linux's ``/proc/cpuinfo``; elsewhere the processor's
+    name). Inductor compiles with ``-march=native``, so a file may hold instructions that another
+    CPU of the same vector ISA lacks (one AVX-512 CPU has AVX512-FP16, another not): machines that
+    share a cache directory (a home directory on a cluster's network file system) must not load
+    each other's files."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as info:
+            for line in info:
+                if line.startswith(("flags", "Features")):  # x86, ARM
+                    flags = " ".join(sorted(line.partition(":")[2].split()))
+                    return hashlib.sha256(flags.encode()).hexdigest()[:12]
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()

@@ -87,6 +87,15 @@ def test_the_key_covers_torch_and_the_format(monkeypatch) -> None:
     assert _kernel().key != before
 
 
+def test_the_key_covers_the_cpus_features(monkeypatch) -> None:
+    """Inductor compiles for this CPU (-march=native): a CPU of the same vector ISA but other
+    features (a cluster's nodes sharing a home directory) must not load the file."""
+    before = _kernel().key
+    assert kernel_cache._cpu_features() and kernel_cache._cpu_features() in kernel_cache._target("cpu")
+    monkeypatch.setattr(kernel_cache, "_cpu_features", lambda: "another-cpu")
+    assert _kernel().key != before
+
+
 def test_cache_dir_follows_the_environment(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("ACTLANG_CACHE_DIR", str(tmp_path / "a"))
     assert kernel_cache.cache_dir() == tmp_path / "a" / "kernels"
