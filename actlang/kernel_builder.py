@@ -18,7 +18,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from actlang.kernel_cache import Kernel, build, failure, path_of
+from actlang.kernel_cache import Kernel, build, failure, note_failure, path_of
 
 _queue = ThreadPoolExecutor(max_workers=1, thread_name_prefix="actlang-kernel-build")
 _requested: set[str] = set()
@@ -49,26 +49,38 @@ def build_many(kernels: list[Kernel]) -> list[str | None]:
 
 def _run_builder(kernel: Kernel) -> str | None:
     """Run a builder process for ``kernel`` and wait for it; or, where another live process
-    holds the kernel's lock, wait for that one. The error, or None once the file is there."""
+    holds the kernel's lock, wait for that one. The error, or None once the file is there; a
+    cache directory that cannot be written is an error too (noted for this process)."""
     target = path_of(kernel)
-    target.parent.mkdir(parents=True, exist_ok=True)
     lock = target.with_suffix(".lock")
-    if not _alive(lock):
-        spec = target.with_suffix(f".{os.getpid()}.{threading.get_ident()}.json")
-        spec.write_text(kernel.to_json())
-        log_file = target.with_suffix(".log")
-        with open(log_file, "w") as log:
-            # A new session: the build survives the requesting process, so its work is not lost.
-            command = [sys.executable, "-m", "actlang.kernel_builder", str(spec)]
-            done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, check=False)
-        spec.unlink(missing_ok=True)
-        if done.returncode == 0:
-            log_file.unlink(missing_ok=True)
+    try:
+        if not _alive(lock):
+            _start_builder(kernel, target)
+    except OSError as error:
+        why = (f"cannot write kernel files in {target.parent} ({type(error).__name__}: {error.strerror or error}); "
+               "set ACTLANG_CACHE_DIR to a writable directory")  # fmt: skip
+        note_failure(kernel, why)
+        return why
     while _alive(lock) and not target.exists():
         time.sleep(0.1)  # another process is building it
     if target.exists():
         return None
     return failure(kernel) or f"the kernel's builder process ended without it (log: {target.with_suffix('.log')})"
+
+
+def _start_builder(kernel: Kernel, target: Path) -> None:
+    """Run the builder process of ``kernel`` (whose file is ``target``) and wait for it."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    spec = target.with_suffix(f".{os.getpid()}.{threading.get_ident()}.json")
+    spec.write_text(kernel.to_json())
+    log_file = target.with_suffix(".log")
+    with open(log_file, "w") as log:
+        # A new session: the build survives the requesting process, so its work is not lost.
+        command = [sys.executable, "-m", "actlang.kernel_builder", str(spec)]
+        done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, check=False)
+    spec.unlink(missing_ok=True)
+    if done.returncode == 0:
+        log_file.unlink(missing_ok=True)
 
 
 def _take(lock: Path) -> bool:

@@ -41,6 +41,7 @@ import torch
 FORMAT = 4
 EXAMPLE_SIZE = 1 << 20  # values of x in the example a kernel is exported with
 _loaded: dict[str, Any] = {}  # key -> runner, for this process
+_failures: dict[str, str] = {}  # key -> why it cannot be built, where no .failed file could be written
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ def load(kernel: Kernel, device_index: int = -1) -> Any | None:
     if key in _loaded:
         return _loaded[key]
     path = path_of(kernel)
-    if not path.exists():
+    if not _exists(path):
         return None
     try:
         runner = torch._C._aoti.AOTIModelPackageLoader(str(path), "model", False, 1, device_index)
@@ -139,10 +140,29 @@ def load(kernel: Kernel, device_index: int = -1) -> Any | None:
     return runner
 
 
+def _exists(path: Path) -> bool:
+    """``path.exists()``, False where the directory cannot be searched (no permission)."""
+    try:
+        return path.exists()
+    except OSError:
+        return False
+
+
 def failure(kernel: Kernel) -> str | None:
-    """The error of this kernel's failed build, if one failed."""
-    marker = path_of(kernel).with_suffix(".failed")
-    return marker.read_text() if marker.exists() else None
+    """The error of this kernel's failed build, if one failed: its ``.failed`` file, or one this
+    process noted where no file could be written (:func:`note_failure`)."""
+    if kernel.key in _failures:
+        return _failures[kernel.key]
+    try:
+        return path_of(kernel).with_suffix(".failed").read_text()
+    except OSError:  # none (or an unreadable cache directory)
+        return None
+
+
+def note_failure(kernel: Kernel, error: str) -> None:
+    """Remember for this process that ``kernel`` cannot be built (its directory is not writable,
+    so no ``.failed`` file can say so)."""
+    _failures[kernel.key] = error
 
 
 def build(kernel: Kernel) -> Path:

@@ -154,6 +154,30 @@ def test_a_failed_build_warns_once_and_stays_unfused(monkeypatch, tmp_path) -> N
     torch.testing.assert_close(y, actlang.compile(text, fuse=False)(x))
 
 
+@pytest.mark.parametrize(("fusion", "text"), [("auto", "softsign(x) * x + 3 * x"), (True, "softsign(x) * x + 4 * x")])
+def test_a_cache_directory_that_cannot_be_written_warns_once_and_runs_unfused(monkeypatch, tmp_path, fusion, text):
+    """``ACTLANG_CACHE_DIR`` below a regular file (no directory can be made there): no kernel file
+    can be written, so no build starts; one FusionWarning says why, and the module runs unfused
+    with the right values (before: fuse=True raised NotADirectoryError, auto stayed unfused silently)."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("ACTLANG_CACHE_DIR", str(blocker / "cache"))
+    monkeypatch.setattr(kernel_cache, "_failures", {}, raising=False)  # noted failures: none yet
+    monkeypatch.setattr(kernel_builder, "_requested", set())
+    module, plain = actlang.compile(text, fuse=fusion), actlang.compile(text, fuse=False)
+    x = torch.randn(BIG)
+    with torch.no_grad(), pytest.warns(inductor.FusionWarning, match="cannot write kernel files") as caught:
+        y = module(x)
+        kernel_builder.wait(60)  # auto: the background request ends at once
+        module(x)
+    assert len([w for w in caught if issubclass(w.category, inductor.FusionWarning)]) == 1
+    assert "ACTLANG_CACHE_DIR" in str(caught[0].message)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("error", inductor.FusionWarning)
+        torch.testing.assert_close(module(x), plain(x))
+    torch.testing.assert_close(y, plain(x))
+
+
 def test_fuse_true_tries_again_where_a_background_build_failed(monkeypatch, tmp_path) -> None:
     """After ``auto``'s background build failed, ``fuse=True`` on the same expression builds the
     kernel now (the user asked for it) instead of silently running unfused."""
