@@ -1,8 +1,9 @@
 """Builder processes for the kernel files of :mod:`actlang.kernel_cache`.
 
-Kernels are built by builder processes (``python -m actlang.kernel_builder SPEC``), which keep
-running if the requesting process exits, so the next process finds the file: :func:`build_many`
-runs them side by side and waits; :func:`request` queues one in the background (one at a time
+Kernels are built by builder processes (:func:`builder_command`: :func:`main` on a SPEC file,
+importing the same actlang as the requesting process), which keep running if the requesting
+process exits, so the next process finds the file: :func:`build_many` runs them side by side and
+waits; :func:`request` queues one in the background (one at a time
 per process) and returns at once. A lock file (the builder's pid) keeps concurrent processes from
 building the same kernel twice; a dead builder's lock is taken over. A build that fails leaves a
 ``.failed`` file with the error, which :func:`actlang.kernel_cache.failure` reports.
@@ -68,6 +69,21 @@ def _run_builder(kernel: Kernel) -> str | None:
     return failure(kernel) or f"the kernel's builder process ended without it (log: {target.with_suffix('.log')})"
 
 
+# The directory that holds this actlang package: a builder imports actlang from there first, so
+# that it builds this process's code (a file's name hashes this code; a checkout put on sys.path
+# by hand, or another actlang earlier on PYTHONPATH, would otherwise build another's).
+_ROOT = str(Path(__file__).resolve().parent.parent)
+_BOOT = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from actlang import kernel_builder; sys.exit(kernel_builder.main(sys.argv[2:]))"
+)
+
+
+def builder_command(spec: Path) -> list[str]:
+    """The command line of a builder process for the kernel described in ``spec`` (JSON)."""
+    return [sys.executable, "-c", _BOOT, _ROOT, str(spec)]
+
+
 def _start_builder(kernel: Kernel, target: Path) -> None:
     """Run the builder process of ``kernel`` (whose file is ``target``) and wait for it."""
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -76,8 +92,9 @@ def _start_builder(kernel: Kernel, target: Path) -> None:
     log_file = target.with_suffix(".log")
     with open(log_file, "w") as log:
         # A new session: the build survives the requesting process, so its work is not lost.
-        command = [sys.executable, "-m", "actlang.kernel_builder", str(spec)]
-        done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, check=False)
+        done = subprocess.run(
+            builder_command(spec), stdout=log, stderr=subprocess.STDOUT, start_new_session=True, check=False
+        )
     spec.unlink(missing_ok=True)
     if done.returncode == 0:
         log_file.unlink(missing_ok=True)
@@ -110,7 +127,8 @@ def _alive(lock: Path) -> bool:
 
 
 def main(argv: list[str]) -> int:
-    """The background builder: ``python -m actlang.kernel_builder SPEC``. It holds the
+    """The background builder (:func:`builder_command`; ``python -m actlang.kernel_builder SPEC``
+    by hand). It holds the
     kernel's lock while it builds (a second builder of the same kernel exits at once)."""
     kernel = Kernel.from_json(Path(argv[0]).read_text())
     lock = path_of(kernel).with_suffix(".lock")

@@ -305,6 +305,24 @@ def _wait_for(probe, seconds: float):
     raise AssertionError("timed out")
 
 
+def test_a_builder_imports_the_requesting_processs_actlang(tmp_path) -> None:
+    """A builder builds the code its file's name hashes: this process's actlang, even where
+    another actlang comes first on the path (a checkout beside an installed copy). The other here
+    is a decoy on PYTHONPATH and in the working directory that fails on import. ``-S`` leaves
+    out site-packages (and an editable install's import hook, which would hide the decoy): the
+    builder's import of actlang succeeds, and it stops at the next one, torch's."""
+    decoy = tmp_path / "decoy" / "actlang"
+    decoy.mkdir(parents=True)
+    (decoy / "__init__.py").write_text("raise ImportError('the decoy actlang')\n")
+    env = {**os.environ, "PYTHONPATH": str(decoy.parent)}
+    executable, *rest = kernel_builder.builder_command(tmp_path / "spec.json")
+    run = lambda *args: subprocess.run([executable, "-S", *args], capture_output=True, text=True, env=env,
+                                       cwd=decoy.parent).stderr  # fmt: skip
+    built = run(*rest)
+    assert "decoy" not in built and "No module named 'torch'" in built, built
+    assert "the decoy actlang" in run("-m", "actlang.kernel_builder", str(tmp_path / "spec.json"))
+
+
 def test_the_builder_reports_a_failure(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("ACTLANG_CACHE_DIR", str(tmp_path))
     kernel = _kernel("def value(x):\n    return undefined_name(x)\n")
