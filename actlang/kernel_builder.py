@@ -1,17 +1,19 @@
 """Builder processes for the kernel files of :mod:`actlang.kernel_cache`.
 
-Kernels are built by builder processes (:func:`builder_command`: :func:`main` on a SPEC file,
+Kernels are built by builder processes (:func:`builder_command`: :func:`main` on SPEC files,
 importing the same actlang as the requesting process), which keep running if the requesting
 process exits, so the next process finds the file: :func:`build_many` runs them side by side and
-waits; :func:`request` queues one in the background (one at a time
-per process) and returns at once. A lock file (the builder's pid) keeps concurrent processes from
+waits; :func:`request` queues one in the background (one at a time per process) and returns at
+once, and a process that exits hands the builds it still has queued to one builder process. A lock file (the builder's pid) keeps concurrent processes from
 building the same kernel twice; a dead builder's lock is taken over. A build that fails leaves a
 ``.failed`` file with the error, which :func:`actlang.kernel_cache.failure` reports.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+import queue
 import subprocess
 import sys
 import threading
@@ -21,8 +23,14 @@ from pathlib import Path
 
 from actlang.kernel_cache import Kernel, build, failure, note_failure, path_of
 
-_queue = ThreadPoolExecutor(max_workers=1, thread_name_prefix="actlang-kernel-build")
 _requested: set[str] = set()
+# Background requests run one at a time on a daemon thread, which waits for each builder process
+# in turn (a pool's worker thread held the process's exit until every queued build was done: 15 s
+# after a 1 s script). At exit the builds still queued go to one builder process of their own,
+# which outlives this one, as a running builder does (a new session): no requested work is lost.
+_jobs: queue.SimpleQueue[Kernel | threading.Event] = queue.SimpleQueue()
+_worker: list[threading.Thread] = []
+_worker_lock = threading.Lock()
 
 
 def request(kernel: Kernel) -> None:
@@ -32,12 +40,59 @@ def request(kernel: Kernel) -> None:
     if key in _requested or path_of(kernel).exists() or failure(kernel) is not None:
         return
     _requested.add(key)
-    _queue.submit(_run_builder, kernel)
+    _submit(kernel)
 
 
 def wait(timeout: float | None = None) -> None:
-    """Wait until this process's background builds have ended (before timing a module, say)."""
-    _queue.submit(lambda: None).result(timeout=timeout)
+    """Wait until this process's background builds have ended (before timing a module, say);
+    ``TimeoutError`` after ``timeout`` seconds."""
+    done = threading.Event()
+    _submit(done)
+    if not done.wait(timeout):
+        raise TimeoutError(f"actlang's background kernel builds still running after {timeout} s")
+
+
+def _submit(job: Kernel | threading.Event) -> None:
+    """Queue a build, or an event to set once the builds before it have ended, for the background
+    thread (started on first use, and again in a forked child, which has no threads)."""
+    with _worker_lock:
+        if not _worker or not _worker[0].is_alive():
+            _worker[:] = [threading.Thread(target=_work, name="actlang-kernel-build", daemon=True)]
+            _worker[0].start()
+    _jobs.put(job)
+
+
+def _work() -> None:
+    while True:
+        job = _jobs.get()
+        if isinstance(job, threading.Event):
+            job.set()
+        else:
+            _run_builder(job)  # its errors come back as values (a .failed file, a noted failure)
+
+
+@atexit.register
+def _hand_over() -> None:
+    """At exit: the builds still queued, to one builder process that builds them in turn."""
+    kernels = []
+    while not _jobs.empty():
+        job = _jobs.get_nowait()
+        if isinstance(job, threading.Event):
+            job.set()
+        else:
+            kernels.append(job)
+    specs = []
+    for kernel in kernels:
+        try:
+            spec = path_of(kernel).with_suffix(f".{os.getpid()}.exit.json")
+            spec.parent.mkdir(parents=True, exist_ok=True)
+            spec.write_text(kernel.to_json())
+            specs.append(spec)
+        except OSError:
+            continue  # an unwritable cache: nothing to build there
+    if specs:
+        quiet = subprocess.DEVNULL
+        subprocess.Popen(builder_command(*specs), stdout=quiet, stderr=quiet, start_new_session=True)
 
 
 def build_many(kernels: list[Kernel]) -> list[str | None]:
@@ -79,9 +134,10 @@ _BOOT = (
 )
 
 
-def builder_command(spec: Path) -> list[str]:
-    """The command line of a builder process for the kernel described in ``spec`` (JSON)."""
-    return [sys.executable, "-c", _BOOT, _ROOT, str(spec)]
+def builder_command(*specs: Path) -> list[str]:
+    """The command line of a builder process for the kernels described in ``specs`` (JSON files,
+    built in turn)."""
+    return [sys.executable, "-c", _BOOT, _ROOT, *map(str, specs)]
 
 
 def _start_builder(kernel: Kernel, target: Path) -> None:
@@ -127,10 +183,20 @@ def _alive(lock: Path) -> bool:
 
 
 def main(argv: list[str]) -> int:
-    """The background builder (:func:`builder_command`; ``python -m actlang.kernel_builder SPEC``
-    by hand). It holds the
-    kernel's lock while it builds (a second builder of the same kernel exits at once)."""
-    kernel = Kernel.from_json(Path(argv[0]).read_text())
+    """The builder (:func:`builder_command`; ``python -m actlang.kernel_builder SPEC ...`` by
+    hand): each kernel in turn, under its lock (one another live builder holds is skipped). Each
+    SPEC file is removed once read. 1 where a build failed (its ``.failed`` file says why)."""
+    failed = 0
+    for spec in map(Path, argv):
+        kernel = Kernel.from_json(spec.read_text())
+        spec.unlink(missing_ok=True)
+        failed |= _build_one(kernel)
+    return failed
+
+
+def _build_one(kernel: Kernel) -> int:
+    """Build ``kernel`` under its lock; 1 where the build failed (recorded in a ``.failed`` file
+    for the requesting processes, which fall back)."""
     lock = path_of(kernel).with_suffix(".lock")
     lock.parent.mkdir(parents=True, exist_ok=True)
     if not _take(lock):
@@ -138,11 +204,12 @@ def main(argv: list[str]) -> int:
     try:
         if not path_of(kernel).exists():
             build(kernel)
-    except Exception as error:  # recorded for the requesting processes, which fall back
+    except Exception as error:
         path_of(kernel).with_suffix(".failed").write_text(f"{type(error).__name__}: {error}")
         return 1
     finally:
         lock.unlink(missing_ok=True)
+    path_of(kernel).with_suffix(".log").unlink(missing_ok=True)  # its output, kept only for a failure
     return 0
 
 

@@ -292,6 +292,67 @@ def test_auto_builds_in_the_background_and_survives_a_killed_builder(monkeypatch
     assert [p.split("-")[0] for p in leftovers] == ["value"], leftovers  # no lock, spec or log
 
 
+EXITS_WHILE_BUILDING = """
+import sys, time
+from pathlib import Path
+from actlang import kernel_builder, kernel_cache
+started = []
+kernel_builder._run_builder = lambda kernel: started.append(kernel) or time.sleep(600)  # a build that takes long
+handed = Path(sys.argv[1])
+note = "import sys; open(sys.argv[1], 'w').write(' '.join(sys.argv[2:]))"  # the builder: notes its SPECs
+kernel_builder.builder_command = lambda *specs: [sys.executable, "-c", note, str(handed), *map(str, specs)]
+for text in ("x", "2 * x"):
+    recipe = ("actlang.compiler.loading:generated_function", (f"def value(x):\\n    return {text}\\n", "value"))
+    kernel_builder.request(kernel_cache.Kernel("value", recipe, "float32", "cpu", 1, 0, (None,)))
+while not started:
+    time.sleep(0.01)
+print("exiting")
+"""
+
+
+def test_a_process_exits_at_once_and_hands_its_queued_builds_over(tmp_path) -> None:
+    """A process whose background build is still running exits without waiting for it (a worker
+    of a thread pool held the exit until every queued build was done), and the builds still
+    queued go to one builder process that outlives it."""
+    handed = tmp_path / "handed.txt"
+    env = {**os.environ, "ACTLANG_CACHE_DIR": str(tmp_path / "cache")}
+    done = subprocess.run([sys.executable, "-c", EXITS_WHILE_BUILDING, str(handed)], capture_output=True, text=True,
+                          env=env, timeout=120, cwd=Path(actlang.__file__).parent.parent)  # fmt: skip
+    assert done.returncode == 0 and done.stdout == "exiting\n", done.stdout + done.stderr
+    specs = _wait_for(lambda: handed.read_text().split() or None, 30)
+    assert len(specs) == 1 and specs[0].endswith(".exit.json")  # the second kernel; the first was running
+    assert "2 * x" in Path(specs[0]).read_text()
+
+
+def test_a_builder_builds_each_of_its_kernels_in_turn(monkeypatch, tmp_path) -> None:
+    """``main`` with several SPEC files (what a process hands over at exit): each kernel built
+    under its own lock, each SPEC removed, a kernel another builder holds skipped, a failure
+    recorded in its ``.failed`` file and the others still built."""
+    monkeypatch.setenv("ACTLANG_CACHE_DIR", str(tmp_path))
+    kernels = [_kernel(f"def value(x):\n    return x * {k}\n") for k in range(4)]
+    specs = []
+    for index, kernel in enumerate(kernels):
+        specs.append(tmp_path / f"spec{index}.json")
+        specs[-1].write_text(kernel.to_json())
+    held = kernel_cache.path_of(kernels[1]).with_suffix(".lock")
+    held.parent.mkdir(parents=True)
+    held.write_text(str(os.getpid()))  # a live builder holds it
+    built = []
+
+    def fake_build(kernel):
+        assert kernel_cache.path_of(kernel).with_suffix(".lock").read_text() == str(os.getpid())
+        if kernel == kernels[2]:
+            raise RuntimeError("simulated")
+        built.append(kernel)
+
+    monkeypatch.setattr(kernel_builder, "build", fake_build)
+    assert kernel_builder.main([str(spec) for spec in specs]) == 1
+    assert built == [kernels[0], kernels[3]]
+    assert not any(spec.exists() for spec in specs)
+    assert kernel_cache.failure(kernels[2]) == "RuntimeError: simulated"
+    assert held.exists() and not kernel_cache.path_of(kernels[0]).with_suffix(".lock").exists()
+
+
 def _wait_for(probe, seconds: float):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
