@@ -4,7 +4,8 @@ For each expression, three fresh processes on one empty pair of cache directorie
 (``ACTLANG_CACHE_DIR`` for actlang's kernel files, ``TORCHINDUCTOR_CACHE_DIR`` for inductor's):
 
 - ``cold, fuse=True``: the first training step (forward + backward, 1M float32 values) builds the
-  forward and backward kernels in the process and waits for them;
+  forward and backward kernels in the process and waits for them (DiTAC: the lookup's two; the
+  table flow's kernel follows in the background);
 - ``warm, auto``: a second process on the same directories, default ``fuse="auto"``: the first
   step loads the kernels from disk;
 - ``cold, auto`` (its own empty directories): the first step runs unfused at once while a
@@ -26,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 
-EXPRESSIONS = ["-x*sigmoid(x)*hard_sigmoid(x)", "x*sigmoid(beta*x) where beta = 1.5"]
+EXPRESSIONS = ["-x*sigmoid(x)*hard_sigmoid(x)", "x*sigmoid(beta*x) where beta = 1.5", "ditac[a=-3,b=3,cells=16](x)"]
 
 CHILD = """
 import json, sys, time
@@ -44,12 +45,17 @@ module(x).sum().backward()
 first = time.perf_counter()
 module(x).sum().backward()
 second = time.perf_counter()
-plan = inductor.plan(module.program)
+plan = inductor.plan(module.program)  # None for DiTAC: its kernels are the lookup's and the table flow's
+from actlang.cpab import flow_kernel, lookup_autograd
+ditac = [k for ks in lookup_autograd._KERNELS.values() for k in ks] + list(flow_kernel._KERNELS.values())
 def fused():
-    return [k[0] for k, r in plan.runners.items() if hasattr(r, "run")]
+    if plan is not None:
+        return [k[0] for k, r in plan.runners.items() if hasattr(r, "run")]
+    return sorted(k.name for k in ditac for r in k.runners.values() if hasattr(r, "run"))
+wanted = len(plan.kernels(True)) if plan is not None else 3  # lookup forward and backward, flow steps
 result = {"import": imported - start, "first": first - begin, "second": second - first, "fused": fused()}
 if sys.argv[4] == "wait":
-    while len(fused()) < len(plan.kernels(True)):
+    while len(fused()) < wanted:
         kernel_builder.wait()
         module(x).sum().backward()
     result["fused after"] = time.perf_counter() - begin
@@ -78,7 +84,7 @@ def main() -> None:
         description=__doc__.splitlines()[0],
         epilog="An expression that starts with '-' goes after '--': fuse_latency.py -- '-x*sigmoid(x)'",
     )
-    parser.add_argument("expressions", nargs="*", default=EXPRESSIONS, help="actlang expressions (default: two)")
+    parser.add_argument("expressions", nargs="*", default=EXPRESSIONS, help="actlang expressions (default: three)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     header = ["expression", "process", "import torch + actlang (s)", "first step (s)", "second step (ms)"]
