@@ -4,9 +4,10 @@ Kernels are built by builder processes (:func:`builder_command`: :func:`main` on
 importing the same actlang as the requesting process), which keep running if the requesting
 process exits, so the next process finds the file: :func:`build_many` runs them side by side and
 waits; :func:`request` queues one in the background (one at a time per process) and returns at
-once, and a process that exits hands the builds it still has queued to one builder process. A lock file (the builder's pid) keeps concurrent processes from
-building the same kernel twice; a dead builder's lock is taken over. A build that fails leaves a
-``.failed`` file with the error, which :func:`actlang.kernel_cache.failure` reports.
+once, and a process that exits hands the builds it still has queued to one builder process. A
+lock file (the builder's pid) keeps concurrent processes from building the same kernel twice; a
+dead builder's lock is taken over. A build that fails leaves a ``.failed`` file with the error,
+which :func:`actlang.kernel_cache.failure` reports.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ _requested: set[str] = set()
 _jobs: queue.SimpleQueue[Kernel | threading.Event] = queue.SimpleQueue()
 _worker: list[threading.Thread] = []
 _worker_lock = threading.Lock()
+_owner = [0]  # the pid whose thread runs the queue (a forked child inherits the queue, not the thread)
 
 
 def request(kernel: Kernel) -> None:
@@ -59,6 +61,7 @@ def _submit(job: Kernel | threading.Event) -> None:
         if not _worker or not _worker[0].is_alive():
             _worker[:] = [threading.Thread(target=_work, name="actlang-kernel-build", daemon=True)]
             _worker[0].start()
+            _owner[0] = os.getpid()
     _jobs.put(job)
 
 
@@ -73,7 +76,10 @@ def _work() -> None:
 
 @atexit.register
 def _hand_over() -> None:
-    """At exit: the builds still queued, to one builder process that builds them in turn."""
+    """At exit: the builds still queued, to one builder process that builds them in turn (only
+    in the process that queued them: a forked child that exits leaves them to its parent)."""
+    if _owner[0] != os.getpid():
+        return
     kernels = []
     while not _jobs.empty():
         job = _jobs.get_nowait()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -322,6 +323,25 @@ def test_a_process_exits_at_once_and_hands_its_queued_builds_over(tmp_path) -> N
     specs = _wait_for(lambda: handed.read_text().split() or None, 30)
     assert len(specs) == 1 and specs[0].endswith(".exit.json")  # the second kernel; the first was running
     assert "2 * x" in Path(specs[0]).read_text()
+
+
+def test_only_the_process_that_queued_builds_hands_them_over(monkeypatch, tmp_path) -> None:
+    """A forked child inherits the queue but not the thread that runs it: at its exit it hands
+    nothing over (its parent still runs the builds); the owner hands over every queued kernel
+    in one builder process."""
+    monkeypatch.setenv("ACTLANG_CACHE_DIR", str(tmp_path))
+    started = []
+    monkeypatch.setattr(subprocess, "Popen", lambda command, **_: started.append(command))
+    kernels = [_kernel(f"def value(x):\n    return x + {k}\n") for k in range(2)]
+    for owner, expected in ((os.getpid() + 1, 0), (os.getpid(), 1)):
+        monkeypatch.setattr(kernel_builder, "_jobs", queue.SimpleQueue())
+        monkeypatch.setattr(kernel_builder, "_owner", [owner])
+        for kernel in kernels:
+            kernel_builder._jobs.put(kernel)
+        kernel_builder._hand_over()
+        assert len(started) == expected
+    specs = [Path(p) for p in started[0][4:]]
+    assert [kernel_cache.Kernel.from_json(p.read_text()) for p in specs] == kernels
 
 
 def test_a_builder_builds_each_of_its_kernels_in_turn(monkeypatch, tmp_path) -> None:
