@@ -167,6 +167,7 @@ PLAIN_KEYS = {
     "compiler/buffers.py:_accepts_out": "a path and an int",
     "exact.py:keyed": "the exact key itself (exact_cache)",
     "kernels.py:_find_compiler": "two strings ($CXX and $PATH)",
+    "kernel_cache.py:_cpu_features": "no arguments",
 }
 
 
