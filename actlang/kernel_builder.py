@@ -30,9 +30,9 @@ _requested: set[str] = set()
 # after a 1 s script). At exit the builds still queued go to one builder process of their own,
 # which outlives this one, as a running builder does (a new session): no requested work is lost.
 _jobs: queue.SimpleQueue[Kernel | threading.Event] = queue.SimpleQueue()
-_worker: list[threading.Thread] = []
+# (pid, thread) of the thread that runs the queue: a forked child inherits the queue, not the thread.
+_worker: list[tuple[int, threading.Thread]] = []
 _worker_lock = threading.Lock()
-_owner = [0]  # the pid whose thread runs the queue (a forked child inherits the queue, not the thread)
 
 
 def request(kernel: Kernel) -> None:
@@ -58,10 +58,9 @@ def _submit(job: Kernel | threading.Event) -> None:
     """Queue a build, or an event to set once the builds before it have ended, for the background
     thread (started on first use, and again in a forked child, which has no threads)."""
     with _worker_lock:
-        if not _worker or not _worker[0].is_alive():
-            _worker[:] = [threading.Thread(target=_work, name="actlang-kernel-build", daemon=True)]
-            _worker[0].start()
-            _owner[0] = os.getpid()
+        if not _worker or not _worker[0][1].is_alive():
+            _worker[:] = [(os.getpid(), threading.Thread(target=_work, name="actlang-kernel-build", daemon=True))]
+            _worker[0][1].start()
     _jobs.put(job)
 
 
@@ -78,7 +77,7 @@ def _work() -> None:
 def _hand_over() -> None:
     """At exit: the builds still queued, to one builder process that builds them in turn (only
     in the process that queued them: a forked child that exits leaves them to its parent)."""
-    if _owner[0] != os.getpid():
+    if not _worker or _worker[0][0] != os.getpid():
         return
     kernels = []
     while not _jobs.empty():
@@ -90,10 +89,7 @@ def _hand_over() -> None:
     specs = []
     for kernel in kernels:
         try:
-            spec = path_of(kernel).with_suffix(f".{os.getpid()}.exit.json")
-            spec.parent.mkdir(parents=True, exist_ok=True)
-            spec.write_text(kernel.to_json())
-            specs.append(spec)
+            specs.append(_write_spec(kernel, "exit"))
         except OSError:
             continue  # an unwritable cache: nothing to build there
     if specs:
@@ -148,9 +144,7 @@ def builder_command(*specs: Path) -> list[str]:
 
 def _start_builder(kernel: Kernel, target: Path) -> None:
     """Run the builder process of ``kernel`` (whose file is ``target``) and wait for it."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    spec = target.with_suffix(f".{os.getpid()}.{threading.get_ident()}.json")
-    spec.write_text(kernel.to_json())
+    spec = _write_spec(kernel, str(threading.get_ident()))
     log_file = target.with_suffix(".log")
     with open(log_file, "w") as log:
         # A new session: the build survives the requesting process, so its work is not lost.
@@ -160,6 +154,14 @@ def _start_builder(kernel: Kernel, target: Path) -> None:
     spec.unlink(missing_ok=True)
     if done.returncode == 0:
         log_file.unlink(missing_ok=True)
+
+
+def _write_spec(kernel: Kernel, tag: str) -> Path:
+    """``kernel`` as a builder's SPEC file beside its kernel file (named by this pid and ``tag``)."""
+    spec = path_of(kernel).with_suffix(f".{os.getpid()}.{tag}.json")
+    spec.parent.mkdir(parents=True, exist_ok=True)
+    spec.write_text(kernel.to_json())
+    return spec
 
 
 def _take(lock: Path) -> bool:

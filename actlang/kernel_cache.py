@@ -11,9 +11,8 @@ Files live in ``$ACTLANG_CACHE_DIR`` (default ``$XDG_CACHE_HOME/actlang`` or
 ``~/.cache/actlang``), under ``kernels/``, named by a hash of everything the compiled code
 depends on: the function's text, dtype, layout, device kind and capability (the vector ISA and
 the feature flags of the CPU, the compute capability on CUDA), torch's version and this module's
-format number. A stale
-file therefore cannot match. Writes go to a temporary name and are renamed into place, so a
-killed build leaves nothing half-written behind. Beside them, under ``plans/``, each fusable
+format number. A stale file therefore cannot match. Writes go to a temporary name and are
+renamed into place, so a killed build leaves nothing half-written behind. Beside them, under ``plans/``, each fusable
 program's plan (:mod:`actlang.kernel_plans`). Builder processes (:mod:`actlang.kernel_builder`) run
 :func:`build`; a build that fails leaves a ``.failed`` file with the error, which :func:`failure`
 reports.

@@ -172,20 +172,28 @@ def test_auto_runs_the_flow_kernel_for_many_channels(monkeypatch) -> None:
         assert {"cpab_flow_step", "cpab_flow_steps"} & set(ran) == {expected} and "lookup_forward" in ran
 
 
+def tables_with_one_bad_entry(bad: float, rows: int, bounded: bool, flows: tuple, weights) -> list[tuple]:
+    """``(c0, c1, θ gradient)`` of a prior-like θ (``rows`` channels, 16 cells, grid 256) whose
+    entry ``[1, 2]`` (``[0, 2]`` for one row) is ``bad``, through each flow mode; ``weights(c0)``:
+    the tables' gradients ``[2, ...]``."""
+    basis = tessellation.basis(16, bounded)
+    theta = np.random.default_rng(0).normal(0, 0.5, (rows, basis.shape[1]))
+    theta[min(1, rows - 1), 2] = bad
+    spec = (basis, -3.0, 3.0, 256, 1, 0.0, bounded)
+    found = []
+    for flow in flows:
+        c0, c1, *kept = table.table_forward(theta, spec, flow)
+        found.append((c0, c1, table.table_backward(*weights(c0), spec, *kept)))
+    return found
+
+
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf"), 1e300, -1e300])
 def test_hostile_fields_give_what_numpy_gives(monkeypatch, bad) -> None:
     """A θ entry of NaN, ±inf or ±1e300 in one channel: the same NaN pattern in the tables and θ's
     gradient as numpy's flow, the same values elsewhere."""
     monkeypatch.setattr(kernels, "BACKEND", "eager")
-    basis = tessellation.basis(16, True)
-    theta = np.random.default_rng(0).normal(0, 0.5, (4, basis.shape[1]))
-    theta[1, 2] = bad
-    spec = (basis, -3.0, 3.0, 256, 1, 0.0, True)
-    results = []
-    for flow in ("on", "off"):
-        c0, c1, *kept = table.table_forward(theta, spec, flow)
-        weights = np.random.default_rng(1).normal(size=(2, *c0.shape))
-        results.append((c0, c1, table.table_backward(*weights, spec, *kept)))
+    random_weights = lambda c0: np.random.default_rng(1).normal(size=(2, *c0.shape))
+    results = tables_with_one_bad_entry(bad, 4, True, ("on", "off"), random_weights)
     for got, want in zip(*results, strict=True):
         assert np.array_equal(np.isnan(got), np.isnan(want))
         finite = np.isfinite(want)
@@ -224,14 +232,8 @@ def test_overflowing_fields_warn_nothing(monkeypatch, flow, bad) -> None:
     """θ near float64's max (unbounded field): ψ overflows, the pieces and θ's gradient are
     inf/NaN as the math gives them, and no numpy warning escapes the table's forward or backward."""
     monkeypatch.setattr(kernels, "BACKEND", "eager")
-    basis = tessellation.basis(16, False)
-    theta = np.random.default_rng(0).normal(0, 0.5, (1, basis.shape[1]))
-    theta[0, 2] = bad
-    spec = (basis, -3.0, 3.0, 256, 1, 0.0, False)
-    found = []
-    for way in (flow, "off"):
-        c0, c1, *kept = table.table_forward(theta, spec, way)
-        found.append((c0, table.table_backward(np.ones_like(c0), np.ones_like(c1), spec, *kept)))
+    ones = lambda c0: np.ones((2, *c0.shape))
+    found = [(c0, grad) for c0, _, grad in tables_with_one_bad_entry(bad, 1, False, (flow, "off"), ones)]
     for got, want in zip(*found, strict=True):  # the same inf/NaN pattern as numpy's flow
         assert np.array_equal(np.isfinite(got), np.isfinite(want)) and np.array_equal(np.isnan(got), np.isnan(want))
     assert (bad < 0) == np.isfinite(found[0][0]).all()  # ψ overflows, except toward a fixed point

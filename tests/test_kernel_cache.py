@@ -335,7 +335,7 @@ def test_only_the_process_that_queued_builds_hands_them_over(monkeypatch, tmp_pa
     kernels = [_kernel(f"def value(x):\n    return x + {k}\n") for k in range(2)]
     for owner, expected in ((os.getpid() + 1, 0), (os.getpid(), 1)):
         monkeypatch.setattr(kernel_builder, "_jobs", queue.SimpleQueue())
-        monkeypatch.setattr(kernel_builder, "_owner", [owner])
+        monkeypatch.setattr(kernel_builder, "_worker", [(owner, None)])
         for kernel in kernels:
             kernel_builder._jobs.put(kernel)
         kernel_builder._hand_over()

@@ -56,7 +56,7 @@ def mode(fusion: str, numel: int) -> str:
     :data:`actlang.kernels.MIN_NUMEL` inputs on (unit tests and toy models never start a compiler)
     and otherwise runs a kernel built already. ``fuse=True`` does not wait for it: numpy's flow
     gives the same tables, so the kernel is built in the background (the largest of DiTAC's
-    kernels: waiting for it took a cold first training step from about 20 to 34 s, 2-core VM)."""
+    kernels: waiting for it took a cold first training step from 12 to 34 s, 2-core VM)."""
     if fusion == "off":
         return "off"
     return "auto" if fusion == "on" or numel >= kernels.MIN_NUMEL else "built"
