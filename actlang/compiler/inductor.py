@@ -196,6 +196,8 @@ def forward(program: Any, fusion: str, x: torch.Tensor, values: list[torch.Tenso
     """f(x) through the inductor kernels, or None where the unfused path runs instead."""
     if fusion == "off" or not x.is_floating_point() or torch.compiler.is_compiling():
         return None
+    if not kernels.holds_values(x):  # meta or fake tensors: shapes only, no kernel (nor warning)
+        return None
     if fusion == "auto" and x.numel() < MIN_NUMEL:
         return None
     found = plan(program)

@@ -1,9 +1,12 @@
-"""Whether a graph is being captured or a function transform runs, as the CPAB modules need to
-know: they then run plain torch ops (see :func:`capturing`)."""
+"""Whether a graph is being captured or a function transform runs, or a tensor has no values to
+read, as the CPAB modules need to know: they then run plain torch ops (see :func:`capturing`,
+:func:`valueless`)."""
 
 from __future__ import annotations
 
 import torch
+
+from actlang.kernels import holds_values
 
 
 def capturing() -> bool:
@@ -34,3 +37,17 @@ def transformed() -> bool:
     """True inside a torch.func transform (functorch keeps a per-thread interpreter stack)."""
     active = getattr(torch._C, "_are_functorch_transforms_active", None)
     return bool(active()) if active is not None else False
+
+
+def valueless(t: torch.Tensor) -> bool:
+    """True for a tensor without values to read (the meta device, ``FakeTensorMode``'s fake
+    tensors): shape-only runs take the plain torch ops, without numpy, kernels or a
+    data-dependent early exit (:func:`actlang.kernels.holds_values`)."""
+    if torch.jit.is_scripting():
+        return False
+    return _valueless(t)
+
+
+@torch.jit.unused
+def _valueless(t: torch.Tensor) -> bool:
+    return not holds_values(t)

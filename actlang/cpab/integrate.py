@@ -20,6 +20,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from actlang.cpab.capture import valueless
+
 
 def expm1_ratio(z: Tensor) -> Tensor:
     """``E(z) = (e^z − 1)/z`` with ``E(0) = 1``; finite gradients everywhere (no 0/0)."""
@@ -58,6 +60,7 @@ def integrate(
     """
     nc = slopes.shape[-1]
     h = 1.0 / nc
+    early_exit = early_exit and not valueless(u)  # a meta or fake tensor's times cannot be read
     c = cell_index(u, nc)
     x = u
     left_time = torch.full_like(u, t)

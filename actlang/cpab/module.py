@@ -17,7 +17,7 @@ from torch import Tensor
 
 from actlang import kernels
 from actlang.cpab import integrate as closed
-from actlang.cpab.capture import capturing, compiling_only
+from actlang.cpab.capture import capturing, compiling_only, valueless
 from actlang.cpab.field import CPABField
 from actlang.cpab.flow_kernel import mode as flow_mode
 from actlang.cpab.lookup import CPAB as MODE_CPAB
@@ -46,7 +46,7 @@ class CPABActivation(CPABField):
         slopes, intercepts = self._fields(theta)
         nodes = torch.linspace(0.0, 1.0, self.grid + 1, dtype=torch.float64, device=slopes.device)
         points = nodes.expand(slopes.shape[0], -1)
-        if torch.jit.is_scripting() or capturing():  # plain ops, differentiable by autograd
+        if torch.jit.is_scripting() or capturing() or valueless(slopes):  # plain ops, differentiable by autograd
             psi, _ = closed.integrate(points, slopes, intercepts, 1.0, self.zero_boundary, not capturing())
         else:  # the same steps with a closed-form gradient: a fraction of autograd's overhead
             psi = _node_flow(slopes, intercepts, points, self.zero_boundary)
@@ -63,10 +63,11 @@ class CPABActivation(CPABField):
         if torch.jit.is_scripting():
             c0, c1 = self._pieces(x.dtype)
             return lookup(x, c0, c1, self.lo, self.hi, self.mode, self.slope, closed, masked, self.channel_dim)
-        if capturing():
+        if capturing() or valueless(x) or valueless(self.theta):
             # Plain differentiable ops: captured graphs (torch.export, torch.compile, jit.trace)
-            # must not hold the inductor kernels (no double compilation), and function transforms
-            # (vmap, grad, jacrev, jacfwd) batch and differentiate them like any torch code.
+            # must not hold the inductor kernels (no double compilation), function transforms
+            # (vmap, grad, jacrev, jacfwd) batch and differentiate them like any torch code, and
+            # meta or fake tensors (shapes only) have no values for numpy or a kernel to read.
             return self._captured(x, closed, masked)
         return self._fast(x, closed, masked)
 
