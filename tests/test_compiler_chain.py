@@ -186,3 +186,21 @@ def test_extremum_steps_split_ties_as_the_symbolic_derivative(text):
     xs = torch.tensor([-2.0, -1.0, 0.0, 0.5, 1.0, 1.5, 2.0, 1e4], dtype=torch.float64)  # ties at 0 and 1
     want = actlang.evaluate(actlang.derivative(e), xs.numpy())
     close_where_finite(input_gradient(function, xs).numpy(), want, 1e-12, 1e-12)
+
+
+@pytest.mark.parametrize("text", [
+    "beta * relu(8.98846567431158e307) * (x + x)",  # 8.99e307 · 2 overflows when folded
+    "x * (2 * relu(1e308)) * (beta * 4)",
+    "relu(1e-300) * beta * (x + x) * relu(1e-300)",  # underflows to 0
+])
+def test_coefficients_that_overflow_when_folded_are_left_as_they_are(text) -> None:
+    """The derivative's coefficient folding multiplied 8.99e307 by 2 into a number node holding
+    inf: a raw ValueError from the first training step. Now the product stays as written."""
+    for dtype in (torch.float32, torch.float64):
+        module = actlang.compile(text).to(dtype)
+        x = torch.tensor([-2.0, -0.5, 0.0, 1.5], dtype=dtype, requires_grad=True)
+        module(x).sum().backward()
+        plain = actlang.compile(text, memory_efficient=False).to(dtype)
+        x_plain = x.detach().clone().requires_grad_()
+        plain(x_plain).sum().backward()
+        torch.testing.assert_close(x.grad, x_plain.grad, equal_nan=True)

@@ -102,3 +102,60 @@ def test_ditac_lower_tail_is_x_phi_x(dtype):
 @pytest.mark.parametrize("text", ["cpab[a=-3, b=3, cells=8](x)", "cpab[a=0, b=1, cells=4, zero_boundary=false](x)"])
 def test_identity_warp_returns_x_exactly(text, x):
     assert actlang.evaluate(text, [x])[0] == x
+
+
+STEPS = [
+    "sign(x)", "heaviside(x)", "heaviside[zero=0](x) * x", "x * sign(beta * x)", "sign(x) * exp(x) + heaviside(-x)",
+]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("text", STEPS)
+def test_steps_give_every_path_the_same_gradient_at_nan(text, dtype):
+    """sign and heaviside keep NaN as NaN; the derivative there is the step's, 0, on every path:
+    autograd through the plain code (which gave 1 where the NaN passed through x itself), the
+    fused function and (fuse=True) the inductor kernels."""
+    values = [float("nan"), -2.0, -0.0, 0.0, 3.0, float("inf"), float("-inf")]
+    found = []
+    for memory_efficient, fuse in ((False, False), (True, False), (True, True)):
+        module = actlang.compile(text, memory_efficient=memory_efficient, fuse=fuse).to(dtype)
+        x = torch.tensor(values * 10_000, dtype=dtype, requires_grad=True)  # past fuse's size threshold
+        module(x).sum().backward()
+        found.append(x.grad[: len(values)])
+    for grad in found[1:]:
+        torch.testing.assert_close(grad, found[0], equal_nan=True)
+    if text in ("sign(x)", "heaviside(x)"):
+        assert found[0].tolist() == [0.0] * len(values)
+
+
+# Derivatives whose float32 values cancel in a tail exactly as PyTorch's own backward does: the
+# native kernels the chain rule calls (sigmoid_backward's y(1 − y), tanh_backward's 1 − y²,
+# gelu_backward's Φ(x) + xφ(x)) and autograd's formula for the scaled Bessel functions
+# (i1e − sgn·i0e). actlang gives autograd's values there; every other derivative must not cancel.
+NATIVE_TAILS = {"sigmoid", "tanh", "gelu", "bessel_i0e", "bessel_i1e"}
+TAIL_GRID = np.concatenate([-np.logspace(-6, 4, 120), [0.0], np.logspace(-6, 4, 120)]).astype(np.float32)
+UNARY = [
+    p.name for p in actlang.primitives()
+    if p.module is None and p.pointwise and p.arity == 1 and not p.stochastic and p.name not in NATIVE_TAILS
+]
+
+
+@pytest.mark.parametrize("name", UNARY)
+def test_float32_derivatives_do_not_cancel_in_the_tails(name):
+    """The memory-efficient path's derivative of ``p(beta*x)`` in float32 agrees with float64's
+    within 1e-4 relative for |x| up to 1e4 (inputs exact in both), wherever float64's is a normal
+    float32 number (squareplus' (1 + x/√(x² + b))/2 was 0 at x = −1e4, where it is 1e-8, and
+    softsign's quotient rule lost half its digits at |x| = 8,000)."""
+    grads = []
+    for dtype in (torch.float32, torch.float64):
+        module = actlang.compile(f"{name}(beta*x)", fuse=False, allow_constant=True).to(dtype)
+        x = torch.tensor(TAIL_GRID, dtype=dtype, requires_grad=True)
+        y = module(x)
+        if not y.requires_grad:  # a constant
+            return
+        y.sum().backward()
+        grads.append(x.grad.double())
+    low, high = grads
+    assert torch.equal(torch.isnan(low), torch.isnan(high))
+    normal = torch.isfinite(high) & (high.abs() > 1e-30) & (high.abs() < 3e38)
+    torch.testing.assert_close(low[normal], high[normal], rtol=1e-4, atol=0)

@@ -124,7 +124,8 @@ def fold_coefficients(expr: Expr) -> Expr:
             numerator: list[Expr] = []
             denominator: list[Expr] = []
             coefficient, constants = _factors(expr, numerator, denominator, True)
-            if constants < 2:
+            # A product of constants that overflows or underflows (1e308·2) is left as it was.
+            if constants < 2 or coefficient == 0 or not math.isfinite(coefficient):
                 return Call(expr.name, tuple(fold_coefficients(a) for a in expr.args), expr.hyper, expr.span)
             return _product(coefficient, [fold_coefficients(f) for f in numerator],
                             [fold_coefficients(f) for f in denominator])

@@ -48,10 +48,17 @@ def _squareplus_numpy(x, b):
 # evaluates accurately term by term. Both branches see x clamped to their side, so the branch
 # torch.where discards can neither overflow nor give it a NaN gradient.
 _POS, _NEG = "torch.clamp({0}, min=0.0)", "torch.clamp({0}, max=0.0)"
+_ROOT = f"torch.sqrt(torch.square({_NEG}) + {{b}})"
+# The derivative (1 + x/√(x² + b))/2 cancels the same way for x ≪ 0 (0 at x = −1e4 in float32,
+# where it is 1e-8): there it is b / (2√(x² + b)(√(x² + b) − x)); for x > 0, x/√(x² + b) is
+# 1/√(1 + b/x²), which does not overflow.
+_SLOPE = (f"0.5 * torch.where({{0}} > 0, 1.0 + torch.rsqrt(1.0 + {{b}} / torch.square({_POS})), "
+          f"{{b}} / ({_ROOT} * ({_ROOT} - {_NEG})))")
 define(Primitive(
     name="squareplus", doc="(x + √(x² + b)) / 2, a smooth relu (Keras 3)", source=f"{_KERAS}.squareplus",
     torch=f"0.5 * torch.where({{0}} > 0, {_POS} + torch.sqrt(torch.square({_POS}) + {{b}}), "
-          f"{{b}} / (torch.sqrt(torch.square({_NEG}) + {{b}}) - {_NEG}))",
+          f"{{b}} / ({_ROOT} - {_NEG}))",
+    vjp=f"{{g}} * ({_SLOPE})", local=_SLOPE,
     numpy=_squareplus_numpy, definition="(x + sqrt(x^2 + b)) / 2",
     hyper=(Hyper("b", "float", 4.0, low=0, open_low=True, doc="smoothness near 0"),),
 ))

@@ -56,9 +56,11 @@ _unary("identity", "x", "{0}", np.positive, lambda sp, x: x, "identity", source=
 # Kink and branch primitives. Derivatives of piecewise activations are written with these, so
 # their values at kinks follow PyTorch's autograd (heaviside[zero=0.5] is torch.maximum's tie
 # rule; relu'(0) = 0 is select(x, 1, 0)).
-# torch.sign(NaN) is 0; the where keeps NaN where the math has it (and numpy's sign does).
+# torch.sign(NaN) is 0; the where keeps NaN where the math has it (and numpy's sign does). NaN
+# passes as x·0, not x: autograd then gives the step's derivative, 0, at NaN too (through x
+# itself it gave 1, where the fused path's derivative gives 0).
 _unary("sign", "−1, 0 or 1 as x is negative, zero or positive (NaN stays NaN)",
-       "torch.where(torch.isnan({0}), {0}, torch.sign({0}))", np.sign, lambda sp, x: sp.sign(x),
+       "torch.where(torch.isnan({0}), {0} * 0.0, torch.sign({0}))", np.sign, lambda sp, x: sp.sign(x),
        source="torch.sign")
 define(
     Primitive(
@@ -66,7 +68,7 @@ define(
         # Comparisons instead of torch.heaviside, which has no autograd formula: the step's
         # derivative is 0 wherever it exists, and that is what the comparisons give. `zero` is
         # selected, not added to 0.0 (0.0 + -0.0 is +0.0: zero=-0.0 would lose its sign).
-        torch="torch.where(torch.isnan({0}), {0}, torch.where({0} == 0, {zero}, ({0} > 0).to({0}.dtype)))",
+        torch="torch.where(torch.isnan({0}), {0} * 0.0, torch.where({0} == 0, {zero}, ({0} > 0).to({0}.dtype)))",
         numpy=lambda x, zero: np.heaviside(x, zero),
         sympy=lambda sp, x, zero: sp.Heaviside(x, sp.Rational(repr(zero))),
         hyper=(Hyper("zero", "float", 0.5, low=0, high=1, doc="value at 0"),),
