@@ -159,3 +159,23 @@ def test_float32_derivatives_do_not_cancel_in_the_tails(name):
     assert torch.equal(torch.isnan(low), torch.isnan(high))
     normal = torch.isfinite(high) & (high.abs() > 1e-30) & (high.abs() < 3e38)
     torch.testing.assert_close(low[normal], high[normal], rtol=1e-4, atol=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("name", UNARY + sorted(NATIVE_TAILS))
+def test_no_nan_derivative_at_infinity_where_autograd_has_a_number(name, dtype):
+    """At ±inf and far out, the memory-efficient path's gradient of ``p(beta*x)`` is a number
+    wherever autograd's through the plain code is (hardswish's symbolic x·step(x)/6 was inf·0 =
+    NaN at ±inf, where autograd gives 1 and 0)."""
+    points = [float("inf"), float("-inf"), 1e30, -1e30, 1e4, -1e4]
+    grads = []
+    for memory_efficient in (False, True):
+        module = actlang.compile(f"{name}(beta*x)", memory_efficient=memory_efficient, fuse=False, allow_constant=True)
+        x = torch.tensor(points, dtype=dtype, requires_grad=True)
+        y = module.to(dtype)(x)
+        if not y.requires_grad:
+            return
+        y.sum().backward()
+        grads.append(x.grad)
+    plain, efficient = grads
+    assert torch.isfinite(efficient)[torch.isfinite(plain)].all(), (plain.tolist(), efficient.tolist())

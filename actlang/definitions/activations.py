@@ -92,7 +92,10 @@ act("hard_sigmoid", "clip(0.2x + 0.5, 0, 1), Keras 2's, as AQuaSurF used", "torc
     # slope 0.2 on |x| ≤ 2.5, ends included: exactly where 0 ≤ 0.2x + 0.5 and 0.2x ≤ 0.5 in floating point
     vjp="torch.mul({g}, (torch.abs({0}) <= 2.5).to({g}.dtype).mul_(0.2))",
     local="(torch.abs({0}) <= 2.5).to({0}.dtype).mul_(0.2)")
-act("hardswish", "x · hardsigmoid(x)", "F.hardswish({0})", definition="x * hardsigmoid(x)")
+# aten's backward (exact in float64, unlike hardsigmoid's): the symbolic x·step(x)/6 + hardsigmoid(x)
+# is inf·0 = NaN at x = ±inf, where the derivative is 1 and 0.
+act("hardswish", "x · hardsigmoid(x)", "F.hardswish({0})", definition="x * hardsigmoid(x)",
+    vjp="torch.ops.aten.hardswish_backward({g}, {0})")
 act(
     "hardtanh", "clip(x, min, max)", "F.hardtanh({0}, {min}, {max})",
     numpy=lambda x, min, max: np.clip(x, min, max),
