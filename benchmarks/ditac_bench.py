@@ -59,6 +59,14 @@ def minor_faults() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
+def allocator() -> str:
+    """The allocator settings the figures depend on: glibc's malloc returns freed memory to the
+    system by its own thresholds, and a step whose temporaries it keeps returning pays for fresh
+    pages every time (DiTAC's step took 4.6-14 ms on one machine; see docs/performance.md)."""
+    settings = [f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("MALLOC_") or k == "LD_PRELOAD"]
+    return ", ".join(settings) or "the C library's defaults"
+
+
 def load() -> str:
     return "load average " + ", ".join(f"{v:.2f}" for v in os.getloadavg())
 
@@ -144,7 +152,7 @@ def run(args: argparse.Namespace) -> None:
     busy_note = ", one other busy process" if args.contention else ""
     print(f"\n{TEXT} vs F.gelu, {args.size:,} float32 inputs, {torch.get_num_threads()} threads, "
           f"torch {torch.__version__}, median of {args.rounds} interleaved rounds{busy_note}")
-    print(f"before the rounds: {before}; after: {after}\n")
+    print(f"before the rounds: {before}; after: {after}; memory allocator: {allocator()}\n")
     print("| case | forward+backward (ms) | × F.gelu eager | minor page faults per call |")
     print("|---|---:|---:|---:|")
     for name, values in timings.items():
