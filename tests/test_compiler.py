@@ -452,3 +452,27 @@ def test_float64_matches_the_sympy_form(e):
         value = complex(form.subs(symbols["x"], x).evalf(30) if "x" in symbols else form.evalf(30))
         if np.isfinite(value.real) and value.imag == 0 and abs(value.real) < 1e12:
             assert abs(y - value.real) <= 1e-9 * (1 + abs(value.real)), (e, x, y, value.real)
+
+
+NOT_REAL_FLOATS = {
+    "int64": lambda: torch.arange(-8, 8).reshape(4, 4),
+    "bool": lambda: torch.ones(4, 4, dtype=torch.bool),
+    "complex64": lambda: torch.randn(4, 4, dtype=torch.complex64),
+    "float8": lambda: torch.randn(4, 4).to(torch.float8_e4m3fn),
+    "sparse": lambda: torch.randn(4, 4).to_sparse(),
+    "nested": lambda: torch.nested.nested_tensor([torch.randn(3), torch.randn(5)]),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(NOT_REAL_FLOATS))
+@pytest.mark.parametrize(
+    "text", ["relu(x)", "x*sigmoid(beta*x)", "erfc(softplus(x))^2", "ditac[a=-3,b=3,cells=4](x)", "ash[k=10](x)"]
+)
+def test_inputs_other_than_dense_real_floats_are_refused_clearly(text, kind) -> None:
+    """One ActlangError naming what to convert, instead of each primitive's own torch error
+    ("softplus_cpu not implemented for 'Long'"; DiTAC on integers: an unrelated shape error)."""
+    module = actlang.compile(text)
+    with pytest.raises(actlang.ActlangError, match="dense floating-point tensors of real numbers"):
+        module(NOT_REAL_FLOATS[kind]())
+    for dtype in (torch.float16, torch.bfloat16, torch.float32, torch.float64):
+        assert module(torch.randn(4, 4, dtype=dtype)).dtype == dtype

@@ -104,3 +104,31 @@ def test_values_are_readable_only_where_they_exist() -> None:
     assert not kernels.holds_values(fake)
     assert kernels.holds_values(copy.deepcopy(x))
     assert mode is not None
+
+
+@pytest.mark.parametrize("context", ["meta", "fake"])
+@pytest.mark.parametrize("text", ["erfc(softplus(x))^2 + 0.3125*x", "x*tanh(softplus(x))*beta + 0.40625*x"])
+def test_the_training_function_built_without_values_is_the_one_built_with_them(text: str, context: str) -> None:
+    """A module's first training call builds the expression's training function once per process
+    (the program is cached), pricing each candidate's saved memory by a small run. Run under the
+    caller's meta device or fake mode, that run saw every saved tensor at address 0 (1.0× for a
+    candidate keeping 3×), and the choice stayed for every later module of the expression."""
+    from actlang.compiler import fused
+
+    module = actlang.compile(text)
+    if context == "meta":
+        with torch.device("meta"):
+            quiet_call(module.to("meta"), torch.empty(SHAPE, requires_grad=True))
+    else:
+        with FakeTensorMode(allow_non_fake_inputs=True):
+            quiet_call(module, torch.empty(SHAPE, requires_grad=True))
+    built = module.program.fused()
+    assert built is not None
+    program = module.program
+    candidates = [c for kind in fused.STRATEGIES for c in fused._candidates(program, kind, 1.0)]
+    plain = [fused._saved_ratio(c, program) for c in candidates]
+    with torch.device("meta"):
+        assert [fused._saved_ratio(c, program) for c in candidates] == plain
+    with FakeTensorMode():
+        assert [fused._saved_ratio(c, program) for c in candidates] == plain
+    assert built.label == fused.build_fused(program, "auto").label

@@ -243,19 +243,27 @@ def _load(source: sources.Source) -> Any:
 
 def _saved_ratio(function: Any, program: Any) -> float:
     """What ``function`` keeps for backward, in units of the input's size (a small run on the CPU:
-    which tensors are saved does not depend on the values)."""
-    x = torch.linspace(-3.0, 3.0, 4096)
-    shape = (1,) if program.per_channel else ()
-    params = [torch.full(shape, float(init)) for init in program.params.values()]
-    storages: dict[int, int] = {}
+    which tensors are saved does not depend on the values).
 
-    def pack(t: torch.Tensor) -> torch.Tensor:
-        storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
-        return t
+    The run is the build's own, whatever the caller's context: on the CPU even under
+    ``torch.device("meta")`` (meta storages all have address 0, so every saved tensor counted as
+    one and the cached choice kept too much), outside any dispatch mode (a fake tensor's address
+    is not there to read)."""
+    from torch.utils._python_dispatch import _disable_current_modes
 
-    inputs = [t.detach().requires_grad_() for t in (x, *params)]
-    with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        function.apply(*inputs)
+    with _disable_current_modes():
+        x = torch.linspace(-3.0, 3.0, 4096, device="cpu")
+        shape = (1,) if program.per_channel else ()
+        params = [torch.full(shape, float(init), device="cpu") for init in program.params.values()]
+        storages: dict[int, int] = {}
+
+        def pack(t: torch.Tensor) -> torch.Tensor:
+            storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+            return t
+
+        inputs = [t.detach().requires_grad_() for t in (x, *params)]
+        with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            function.apply(*inputs)
     return sum(storages.values()) / (x.numel() * x.element_size())
 
 

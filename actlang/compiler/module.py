@@ -56,6 +56,7 @@ class ActivationModule(nn.Module):
         if torch.jit.is_scripting():
             y = self.plain_forward(x)
         else:
+            self.check_kind(x)
             if self.channels is not None:
                 self.check_input(x)
             if self.memory_efficient and not torch.compiler.is_compiling() and (
@@ -69,6 +70,29 @@ class ActivationModule(nn.Module):
         if y.dtype != x.dtype and x.is_floating_point():
             y = y.to(x.dtype)
         return y
+
+    @torch.jit.unused
+    def check_kind(self, x: torch.Tensor) -> None:
+        """x must be a dense floating-point tensor of real numbers (float16 to float64). Torch has
+        no kernels for most primitives on the others, each failing in its own words (softplus:
+        "not implemented for 'Long'"), and DiTAC given integers failed with an unrelated shape
+        error: one message instead, saying what to convert."""
+        problem = None
+        if x.is_nested:
+            problem = "a nested tensor"
+        elif x.layout != torch.strided:
+            problem = f"a {str(x.layout).removeprefix('torch.')} tensor"
+        elif x.is_complex():
+            problem = f"complex values ({x.dtype})"
+        elif x.is_floating_point() and x.element_size() == 1:
+            problem = f"{x.dtype}, which torch does no arithmetic in"
+        elif not x.is_floating_point():
+            problem = f"{x.dtype}"
+        if problem is not None:
+            raise ActlangError(
+                f"actlang activations take dense floating-point tensors of real numbers (float16, bfloat16, "
+                f"float32 or float64); got {problem}: convert the input first (x.to_dense(), x.float())"
+            )
 
     @torch.jit.unused
     def check_input(self, x: torch.Tensor) -> None:
