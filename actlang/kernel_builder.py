@@ -112,14 +112,14 @@ def _run_builder(kernel: Kernel) -> str | None:
     target = path_of(kernel)
     lock = target.with_suffix(".lock")
     try:
-        if not _alive(lock):
+        if not lock_held(lock):
             _start_builder(kernel, target)
     except OSError as error:
         why = (f"cannot write kernel files in {target.parent} ({type(error).__name__}: {error.strerror or error}); "
                "set ACTLANG_CACHE_DIR to a writable directory")  # fmt: skip
         note_failure(kernel, why)
         return why
-    while _alive(lock) and not target.exists():
+    while lock_held(lock) and not target.exists():
         time.sleep(0.1)  # another process is building it
     if target.exists():
         return None
@@ -170,7 +170,7 @@ def _take(lock: Path) -> bool:
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         except FileExistsError:
-            if _alive(lock):
+            if lock_held(lock):
                 return False
             lock.unlink(missing_ok=True)  # its builder died (kill -9): take over
             continue
@@ -180,7 +180,8 @@ def _take(lock: Path) -> bool:
     return False
 
 
-def _alive(lock: Path) -> bool:
+def lock_held(lock: Path) -> bool:
+    """Whether a live process holds ``lock`` (a build under way); a dead builder's lock is not held."""
     try:
         os.kill(int(lock.read_text() or "0"), 0)
     except (ValueError, ProcessLookupError, FileNotFoundError):

@@ -22,7 +22,8 @@ from actlang.errors import ActlangError
 # Subcommand modules in actlang/cli/; each defines ``add_parser(subparsers)`` that registers
 # itself with ``set_defaults(run=function)``, where ``function(args) -> int`` is the exit code.
 COMMANDS = [
-    "parse", "check", "list", "demo", "compile", "export", "enumerate", "simplify", "equiv", "diff", "plot", "search",
+    "parse", "check", "list", "demo", "compile", "export", "kernels", "enumerate", "simplify", "equiv", "diff", "plot",
+    "search",
 ]
 
 EXIT_OK, EXIT_NEGATIVE, EXIT_BAD_INPUT = 0, 1, 2
