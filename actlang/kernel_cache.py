@@ -178,7 +178,7 @@ def build(kernel: Kernel) -> Path:
     # A unique temporary name in the same directory, then an atomic rename: readers see the whole
     # file or none, and two builders cannot corrupt each other's output.
     _remove_stale_partials(target)
-    handle, partial = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=".pt2", dir=target.parent)
+    handle, partial = tempfile.mkstemp(prefix=_partial_prefix(target), suffix=".pt2", dir=target.parent)
     os.close(handle)
     try:
         with warnings.catch_warnings():  # torch's own deprecation notices, not the user's concern
@@ -211,9 +211,21 @@ def _contract(kernel: Kernel) -> str:
     return str(getattr(module, "FLOATING_POINT_CONTRACT", "off"))
 
 
+def _partial_prefix(target: Path) -> str:
+    """The name a build's partial file of ``target`` starts with (``.<stem>-<random>.pt2``)."""
+    return f".{target.stem}-"
+
+
+def target_of_partial(path: Path) -> Path | None:
+    """The kernel file that ``path`` becomes if it is a build's partial file, else None."""
+    if not (path.name.startswith(".") and path.suffix == ".pt2"):
+        return None
+    return path.parent / f"{path.name[1:].rsplit('-', 1)[0]}.pt2"
+
+
 def _remove_stale_partials(target: Path) -> None:
     """Remove what builds of ``target`` killed mid-way left (an hour old: no live build's)."""
-    for partial in target.parent.glob(f".{target.stem}-*.pt2"):
+    for partial in target.parent.glob(f"{_partial_prefix(target)}*.pt2"):
         try:
             if time.time() - partial.stat().st_mtime > 3600:
                 partial.unlink()

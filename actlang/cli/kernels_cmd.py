@@ -82,12 +82,12 @@ def _plans(folder: Path) -> list[Path]:
 
 
 def _running(path: Path) -> bool:
-    """Whether ``path`` is the lock of a live build, or what that build is writing."""
+    """Whether ``path`` is the lock of a live build, or the partial file that build is writing."""
     from actlang.kernel_builder import lock_held
+    from actlang.kernel_cache import target_of_partial
 
-    lock = path if path.suffix == ".lock" else None
-    if path.name.startswith(".") and path.suffix == ".pt2":  # a build's partial file: .<name>-<random>.pt2
-        lock = path.parent / f"{path.name[1:].rsplit('-', 1)[0]}.lock"
+    target = target_of_partial(path)
+    lock = path if path.suffix == ".lock" else None if target is None else target.with_suffix(".lock")
     return lock is not None and lock_held(lock)
 
 
@@ -107,11 +107,12 @@ def _summary(folder: Path) -> dict:
     files = _files(folder)
     kernels = [p for p in files if p.suffix == ".pt2" and not p.name.startswith(".")]
     failed = {p.stem: _first_line(p) for p in files if p.suffix == ".failed"}
-    running = [p.stem for p in files if p.suffix == ".lock" and _running(p)]
-    leftovers = [p for p in files if p not in kernels and p.suffix != ".failed" and not _running(p)]
+    running = {p for p in files if _running(p)}  # live builds' locks and partial files
+    leftovers = [p for p in files if p not in kernels and p.suffix != ".failed" and p not in running]
     return {
         "directory": str(folder), "kernels": len(kernels), "bytes": sum(p.stat().st_size for p in kernels),
-        "running": running, "failed": failed, "leftovers": len(leftovers), "plans": len(_plans(folder)),
+        "running": sorted(p.stem for p in running if p.suffix == ".lock"), "failed": failed,
+        "leftovers": len(leftovers), "plans": len(_plans(folder)),
     }
 
 
@@ -136,7 +137,9 @@ def _build(args: argparse.Namespace, folder: Path, before: list[Path]) -> dict:
     shape = _shape(rank, args.channels)
     start = time.perf_counter()
     for text in args.build:
-        module = actlang.compile(text, fuse=True, channels=args.channels, dialect=args.dialect).to(dtype)
+        module = actlang.compile(text, fuse=True, channels=args.channels, dialect=args.dialect)
+        if dtype.itemsize >= 4:  # float16/bfloat16 inputs meet float32 parameters (master weights)
+            module = module.to(dtype)
         x = torch.randn(shape, dtype=dtype, requires_grad=True)
         module(x).sum().backward()
         with torch.no_grad():

@@ -119,8 +119,9 @@ class ActivationModule(nn.Module):
         if not torch.is_grad_enabled():
             return self.plain_forward(x)
         fused = self.program.fused()
-        # Generated training functions assume a floating x (their temporaries take its dtype).
-        if fused is None or not x.is_floating_point() or not (x.requires_grad or any(v.requires_grad for v in values)):
+        # Generated training functions assume a floating x (their temporaries take its dtype), as
+        # check_kind made sure.
+        if fused is None or not (x.requires_grad or any(v.requires_grad for v in values)):
             return self.plain_forward(x)
         return fused.apply(x, *values)
 
