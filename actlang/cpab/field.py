@@ -21,7 +21,7 @@ from actlang.cpab import integrate as closed
 from actlang.cpab import tessellation
 from actlang.cpab.capture import capturing
 from actlang.cpab.lookup import CPAB as MODE_CPAB
-from actlang.errors import HyperparameterError
+from actlang.errors import ActlangError, HyperparameterError
 
 
 class CPABField(nn.Module):
@@ -104,7 +104,7 @@ class CPABField(nn.Module):
         if self.channels > 0:
             dim = self.channel_dim if self.channel_dim >= 0 else self.channel_dim + x.dim()
             if dim < 0 or dim >= x.dim() or x.shape[dim] != self.channels:
-                raise ValueError(
+                raise ActlangError(
                     f"expected {self.channels} channels along dim {self.channel_dim}, got shape {list(x.shape)}"
                 )
 

@@ -78,9 +78,13 @@ def piece_index(x: Tensor, lo: float, hi: float, n: int, closed: bool, channels:
     if x.dtype == torch.float16 or x.dtype == torch.bfloat16:
         x = x.float()  # (x − a)·s near 2,000 has a spacing of 8 in bfloat16 (1 in float16): pieces apart
     u = (x - lo) * scale
-    k = torch.where(u >= 0.0, torch.clamp_max(u, float(n)), -1.0).to(torch.int32) + 1
-    if closed:  # b reads the last interval, whatever the rounding of (b − a)·s
-        k = torch.where(x == hi, torch.full_like(k, n), k)
+    # The side of a is x's comparison with a, not u's sign: (x − a)·s can underflow to −0.
+    k = torch.where(x >= lo, torch.clamp_max(u, float(n)), -1.0).to(torch.int32) + 1
+    if closed:
+        # T(b) ≠ b: the last interval and the identity above b differ there by T(b) − b, so the
+        # side of b decides, not the rounding of (x − a)·s (an x an ulp below b can round to n,
+        # one above it below n).
+        k = torch.where(x > hi, torch.full_like(k, n + 1), torch.clamp_max(k, n))
     if channels > 0:
         shape = [1] * x.dim()
         shape[channel_dim] = channels

@@ -204,24 +204,31 @@ class CPABActivation(CPABField):
         wanted (inference): at batch 1 a model's activations are small, and the table, even
         packed (four small ops), is a good part of a call.
 
-        θ's version counter moves on every in-place update (optimizer steps, load_state_dict).
-        Pieces made under ``torch.inference_mode`` are inference tensors, which autograd may not
-        save: outside that mode they are made again (a frozen θ trained after an evaluation).
-        ``flow``: the table flow's mode (default: the module's, for x's size).
+        The cache is keyed by θ's values (a copy, compared in full: θ is small), not by its
+        version counter or address: an update through ``theta.data`` moves no counter, and
+        ``torch.func.functional_call`` may place a new θ where a freed one was. Pieces made under
+        ``torch.inference_mode`` are inference tensors, which autograd may not save: outside that
+        mode they are made again (a frozen θ trained after an evaluation). ``flow``: the table
+        flow's mode (default: the module's, for x's size).
         """
         flow = flow_mode(self.fusion, x.numel()) if flow is None else flow
         if (torch.is_grad_enabled() and self.theta.requires_grad) or torch.compiler.is_compiling():
             c0, c1 = self._pieces(x.dtype, flow)
             return c0, c1, pack(c0.detach(), c1.detach())
-        key = (self.theta._version, self.theta.data_ptr(), x.dtype, x.device)
-        cached = self.__dict__.get("_pieces_cache")
-        stale = cached is not None and cached[1][2].is_inference() and not torch.is_inference_mode_enabled()
-        if cached is None or cached[0] != key or stale:
+        cached = self.__dict__.get("_pieces_cache")  # (x's dtype and device, θ's copy, pieces)
+        stale = cached is not None and cached[2][2].is_inference() and not torch.is_inference_mode_enabled()
+        if stale or cached is None or cached[0] != (x.dtype, x.device) or not _same(cached[1], self.theta):
             with torch.no_grad():
                 c0, c1 = self._pieces(x.dtype, flow)
-                cached = (key, (c0, c1, pack(c0, c1)))
+                cached = ((x.dtype, x.device), self.theta.detach().clone(), (c0, c1, pack(c0, c1)))
             self.__dict__["_pieces_cache"] = cached
-        return cached[1]
+        return cached[2]
+
+
+def _same(kept: Tensor, theta: Tensor) -> bool:
+    """Whether θ still holds the values ``kept`` (a copy): same dtype, device, shape and values
+    (a NaN never compares equal: its pieces are simply made again)."""
+    return kept.dtype == theta.dtype and kept.device == theta.device and torch.equal(kept, theta)
 
 @torch.jit.unused
 def _node_flow(slopes: Tensor, intercepts: Tensor, points: Tensor, bounded: bool) -> Tensor:

@@ -8,6 +8,7 @@ module nor the references import torch.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -42,7 +43,12 @@ def _dim(hp: Mapping[str, Any]) -> int:
 
 
 def _interval(hp: Mapping[str, Any]) -> str | None:
-    return None if hp.get("a", 0.0) < hp["b"] else "a must be below b"
+    """[a, b]'s problem, if any: a ≥ b, or a width b − a past float64's range (every scale
+    (x − a)/(b − a) would be 0 and every flow NaN)."""
+    a, b = hp.get("a", 0.0), hp["b"]
+    if not a < b:
+        return "a must be below b"
+    return None if math.isfinite(b - a) else f"b - a must be a finite number (b - a = {b - a} here)"
 
 
 _THETA = Learned(
