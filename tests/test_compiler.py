@@ -313,6 +313,16 @@ def test_to_expression_refuses_distinct_per_channel_values():
         module.to_expression()
 
 
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+@pytest.mark.parametrize("channels", [None, 3])
+def test_to_expression_refuses_a_diverged_parameter_in_actlangs_words(value, channels):
+    module = actlang.compile("x * sigmoid(beta * x)", channels=channels)
+    with torch.no_grad():
+        module.beta.fill_(value)
+    with pytest.raises(actlang.UnsupportedError, match=f"'beta' holds {value}"):
+        module.to_expression()
+
+
 def test_repr_code_and_expression():
     module = actlang.compile("erfc(softplus(x))^2", channels=None)
     assert module.expression == "erfc(softplus(x))^2"
@@ -476,3 +486,12 @@ def test_inputs_other_than_dense_real_floats_are_refused_clearly(text, kind) -> 
         module(NOT_REAL_FLOATS[kind]())
     for dtype in (torch.float16, torch.bfloat16, torch.float32, torch.float64):
         assert module(torch.randn(4, 4, dtype=dtype)).dtype == dtype
+
+
+@pytest.mark.parametrize("value", [[1.0, 2.0], 1.5, None, "x", np.ones(3, dtype=np.float32)])
+@pytest.mark.parametrize("text", ["relu(x)", "x*sigmoid(beta*x)", "ditac[a=-3,b=3,cells=4](x)"])
+def test_anything_but_a_tensor_is_refused_clearly(text, value) -> None:
+    """A list or number failed in an attribute of torch's tensors ('list' object has no
+    attribute 'is_nested')."""
+    with pytest.raises(actlang.ActlangError, match=f"take a torch.Tensor; got {type(value).__name__}"):
+        actlang.compile(text)(value)

@@ -268,21 +268,33 @@ class _Sweep:
     def _extremum(self, node: Call, adjoint: Value) -> list:
         """max/min as torch.maximum/minimum: the larger (smaller) side gets A, a tie splits it.
 
-        The step H(a − b) (1/2 at a tie) is 0.5·sign(a − b) + 0.5: exact, three cheap passes where
-        the heaviside template takes eight (it keeps NaN, which only matters where f is NaN too).
+        A tensor adjoint is masked as autograd's rule does (``where(a == b, A/2, A)``, then 0 on
+        the losing side): an infinite A (``sqrt(max(x, 1) − 1)`` where the max is flat) gives the
+        losing side 0, where A·0 is NaN. A number A takes the step H(a − b) (1/2 at a tie),
+        0.5·sign(a − b) + 0.5: exact, three cheap passes where the heaviside template takes eight
+        (NaN where a − b is NaN, where f is NaN too).
         """
         upper = node.name in ("max", "max_n")
         a, b = node.args
         difference = self.value(call("sub", a, b))
         assert isinstance(difference, str)  # an active argument makes it a tensor
+        wanted = [arg in self.active for arg in (a, b)]
+        if isinstance(adjoint, str):
+            losing = ("<", ">") if upper else (">", "<")  # where each side gets nothing
+            sides = zip((a, b), losing, wanted, strict=True)
+            return [(arg, self._split(difference, adjoint, side)) for arg, side, on in sides if on]
         signed = self._record("sign:torch", "torch.sign({0})", ((difference, True),), f"torch.sign({difference})")
         step = self.step("add", [self.step("mul", [signed, 0.5]), 0.5])
-        wanted = [arg in self.active for arg in (a, b)]
         rest: Value = 0.0
         if wanted[1] if upper else wanted[0]:
             rest = self.step("sub", [1.0, step])  # 1 − H(a − b)
         locals_ = (step, rest) if upper else (rest, step)
         return [(arg, (adjoint, local)) for arg, local, on in zip((a, b), locals_, wanted, strict=True) if on]
+
+    def _split(self, difference: str, adjoint: str, losing: str) -> str:
+        """A side's part of a max/min adjoint: 0 where ``difference losing 0``, A/2 at a tie, else A."""
+        code = f"torch.where({difference} {losing} 0, 0.0, torch.where({difference} == 0, {adjoint} * 0.5, {adjoint}))"
+        return self._record("mask:where", code, ((difference, True), (adjoint, True)), code)
 
     def _gate(self, condition: Expr, adjoint: Value, taken: bool) -> Value | tuple[Value, Value]:
         """A where ``condition > 0`` (``taken``) or elsewhere, 0 on the other side (never A·0)."""

@@ -78,6 +78,11 @@ class ActivationModule(nn.Module):
         "not implemented for 'Long'"), and DiTAC given integers failed with an unrelated shape
         error: one message instead, saying what to convert."""
         problem = None
+        if not isinstance(x, torch.Tensor):
+            raise ActlangError(
+                f"actlang activations take a torch.Tensor; got {type(x).__name__}: make one first "
+                "(torch.tensor(...), torch.as_tensor(...))"
+            )
         if x.is_nested:
             problem = "a nested tensor"
         elif x.layout != torch.strided:
@@ -158,6 +163,12 @@ class ActivationModule(nn.Module):
         values: dict[str, float] = {}
         for name in self.program.params:
             tensor = self.parameter(name).detach()
+            diverged = tensor[~torch.isfinite(tensor)].flatten()
+            if diverged.numel():  # diverged in training: no expression holds it
+                raise UnsupportedError(
+                    f"parameter '{name}' holds {float(diverged[0])}: an expression's learned scalars start at "
+                    "finite values (the training diverged, or the value was set so)"
+                )
             if tensor.numel() > 1 and not bool((tensor == tensor.flatten()[0]).all()):
                 raise UnsupportedError(
                     f"parameter '{name}' has {tensor.numel()} different per-channel values; "

@@ -83,14 +83,16 @@ act("silu", "x·σ(x), a.k.a. swish", "F.silu({0})", definition="x * sigmoid(x)"
     aquasurf="swish", vjp="torch.ops.aten.silu_backward({g}, {0})")
 act("mish", "x·tanh(softplus(x))", "F.mish({0})", definition="x * tanh(softplus(x))", aquasurf="mish",
     vjp="torch.ops.aten.mish_backward({g}, {0})")
+# Not aten's hardsigmoid_backward, which uses a float32 1/6; its mask, though (open interval, as
+# relu6's): a gradient of ±inf or NaN from outside stays 0 on the flat sides, where g·step is NaN.
 act("hardsigmoid", "relu6(x + 3) / 6 (PyTorch's; see hard_sigmoid)", "F.hardsigmoid({0})",
-    definition="relu6(x + 3) / 6")  # no vjp: aten's hardsigmoid_backward uses a float32 1/6
+    definition="relu6(x + 3) / 6", vjp="torch.where(torch.abs({0}) < 3.0, {g} / 6.0, 0.0)")
 # clip(v, 0, 1) written so that both ends belong to the sloped piece, as torch.clamp's gradient has it.
 act("hard_sigmoid", "clip(0.2x + 0.5, 0, 1), Keras 2's, as AQuaSurF used", "torch.clamp(0.2 * {0} + 0.5, 0.0, 1.0)",
     source="Keras 2 hard_sigmoid (AQuaSurF)", aquasurf="hard_sigmoid",
     definition="select(-(0.2 * x + 0.5), 0, select(0.2 * x - 0.5, 1, 0.2 * x + 0.5))",
     # slope 0.2 on |x| ≤ 2.5, ends included: exactly where 0 ≤ 0.2x + 0.5 and 0.2x ≤ 0.5 in floating point
-    vjp="torch.mul({g}, (torch.abs({0}) <= 2.5).to({g}.dtype).mul_(0.2))",
+    vjp="torch.where(torch.abs({0}) <= 2.5, {g} * 0.2, 0.0)",  # masked: an infinite g stays 0 outside
     local="(torch.abs({0}) <= 2.5).to({0}.dtype).mul_(0.2)")
 # aten's backward (exact in float64, unlike hardsigmoid's): the symbolic x·step(x)/6 + hardsigmoid(x)
 # is inf·0 = NaN at x = ±inf, where the derivative is 1 and 0.

@@ -1,0 +1,93 @@
+"""Flat pieces stop infinite gradients, as autograd's masked backward rules do.
+
+Where a piecewise function is flat (``hardsigmoid`` outside (−3, 3), the losing side of a ``max``)
+autograd's rules (``hardsigmoid_backward``, ``maximum``'s ``masked_fill``) give 0 whatever the
+incoming gradient; a product A·0 is NaN when A is ±inf: at x = ±inf (``x·step(x)/6``) or where an
+outer function's slope is infinite (``sqrt`` of a flat 0). One NaN input gradient makes every
+learned scalar's gradient NaN, so the whole training step would be lost.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+
+import actlang
+from actlang import kernels
+from actlang.compiler import rewrite
+
+STEPS = ["hardsigmoid(x)", "hard_sigmoid(x)", "relu6(x)", "hardswish(x)", "max(x, 1)", "min(x, -1)", "hardtanh(x)"]
+UNBOUNDED = ["x", "sqrt(x)", "sinh(x)", "softplus(x)", "log_sigmoid(x)", "log(x)"]
+POINTS = [float("-inf"), -1e4, -6.0, -3.0, -2.5, -1.0, 0.0, 0.5, 1.0, 2.5, 3.0, 6.0, 1e4, float("inf")]
+
+
+def forms() -> list[str]:
+    """Each step times, inside, and beside each unbounded function."""
+    found = []
+    for step in STEPS:
+        for other in UNBOUNDED:
+            found += [f"({step}) * ({other})", f"({other}) - ({step})"]
+            if other.endswith("(x)"):
+                found.append(other.replace("(x)", f"({step})"))
+    return found
+
+
+def input_gradient(text: str, memory_efficient: bool, dtype: torch.dtype, **options) -> torch.Tensor:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", actlang.AmbiguousNameWarning)
+        module = actlang.compile(text, memory_efficient=memory_efficient, **options).to(dtype)
+    x = torch.tensor(POINTS, dtype=dtype, requires_grad=True)
+    module(x).sum().backward()
+    return x.grad
+
+
+def assert_like_autograd(got: torch.Tensor, want: torch.Tensor, rtol: float) -> None:
+    """NaN only where autograd has NaN; equal where both are finite; the same infinities."""
+    assert not (got.isnan() & ~want.isnan()).any(), (got, want)
+    finite = got.isfinite() & want.isfinite()
+    torch.testing.assert_close(got[finite], want[finite], rtol=rtol, atol=rtol)
+    assert torch.equal(got[got.isinf()], want[got.isinf()]), (got, want)
+
+
+@pytest.mark.parametrize("text", forms())
+def test_the_training_path_masks_like_autograd(text) -> None:
+    got = input_gradient(text, True, torch.float64, fuse=False)
+    want = input_gradient(text, False, torch.float64, fuse=False)
+    assert_like_autograd(got, want, rtol=1e-7)  # aten's hardsigmoid_backward has a float32 1/6
+
+
+@pytest.mark.parametrize("text", ["sqrt(hardsigmoid(a*x))", "sqrt(max(b*x, 1) - 1) + hardswish(x) * a"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_learned_scalars_keep_finite_gradients_on_flat_pieces(text, dtype) -> None:
+    """One input on a flat piece under sqrt (an infinite slope) leaves the scalars' gradients as
+    autograd's: finite."""
+    grads = []
+    for memory_efficient in (True, False):
+        module = actlang.compile(text, memory_efficient=memory_efficient, fuse=False).to(dtype)
+        x = torch.tensor([-6.0, -4.0, 0.5, 2.0], dtype=dtype, requires_grad=True)
+        module(x).sum().backward()
+        grads.append([x.grad, *(p.grad for p in module.parameters())])
+    for got, want in zip(*grads, strict=True):
+        assert torch.isfinite(got).all()
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.skipif(kernels.cpp_compiler() is None, reason="no C++ compiler for inductor")
+def test_fused_kernels_mask_like_autograd() -> None:
+    text = "sqrt(hardsigmoid(x)) + (max(x, 1) - 1) * sinh(x)"
+    got = input_gradient(text, True, torch.float32, fuse=True)
+    want = input_gradient(text, False, torch.float32, fuse=False)
+    assert_like_autograd(got, want, rtol=1e-5)
+
+
+def test_a_step_gates_its_product() -> None:
+    """``select(c, 1, 0)·e`` becomes ``select(c, e, 0)``, nested steps inside out; a constant
+    factor and a step of other values are left alone."""
+    parse = actlang.parse
+    gated = rewrite.gate_products(parse("x * select(3 - x, select(x + 3, 1, 0), 0) / 6"))
+    assert gated == parse("select(3 - x, select(x + 3, x, 0), 0) / 6")
+    assert rewrite.gate_products(parse("select(x, 0, 2) * exp(x)")) == parse("select(x, 0, 2 * exp(x))")
+    assert rewrite.gate_products(parse("0.5 * select(x, 1, 0)")) == parse("0.5 * select(x, 1, 0)")
+    assert rewrite.gate_products(parse("select(x, x, 1) * exp(x)")) == parse("select(x, x, 1) * exp(x)")
