@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
+import sympy as sp
 
 from actlang.ast import Expr, Input, substitute_input
 from actlang.build import call
@@ -198,12 +199,29 @@ def find_difference(a: Expr, b: Expr, extra: tuple[float, ...] = (), limit: int 
             differ = precise_differ(pa, pb)
             if differ and any(v is not None and (v.is_infinite or not v.is_finite) for v in (pa, pb)):
                 differ = _exactly_differ(a, b, x, values)
+            note = ""
+            if differ is False and _decimal_differs(a, b, x, values, (va[i], vb[i])):
+                differ, note = True, f"they differ at x = {sp.Rational(repr(x))} exactly, and in float64 at x = {x!r}"
             if differ or (differ is None and not _overflow_like(va[i], vb[i])):
-                note = undefined_reason(a, x, values) or undefined_reason(b, x, values) or ""
+                note = note or undefined_reason(a, x, values) or undefined_reason(b, x, values) or ""
                 return Equivalence(
                     "different", counterexample=x, params=dict(values), values=(float(va[i]), float(vb[i])), note=note
                 )
     return None
+
+
+def _decimal_differs(a: Expr, b: Expr, x: float, values: dict[str, float], floats: tuple[float, float]) -> bool:
+    """Whether a float difference at a short decimal ``x`` (a literal of the expressions, such as
+    0.3) holds exactly at that decimal, where its binary value showed none: ``heaviside(x − 0.3)``
+    and ``select(x − 0.3, 1, 0)`` differ at x = 3/10, not an ulp beside it. Only finite values on
+    both sides count (an infinity or NaN at 50 digits may be underflow)."""
+    decimal = sp.Rational(repr(x))
+    if len(repr(x)) > 12 or decimal == sp.Rational(x) or not all(map(math.isfinite, floats)):
+        return False
+    found = [precise(e, decimal, values) for e in (a, b)]
+    if any(v is None or not v.is_finite for v in found):
+        return False
+    return bool(precise_differ(*found))
 
 
 def _exactly_differ(a: Expr, b: Expr, x: float, values: dict[str, float]) -> bool | None:

@@ -57,6 +57,50 @@ def literal_value(expr: Num | Constant) -> sp.Expr:
     return number(expr.value)
 
 
+def constant_subtree(expr: Any) -> bool:
+    """Whether ``expr`` is a call computing a constant: no ``x``, no learned scalar or tensor, no
+    randomness (``0.6/0.2``, ``sqrt(pi)/2``)."""
+    from actlang.ast import Call, Input, Param, walk
+
+    if not isinstance(expr, Call):
+        return False
+    for node in walk(expr):
+        if isinstance(node, Input | Param):
+            return False
+        if isinstance(node, Call):
+            primitive = lookup(node.name)
+            if primitive is None or primitive.stateful or primitive.stochastic:
+                return False
+    return True
+
+
+def float_consistent(expr: Any, exact: sp.Expr) -> sp.Expr:
+    """A constant subtree's value for exact reasoning: ``exact``, unless the float64 value actlang
+    computes with (``actlang.evaluate`` and compiled modules fold the subtree once, in float64)
+    differs from it in what decides a domain — its sign, zero included (``x/c``, ``log(c)``), or
+    whether it is an integer (``x^c`` of a negative x) — then that float's decimal value.
+
+    ``x^(0.6/0.2)`` is NaN for x < 0 as computed (0.6/0.2 = 2.9999999999999996) although the
+    decimals' quotient is 3, and ``x^(1 + 1e-17)`` is ``x`` (1 + 1e-17 = 1.0): a proof must be
+    about the function actlang computes. Values that only round (``0.1 + 0.2``, ``pi/2``) stay
+    exact, so proofs keep working on them.
+    """
+    from actlang.evaluate import constant_value
+
+    try:
+        value = constant_value(expr)
+    except Exception:  # an EvaluationError or numpy's: reason about the exact value as before
+        return exact
+    if not math.isfinite(value) or not exact.is_number or exact.is_extended_real is not True:
+        return exact  # overflow is not a difference (docs/symbolic.md), and poles stay exact
+    sign = 0 if exact.is_zero else 1 if exact.is_positive else -1 if exact.is_negative else None
+    if sign is None or exact.is_integer is None:
+        return exact  # undecided by sympy: as before
+    if sign == (value > 0) - (value < 0) and bool(exact.is_integer) == float(value).is_integer():
+        return exact
+    return number(value)
+
+
 @functools.cache
 def dummies(count: int) -> tuple[sp.Dummy, ...]:
     return (W, *(sp.Dummy(f"w{i}", real=True) for i in range(1, count)))

@@ -2,7 +2,10 @@
 none is written by hand. One ``match`` over node types.
 
 Numbers become exact rationals of their shortest decimal spelling (``0.1`` is ``1/10``), so
-proofs work on exact arithmetic; ``pi`` and ``e`` are sympy's constants; ``x`` is
+proofs work on exact arithmetic; a constant subtree whose float64 value (what actlang computes
+with) differs from its exact one in sign or integrality takes the float's value
+(:func:`~actlang.symbolic.functions.float_consistent`: ``x^(0.6/0.2)`` is NaN for x < 0);
+``pi`` and ``e`` are sympy's constants; ``x`` is
 :data:`~actlang.symbolic.symbols.X`; a learned scalar is a real symbol of its name; a call is its
 native sympy form (:func:`~actlang.symbolic.functions.native_form`) or its generated class.
 
@@ -36,7 +39,9 @@ from actlang.symbolic.exponentials import fold_exponentials
 from actlang.symbolic.functions import (
     Hyper,
     OpaqueFunction,
+    constant_subtree,
     dummies,
+    float_consistent,
     is_elementary,
     label,
     literal_value,
@@ -59,7 +64,7 @@ def to_sympy(expr: Expr | str) -> sp.Expr:
         raise UnsupportedError(f"{expr}: sympy cannot evaluate a constant in it ({error})") from error
 
 
-def _lower(expr: Expr, sites: Sites) -> sp.Expr:
+def _lower(expr: Expr, sites: Sites, inside_constant: bool = False) -> sp.Expr:
     match expr:
         case Num() | Constant():
             return literal_value(expr)
@@ -67,8 +72,10 @@ def _lower(expr: Expr, sites: Sites) -> sp.Expr:
             return X
         case Param(name=name):
             return param_symbol(name)
+        case Call() if not inside_constant and constant_subtree(expr):
+            return float_consistent(expr, _lower(expr, sites, True))
         case Call(name=name, args=args, hyper=hyper):
-            lowered = [_lower(a, sites) for a in args]
+            lowered = [_lower(a, sites, inside_constant) for a in args]
             primitive = lookup(name)
             assert primitive is not None, name
             learned = []

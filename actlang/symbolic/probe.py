@@ -24,7 +24,7 @@ import sympy as sp
 from actlang.ast import Call, Constant, Expr, Input, Num, Param, Sites, params, walk
 from actlang.evaluate import evaluate, expand_definition
 from actlang.registry import lookup
-from actlang.symbolic.functions import literal_value, sympy_hyper
+from actlang.symbolic.functions import constant_subtree, float_consistent, literal_value, sympy_hyper
 
 DIGITS = 50
 RTOL, ATOL = 1e-9, 1e-12
@@ -169,9 +169,13 @@ def _absorbs_nan(name: str, vals: list[sp.Expr]) -> sp.Expr | None:
     return None
 
 
-def _precise(expr: Expr, x: sp.Expr, context: _Context) -> sp.Expr:
-    """Node by node; when exact nothing is rounded (so ``√2 − √2`` is exactly 0)."""
+def _precise(expr: Expr, x: sp.Expr, context: _Context, inside_constant: bool = False) -> sp.Expr:
+    """Node by node; when exact nothing is rounded (so ``√2 − √2`` is exactly 0). A constant
+    subtree is taken as lowering takes it (:func:`~actlang.symbolic.functions.float_consistent`)."""
     exact = context.exact
+    if not inside_constant and constant_subtree(expr):
+        value = float_consistent(expr, sp.sympify(_precise(expr, x, _Context({}, True), True)))
+        return value if exact else _realise(sp.sympify(value).evalf(context.digits), context.digits)
     match expr:
         case Num() | Constant():
             value = literal_value(expr)
@@ -181,7 +185,7 @@ def _precise(expr: Expr, x: sp.Expr, context: _Context) -> sp.Expr:
         case Param(name=name, init=init):
             return context.param(name, init)
         case Call(name=name, args=args, hyper=hyper):
-            vals = [_precise(a, x, context) for a in args]
+            vals = [_precise(a, x, context, inside_constant) for a in args]
             absorbed = _absorbs_nan(name, vals)
             if absorbed is not None:
                 return absorbed
@@ -280,7 +284,7 @@ def undefined_reason(expr: Expr, x: float, values: Mapping[str, float]) -> str |
 
 
 def _describe(node: Call, args: list[float]) -> str:
-    shown = ", ".join(f"{a:g}" for a in args)
+    shown = ", ".join(_shown(a) for a in args)
     reasons = {
         "div": "0/0 (or inf/inf) is undefined",
         "pow": "a negative base to a non-integer power is NaN",
@@ -289,3 +293,10 @@ def _describe(node: Call, args: list[float]) -> str:
     }
     reason = reasons.get(node.name, "undefined there")
     return f"{node} is NaN at this point ({node.name} of {shown}: {reason})"
+
+
+def _shown(value: float) -> str:
+    """``value`` as %g, or in full where %g would make a non-integer look like an integer
+    (2.9999999999999996 is why a negative base's power is NaN; "3" would say it is not)."""
+    short = f"{value:g}"
+    return short if float(short).is_integer() == value.is_integer() else repr(value)
