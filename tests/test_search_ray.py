@@ -89,13 +89,15 @@ def test_ray_worker_killed_mid_trial_is_retried(cluster, tmp_path):
 def test_ray_worker_killed_while_computing_fisher_features(cluster, tmp_path):
     store = tmp_path / "s.db"
     study = Study(store, task="tests.search_fixtures:reporting", space=SPACE, seed=0)
+    study.run(8, workers=2, executor="ray", strategy="fisher", progress=False)  # the baselines need no features
+    assert all(row.fisher_valid is None for row in study.store.classes())
     killer, killed = _start_killer(cluster)
-    study.run(2, workers=2, executor="ray", strategy="fisher", progress=False)  # Fisher features come first
+    study.run(9, workers=2, executor="ray", strategy="fisher", progress=False)  # the 9th class needs them first
     killer.join()
     assert killed
     rows = study.store.classes()
     assert len(rows) == 27 and all(row.fisher_valid is not None for row in rows)  # every chunk computed
-    assert study.status()["evaluated"] == 2
+    assert study.status()["evaluated"] == 9
 
 
 def test_ray_task_bug_is_recorded_not_retried_forever(cluster, tmp_path):

@@ -7,6 +7,7 @@ import json
 import sys
 import warnings
 
+from actlang.cli import dash_note
 from actlang.constant import require_input
 from actlang.errors import ActlangError
 from actlang.parser import parse
@@ -22,7 +23,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Validate each EXPR: print 'ok' and its canonical text, or the error with a caret under "
         "the fault (on stderr). With '-', read one activation per line from stdin (blank lines skipped). "
         "Exit 0 if all are valid, 2 otherwise.",
-        epilog="example: actlang check 'erfc(softplus(x))^2' 'add(relu(x),swish(x))'",
+        epilog="example: actlang check 'erfc(softplus(x))^2' 'add(relu(x),swish(x))'. "
+        + dash_note("check", "-x*sigmoid(x)"),
     )
     parser.add_argument("exprs", metavar="EXPR", nargs="+", help="activation text, or '-' for stdin lines")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only errors")

@@ -10,6 +10,7 @@ import json
 import os
 from pathlib import Path
 
+from actlang.cli import dash_note
 from actlang.errors import ActlangError
 
 # actlang.compiler.export.FORMATS, written out so that `--help` does not import torch (a test keeps them equal).
@@ -23,6 +24,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help=HELP,
         description="Compile EXPR to an nn.Module. Without -o, print the generated forward; with -o, export "
         "the module to FILE (it loads without actlang).",
+        epilog=dash_note("compile", "-x*sigmoid(x)"),
     )
     add_arguments(parser, output_required=False)
 
@@ -58,18 +60,56 @@ def check_writable(output: str) -> None:
 
 def write(module, output: str, format: str, shape: tuple[int, ...] | None = None) -> None:
     """``export``, with a failed write as an ActlangError (no OSError, no torch's
-    ``[enforce fail at inline_container.cc]``)."""
+    ``[enforce fail at inline_container.cc]``).
+
+    The exporters write through C++ streams, and a write that fails there (a full disk,
+    ``/dev/full``) aborts the process (``std::__ios_failure``, ``c10::Error``) instead of raising.
+    So the file is exported into a scratch folder (in memory where there is one: ``/dev/shm``)
+    and then copied to ``output`` by Python, whose failed writes are exceptions."""
+    import shutil
+    import tempfile
+
     from actlang.compiler import export
 
+    target = Path(output)
+    with tempfile.TemporaryDirectory(prefix="actlang-export-", dir=_scratch_folder()) as scratch:
+        staged = Path(scratch) / f"module{_SUFFIX[format]}"  # a name the format's writer expects
+        try:
+            export(module, staged, format, shape=shape)
+        except OSError as error:
+            raise ActlangError(f"cannot write '{output}': {error.strerror or error} (in the scratch folder "
+                               f"{scratch})") from None
+        except RuntimeError as error:
+            reason = str(error).split("\n", 1)[0]
+            if "enforce fail" in reason or "inline_container" in reason:  # torch's zip writer: fopen failed
+                raise ActlangError(f"cannot write '{output}': the file could not be opened or written") from None
+            raise
+        try:
+            shutil.copyfile(staged, target)
+        except OSError as error:
+            _discard(target)
+            raise ActlangError(f"cannot write '{output}': {error.strerror or error}") from None
+
+
+_SUFFIX = {"torchscript": ".pt", "exported": ".pt2", "onnx": ".onnx"}
+
+
+def _scratch_folder() -> str | None:
+    """Where a file is staged before it is copied to its place: ``/dev/shm`` (memory, so a full disk
+    does not fail the exporter's C++ writer) when it is a writable folder, else the temp folder."""
+    shm = "/dev/shm"
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) else None
+
+
+def _discard(target: Path) -> None:
+    """Remove what a failed copy left at ``target``: a regular file cut short (never a device)."""
+    import stat
+
     try:
-        export(module, output, format, shape=shape)
-    except OSError as error:
-        raise ActlangError(f"cannot write '{output}': {error.strerror or error}") from None
-    except RuntimeError as error:
-        reason = str(error).split("\n", 1)[0]
-        if "enforce fail" in reason or "inline_container" in reason:  # torch's zip writer: fopen failed
-            raise ActlangError(f"cannot write '{output}': the file could not be opened or written") from None
-        raise
+        if stat.S_ISREG(target.stat().st_mode):
+            target.unlink()
+    except OSError:
+        pass
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from actlang.cli import dash_note
 from actlang.parser import parse
 from actlang.printer import format_expr
 
@@ -17,7 +18,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help=HELP,
         description="Print d EXPR / d NAME in actlang terms (registry primitives only, so it compiles). "
         "Kinks take PyTorch's autograd values (relu'(0) = 0).",
-        epilog="example: actlang diff 'x * sigmoid(beta * x)' --wrt beta",
+        epilog="example: actlang diff 'x * sigmoid(beta * x)' --wrt beta. " + dash_note("diff", "-x*sigmoid(x)"),
     )
     parser.add_argument("expr", metavar="EXPR", help="activation text")
     parser.add_argument("--wrt", default="x", metavar="NAME", help="x (default) or a learned scalar's name")

@@ -12,6 +12,7 @@ import warnings
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, TextIO
 
+from actlang.cli import dash_note
 from actlang.errors import AmbiguousNameWarning
 
 if TYPE_CHECKING:
@@ -30,7 +31,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help=HELP,
         description="Expand TEMPLATE (placeholders unary, binary, n-ary) over the operator sets, in "
         "AQuaSurF's order and spelling. --unique groups the strings into equivalence classes.",
-        epilog="presets: " + "; ".join(f"{p.name}: {p.doc}" for p in PRESETS.values()),
+        epilog="presets: " + "; ".join(f"{p.name}: {p.doc}" for p in PRESETS.values()) + ". "
+        + dash_note("enumerate", "-unary(x)"),
     )
     parser.add_argument("template", metavar="TEMPLATE", nargs="?", help="e.g. 'binary(unary(x),unary(x))'")
     parser.add_argument("--preset", choices=sorted(PRESETS), help="a named search space (added before TEMPLATE)")
@@ -180,9 +182,14 @@ def _print_counts(counts: dict, as_json: bool) -> None:
 def _open(path: str | None) -> Iterator[TextIO]:
     if path is None:
         yield sys.stdout
-    else:
+        return
+    try:
         with open(path, "w", newline="", encoding="utf-8") as stream:
             yield stream
+    except OSError as error:  # the folder is missing, the disk is full: one line, not a traceback
+        from actlang.errors import ActlangError
+
+        raise ActlangError(f"cannot write '{path}': {error.strerror or error}") from None
 
 
 def _write_names(stream: TextIO, names: Iterable[str], fmt: str) -> None:

@@ -17,7 +17,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Compare A and B. Verdicts: 'proved' (a sympy proof), 'numeric' (equal on a dense "
         "deterministic probe, no proof within the budget), 'different' (a counterexample x, confirmed). "
         "Exit 0 for proved or numeric, 1 for different, 2 for bad input.",
-        epilog="example: actlang equiv 'tanh(x)' '2*sigmoid(2*x) - 1'",
+        epilog="example: actlang equiv 'tanh(x)' '2*sigmoid(2*x) - 1'. An expression may start with '-' "
+        "(actlang equiv '-x*sigmoid(-x)' 'x*sigmoid(x) - x'); after '--' every argument is read as one, never "
+        "as an option: actlang equiv -- -x 'negative(x)'",
     )
     parser.add_argument("a", metavar="A", help="first activation")
     parser.add_argument("b", metavar="B", help="second activation")

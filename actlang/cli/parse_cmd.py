@@ -6,6 +6,7 @@ import argparse
 import json
 
 from actlang.ast import Call, Constant, Expr, Input, Num, Param
+from actlang.cli import dash_note
 from actlang.cli.check_cmd import add_dialect
 from actlang.constant import require_input
 from actlang.parser import parse
@@ -20,6 +21,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help=HELP,
         description="Parse EXPR and print its canonical text: infix with minimal parentheses, "
         "canonical names, default hyperparameters omitted.",
+        epilog="example: actlang parse 'add(relu(x),swish(x))'. " + dash_note("parse", "-x*sigmoid(x)"),
     )
     parser.add_argument("expr", metavar="EXPR", help="activation text, e.g. 'add(relu(x),swish(x))'")
     parser.add_argument("--style", choices=["actlang", "aquasurf"], default="actlang", help="output spelling")

@@ -26,7 +26,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "  actlang plot 'ditac[cells=8](x)' --prior --seed 3 -o ditac.svg\n"
         "  actlang plot 'ditac[cells=8](x)' --state trained.pt -o trained.pdf\n"
         "  actlang plot 'x * sigmoid(beta * x)' --state model.pt --site layer3.act -o layer3.png\n"
-        "  actlang plot 'ash[k=10](x)' -o ash.png",
+        "  actlang plot 'ash[k=10](x)' -o ash.png\n\n"
+        "An expression may start with '-' (actlang plot '-x*sigmoid(x)' -o f.png); after '--' every argument\n"
+        "is read as one, never as an option: actlang plot -o f.png -- -x",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("exprs", nargs="+", metavar="EXPR", help="activation text; several share the figure")

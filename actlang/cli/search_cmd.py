@@ -53,7 +53,9 @@ def _add_run(commands) -> None:
                               description="Search SPACE for TASK. --budget counts distinct classes done, "
                               "including those of earlier runs on the same store.")
     sub.add_argument("--task", help=f"built-in ({', '.join(BUILTIN)}) or 'package.module:factory'")
-    sub.add_argument("--space", help="a preset (benchmark, aquasurf-large) or a template")
+    sub.add_argument("--space", help="a preset (benchmark, aquasurf-large) or a template using x, e.g. "
+                     "'binary(unary(x),unary(x))' (several: separated by ';'); a bare name that is no preset "
+                     "is an error")
     sub.add_argument("--budget", type=_count, required=True, metavar="N", help="distinct classes to have done")
     sub.add_argument("--store", required=True, metavar="PATH", help="sqlite file (created if missing)")
     sub.add_argument("--seed", type=int, default=0, help="seed of the pool sample, the embedding and training")

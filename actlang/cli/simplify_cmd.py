@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from actlang.cli import dash_note
 from actlang.parser import parse
 from actlang.printer import format_expr
 
@@ -18,7 +19,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Simplify EXPR with sympy and print it in actlang terms, recognising primitives "
         "(x*sigmoid(x) -> silu(x), max(x, 0) -> relu(x)). The result is never longer than EXPR and "
         "evaluates equal to it on the equivalence probe, domain included.",
-        epilog="example: actlang simplify 'x * tanh(log(1 + exp(x)))'",
+        epilog="example: actlang simplify 'x * tanh(log(1 + exp(x)))'. " + dash_note("simplify", "-x*-sigmoid(x)"),
     )
     parser.add_argument("expr", metavar="EXPR", help="activation text")
     parser.add_argument("--budget", type=float, default=2.0, help="seconds sympy may spend (default 2)")

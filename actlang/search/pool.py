@@ -11,15 +11,19 @@ Fisher features for a random few thousand classes only.
 from __future__ import annotations
 
 import hashlib
+import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
-from actlang.errors import ActlangError
+from actlang.ast import Input
+from actlang.errors import ActlangError, ConstantExpressionError, ParseError, UnknownNameError
 from actlang.search.dedup import deduplicate
 from actlang.search.features import features
-from actlang.search.space import BASELINES, PRESETS, Space, space
+from actlang.search.space import AQUASURF_BINARY, AQUASURF_NARY, AQUASURF_UNARY, BASELINES, PRESETS, Space, space
+from actlang.search.template import parse_template
 
 DEFAULT_POOL = 5000
 
@@ -37,11 +41,63 @@ class Candidate:
 
 def resolve_space(spec: str) -> Space:
     """A preset name or a template (or several, comma-free, separated by ``;``), plus the baselines."""
+    preset, templates = check_space(spec)
+    if preset is not None:
+        return space(list(BASELINES), preset=preset)
+    return space(templates + list(BASELINES))
+
+
+# A bare name (hyphens allowed, as in ``aquasurf-large``): a preset's spelling. As a template it
+# would be a learned scalar (``aquasurf-large``: two of them), a constant function: never meant.
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
+_PLACEHOLDERS = ("unary", "binary", "n-ary")
+
+
+def check_space(spec: str) -> tuple[str | None, list[str]]:
+    """``(preset, [])`` for a preset's name, ``(None, templates)`` for templates separated by ``;``;
+    cheap (nothing is enumerated). A bare name that is no preset is an unknown preset (with a
+    did-you-mean), and a template that never uses ``x`` is refused: its every string would be a
+    constant function."""
     if not isinstance(spec, str) or not spec.strip():
         raise ActlangError(f"a space is a preset ({', '.join(PRESETS)}) or a template, got {spec!r}")
-    if spec in PRESETS:
-        return space(list(BASELINES), preset=spec)
-    return space([t.strip() for t in spec.split(";") if t.strip()] + list(BASELINES))
+    if spec.strip() in PRESETS:
+        return spec.strip(), []
+    templates = [t.strip() for t in spec.split(";") if t.strip()]
+    for text in templates:
+        if text in PRESETS:
+            raise ActlangError(f"the preset {text!r} cannot be combined with templates; give --space {text} alone")
+        if text in _PLACEHOLDERS:
+            raise ParseError(f"{text!r} is a placeholder, not a space: apply it to x, e.g. '{text}(x)'"
+                             if text != "n-ary" else "'n-ary' is a placeholder, not a space: e.g. 'n-ary(x,x,x)'")
+        if _NAME.fullmatch(text) and text != "x":
+            raise _unknown_preset(text)
+        _require_x(text)
+    return None, templates
+
+
+def _unknown_preset(name: str) -> UnknownNameError:
+    import difflib
+
+    folded = {p.lower().replace("_", "-"): p for p in PRESETS}
+    close = difflib.get_close_matches(name.lower().replace("_", "-"), list(folded), n=1, cutoff=0.6)
+    guess = f"; did you mean {folded[close[0]]!r}?" if close else ""
+    return UnknownNameError(f"unknown space preset {name!r}{guess} (presets: {', '.join(PRESETS)}; or give a "
+                            "template, e.g. 'binary(unary(x),unary(x))')")
+
+
+def _require_x(text: str) -> None:
+    """Parse one template (errors with a caret) and refuse one that never uses ``x``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the constant is refused below, more clearly than a warning says
+        template = parse_template(text, AQUASURF_UNARY, AQUASURF_BINARY, AQUASURF_NARY)
+    stack: list = [template.root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Input):
+            return
+        stack += getattr(node, "args", ())
+    raise ConstantExpressionError(f"the template {text!r} never uses the input x: every function of its space would "
+                                  "be a constant", hint="the input is written x, e.g. 'unary(x)'")
 
 
 def class_key(outputs: np.ndarray) -> str:

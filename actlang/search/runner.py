@@ -70,7 +70,14 @@ class Runner:
         if done >= budget:
             return
         try:
-            fisher = self._fisher() if self.strategy in ("surrogate", "fisher") else None
+            # Fisher features only for a search that gets past the baselines (the baselines train
+            # first, whatever the surrogate says): there they come first, so the embedding fits
+            # while the baselines train; a budget within the baselines never computes them (they
+            # took 8 minutes for the benchmark space). Stored as they are computed, so a killed
+            # run keeps what it computed and a rerun computes only the rest.
+            fisher = None
+            if self.strategy in ("surrogate", "fisher"):
+                fisher = self._fisher() if budget > len(self.baselines) else self._fisher
             suggester = Suggester(self.strategy, self.store.outputs(self.ids), fisher, self.baselines,
                                   seed=self.study.seed)
             if budget > len(self.baselines):  # suggestions beyond the baselines will be needed
@@ -144,8 +151,9 @@ class Runner:
     def _fisher(self) -> np.ndarray:
         """Fisher features of every class, computing (in the workers) and storing missing ones.
 
-        Chunks are stored as they finish and at most two per worker are in flight, so progress
-        shows and a killed run keeps what it computed."""
+        Called when the search first needs them, possibly with trials in flight: their leases are
+        renewed meanwhile. Chunks are stored as they finish and at most two per worker are in
+        flight, so progress shows and a killed run keeps what it computed."""
         missing = [i for i, row in enumerate(self.store.classes()) if row.fisher_valid is None]
         queue = [missing[i : i + FISHER_CHUNK] for i in range(0, len(missing), FISHER_CHUNK)]
         running: dict[Future, list[int]] = {}
@@ -155,7 +163,9 @@ class Runner:
                 while queue and len(running) < 2 * self.workers:
                     chunk = queue.pop(0)
                     running[self.executor.submit(fisher_many, [self.names[i] for i in chunk])] = chunk
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                finished, _ = wait(running, timeout=self.lease_s / 3, return_when=FIRST_COMPLETED)
+                if self.in_flight:
+                    self.store.renew(self.owner, self.lease_s)
                 for future in finished:
                     chunk = running.pop(future)
                     values = self._fisher_values(future, chunk, lost)

@@ -12,7 +12,7 @@ search makes exactly the choices a live one would.
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Literal
 
 import numpy as np
@@ -43,34 +43,64 @@ def eligible(strategy: Strategy, outputs_valid: np.ndarray, fisher_valid: np.nda
 
 
 class Suggester:
-    """Suggests class indices (rows of the feature arrays) given what has been evaluated."""
+    """Suggests class indices (rows of the feature arrays) given what has been evaluated.
+
+    ``fisher`` may be a function returning the array: it is called (once, in the calling thread)
+    only when a suggestion beyond the baselines needs it, so a search that never gets past the
+    baselines never computes Fisher features."""
 
     def __init__(
         self,
         strategy: str,
         outputs: np.ndarray,
-        fisher: np.ndarray | None,
+        fisher: np.ndarray | Callable[[], np.ndarray | None] | None,
         baselines: Sequence[int],
         *,
         seed: int = 0,
         embedding: np.ndarray | None = None,
     ):
         self.strategy = check_strategy(strategy)
-        n = len(outputs)
-        outputs_valid = np.isfinite(outputs).all(axis=1) if n else np.zeros(0, bool)
-        fisher_valid = np.zeros(n, bool)
-        if fisher is not None and fisher.shape[1] > 0:
-            fisher_valid = np.isfinite(fisher).all(axis=1)
-        self.n, self.seed, self.baselines = n, seed, list(baselines)
-        self.pool = eligible(self.strategy, outputs_valid, fisher_valid)
-        self._outputs, self._fisher, self._embedding = outputs, fisher, embedding
+        self.n, self.seed, self.baselines = len(outputs), seed, list(baselines)
+        self._outputs, self._fisher_source, self._embedding = outputs, fisher, embedding
+        self._pool: np.ndarray | None = None
         self._surrogate: Surrogate | None = None
         self._embedding_thread: threading.Thread | None = None
 
+    @property
+    def needs_fisher(self) -> bool:
+        """Whether the strategy's candidates or embedding depend on Fisher features."""
+        return self.strategy in ("surrogate", "fisher")
+
+    @property
+    def fisher(self) -> np.ndarray | None:
+        """The Fisher features (computed now if they were given as a function)."""
+        if callable(self._fisher_source):
+            self._fisher_source = self._fisher_source()
+        return self._fisher_source
+
+    @property
+    def pool(self) -> np.ndarray:
+        """Indices of the classes the strategy may suggest after the baselines."""
+        if self._pool is None:
+            n = self.n
+            outputs_valid = np.isfinite(self._outputs).all(axis=1) if n else np.zeros(0, bool)
+            fisher_valid = np.zeros(n, bool)
+            fisher = self.fisher if self.needs_fisher else None
+            if fisher is not None and fisher.shape[1] > 0:
+                fisher_valid = np.isfinite(fisher).all(axis=1)
+            self._pool = eligible(self.strategy, outputs_valid, fisher_valid)
+        return self._pool
+
     def embed_in_background(self) -> None:
         """Start fitting the embedding in a thread: it needs no results, so a live search fits it
-        while the baselines train instead of idling a worker when the first suggestion is due."""
-        if self.strategy != "random" and self._embedding is None and len(self.pool):
+        while the baselines train instead of idling a worker when the first suggestion is due.
+        Not while Fisher features it needs are still to be computed (they are computed when first
+        needed, in the driver's thread)."""
+        if self.strategy == "random" or self._embedding is not None:
+            return
+        if self.needs_fisher and callable(self._fisher_source):
+            return
+        if len(self.pool):
             self._embedding_thread = threading.Thread(target=self._embed_or_leave, daemon=True)
             self._embedding_thread.start()
 
@@ -82,7 +112,7 @@ class Suggester:
 
     def _embed(self) -> None:
         outputs = self._outputs[self.pool]
-        fisher = None if self._fisher is None else self._fisher[self.pool]
+        fisher = self.fisher[self.pool] if self.needs_fisher and self.fisher is not None else None
         self._embedding = embed(outputs, fisher, FEATURES_OF[self.strategy], self.seed)
 
     @property

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from actlang.errors import ActlangError
-from actlang.search.pool import DEFAULT_POOL, candidates
+from actlang.search.pool import DEFAULT_POOL, candidates, check_space
 from actlang.search.store import Store
 from actlang.search.strategy import check_strategy
 from actlang.search.task import Task
@@ -34,6 +34,8 @@ class Study:
                  *, seed: int = 0, pool: int | None = DEFAULT_POOL, progress: bool | None = None):
         self.path = Path(path)
         self.task = task
+        if space is not None:
+            check_space(space)  # a mistyped preset fails before a store is made (or compared)
         self.store = Store(self.path)
         meta = self.store.meta()
         if "task" in meta:

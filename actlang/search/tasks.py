@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import inspect
 import os
 import tempfile
 from collections.abc import Callable
@@ -120,12 +121,41 @@ def _load_named(spec: str) -> Task:
         factory = getattr(importlib.import_module(module_name), attribute)
     except (ImportError, AttributeError) as error:
         raise ActlangError(f"cannot load task {spec!r}: {error}") from error
-    task = factory() if callable(factory) and not isinstance(factory, Task) else factory
+    except Exception as error:  # the module itself raised on import (a user's bug)
+        raise ActlangError(f"cannot load task {spec!r}: importing {module_name!r} raised {_describe(error)}") from error
+    task = _call_factory(spec, factory) if callable(factory) and not isinstance(factory, Task) else factory
     if not isinstance(task, Task):
         raise ActlangError(f"task {spec!r} must be an actlang.search.Task or a factory returning one, got {task!r}")
     if not getattr(task, "name", None):
         task.name = spec
     return task
+
+
+def _call_factory(spec: str, factory: Callable[[], object]) -> object:
+    """``factory()``, its failures as one-line ActlangErrors naming the factory: a factory that
+    needs arguments (checked before calling it: ``os:system`` runs nothing), or one that raises."""
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):  # some builtins have no signature: calling it says
+        signature = None
+    if signature is not None:
+        try:
+            signature.bind()
+        except TypeError as error:
+            raise ActlangError(f"task factory {spec!r} needs arguments {signature} ({error}); a task factory is "
+                               "called without arguments") from None
+    try:
+        return factory()
+    except ActlangError as error:
+        raise ActlangError(f"task factory {spec!r} failed: {error.message}") from error
+    except Exception as error:  # a user's code: any exception type
+        raise ActlangError(f"task factory {spec!r} failed: {_describe(error)}") from error
+
+
+def _describe(error: BaseException) -> str:
+    """``Type: message`` on one line (the first line of the message)."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
 
 
 def load_task(spec: str | Task) -> Task:
