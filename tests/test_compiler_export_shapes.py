@@ -147,9 +147,15 @@ def test_cli_compile_to_an_onnx_name_writes_onnx(tmp_path, capsys, monkeypatch):
     from actlang.compiler.export import _WRITERS
 
     written = []  # the ONNX writer itself is covered above; here: which writer, which shape
-    monkeypatch.setitem(_WRITERS, "onnx", lambda module, path, x: written.append((path.name, x.shape)))
+
+    def fake(module, path, x):  # (the CLI stages the file in a scratch folder, then copies it)
+        written.append((path.suffix, x.shape))
+        path.write_bytes(b"onnx")
+
+    monkeypatch.setitem(_WRITERS, "onnx", fake)
     assert main(["compile", "gelu(x)", "-o", str(tmp_path / "g.onnx"), "--shape", "4"]) == 0
-    assert "(onnx)" in capsys.readouterr().out and written == [("g.onnx", (4,))]
+    assert "(onnx)" in capsys.readouterr().out and written == [(".onnx", (4,))]
+    assert (tmp_path / "g.onnx").read_bytes() == b"onnx"
     assert main(["compile", "gelu(x)", "-o", str(tmp_path / "g.pt"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["format"] == "torchscript"
 

@@ -142,6 +142,8 @@ PLAIN_KEYS = {
     "research/mix.py:_mix_class": "an int",
     "cpab/tessellation.py:_basis": "an int and a bool",
     "symbolic/functions.py:dummies": "an int",
+    "symbolic/chain_rule.py:_spelled": "a generated class (one per primitive and exact hyperparameters)",
+    "symbolic/chain_rule.py:_spelled_derivative": "a generated class and an int",
     "symbolic/lowering.py:_function_class": "hyper plus zero_signs(hyper)",
     "symbolic/raising.py:_native_names": "no arguments",
     "symbolic/equivalence.py:_cached": "canonical texts and trees (exact equality), a symmetry, a budget",

@@ -10,7 +10,13 @@ Within its time budget; the input itself is the fallback.
 ``softplus' = sigmoid``, ``sigmoid' = sigmoid(x)·sigmoid(−x)``: no exponential ratios that
 overflow), drops Dirac deltas (derivatives of steps, zero almost everywhere, as PyTorch does),
 and writes kinks with ``select``/``heaviside`` whose values at the kink follow the primitives'
-sympy forms, which follow PyTorch's autograd (``relu'(0) = 0``).
+sympy forms, which follow PyTorch's autograd (``relu'(0) = 0``). Every actlang value is real, so
+``|u|' = sign(u)·u'`` and ``sign(u)' = 0`` for any ``u`` (as autograd has them; sympy would write
+``re``/``im`` terms for an argument it does not know to be real), and Bessel functions in a
+derivative are written with the scaled primitives (``bessel_i1e' = i0e − i1e·(1/x + sign x)``,
+``1/2`` at 0). A product with a step that is 0 on a branch is 0 there, whatever its other
+factors (autograd's masking: d/dx ``sqrt(relu(x))`` is 0, not 0·∞, for x < 0). A derivative that
+still has no actlang spelling (or is not real, or not finite) is an :class:`UnsupportedError`.
 """
 
 from __future__ import annotations
@@ -20,9 +26,14 @@ import sympy as sp
 from actlang.ast import Call, Expr, params, walk
 from actlang.errors import ActlangError, LimitError, UnsupportedError
 from actlang.symbolic.budget import Deadline, TimeUp, run_with_limit, warm_up, working_time
+from actlang.symbolic.chain_rule import chain_rule
 from actlang.symbolic.exponentials import fold_exponentials
 from actlang.symbolic.folding import recognise, recognise_composites
-from actlang.symbolic.lowering import elementary, sigmoid, to_sympy
+from actlang.symbolic.lowering import (
+    elementary,
+    sigmoid,
+    to_sympy,
+)
 from actlang.symbolic.raising import from_sympy
 from actlang.symbolic.symbols import X, param_symbol
 
@@ -117,7 +128,7 @@ def derivative(expr: Expr | str, wrt: str = "x", *, budget: float = DEFAULT_SIMP
         raise ActlangError(f"cannot differentiate with respect to '{wrt}'; choose one of: {names}")
     warm_up()
     deadline = Deadline(working_time(seconds))
-    derived = _limited(lambda: _chain_rule(expr, symbol), deadline.remaining(), expr, seconds)
+    derived = _limited(lambda: chain_rule(expr, symbol), deadline.remaining(), expr, seconds)
 
     # Cheap and overflow-free first (exponential ratios folded into sigmoids), then the tidy
     # spelling (primitives recognised, common factors pulled out) if time allows.
@@ -130,29 +141,23 @@ def derivative(expr: Expr | str, wrt: str = "x", *, budget: float = DEFAULT_SIMP
         return from_sympy(shorter, inits, fold=False)  # primitives already recognised
 
     try:  # a quarter of the budget stays for raising the untidy form, should tidying run out
-        return run_with_limit(tidy, deadline.remaining() - seconds / 4)
-    except ActlangError:
-        raise
-    except Exception:  # no time (or sympy failed) tidying: the folded chain-rule form
-        return _limited(lambda: _untidy(quick, inits), max(deadline.remaining(), 0.05), expr, seconds)
+        try:
+            return run_with_limit(tidy, deadline.remaining() - seconds / 4)
+        except ActlangError:
+            raise
+        except Exception:  # no time (or sympy failed) tidying: the folded chain-rule form
+            return _limited(lambda: _untidy(quick, inits), max(deadline.remaining(), 0.05), expr, seconds)
+    except UnsupportedError as error:  # e.g. PReLU's slope, a tensor of the primitive itself
+        raise UnsupportedError(f"the derivative of {expr} has no actlang spelling: {error}") from None
 
 
 def _untidy(quick: sp.Expr, inits: dict[str, float]) -> Expr:
     """The folded chain-rule form as actlang, when tidying ran out of time: raised as it is, or,
-    where it holds sympy functions that only recognition spells (``besseli(1, x)`` for
-    ``bessel_i1e``'s factor), after recognising primitives."""
+    where it holds forms that only recognition spells, after recognising primitives."""
     try:
         return from_sympy(quick, inits, fold=False)
     except UnsupportedError:
         return from_sympy(recognise(quick), inits, fold=False)
-
-
-def _chain_rule(expr: Expr, symbol: sp.Symbol) -> sp.Expr:
-    derived = sp.diff(to_sympy(expr), symbol)
-    derived = derived.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
-    if derived.has(sp.Derivative, sp.Subs):
-        raise UnsupportedError(f"{expr} has an opaque primitive; its derivative has no closed form")
-    return derived
 
 
 def _limited(work, seconds: float, expr: Expr, budget: float):

@@ -54,16 +54,39 @@ def probe_points(exprs: Iterable[Expr], extra: Iterable[float] = ()) -> np.ndarr
     return np.unique(points[np.isfinite(points)])
 
 
+# Shifted assignments: (shift, sign) of every parameter, and an irrational step: parameter i
+# (in name order) is shifted by a further frac(i·step), so parameters that start equal are
+# distinct, in differing ratios, on every assignment but the first. Then a few drawn at random.
+_SHIFTS = ((0.37, 1.0, math.sqrt(2) - 1), (-0.61, 1.0, math.sqrt(3) - 1), (0.0, -1.0, math.sqrt(5) - 2),
+           (1.3, 1.0, math.sqrt(7) - 2))
+_RANDOM_DRAWS, _SEED = 2, 20240917
+
+
 def param_assignments(exprs: Iterable[Expr]) -> list[dict[str, float]]:
-    """Parameter values to probe: initial values, then shifted ones (deterministic)."""
+    """Parameter values to probe (deterministic): initial values, then shifted ones (each
+    parameter by its own amount, see ``_SHIFTS``), then two drawn at random (fixed seed) within
+    ±2 of the initial values. 0 is probed as 0.5."""
     initial: dict[str, float] = {}
     for expr in exprs:
         for name, value in params(expr).items():
             initial.setdefault(name, value)
     if not initial:
         return [{}]
-    shifts = [(0.0, 1.0), (0.37, 1.0), (-0.61, 1.0), (0.0, -1.0), (1.3, 1.0)]
-    return [{name: (v + a) * b if (v + a) * b != 0 else 0.5 for name, v in initial.items()} for a, b in shifts]
+    names = sorted(initial)
+
+    def nonzero(value: float) -> float:  # 12 significant digits: 1.784214, not 1.7842140000000002
+        return float(f"{value:.12g}") if value != 0 else 0.5
+
+    assignments = [{name: nonzero(v) for name, v in initial.items()}]
+    for shift, sign, step in _SHIFTS:
+        own = {name: round(i * step % 1.0, 6) for i, name in enumerate(names)}
+        assignments.append({name: nonzero((initial[name] + shift + own[name]) * sign) for name in names})
+    rng = np.random.default_rng(_SEED)
+    for _ in range(_RANDOM_DRAWS):
+        draws = rng.uniform(-2.0, 2.0, len(names))
+        drawn = zip(names, draws, strict=True)
+        assignments.append({name: nonzero(initial[name] + round(float(d), 4)) for name, d in drawn})
+    return assignments
 
 
 def close(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -149,6 +149,8 @@ def _power(expr: sp.Pow, params: dict[str, float]) -> Expr:
     base, exponent = expr.args
     if base is sp.E:
         return call("exp", _raise(exponent, params))
+    if base is sp.zoo:  # sympy's 0^(−u)
+        return call("pow", Num(0.0), _raise(-exponent, params))
     if exponent == sp.S.Half:
         return call("sqrt", _raise(base, params))
     if exponent.is_Number and exponent.is_negative:
