@@ -91,3 +91,25 @@ def test_a_step_gates_its_product() -> None:
     assert rewrite.gate_products(parse("select(x, 0, 2) * exp(x)")) == parse("select(x, 0, 2 * exp(x))")
     assert rewrite.gate_products(parse("0.5 * select(x, 1, 0)")) == parse("0.5 * select(x, 1, 0)")
     assert rewrite.gate_products(parse("select(x, x, 1) * exp(x)")) == parse("select(x, x, 1) * exp(x)")
+
+
+VJP_PRIMITIVES = sorted(p.name for p in actlang.primitives() if p.vjp is not None and p.arity == 1)
+
+
+@pytest.mark.skipif(kernels.cpp_compiler() is None, reason="no C++ compiler for inductor")
+@pytest.mark.parametrize("name", VJP_PRIMITIVES)
+def test_every_vjp_builds_into_a_backward_kernel(name) -> None:
+    """A vjp is code inductor compiles with symbolic shapes: aten's softshrink_backward and
+    hardshrink_backward have no meta for them, so those expressions trained unfused, with a
+    FusionWarning, where every other primitive fused."""
+    text = f"{name}(x) * sigmoid(x)"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", kernels.FusionWarning)
+        warnings.simplefilter("ignore", actlang.AmbiguousNameWarning)
+        module = actlang.compile(text, fuse=True)
+        x = torch.linspace(-4, 4, kernels.MIN_NUMEL, requires_grad=True)
+        module(x).sum().backward()
+    plain = actlang.compile(text, memory_efficient=False)
+    leaf = x.detach().requires_grad_()
+    plain(leaf).sum().backward()
+    torch.testing.assert_close(x.grad, leaf.grad, rtol=1e-5, atol=1e-6)

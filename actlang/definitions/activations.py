@@ -113,13 +113,15 @@ act(
     "softshrink", "x − λ above λ, x + λ below −λ, 0 between", "F.softshrink({0}, {lambd})",
     numpy=lambda x, lambd: np.where(x > lambd, x - lambd, np.where(x < -lambd, x + lambd, 0.0 * x)),  # NaN stays NaN
     sympy=lambda sp, x, lambd: sp.Piecewise((x - lambd, x > lambd), (x + lambd, x < -lambd), (0, True)),
-    hyper=(Hyper("lambd", "float", 0.5, low=0),), vjp="torch.ops.aten.softshrink_backward({g}, {0}, {lambd})",
+    # aten's softshrink_backward/hardshrink_backward have no meta for symbolic shapes: inductor
+    # could not build a backward kernel holding them. Their mask (0 on [−λ, λ], g elsewhere and at NaN):
+    hyper=(Hyper("lambd", "float", 0.5, low=0),), vjp="torch.where(torch.abs({0}) <= {lambd}, 0.0, {g})",
 )
 act(
     "hardshrink", "x where |x| > λ, else 0", "F.hardshrink({0}, {lambd})",
     numpy=lambda x, lambd: np.where(np.abs(x) > lambd, x, 0.0 * np.abs(x)),  # NaN stays NaN, −0 → +0, as torch
     sympy=lambda sp, x, lambd: sp.Piecewise((x, sp.Abs(x) > lambd), (0, True)),
-    hyper=(Hyper("lambd", "float", 0.5, low=0),), vjp="torch.ops.aten.hardshrink_backward({g}, {0}, {lambd})",
+    hyper=(Hyper("lambd", "float", 0.5, low=0),), vjp="torch.where(torch.abs({0}) <= {lambd}, 0.0, {g})",
 )
 act(
     "elish", "x·σ(x) for x > 0, (eˣ − 1)·σ(x) below (ELiSH)",
