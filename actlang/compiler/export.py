@@ -43,7 +43,7 @@ UNSUPPORTED_OPS: dict[str, frozenset[str]] = {
     "exported": frozenset(),
     "onnx": frozenset(
         {"torch.special.i0e", "torch.special.i1e", "torch.special.i0", "torch.i0", "torch.special.ndtri",
-         "torch.erfinv", "torch.special.erfinv", "F.rrelu"}
+         "torch.erfinv", "torch.special.erfinv"}
     ),
 }
 

@@ -17,8 +17,9 @@ _SOURCE = "Lee et al., ASH: adaptive swish with learned percentile thresholds (s
 
 
 def z_from_k(k: float) -> float:
-    """Φ⁻¹(1 − k/100): the z-score above which k % of a standard normal sample lies."""
-    return float(special.ndtri(1.0 - k / 100.0))
+    """Φ⁻¹(1 − k/100): the z-score above which k % of a standard normal sample lies, as
+    −Φ⁻¹(k/100) (the same by symmetry): 1 − k/100 rounds to 1 below k ≈ 1e-14, where Φ⁻¹ is +inf."""
+    return float(-special.ndtri(k / 100.0))
 
 
 def reference(x: Any, z: Any, alpha: Any, k: float, slope: float = 0.0, name: str = "ash") -> np.ndarray:

@@ -42,8 +42,12 @@ def tanhshrink(x: Tensor) -> Tensor:
 
 
 def rrelu(x: Tensor, lower: float, upper: float, training: bool) -> Tensor:
-    """``F.rrelu``; in training, float16 on CPU (which has no kernel for it) goes through float32."""
-    if training and x.dtype == torch.float16 and x.device.type == "cpu":
+    """``F.rrelu``; in training, float16 on CPU (which has no kernel for it) goes through float32.
+    In evaluation it is ``leaky_relu`` with the mean slope, as ATen computes it, called as such:
+    function transforms (vmap, jacfwd) have no rule for ``rrelu`` even where it draws nothing."""
+    if not training:
+        return F.leaky_relu(x, (lower + upper) / 2.0)
+    if x.dtype == torch.float16 and x.device.type == "cpu":
         return F.rrelu(x.float(), lower, upper, training).to(x.dtype)
     return F.rrelu(x, lower, upper, training)
 

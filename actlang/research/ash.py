@@ -71,9 +71,13 @@ class Ash(nn.Module):
         """μ + z·s per sample (and per channel when z is), shaped to broadcast against ``x``."""
         _check_rank(x)
         dims = list(range(1, x.dim()))
-        var, mean = torch.var_mean(x, dim=dims, correction=0, keepdim=True)
+        # Half-precision statistics overflow: a float16 sample with a standard deviation above
+        # 256 has a variance past 65,504 (inf, and NaN outputs). Computed in float32 at least,
+        # the threshold comes back in x's dtype, where the gate is computed.
+        wide = x.float() if x.dtype == torch.float16 or x.dtype == torch.bfloat16 else x
+        var, mean = torch.var_mean(wide, dim=dims, correction=0, keepdim=True)
         std = safe_sqrt(var)
-        return mean + along(self.z, x, self.channel_dim) * std
+        return (mean + along(self.z, wide, self.channel_dim) * std).to(x.dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_rank(x)

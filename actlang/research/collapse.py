@@ -69,8 +69,10 @@ def collapsed(module: nn.Module, label: str = "") -> tuple[nn.Module, list[Choic
     """A fresh compiled module of :func:`dominant`'s expression carrying over the surviving state."""
     choices: list[Choice] = []
     expr, origins = _collapse(module.program.expression, _Walk(module, "", label, choices))
+    fuse = {"on": True, "off": False}.get(module.fusion, "auto")  # the module's fuse option, kept
     new = compiler.compile(
-        expr, channels=module.channels, channel_dim=module.channel_dim, memory_efficient=module.memory_efficient
+        expr, channels=module.channels, channel_dim=module.channel_dim, memory_efficient=module.memory_efficient,
+        fuse=fuse,
     )
     reference = next(iter(module.parameters()), None)
     if reference is not None:  # before copying, so that float64 state is not rounded to float32
@@ -95,7 +97,9 @@ def collapse(model: nn.Module) -> CollapseReport:
     report = CollapseReport(model)
     done: list[str] = []
     for path, module in list(model.named_modules()):
-        if not isinstance(module, ActivationModule) or any(path.startswith(p + ".") for p in done):
+        # inside a collapsed one (all of it, for the root ""): collapsed with it, and the original
+        # must not be changed (report.model is the new root)
+        if not isinstance(module, ActivationModule) or any(not p or path.startswith(p + ".") for p in done):
             continue
         if not any(hasattr(m, "dominant_index") for m in module.modules()):
             continue

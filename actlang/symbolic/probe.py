@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import sympy as sp
 
 from actlang.ast import Call, Constant, Expr, Input, Num, Param, Sites, params, walk
-from actlang.evaluate import evaluate, expand_definition
+from actlang.evaluate import evaluate, expand_definition, learned_names
 from actlang.registry import lookup
 from actlang.symbolic.functions import constant_subtree, float_consistent, literal_value, sympy_hyper
 
@@ -62,31 +63,73 @@ _SHIFTS = ((0.37, 1.0, math.sqrt(2) - 1), (-0.61, 1.0, math.sqrt(3) - 1), (0.0, 
 _RANDOM_DRAWS, _SEED = 2, 20240917
 
 
-def param_assignments(exprs: Iterable[Expr]) -> list[dict[str, float]]:
+def param_assignments(exprs: Iterable[Expr]) -> list[dict[str, Any]]:
     """Parameter values to probe (deterministic): initial values, then shifted ones (each
     parameter by its own amount, see ``_SHIFTS``), then two drawn at random (fixed seed) within
-    ±2 of the initial values. 0 is probed as 0.5."""
+    ±2 of the initial values. 0 is probed as 0.5. Learned tensors of stateful primitives are
+    probed too, by qualified name (``prelu_0.a``; a mixture's logits ``mix_0.w`` as one distinct
+    value per argument): they are as free as learned scalars (``prelu(x)`` is not
+    ``leaky_relu[slope=0.25](x)``, ``mix(relu, x)`` not ``mix(x, relu)``)."""
+    exprs = list(exprs)
     initial: dict[str, float] = {}
     for expr in exprs:
         for name, value in params(expr).items():
             initial.setdefault(name, value)
-    if not initial:
+    tensors = _learned_tensors(exprs)
+    if not initial and not tensors:
         return [{}]
-    names = sorted(initial)
+    names = sorted([*initial, *tensors])
 
     def nonzero(value: float) -> float:  # 12 significant digits: 1.784214, not 1.7842140000000002
         return float(f"{value:.12g}") if value != 0 else 0.5
 
+    def value(name: str, moved: float) -> Any:
+        if name in initial:
+            return nonzero(initial[name] + moved)
+        start, size = tensors[name]
+        if size is None:
+            return float(f"{start + moved:.12g}")
+        return [round(start + moved + 0.9 * i, 6) for i in range(size)]  # distinct logits (a list: JSON)
+
     assignments = [{name: nonzero(v) for name, v in initial.items()}]
     for shift, sign, step in _SHIFTS:
         own = {name: round(i * step % 1.0, 6) for i, name in enumerate(names)}
-        assignments.append({name: nonzero((initial[name] + shift + own[name]) * sign) for name in names})
+        assignments.append({name: _signed(value(name, shift + own[name]), name, initial, sign) for name in names})
     rng = np.random.default_rng(_SEED)
     for _ in range(_RANDOM_DRAWS):
         draws = rng.uniform(-2.0, 2.0, len(names))
-        drawn = zip(names, draws, strict=True)
-        assignments.append({name: nonzero(initial[name] + round(float(d), 4)) for name, d in drawn})
+        assignments.append({name: value(name, round(float(d), 4)) for name, d in zip(names, draws, strict=True)})
     return assignments
+
+
+def _signed(value: Any, name: str, initial: Mapping[str, float], sign: float) -> Any:
+    """A learned scalar's shifted value times ``sign`` (as before: ``(v + shift)·sign``); learned
+    tensors keep their sign (a mixture's logits, a slope)."""
+    if name not in initial or sign > 0:
+        return value
+    return -value if value != 0 else 0.5
+
+
+def _learned_tensors(exprs: list[Expr]) -> dict[str, tuple[float, int | None]]:
+    """``{qualified name: (initial value, size)}`` of the numeric learned tensors of each
+    expression's stateful sites, numbered as ``evaluate`` numbers them; ``size`` is the number of
+    arguments for a variadic primitive (a mixture: one logit each), else None (one value)."""
+    found: dict[str, tuple[float, int | None]] = {}
+    for expr in exprs:
+        sites = Sites()
+        for node in walk(expr):
+            if not isinstance(node, Call) or (primitive := lookup(node.name)) is None or not primitive.stateful:
+                continue
+            site = sites.next(node.name)
+            for learned in primitive.learned:
+                try:
+                    start = learned.initial(dict(node.hyper))
+                except Exception:  # an initial value that needs more than the call (none so far)
+                    continue
+                if isinstance(start, int | float) and not isinstance(start, bool):
+                    size = len(node.args) if primitive.arity is None else None
+                    found.setdefault(f"{site}.{learned.name}", (float(start), size))
+    return found
 
 
 def close(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -101,7 +144,7 @@ def close(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def safe_evaluate(expr: Expr, xs: np.ndarray, values: Mapping[str, float]) -> np.ndarray:
     """``evaluate`` with the parameters ``expr`` has; a primitive that uses statistics of the whole
     tensor (ASH) sees the probe as one sample of a batch."""
-    known = set(params(expr))
+    known = set(params(expr)) | set(learned_names(expr))
     given = {k: v for k, v in values.items() if k in known}
     if xs.ndim == 1 and not all(_pointwise(n) for n in walk(expr)):
         return evaluate(expr, xs[None, :], given)[0]
