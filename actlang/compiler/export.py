@@ -32,6 +32,7 @@ import torch
 
 from actlang.ast import Call, walk
 from actlang.compiler.module import ActivationModule
+from actlang.compiler.onnx_check import check_onnx
 from actlang.errors import ActlangError, UnsupportedError
 from actlang.registry import lookup
 
@@ -235,25 +236,7 @@ def _onnx(module: ActivationModule, path: Path, example: torch.Tensor) -> None:
                 module, (example,), str(path), dynamo=True, dynamic_shapes=(_dynamic(module, example),),
                 input_names=["x"], output_names=["y"], verbose=False,
             )
-    _check_onnx(module, path, example)
-
-
-def _check_onnx(module: ActivationModule, path: Path, example: torch.Tensor) -> None:
-    """Refuse a file onnxruntime cannot run (when it is installed): delete it, raise."""
-    try:
-        import onnxruntime
-    except ImportError:
-        return
-    try:
-        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        session.run(None, {"x": example.numpy()})
-    except Exception as error:  # onnxruntime's errors have no common type
-        path.unlink(missing_ok=True)
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UnsupportedError(
-            f"onnxruntime cannot run the ONNX file of {module.expression}: {first}",
-            hint="formats that can: torchscript, exported",
-        ) from error
+    check_onnx(module, path, example)
 
 
 _WRITERS = {"torchscript": _torchscript, "exported": _exported, "onnx": _onnx}

@@ -34,7 +34,8 @@ act("softsign", "x / (1 + |x|)", "F.softsign({0})", definition="x / (1 + abs(x))
     vjp="{g} / torch.square(torch.abs({0}) + 1.0)", local="torch.square(torch.abs({0}) + 1.0).reciprocal()")
 act(
     "softplus", "log(1 + e^{βx}) / β (torch returns x where βx > 20)", "F.softplus({0}, beta={beta})",
-    numpy=lambda x, beta: np.logaddexp(0.0, beta * x) / beta,
+    # torch's: x itself where βx > 20 (softplus(20.1) is 20.1, and βx may overflow where x does not)
+    numpy=lambda x, beta: np.where(beta * x > 20.0, x, np.log1p(np.exp(np.minimum(beta * x, 20.0))) / beta),
     sympy=lambda sp, x, beta: sp.log(1 + sp.exp(beta * x)) / beta,
     hyper=(Hyper("beta", "float", 1.0, low=0, open_low=True, doc="sharpness"),), aquasurf="softplus",
     vjp="torch.ops.aten.softplus_backward({g}, {0}, {beta}, 20.0)",

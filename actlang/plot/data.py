@@ -177,6 +177,8 @@ def describe(expr: Expr, values: Mapping[str, np.ndarray]) -> str:
 def _check_range(lo: float, hi: float, points: int) -> None:
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
         raise ActlangError(f"the range must be two finite numbers A < B, got {lo:g} {hi:g}")
+    if not math.isfinite(hi - lo):  # the grid's spacing would overflow (NaN and inf xs)
+        raise ActlangError(f"the range {lo:g} {hi:g} is wider than float64 holds (B - A overflows)")
     if not 2 <= points <= MAX_POINTS:
         raise ActlangError(f"points must be between 2 and {MAX_POINTS}, got {points}")
 

@@ -43,7 +43,8 @@ def draw(data: PlotData | Sequence[PlotData], output: str | Path) -> None:
     """Write the curves as an image (the format from ``output``'s name)."""
     fmt = image_format(output)
     figure = make_figure([data] if isinstance(data, PlotData) else list(data))
-    metadata = {} if fmt == "png" else {"Date": None}  # CreationDate for PDF is also "Date"
+    # no date, so the same command writes the same bytes: SVG's key is "Date", PDF's "CreationDate"
+    metadata = {} if fmt == "png" else {"CreationDate": None} if fmt == "pdf" else {"Date": None}
     import matplotlib  # make_figure has found it
 
     try:
