@@ -137,9 +137,10 @@ def test_cli_export_takes_the_shape_and_infers_the_format(tmp_path, capsys):
         loaded(torch.randn(5, 64, 2, 2))
     assert main(["export", "prelu(x)", "-o", str(tmp_path / "q.pt2"), "--channels", "64", "--shape", "8,3"]) == 2
     assert "64 channels" in capsys.readouterr().err
-    with pytest.raises(SystemExit) as exited:  # argparse: not a list of sizes
-        main(["export", "prelu(x)", "-o", str(tmp_path / "r.pt2"), "--shape", "8,a"])
-    assert exited.value.code == 2
+    for bad in ("8,a", "2,x", "2,,3", "4x"):  # argparse: not a list of sizes (2,x was read as [2])
+        with pytest.raises(SystemExit) as exited:
+            main(["export", "prelu(x)", "-o", str(tmp_path / "r.pt2"), "--shape", bad])
+        assert exited.value.code == 2
     assert not (tmp_path / "q.pt2").exists() and not (tmp_path / "r.pt2").exists()
 
 

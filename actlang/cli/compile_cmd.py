@@ -138,5 +138,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _shape(text: str) -> list[int]:
-    """``8,64,32,32`` → [8, 64, 32, 32] (argparse reports a ValueError as a usage error)."""
-    return [int(part) for part in text.replace("x", ",").split(",") if part.strip()]
+    """``8,64,32,32`` (or ``8x64x32x32``) → [8, 64, 32, 32]; an empty size (``2,x``, ``2,,3``) is a
+    ValueError, which argparse reports as a usage error (``2,x`` was read as [2], a rank-1 file)."""
+    if not text.strip():
+        return []
+    parts = text.replace("x", ",").split(",")
+    if any(not part.strip() for part in parts):
+        raise ValueError(f"empty size in {text!r}")
+    return [int(part) for part in parts]
