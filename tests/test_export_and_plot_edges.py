@@ -68,3 +68,12 @@ def test_evaluate_softplus_is_torchs_at_its_threshold(beta) -> None:
     found = actlang.evaluate(f"softplus[beta={beta}](x)", xs)
     want = torch.nn.functional.softplus(torch.tensor(xs), beta=beta).numpy()
     np.testing.assert_array_equal(found, want)
+
+
+@pytest.mark.parametrize("text", ["x^-0.5", "x^(-1/2)", "(2*x)^-0.5", "x^p where p = -0.5", "x^0.5", "x^-1.5"])
+def test_evaluate_pow_is_torchs_at_signed_zero_and_infinity(text) -> None:
+    """A constant exponent of −0.5 is torch's rsqrt (−inf at −0, NaN at −inf; pow gives +inf
+    and 0); a learned one is pow, in torch as here."""
+    xs = np.array([-0.0, -np.inf, np.inf, 0.0, 4.0, -4.0, np.nan])
+    module = actlang.compile(text, fuse=False).double()
+    np.testing.assert_array_equal(actlang.evaluate(text, xs), module(torch.tensor(xs)).detach().numpy())

@@ -31,11 +31,21 @@ _binary("sub", "a - b", "{0} - {1}", np.subtract, lambda sp, a, b: a - b, _arith
 _binary("mul", "a · b", "{0} * {1}", np.multiply, lambda sp, a, b: a * b, _arithmetic("*", PRODUCT, "torch.mul", True))
 _binary("div", "a / b (x/0 = ±inf, 0/0 = NaN)", "{0} / {1}", np.divide, lambda sp, a, b: a / b,
         _arithmetic("/", PRODUCT, "torch.div"))
+def _power(a, b):
+    """torch.pow: IEEE's pow, except that a constant exponent of −0.5 (a number, as the compiler
+    writes it: ``torch.pow(x, -0.5)``) is torch's rsqrt, −inf at −0 and NaN at −inf, where pow
+    gives +inf and 0. A learned exponent (an array here, a tensor there) is pow's."""
+    if isinstance(b, float) and b == -0.5:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return 1.0 / np.sqrt(a)
+    return np.power(a, b)
+
+
 # Right-associative and tighter than prefix minus (-x^2 is -(x^2)); the exponent may be a prefix
 # minus (2^-x). Its template is a call, not Python arithmetic, so it names no function.
 _binary(
     "pow", "a ^ b (NaN for a negative base and a non-integer exponent)",
-    "torch.pow({0}, {1})", np.power, lambda sp, a, b: a**b, Operator(("^", "**"), "{0}^{1}", POWER, (ATOM, UNARY)),
+    "torch.pow({0}, {1})", _power, lambda sp, a, b: a**b, Operator(("^", "**"), "{0}^{1}", POWER, (ATOM, UNARY)),
 )
 
 
