@@ -16,7 +16,6 @@ import torch
 
 import actlang
 from actlang import kernels
-from actlang.compiler import rewrite
 
 STEPS = ["hardsigmoid(x)", "hard_sigmoid(x)", "relu6(x)", "hardswish(x)", "max(x, 1)", "min(x, -1)", "hardtanh(x)"]
 UNBOUNDED = ["x", "sqrt(x)", "sinh(x)", "softplus(x)", "log_sigmoid(x)", "log(x)"]
@@ -80,17 +79,6 @@ def test_fused_kernels_mask_like_autograd() -> None:
     got = input_gradient(text, True, torch.float32, fuse=True)
     want = input_gradient(text, False, torch.float32, fuse=False)
     assert_like_autograd(got, want, rtol=1e-5)
-
-
-def test_a_step_gates_its_product() -> None:
-    """``select(c, 1, 0)·e`` becomes ``select(c, e, 0)``, nested steps inside out; a constant
-    factor and a step of other values are left alone."""
-    parse = actlang.parse
-    gated = rewrite.gate_products(parse("x * select(3 - x, select(x + 3, 1, 0), 0) / 6"))
-    assert gated == parse("select(3 - x, select(x + 3, x, 0), 0) / 6")
-    assert rewrite.gate_products(parse("select(x, 0, 2) * exp(x)")) == parse("select(x, 0, 2 * exp(x))")
-    assert rewrite.gate_products(parse("0.5 * select(x, 1, 0)")) == parse("0.5 * select(x, 1, 0)")
-    assert rewrite.gate_products(parse("select(x, x, 1) * exp(x)")) == parse("select(x, x, 1) * exp(x)")
 
 
 VJP_PRIMITIVES = sorted(p.name for p in actlang.primitives() if p.vjp is not None and p.arity == 1)

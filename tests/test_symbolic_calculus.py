@@ -202,17 +202,7 @@ def test_derivative_of_random_expressions_agrees_with_finite_differences(e) -> N
 
 
 @pytest.mark.parametrize("name", [n for n in UNARY if n not in NO_SPELLING])
-def test_derivative_without_time_to_tidy_is_still_right(monkeypatch, name: str) -> None:
+def test_derivative_without_time_to_tidy_is_still_right(no_time_to_tidy, name: str) -> None:
     """On a loaded machine tidying can run out of time; the untidy chain-rule form that is
     returned instead must still be spelt in actlang and agree with finite differences."""
-    from actlang.symbolic import calculus
-
-    given = calculus.run_with_limit
-
-    def no_time_to_tidy(function, limit):
-        if function.__name__ == "tidy":
-            raise calculus.TimeUp()
-        return given(function, limit)
-
-    monkeypatch.setattr(calculus, "run_with_limit", no_time_to_tidy)
     _check_primitive_derivative(name)

@@ -200,18 +200,8 @@ def test_non_integer_bessel_order_is_a_clear_error() -> None:
 
 
 @pytest.mark.parametrize("text", ["bessel_i1e(x)", "abs(relu(x))", "abs(sigmoid(x))", "sqrt(relu(x))"])
-def test_untidy_form_is_spelled_too(monkeypatch, text: str) -> None:
+def test_untidy_form_is_spelled_too(no_time_to_tidy, text: str) -> None:
     """When tidying runs out of time, the chain-rule form that is returned is right as well."""
-    from actlang.symbolic import calculus
-
-    given = calculus.run_with_limit
-
-    def no_time_to_tidy(function, limit):
-        if function.__name__ == "tidy":
-            raise calculus.TimeUp()
-        return given(function, limit)
-
-    monkeypatch.setattr(calculus, "run_with_limit", no_time_to_tidy)
     assert _check(text) >= 4
 
 

@@ -45,7 +45,7 @@ from actlang.ast import Call, Expr, Input, Num, Param, contains, uses_input, wal
 from actlang.compiler import chain, cost, sources
 from actlang.compiler.deadline import OutOfTime, limited
 from actlang.compiler.loading import load_source
-from actlang.compiler.rewrite import fold_coefficients, gate_products, reflect_steps, rewrite
+from actlang.compiler.rewrite import fold_coefficients, reflect_steps, rewrite
 from actlang.errors import ActlangError
 
 STRATEGIES = ("derivatives", "partials", "sweep", "checkpoint", "plain")
@@ -196,10 +196,10 @@ def _symbolic_one(derivative: Callable[[Expr, str], Expr], expr: Expr, wrt: str)
         found = limited(lambda: derivative(expr, wrt))
     except (ImportError, ActlangError, NotImplementedError, TypeError, ValueError, OutOfTime, RecursionError):
         return None  # (out of time: cached as None, so this process keeps the same choice)
-    # Derivatives get the idioms, one step per min/max, one coefficient per product, and steps
-    # that gate their products as autograd's masks do (f itself stays as the plain path computes
-    # it, so both paths return the same values).
-    return gate_products(fold_coefficients(reflect_steps(rewrite(found))))
+    # Derivatives get the idioms, one step per min/max and one coefficient per product (f itself
+    # stays as the plain path computes it, so both paths return the same values); their steps
+    # already gate their products (actlang.derivative, as autograd's masks do).
+    return fold_coefficients(reflect_steps(rewrite(found)))
 
 
 def _autograd_estimate(program: Any) -> float:

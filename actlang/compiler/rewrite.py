@@ -112,48 +112,6 @@ def reflect_steps(expr: Expr) -> Expr:
     return expr
 
 
-def gate_products(expr: Expr) -> Expr:
-    """A product of a step and a function of x becomes the step's ``select``:
-    ``select(c, a, 0)·e → select(c, a·e, 0)`` (either branch 0; also ``e·select``, ``select/e``).
-
-    Equal wherever e is finite; where e is ±inf or NaN on the step's zero side (``x·step(x)/6`` in
-    hardswish's derivative at x = ±inf, ``step/(2·sqrt(u))`` where u = 0) the product is NaN and
-    the select 0 — what autograd gives, whose backward rules mask (``hardsigmoid_backward``,
-    ``threshold_backward``) rather than multiply.
-    """
-    match expr:
-        case Call(name="mul" | "div" as name, args=(a, b)):
-            a, b = gate_products(a), gate_products(b)
-            found = _gated(name, a, b, step_first=True)
-            if found is None and name == "mul":
-                found = _gated(name, b, a, step_first=False)
-            return found if found is not None else call(name, a, b)
-        case Call(name=name, args=args, hyper=hyper):
-            return Call(name, tuple(gate_products(a) for a in args), hyper, expr.span)
-    return expr
-
-
-def _gated(name: str, step: Expr, other: Expr, step_first: bool) -> Expr | None:
-    """``step ∘ other`` (``name``: mul or div) as ``select(c, a ∘ other, 0)`` for ``step =
-    select(c, a, 0)`` (or its zero first) and an ``other`` that varies with x or a parameter;
-    None otherwise."""
-    from actlang.ast import Input, Param, contains
-
-    match step:
-        case Call(name="select", args=(c, taken, zero)) if zero == _ZERO and contains(other, (Input, Param)):
-            return call("select", c, _combine(name, taken, other, step_first), 0.0)
-        case Call(name="select", args=(c, zero, taken)) if zero == _ZERO and contains(other, (Input, Param)):
-            return call("select", c, 0.0, _combine(name, taken, other, step_first))
-    return None
-
-
-def _combine(name: str, taken: Expr, other: Expr, step_first: bool) -> Expr:
-    """The taken branch times (or over) ``other``, gated again; a step of 1 times e is e."""
-    if name == "mul" and taken == _ONE:
-        return other
-    return gate_products(call(name, taken, other) if step_first else call(name, other, taken))
-
-
 def fold_coefficients(expr: Expr) -> Expr:
     """Products with several numeric factors or negations become one coefficient times the rest.
 
